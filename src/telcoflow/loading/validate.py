@@ -1,0 +1,78 @@
+"""Validate parsed YAML against pydantic models; every error located at file:line:col."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import pydantic
+
+from telcoflow.errors import DefinitionError, Problem
+from telcoflow.loading.source import Document, format_path
+
+__all__ = ["problems_from_validation_error", "validate_document"]
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+_MAX_FOUND = 60
+
+
+def _found(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _MAX_FOUND else text[: _MAX_FOUND - 3] + "..."
+
+
+def problems_from_validation_error(
+    doc: Document, exc: pydantic.ValidationError, prefix: tuple[str | int, ...] = ()
+) -> list[Problem]:
+    """Turn a pydantic error into located problems: what was expected, what was found."""
+    out: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        loc = (*prefix, *err["loc"])
+        # Drop union/discriminator tags that pydantic inserts but the YAML does not have.
+        path: list[str | int] = []
+        for part in loc:
+            candidate = (*path, part)
+            if doc.locate(candidate) != doc.locate(tuple(path)) or _exists(doc.data, candidate):
+                path.append(part)
+        line, col = doc.locate(path)
+        kind = err["type"]
+        if kind == "missing":
+            msg = f"missing required field `{loc[-1]}`"
+        elif kind == "extra_forbidden":
+            msg = f"unknown field `{loc[-1]}` (not allowed here)"
+        else:
+            msg = f"{err['msg']} (found {_found(err.get('input'))})"
+        out.append(Problem(msg, f"E-{kind}", doc.file, line, col, format_path(path)))
+    return out
+
+
+def _exists(data: Any, path: tuple[str | int, ...]) -> bool:
+    cur = data
+    for part in path:
+        if isinstance(cur, dict) and part in cur:
+            cur = cur[part]
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            cur = cur[part]
+        else:
+            return False
+    return True
+
+
+def validate_document(doc: Document, model: type[M], *, context: dict[str, Any] | None = None) -> M:
+    """Validate ``doc.data`` as ``model``; raise :class:`DefinitionError` with every problem.
+
+    Problems already found while parsing (syntax, duplicate keys) are reported together
+    with the validation problems.
+    """
+    problems = list(doc.problems)
+    result: M | None = None
+    if doc.data is None and not problems:
+        problems.append(Problem("the file is empty", "E-empty", doc.file, 1, 1, "$"))
+    elif doc.data is not None:
+        try:
+            result = model.model_validate(doc.data, context=context)
+        except pydantic.ValidationError as exc:
+            problems.extend(problems_from_validation_error(doc, exc))
+    if problems or result is None:
+        raise DefinitionError(problems)
+    return result

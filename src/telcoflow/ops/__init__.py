@@ -1,0 +1,1 @@
+"""telcoflow.ops."""

@@ -1,0 +1,61 @@
+"""YAML loading keeps positions, refuses duplicate keys, keeps on/off as strings."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pydantic
+import pytest
+
+from telcoflow.errors import DefinitionError
+from telcoflow.loading.source import format_path, parse_yaml
+from telcoflow.loading.validate import validate_document
+
+
+def test_yaml12_booleans_and_decimal_numbers() -> None:
+    doc = parse_yaml("a: on\nb: off\nc: yes\nd: true\ne: 0.05\nf: 3\n", "t.yaml")
+    assert doc.data == {"a": "on", "b": "off", "c": "yes", "d": True, "e": Decimal("0.05"), "f": 3}
+    assert isinstance(doc.data["e"], Decimal)
+
+
+def test_duplicate_keys_are_located_problems() -> None:
+    doc = parse_yaml("x:\n  a: 1\n  a: 2\n", "dup.yaml")
+    assert [str(p) for p in doc.problems] == [
+        "dup.yaml:3:3 ($.x.a): duplicate key 'a' (first defined on line 2) [E-yaml-duplicate-key]"
+    ]
+
+
+def test_syntax_error_located() -> None:
+    doc = parse_yaml("a: [1,\n", "bad.yaml")
+    assert doc.problems[0].code == "E-yaml-syntax"
+    assert doc.problems[0].file == "bad.yaml"
+    assert doc.problems[0].line == 2
+
+
+class _Item(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+    name: str
+    price: Decimal
+
+
+class _Root(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+    items: list[_Item]
+
+
+def test_every_validation_error_is_collected_and_located() -> None:
+    text = "items:\n  - name: a\n    price: abc\n  - name: b\n    colour: red\n    price: 1\n"
+    doc = parse_yaml(text, "cat.yaml")
+    with pytest.raises(DefinitionError) as info:
+        validate_document(doc, _Root)
+    got = [(p.line, p.path, p.code) for p in info.value.problems]
+    assert got == [
+        (3, "$.items[0].price", "E-decimal_parsing"),
+        (5, "$.items[1].colour", "E-extra_forbidden"),
+    ]
+    assert "found 'abc'" in str(info.value)
+
+
+def test_format_path() -> None:
+    assert format_path(("offerings", 2, "prices", 0)) == "$.offerings[2].prices[0]"
+    assert format_path(("a b",)) == "$['a b']"
