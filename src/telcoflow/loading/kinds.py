@@ -1,0 +1,59 @@
+"""Which loader validates which YAML file: dispatch on the file's top-level ``kind``.
+
+Validators are registered by dotted name so that this low-level module imports nothing from
+the higher layers (catalog, rules, journeys) until a file of that kind is validated.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from telcoflow.errors import DefinitionError, Problem
+from telcoflow.loading.source import iter_yaml_files, load_document
+
+__all__ = ["KINDS", "Validator", "validate_paths"]
+
+#: A validator takes every file of its kind (validated together: a catalog may span files)
+#: and raises :class:`DefinitionError` listing every problem.
+Validator = Callable[[Sequence[Path]], object]
+
+#: ``kind`` value -> "module:function" of its validator.
+KINDS: dict[str, str] = {
+    "catalog": "telcoflow.loading.catalog:load_catalog_files",
+    "rule-pack": "telcoflow.rules.packs:validate_pack_files",
+    "journey": "telcoflow.journeys.definition:validate_journey_files",
+}
+
+
+def _resolve(ref: str) -> Validator:
+    module, _, attr = ref.partition(":")
+    fn: Validator = getattr(importlib.import_module(module), attr)
+    return fn
+
+
+def validate_paths(paths: Sequence[str | Path]) -> tuple[list[Problem], int]:
+    """Validate files and folders; return every problem found and the number of files checked."""
+    problems: list[Problem] = []
+    by_kind: dict[str, list[Path]] = defaultdict(list)
+    checked = 0
+    for path in iter_yaml_files(list(paths)):
+        checked += 1
+        doc = load_document(path)
+        if doc.problems:
+            problems.extend(doc.problems)
+            continue
+        kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
+        if kind not in KINDS:
+            problems.append(doc.problem(
+                ("kind",), f"`kind` must be one of {sorted(KINDS)} (found {kind!r})", "E-kind"))
+            continue
+        by_kind[kind].append(path)
+    for kind, files in by_kind.items():
+        try:
+            _resolve(KINDS[kind])(files)
+        except DefinitionError as exc:
+            problems.extend(exc.problems)
+    return problems, checked

@@ -1,0 +1,360 @@
+"""Price-model math: compile a catalog price model once, call it per event.
+
+* :func:`compile_price` turns a :data:`~telcoflow.catalog.prices.PriceModel` into a small
+  callable ``(quantity: Decimal) -> Decimal`` computing the exact amount (no rounding).
+* :func:`compile_tariff` builds a :class:`CompiledTariff`: increments, rate selection by
+  zone / band / slice class / region, unit conversion and the tariff's rounding policy;
+  calling :meth:`CompiledTariff.rate` gives a :class:`RatedUsage` with a
+  :class:`~telcoflow.money.Money` amount.
+* :func:`compile_tariffs` compiles every tariff of a catalog; :func:`recurring_amount` prices
+  a recurring fee (flat, or per device / line with a price model).
+
+Exactness: amounts are computed as ``sum(units x price) / factor`` where ``factor`` converts
+the usage unit to the price unit (60 for seconds priced per minute). Tier bounds are converted
+by multiplication, so the only division is the last one, and it is exact whenever the result
+has a finite decimal expansion (0.05/min for 60 s is exactly 0.05). A result with an infinite
+expansion (0.10/min for 7 s) keeps 38 significant digits until a rounding policy applies.
+All arithmetic runs in a local decimal context; the global context is never touched.
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from telcoflow.catalog.common import UNIT_FACTORS
+from telcoflow.catalog.model import Catalog
+from telcoflow.catalog.offers import RecurringPrice
+from telcoflow.catalog.prices import (
+    CapacityPrice,
+    GraduatedPrice,
+    PackagePrice,
+    PercentagePrice,
+    PerUnitPrice,
+    PriceModel,
+    VolumePrice,
+)
+from telcoflow.catalog.usage import UsageTariff
+from telcoflow.errors import MoneyError, RatingError
+from telcoflow.money import Currency, Increment, Money, to_decimal
+
+__all__ = [
+    "CompiledTariff",
+    "PriceFunction",
+    "RatedUsage",
+    "compile_price",
+    "compile_tariff",
+    "compile_tariffs",
+    "price_amount",
+    "recurring_amount",
+    "unit_factor",
+]
+
+#: A compiled price model: quantity (after increments, in the usage unit) -> exact amount.
+PriceFunction = Callable[[Decimal], Decimal]
+
+_CTX = decimal.Context(
+    prec=38,
+    rounding=decimal.ROUND_HALF_EVEN,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
+)
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
+_HUNDRED = Decimal(100)
+
+
+def unit_factor(unit: str, price_unit: str | None) -> Decimal:
+    """How many ``unit`` make one ``price_unit`` (``unit_factor("second", "minute") == 60``)."""
+    if price_unit is None or price_unit == unit:
+        return _ONE
+    with decimal.localcontext(_CTX):
+        return UNIT_FACTORS[price_unit] / UNIT_FACTORS[unit]
+
+
+def _over_last_tier(quantity: Decimal, bound: Decimal, factor: Decimal) -> RatingError:
+    with decimal.localcontext(_CTX):
+        shown = bound / factor
+    return RatingError(
+        f"quantity {quantity} is above the last tier (up to {shown} price units; "
+        "add an open last tier without `up_to`)"
+    )
+
+
+class _PerUnit:
+    __slots__ = ("factor", "price")
+
+    def __init__(self, model: PerUnitPrice, factor: Decimal) -> None:
+        self.price = model.unit_price
+        self.factor = factor
+
+    def __call__(self, quantity: Decimal) -> Decimal:
+        with decimal.localcontext(_CTX):
+            amount = quantity * self.price
+            return amount if self.factor == _ONE else amount / self.factor
+
+
+class _Graduated:
+    __slots__ = ("factor", "tiers")
+
+    def __init__(self, model: GraduatedPrice, factor: Decimal) -> None:
+        self.factor = factor
+        with decimal.localcontext(_CTX):
+            self.tiers = tuple(
+                (None if t.up_to is None else t.up_to * factor, t.unit_price, t.flat_fee)
+                for t in model.tiers
+            )
+
+    def __call__(self, quantity: Decimal) -> Decimal:
+        if quantity <= 0:
+            return _ZERO
+        with decimal.localcontext(_CTX):
+            units_total = _ZERO
+            flats = _ZERO
+            lower = _ZERO
+            for bound, price, flat in self.tiers:
+                top = quantity if bound is None or quantity < bound else bound
+                units_total += (top - lower) * price
+                flats += flat
+                if bound is None or quantity <= bound:
+                    break
+                lower = bound
+            else:
+                raise _over_last_tier(quantity, lower, self.factor)
+            if self.factor != _ONE:
+                units_total /= self.factor
+            return units_total + flats
+
+
+class _Volume:
+    __slots__ = ("factor", "tiers")
+
+    def __init__(self, model: VolumePrice, factor: Decimal) -> None:
+        self.factor = factor
+        with decimal.localcontext(_CTX):
+            self.tiers = tuple(
+                (None if t.up_to is None else t.up_to * factor, t.unit_price, t.flat_fee)
+                for t in model.tiers
+            )
+
+    def __call__(self, quantity: Decimal) -> Decimal:
+        if quantity <= 0:
+            return _ZERO
+        for bound, price, flat in self.tiers:
+            if bound is None or quantity <= bound:
+                with decimal.localcontext(_CTX):
+                    amount = quantity * price
+                    if self.factor != _ONE:
+                        amount /= self.factor
+                    return amount + flat
+        raise _over_last_tier(quantity, self.tiers[-1][0] or _ZERO, self.factor)
+
+
+class _Package:
+    __slots__ = ("block", "free", "price")
+
+    def __init__(self, model: PackagePrice, factor: Decimal) -> None:
+        with decimal.localcontext(_CTX):
+            self.block = model.block_size * factor
+            self.free = model.free_units * factor
+        self.price = model.block_price
+
+    def __call__(self, quantity: Decimal) -> Decimal:
+        if quantity <= self.free:
+            return _ZERO
+        with decimal.localcontext(_CTX):
+            blocks = ((quantity - self.free) / self.block).to_integral_value(
+                rounding=decimal.ROUND_CEILING
+            )
+            return blocks * self.price
+
+
+class _Capacity:
+    __slots__ = ("factor", "tiers")
+
+    def __init__(self, model: CapacityPrice, factor: Decimal) -> None:
+        self.factor = factor
+        with decimal.localcontext(_CTX):
+            self.tiers = tuple(
+                (None if t.up_to is None else t.up_to * factor, t.price) for t in model.tiers
+            )
+
+    def __call__(self, quantity: Decimal) -> Decimal:
+        if quantity <= 0:
+            return _ZERO
+        for bound, price in self.tiers:
+            if bound is None or quantity <= bound:
+                return price
+        raise _over_last_tier(quantity, self.tiers[-1][0] or _ZERO, self.factor)
+
+
+class _Percentage:
+    __slots__ = ("maximum", "minimum", "rate")
+
+    def __init__(self, model: PercentagePrice, factor: Decimal) -> None:
+        with decimal.localcontext(_CTX):
+            self.rate = model.percent / _HUNDRED
+        self.minimum = model.minimum
+        self.maximum = model.maximum
+
+    def __call__(self, quantity: Decimal) -> Decimal:
+        if quantity <= 0:
+            return _ZERO
+        with decimal.localcontext(_CTX):
+            amount = quantity * self.rate
+        if self.minimum is not None and amount < self.minimum:
+            amount = self.minimum
+        if self.maximum is not None and amount > self.maximum:
+            amount = self.maximum
+        return amount
+
+
+_COMPILERS: Mapping[type, Callable[[object, Decimal], PriceFunction]] = {
+    PerUnitPrice: _PerUnit,  # type: ignore[dict-item]
+    GraduatedPrice: _Graduated,  # type: ignore[dict-item]
+    VolumePrice: _Volume,  # type: ignore[dict-item]
+    PackagePrice: _Package,  # type: ignore[dict-item]
+    CapacityPrice: _Capacity,  # type: ignore[dict-item]
+    PercentagePrice: _Percentage,  # type: ignore[dict-item]
+}
+
+
+def compile_price(model: PriceModel, *, factor: Decimal = _ONE) -> PriceFunction:
+    """Compile ``model`` into ``quantity -> exact amount``.
+
+    ``quantity`` is in the usage unit; ``factor`` is how many usage units make one price unit
+    (tier bounds, block sizes and unit prices are in price units). Percentage models take an
+    amount of money as their quantity and ignore ``factor``.
+
+    >>> from telcoflow.catalog import PerUnitPrice
+    >>> per_minute = compile_price(PerUnitPrice(unit_price=Decimal("0.05")), factor=Decimal(60))
+    >>> per_minute(Decimal(60))
+    Decimal('0.05')
+    """
+    if factor <= 0:
+        raise MoneyError(f"`factor` must be > 0 (got {factor})")
+    return _COMPILERS[type(model)](model, factor)
+
+
+def price_amount(model: PriceModel, quantity: object, *, factor: Decimal = _ONE) -> Decimal:
+    """One-off convenience: the exact amount of ``quantity`` (compile once for hot paths)."""
+    return compile_price(model, factor=factor)(to_decimal(quantity, field="quantity"))
+
+
+@dataclass(frozen=True, slots=True)
+class RatedUsage:
+    """The result of rating one usage quantity with a tariff."""
+
+    tariff_id: str
+    rate_id: str | None
+    quantity: Decimal
+    charged_quantity: Decimal
+    amount: Money
+
+
+class CompiledTariff:
+    """A tariff ready to rate: increments, rate selection, unit conversion, rounding.
+
+    Build with :func:`compile_tariff`; then call :meth:`rate` per event.
+    """
+
+    __slots__ = (
+        "_default",
+        "_exponent",
+        "_rates",
+        "currency",
+        "factor",
+        "increment",
+        "tariff",
+    )
+
+    def __init__(self, tariff: UsageTariff, currency: Currency) -> None:
+        self.tariff = tariff
+        self.currency = currency
+        self.factor = unit_factor(tariff.unit, tariff.price_unit)
+        self.increment: Increment = tariff.increment.to_increment()
+        self._default = compile_price(tariff.price, factor=self.factor)
+        self._rates = tuple(
+            (rate, compile_price(rate.price, factor=self.factor)) for rate in tariff.rates
+        )
+        places = tariff.rounding.places
+        self._exponent = currency.exponent if places is None else places
+
+    def charged_quantity(self, quantity: Decimal) -> Decimal:
+        """The quantity charged after increments (``61`` s -> ``90`` s for 60 s then per 30 s)."""
+        return self.increment.charged(quantity)
+
+    def price_function(
+        self,
+        *,
+        zone: str | None = None,
+        band: str | None = None,
+        slice_class: str | None = None,
+        region: str | None = None,
+    ) -> tuple[str | None, PriceFunction]:
+        """The rate id (``None`` for the default price) and compiled price that apply."""
+        for rate, fn in self._rates:
+            if rate.matches(zone=zone, band=band, slice_class=slice_class, region=region):
+                return rate.id, fn
+        return None, self._default
+
+    def rate(
+        self,
+        quantity: object,
+        *,
+        zone: str | None = None,
+        band: str | None = None,
+        slice_class: str | None = None,
+        region: str | None = None,
+    ) -> RatedUsage:
+        """Rate ``quantity`` (in the tariff's ``unit``) in the given context.
+
+        The amount is exact unless the tariff's rounding says ``per_event: true``.
+        Raises :class:`~telcoflow.errors.RatingError` for a negative or non-decimal quantity.
+        """
+        try:
+            q = to_decimal(quantity, field="quantity")
+        except MoneyError as exc:
+            raise RatingError(f"tariff {self.tariff.id!r}: {exc}") from None
+        if q < 0:
+            raise RatingError(f"tariff {self.tariff.id!r}: `quantity` must be >= 0 (got {q})")
+        charged = self.increment.charged(q)
+        rate_id, fn = self.price_function(
+            zone=zone, band=band, slice_class=slice_class, region=region
+        )
+        try:
+            amount = fn(charged)
+        except RatingError as exc:
+            raise RatingError(f"tariff {self.tariff.id!r}: {exc}") from None
+        rounding = self.tariff.rounding
+        if rounding.per_event:
+            amount = rounding.policy.quantize(amount, self._exponent)
+        return RatedUsage(self.tariff.id, rate_id, q, charged, Money(amount, self.currency))
+
+
+def compile_tariff(tariff: UsageTariff, currency: Currency | str) -> CompiledTariff:
+    """Compile ``tariff``; ``currency`` is used when the tariff names none (the catalog's)."""
+    cur = Currency.of(tariff.currency) if tariff.currency else Currency.of(currency)
+    return CompiledTariff(tariff, cur)
+
+
+def compile_tariffs(catalog: Catalog) -> dict[str, CompiledTariff]:
+    """Compile every tariff of ``catalog``, by id."""
+    return {t.id: compile_tariff(t, catalog.default_currency) for t in catalog.tariffs}
+
+
+def recurring_amount(price: RecurringPrice, currency: Currency | str, count: int = 1) -> Money:
+    """The full-period amount of a recurring fee (before proration).
+
+    A flat fee ignores ``count``; a fee ``per`` device / line prices ``count`` items with its
+    price model (e.g. graduated: first device included, next ones 5.00).
+    """
+    cur = Currency.of(price.currency) if price.currency else Currency.of(currency)
+    if price.amount is not None:
+        return Money(price.amount, cur)
+    if price.price is None:  # excluded by the model's validator; keeps mypy honest
+        raise RatingError(f"recurring price {price.id!r} has neither amount nor price")
+    if count < 0:
+        raise RatingError(f"recurring price {price.id!r}: `count` must be >= 0 (got {count})")
+    return Money(compile_price(price.price)(Decimal(count)), cur)
