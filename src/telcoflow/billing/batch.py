@@ -1,0 +1,65 @@
+"""What flows through the process graph: a :class:`Batch` of :class:`Item` work records.
+
+The graph runs on batches (one event is a batch of one): each step loops over
+``batch.items`` once, so the per-step overhead is paid per batch, not per event. Items carry
+their event, the enrichment results, the charges being built and the effects posted, which
+become the event's claim when the ``emit`` step finishes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from telcoflow.billing.ledger import LedgerTransaction
+from telcoflow.billing.profiles import AccountProfile, SubscriberProfile
+from telcoflow.events import Charge, Event, Notification, RatedRecord
+from telcoflow.stores.base import Effect
+
+__all__ = ["Batch", "Item"]
+
+
+@dataclass(slots=True)
+class Item:
+    """One event on its way through the graph."""
+
+    event: Event
+    fingerprint: str = ""
+    subscriber: SubscriberProfile | None = None
+    account: AccountProfile | None = None
+    period: str = ""
+    post_period: str = ""
+    charges: list[Charge] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+
+
+class Batch:
+    """A batch of items plus the transaction they write through and what they produce.
+
+    ``rerate`` is true while rerating (claimed ids are processed again instead of skipped).
+    ``context`` is free for hosts' steps and hooks.
+    """
+
+    __slots__ = ("context", "duplicates", "items", "notifications", "rated", "rejected",
+                 "rerate", "submitted", "tx")
+
+    def __init__(self, events: list[Event], tx: LedgerTransaction, *, rerate: bool = False):
+        self.items: list[Item] = [Item(e) for e in events]
+        self.tx = tx
+        self.submitted = len(events)
+        self.rated: list[RatedRecord] = []
+        self.notifications: list[Notification] = []
+        self.rejected: dict[str, int] = {}
+        self.duplicates = 0
+        self.rerate = rerate
+        self.context: dict[str, Any] = {}
+
+    def reject(self, item: Item, reason: str, message: str) -> None:
+        """Send ``item`` to the dead letters with ``reason``; the caller drops it from items."""
+        self.rejected[reason] = self.rejected.get(reason, 0) + 1
+        self.tx.dead_letter(item.event, item.fingerprint, reason, message)
+
+    @property
+    def accepted(self) -> int:
+        """Events accepted so far (rated, or duplicates that were no-ops)."""
+        return self.submitted - sum(self.rejected.values())

@@ -1,0 +1,73 @@
+"""Cycle close and the bill run: ledger lines of a bill cycle -> bills, only where consumed.
+
+* :mod:`.model`: the bill, bill cycles, billing accounts;
+* :mod:`.policy`: the close policy (plan fees, discounts, minimum spend, taxes) read from YAML;
+* :mod:`.close`: :func:`close_account`, one account's bill (or why it gets none);
+* :mod:`.sources`: the read-only protocols a close reads through (ledger, accounts);
+* :mod:`.store`, :mod:`.run`: the sharded, resumable bill run on a process pool.
+"""
+
+from telcoflow.billing.cycle.close import close_account
+from telcoflow.billing.cycle.model import (
+    AccountPosition,
+    Bill,
+    BillCycle,
+    BillingAccount,
+    BillLine,
+    DiscountApplied,
+    PayerPart,
+    PayerRule,
+    SkippedAccount,
+    Subscription,
+    TaxSummary,
+    check_bill,
+)
+from telcoflow.billing.cycle.policy import (
+    ClosePolicy,
+    DiscountSpec,
+    PlanSpec,
+    load_close_policy,
+    parse_close_policy,
+)
+from telcoflow.billing.cycle.run import BillRunJob, BillRunSummary, Shard, bill_run
+from telcoflow.billing.cycle.sources import (
+    AccountDirectory,
+    LedgerReader,
+    MemoryAccounts,
+    MemoryLedger,
+    SqliteAccounts,
+    SqliteLedger,
+)
+from telcoflow.billing.cycle.store import BillStore
+
+__all__ = [
+    "AccountDirectory",
+    "AccountPosition",
+    "Bill",
+    "BillCycle",
+    "BillLine",
+    "BillRunJob",
+    "BillRunSummary",
+    "BillStore",
+    "BillingAccount",
+    "ClosePolicy",
+    "DiscountApplied",
+    "DiscountSpec",
+    "LedgerReader",
+    "MemoryAccounts",
+    "MemoryLedger",
+    "PayerPart",
+    "PayerRule",
+    "PlanSpec",
+    "Shard",
+    "SkippedAccount",
+    "SqliteAccounts",
+    "SqliteLedger",
+    "Subscription",
+    "TaxSummary",
+    "bill_run",
+    "check_bill",
+    "close_account",
+    "load_close_policy",
+    "parse_close_policy",
+]

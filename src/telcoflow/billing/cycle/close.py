@@ -1,0 +1,333 @@
+"""Cycle close: one account's ledger lines for a cycle -> one :class:`Bill` (or a skip).
+
+Steps, in order (each amount is rounded once, where it leaves, at the bill line):
+
+1. no subscriptions -> skipped ``no-subscribers``; no ledger charge in the period -> skipped
+   ``no-charges`` (bills only where there was consumption);
+2. ledger lines become bill lines (one per subscriber and item type, rounded);
+3. recurring fees are finalized: each subscription's plan fee, prorated by days held, unless
+   the ledger already carries that subscriber's ``recurring`` line for the period;
+4. end-of-cycle discounts (thresholds, caps, plan conditions, once-only coupons), each spread
+   pro rata over the lines it covers (largest remainder: parts sum exactly to the discount);
+5. minimum spend: a top-up line when the net spend is below the plans' commitments;
+6. taxes per line (rounded per line; the bill's tax is the sum of line taxes);
+7. the bill split between payers (parts sum exactly to the total) and the account position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from decimal import ROUND_DOWN, Decimal
+
+from telcoflow.billing.cycle.model import (
+    AccountPosition,
+    Bill,
+    BillCycle,
+    BillingAccount,
+    BillLine,
+    DiscountApplied,
+    PayerPart,
+    SkippedAccount,
+    TaxSummary,
+)
+from telcoflow.billing.cycle.policy import ClosePolicy, DiscountSpec
+from telcoflow.errors import CurrencyMismatchError, RatingError
+from telcoflow.money import Currency
+from telcoflow.stores.base import LedgerLine
+
+__all__ = ["DEFAULT_DESCRIPTIONS", "DEFAULT_UNITS", "CycleCloser", "allocate", "close_account"]
+
+_ZERO = Decimal(0)
+_HUNDRED = Decimal(100)
+
+#: Line descriptions per item type when the policy does not name one.
+DEFAULT_DESCRIPTIONS: dict[str, str] = {
+    "voice": "Voice calls", "data": "Mobile data", "sms": "Text messages",
+    "slice": "Network slice usage", "recurring": "Monthly plan fee",
+    "one_time": "One-time charges", "external": "Partner charges",
+    "minimum_spend": "Minimum spend top-up",
+}
+#: Quantity units per item type when the policy does not name one.
+DEFAULT_UNITS: dict[str, str] = {
+    "voice": "second", "data": "MB", "sms": "message", "slice": "hour",
+    "recurring": "day", "one_time": "unit", "external": "unit", "minimum_spend": "unit",
+}
+
+
+class _Line:
+    """A bill line being built (mutable until taxes are applied)."""
+
+    __slots__ = ("amount", "category", "description", "discount", "item_type", "quantity",
+                 "subscriber_id", "unit")
+
+    def __init__(self, subscriber_id: str, item_type: str, description: str, quantity: Decimal,
+                 unit: str, amount: Decimal, category: str) -> None:
+        self.subscriber_id = subscriber_id
+        self.item_type = item_type
+        self.description = description
+        self.quantity = quantity
+        self.unit = unit
+        self.amount = amount
+        self.discount = _ZERO
+        self.category = category
+
+
+class CycleCloser:
+    """Closes accounts for one cycle under one policy (configured once, called per account)."""
+
+    __slots__ = ("_quanta", "_rates", "cycle", "policy")
+
+    def __init__(self, policy: ClosePolicy, cycle: BillCycle) -> None:
+        self.policy = policy
+        self.cycle = cycle
+        self._rates: dict[tuple[str, str], Decimal] = {}
+        self._quanta: dict[str, Decimal] = {}
+
+    def rate(self, jurisdiction: str, category: str) -> Decimal:
+        """The tax rate (percent) of ``category`` in ``jurisdiction`` (cached)."""
+        key = (jurisdiction, category)
+        rate = self._rates.get(key)
+        if rate is None:
+            rate = self._rates[key] = self.policy.tax_rate(jurisdiction, category)
+        return rate
+
+    def quantum(self, currency: str) -> Decimal:
+        """The minor unit of ``currency`` (cached)."""
+        q = self._quanta.get(currency)
+        if q is None:
+            q = self._quanta[currency] = Currency.of(currency).quantum
+        return q
+
+    def __call__(
+        self, account: BillingAccount, lines: Iterable[LedgerLine]
+    ) -> Bill | SkippedAccount:
+        """Close ``account``: its bill, or why it gets none (see :func:`close_account`)."""
+        cycle, policy = self.cycle, self.policy
+        if not account.subscriptions:
+            return SkippedAccount(account.account_id, "no-subscribers")
+        currency = account.currency
+        sums: dict[tuple[str, str], list[Decimal]] = {}
+        for ln in lines:
+            if ln.period != cycle.key or (not ln.amount and not ln.quantity):
+                continue
+            if ln.currency != currency:
+                raise CurrencyMismatchError(
+                    f"ledger line {ln.subscriber}/{ln.item_type} of account {account.account_id} "
+                    f"is in {ln.currency}, expected the account currency {currency}")
+            key = (ln.subscriber, ln.item_type)
+            acc = sums.get(key)
+            if acc is None:
+                sums[key] = [ln.amount, ln.quantity]
+            else:
+                acc[0] += ln.amount
+                acc[1] += ln.quantity
+        if not sums:
+            return SkippedAccount(account.account_id, "no-charges")
+
+        quantum = self.quantum(currency)
+        mode = policy.rounding.decimal_mode
+        descriptions, units, categories = policy.descriptions, policy.units, policy.tax_categories
+        work: list[_Line] = []
+        for (sub, item), (amount, quantity) in sorted(sums.items()):
+            work.append(_Line(
+                sub, item, descriptions.get(item) or DEFAULT_DESCRIPTIONS.get(item, item), quantity,
+                units.get(item) or DEFAULT_UNITS.get(item, "unit"), amount.quantize(quantum, mode),
+                categories.get(item, "telecom")))
+
+        # recurring fees, prorated by days held
+        commitment = _ZERO
+        plans_held: set[str] = set()
+        for s in account.subscriptions:
+            days = s.days_held(cycle)
+            if days <= 0:
+                continue
+            plan = policy.plans.get(s.plan_id)
+            if plan is None:
+                raise RatingError(
+                    f"subscription {s.subscriber_id} of account {account.account_id} is on plan "
+                    f"{s.plan_id!r}, which the close policy does not define "
+                    f"(known: {sorted(policy.plans)})")
+            plans_held.add(s.plan_id)
+            if plan.minimum_spend is not None:
+                commitment += plan.minimum_spend
+            if (s.subscriber_id, "recurring") in sums:
+                continue
+            fee = plan.fee if days == cycle.days else plan.fee * days / cycle.days
+            work.append(_Line(
+                s.subscriber_id, "recurring",
+                plan.description or descriptions.get("recurring")
+                or DEFAULT_DESCRIPTIONS["recurring"],
+                Decimal(days), units.get("recurring", "day"), fee.quantize(quantum, mode),
+                plan.tax_category))
+
+        discounts = _apply_discounts(account, work, policy, plans_held, quantum)
+
+        if commitment:
+            spend = sum((w.amount - w.discount for w in work), _ZERO)
+            if spend < commitment:
+                work.append(_Line(
+                    "", "minimum_spend",
+                    descriptions.get("minimum_spend") or DEFAULT_DESCRIPTIONS["minimum_spend"],
+                    Decimal(1), "unit", (commitment - spend).quantize(quantum, mode),
+                    categories.get("minimum_spend", "telecom")))
+
+        return self._finish(account, work, discounts, quantum, mode)
+
+    def _finish(self, account: BillingAccount, work: list[_Line],
+                discounts: Sequence[DiscountApplied], quantum: Decimal, mode: str) -> Bill:
+        cycle, policy = self.cycle, self.policy
+        lines: list[BillLine] = []
+        tax_groups: dict[tuple[str, Decimal], list[Decimal]] = {}
+        subtotal = discount_total = tax_total = total = _ZERO
+        work.sort(key=_line_order)
+        for i, w in enumerate(work, 1):
+            rate = self.rate(account.jurisdiction, w.category)
+            net = w.amount - w.discount
+            tax = (net * rate / _HUNDRED).quantize(quantum, mode) if rate else _ZERO * quantum
+            gross = net + tax
+            lines.append(BillLine(i, w.subscriber_id, w.item_type, w.description, w.quantity,
+                                  w.unit, w.amount, w.discount, net, w.category, rate, tax, gross))
+            grp = tax_groups.get((w.category, rate))
+            if grp is None:
+                tax_groups[(w.category, rate)] = [net, tax]
+            else:
+                grp[0] += net
+                grp[1] += tax
+            subtotal += w.amount
+            discount_total += w.discount
+            tax_total += tax
+            total += gross
+        taxes = tuple(TaxSummary(c, r, b, t) for (c, r), (b, t) in sorted(tax_groups.items()))
+
+        parts: list[PayerPart] = []
+        assigned = _ZERO
+        taken: set[int] = set()
+        for rule in account.payers:
+            covered = _ZERO
+            for ln in lines:
+                if ln.line_no not in taken and ln.item_type in rule.item_types:
+                    taken.add(ln.line_no)
+                    covered += ln.gross
+            if rule.cap is not None:
+                covered = min(covered, rule.cap.quantize(quantum, mode))
+            if covered > 0:
+                parts.append(PayerPart(rule.payer_id, covered))
+                assigned += covered
+        parts.append(PayerPart(account.account_id, total - assigned))
+
+        due = account.previous_balance - account.payments + account.adjustments + total
+        position = AccountPosition(
+            account.previous_balance, account.payments, account.adjustments, total, due,
+            cycle.bill_date + timedelta(policy.payment_terms_days))
+        return Bill(
+            bill_id=f"{account.account_id}-{cycle.key}",
+            account_id=account.account_id,
+            account_name=account.name,
+            cycle=cycle,
+            currency=account.currency,
+            locale=account.locale,
+            lines=tuple(lines),
+            discounts=tuple(discounts),
+            taxes=taxes,
+            payer_parts=tuple(parts),
+            position=position,
+            subtotal=subtotal,
+            discount_total=discount_total,
+            tax_total=tax_total,
+            total=total,
+            redeemed_coupons=tuple(d.coupon for d in discounts if d.coupon),
+            address=account.address,
+            subscribers=tuple(s.subscriber_id for s in account.subscriptions),
+        )
+
+
+_RANK = {"recurring": 0, "one_time": 1, "voice": 2, "data": 3, "sms": 4, "slice": 5,
+         "external": 8, "minimum_spend": 9}
+
+
+def _line_order(w: _Line) -> tuple[bool, str, int, str]:
+    """Bill line order: per subscriber (account-level lines last), fees before usage."""
+    return (not w.subscriber_id, w.subscriber_id, _RANK.get(w.item_type, 7), w.item_type)
+
+
+def close_account(
+    account: BillingAccount,
+    lines: Iterable[LedgerLine],
+    cycle: BillCycle,
+    policy: ClosePolicy,
+) -> Bill | SkippedAccount:
+    """Close ``account`` for ``cycle``: its bill, or why it gets none.
+
+    ``lines`` are the account's ledger lines; only those of period ``cycle.key`` count.
+    Raises :class:`~telcoflow.errors.CurrencyMismatchError` when a ledger line is not in the
+    account's currency and :class:`~telcoflow.errors.RatingError` for an unknown plan.
+    For many accounts, build one :class:`CycleCloser` and call it per account.
+    """
+    return CycleCloser(policy, cycle)(account, lines)
+
+
+def _eligible(spec: DiscountSpec, account: BillingAccount, plans_held: set[str]) -> bool:
+    if spec.plans and not plans_held.intersection(spec.plans):
+        return False
+    if spec.coupon is not None:
+        return spec.coupon in account.coupons and spec.coupon not in account.redeemed_coupons
+    return True
+
+
+def _apply_discounts(account: BillingAccount, work: list[_Line], policy: ClosePolicy,
+                     plans_held: set[str], quantum: Decimal) -> list[DiscountApplied]:
+    out: list[DiscountApplied] = []
+    if not policy.discounts:
+        return out
+    mode = policy.rounding.decimal_mode
+    for spec in policy.discounts:
+        if not _eligible(spec, account, plans_held):
+            continue
+        covered = [w for w in work
+                   if (not spec.applies_to or w.item_type in spec.applies_to)
+                   and w.amount - w.discount > 0]
+        base = sum((w.amount - w.discount for w in covered), _ZERO)
+        if base <= 0 or base < spec.threshold:
+            continue
+        if spec.kind == "percentage":
+            amount = (base * spec.value / _HUNDRED).quantize(quantum, mode)
+        else:
+            amount = spec.value.quantize(quantum, mode)
+        if spec.cap is not None:
+            amount = min(amount, spec.cap.quantize(quantum, mode))
+        amount = min(amount, base)
+        if amount <= 0:
+            continue
+        parts = allocate(amount, [w.amount - w.discount for w in covered], quantum)
+        for w, part in zip(covered, parts, strict=True):
+            w.discount += part
+        out.append(DiscountApplied(spec.id, spec.description or spec.id, amount, spec.coupon))
+    return out
+
+
+
+
+
+def allocate(amount: Decimal, weights: Sequence[Decimal], quantum: Decimal) -> list[Decimal]:
+    """Split ``amount`` (a multiple of ``quantum``) in proportion to ``weights`` (> 0) so that
+    the parts, each a multiple of ``quantum``, sum exactly to it (largest remainder first,
+    first-listed first on ties).
+
+    >>> allocate(Decimal("1.00"), [Decimal(1)] * 3, Decimal("0.01"))
+    [Decimal('0.34'), Decimal('0.33'), Decimal('0.33')]
+    """
+    if len(weights) == 1:
+        return [amount]
+    total = sum(weights, _ZERO)
+    exact = [amount * w / total for w in weights]
+    parts = [e.quantize(quantum, ROUND_DOWN) for e in exact]
+    remainder = amount - sum(parts, _ZERO)
+    if remainder:
+        order = sorted(range(len(parts)), key=lambda i: (parts[i] - exact[i], i))
+        i = 0
+        while remainder > 0:
+            parts[order[i % len(order)]] += quantum
+            remainder -= quantum
+            i += 1
+    return parts

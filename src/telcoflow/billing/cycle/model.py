@@ -1,0 +1,278 @@
+"""The bill and what a cycle close reads: bill cycles, billing accounts, ledger lines.
+
+Hot-path value objects are frozen ``dataclass(slots=True)`` rather than pydantic models: a
+bill run builds millions of them, and they are built by our own code from validated inputs
+(the close policy, which *is* read from YAML, is a pydantic model: :mod:`.policy`).
+
+Amounts on a bill are :class:`~decimal.Decimal` in the bill's single ``currency`` (a bill never
+mixes currencies); :meth:`Bill.money` wraps any of them as :class:`~telcoflow.money.Money`.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from telcoflow.errors import MoneyError
+from telcoflow.money import Money
+
+__all__ = [
+    "AccountPosition",
+    "Bill",
+    "BillCycle",
+    "BillLine",
+    "BillingAccount",
+    "DiscountApplied",
+    "PayerPart",
+    "PayerRule",
+    "SkippedAccount",
+    "Subscription",
+    "TaxSummary",
+    "USAGE_ITEM_TYPES",
+    "check_bill",
+]
+
+#: Item types that count as consumption (usage); others are fees.
+USAGE_ITEM_TYPES: frozenset[str] = frozenset({"voice", "data", "sms", "slice"})
+
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class BillCycle:
+    """One bill cycle: starts on the bill cycle day, ends the day before the next one.
+
+    ``key`` (the start date, ISO) is the ledger ``period`` the cycle closes.
+
+    >>> c = BillCycle.for_month(1, 2026, 11)
+    >>> (c.key, str(c.end), c.days, str(c.bill_date))
+    ('2026-11-01', '2026-11-30', 30, '2026-12-01')
+    """
+
+    cycle_day: int
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.cycle_day <= 31:
+            raise ValueError(f"`cycle_day` must be 1..31 (got {self.cycle_day})")
+        if self.end < self.start:
+            raise ValueError(f"cycle end {self.end} is before its start {self.start}")
+
+    @classmethod
+    def for_month(cls, cycle_day: int, year: int, month: int) -> BillCycle:
+        """The cycle starting on ``cycle_day`` of ``year-month`` (clamped to the month's end)."""
+        start = date(year, month, min(cycle_day, calendar.monthrange(year, month)[1]))
+        ny, nm = (year + 1, 1) if month == 12 else (year, month + 1)
+        nxt = date(ny, nm, min(cycle_day, calendar.monthrange(ny, nm)[1]))
+        return cls(cycle_day, start, nxt - timedelta(days=1))
+
+    @property
+    def key(self) -> str:
+        """The ledger period key of this cycle (its start date, ISO 8601)."""
+        return self.start.isoformat()
+
+    @property
+    def days(self) -> int:
+        """Number of days in the cycle (both ends inclusive)."""
+        return (self.end - self.start).days + 1
+
+    @property
+    def bill_date(self) -> date:
+        """The day bills of this cycle are issued (the day after it ends)."""
+        return self.end + timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A subscriber on a plan, held from ``start`` to ``end`` (inclusive; open when None)."""
+
+    subscriber_id: str
+    plan_id: str
+    start: date | None = None
+    end: date | None = None
+    msisdn: str = ""
+
+    def days_held(self, cycle: BillCycle) -> int:
+        """Days of ``cycle`` this subscription was held (0 when outside it)."""
+        first = max(cycle.start, self.start) if self.start else cycle.start
+        last = min(cycle.end, self.end) if self.end else cycle.end
+        return max(0, (last - first).days + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class PayerRule:
+    """A payer that covers the gross charges of some item types, optionally up to ``cap``.
+
+    Rules apply in order; whatever no rule covers falls to the account holder.
+    """
+
+    payer_id: str
+    item_types: frozenset[str]
+    cap: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BillingAccount:
+    """The account data a close needs (a TMF666 billing account, reduced).
+
+    ``previous_balance``, ``payments`` and ``adjustments`` are the account position since the
+    last bill (payments reduce, adjustments add: a goodwill credit is a negative adjustment).
+    ``coupons`` are codes held; ``redeemed_coupons`` those already used (once-only coupons).
+    """
+
+    account_id: str
+    name: str
+    currency: str
+    cycle_day: int = 1
+    subscriptions: tuple[Subscription, ...] = ()
+    jurisdiction: str = "default"
+    locale: str = "en_GB"
+    previous_balance: Decimal = _ZERO
+    payments: Decimal = _ZERO
+    adjustments: Decimal = _ZERO
+    coupons: tuple[str, ...] = ()
+    redeemed_coupons: frozenset[str] = frozenset()
+    payers: tuple[PayerRule, ...] = ()
+    address: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BillLine:
+    """One bill line: a subscriber's charges of one item type, rounded at the line.
+
+    ``net = amount - discount``, ``tax`` is rounded on ``net``, ``gross = net + tax``.
+    """
+
+    line_no: int
+    subscriber_id: str
+    item_type: str
+    description: str
+    quantity: Decimal
+    unit: str
+    amount: Decimal
+    discount: Decimal
+    net: Decimal
+    tax_category: str
+    tax_rate: Decimal
+    tax: Decimal
+    gross: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class DiscountApplied:
+    """An end-of-cycle discount given on the bill (already spread over its lines)."""
+
+    discount_id: str
+    description: str
+    amount: Decimal
+    coupon: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaxSummary:
+    """Tax of one category and rate: the sum of the (already rounded) line taxes."""
+
+    category: str
+    rate: Decimal
+    base: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PayerPart:
+    """The share of the bill total a payer owes; parts sum exactly to the total."""
+
+    payer_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPosition:
+    """Previous balance - payments + adjustments + this bill = amount due, by ``due_date``."""
+
+    previous_balance: Decimal
+    payments: Decimal
+    adjustments: Decimal
+    bill_total: Decimal
+    amount_due: Decimal
+    due_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedAccount:
+    """An account that got no bill, with the reason (``no-subscribers``, ``no-charges``)."""
+
+    account_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bill:
+    """A closed bill. Invariant: ``total = subtotal - discount_total + tax_total`` and
+    ``total`` is the sum of the lines' gross amounts (checked when built)."""
+
+    bill_id: str
+    account_id: str
+    account_name: str
+    cycle: BillCycle
+    currency: str
+    locale: str
+    lines: tuple[BillLine, ...]
+    discounts: tuple[DiscountApplied, ...]
+    taxes: tuple[TaxSummary, ...]
+    payer_parts: tuple[PayerPart, ...]
+    position: AccountPosition
+    subtotal: Decimal
+    discount_total: Decimal
+    tax_total: Decimal
+    total: Decimal
+    redeemed_coupons: tuple[str, ...] = ()
+    address: tuple[str, ...] = ()
+    subscribers: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        problems = check_bill(self)
+        if problems:
+            raise MoneyError(f"bill {self.bill_id} is inconsistent: " + "; ".join(problems))
+
+    @property
+    def bill_date(self) -> date:
+        """The issue date (the day after the cycle ends)."""
+        return self.cycle.bill_date
+
+    def money(self, amount: Decimal) -> Money:
+        """``amount`` as :class:`Money` in the bill's currency."""
+        return Money(amount, self.currency)
+
+
+def _sum(values: Sequence[Decimal]) -> Decimal:
+    return sum(values, _ZERO)
+
+
+def check_bill(bill: Bill) -> list[str]:
+    """Every arithmetic inconsistency of ``bill`` (empty when it adds up)."""
+    problems: list[str] = []
+    lines = bill.lines
+    for ln in lines:
+        if ln.net != ln.amount - ln.discount:
+            problems.append(f"line {ln.line_no}: net {ln.net} != {ln.amount} - {ln.discount}")
+        if ln.gross != ln.net + ln.tax:
+            problems.append(f"line {ln.line_no}: gross {ln.gross} != {ln.net} + {ln.tax}")
+    checks = (
+        ("subtotal", bill.subtotal, _sum([ln.amount for ln in lines])),
+        ("discount_total", bill.discount_total, _sum([ln.discount for ln in lines])),
+        ("tax_total", bill.tax_total, _sum([ln.tax for ln in lines])),
+        ("total", bill.total, _sum([ln.gross for ln in lines])),
+        ("total", bill.total, bill.subtotal - bill.discount_total + bill.tax_total),
+        ("discounts", bill.discount_total, _sum([d.amount for d in bill.discounts])),
+        ("taxes", bill.tax_total, _sum([t.amount for t in bill.taxes])),
+        ("payer parts", bill.total, _sum([p.amount for p in bill.payer_parts])),
+    )
+    for name, found, expected in checks:
+        if found != expected:
+            problems.append(f"{name} is {found}, expected {expected}")
+    return problems

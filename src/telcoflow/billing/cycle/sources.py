@@ -1,0 +1,269 @@
+"""What a close reads: ledger lines and billing accounts, behind two small read-only protocols.
+
+:class:`LedgerReader` is a subset of :class:`telcoflow.stores.base.LedgerStore` (its ``lines``
+query), so any ledger store is a reader as it is. :class:`AccountDirectory` lists the accounts
+of a bill cycle day and fetches them in batches. Both have a memory and a SQLite version here;
+the SQLite ones open by path, so that a bill run's worker processes can each open their own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from telcoflow.billing.cycle._sqlite import connect as _connect
+from telcoflow.billing.cycle._sqlite import transaction as _tx
+from telcoflow.billing.cycle.model import BillingAccount, PayerRule, Subscription
+from telcoflow.stores.base import LedgerLine
+
+__all__ = [
+    "AccountDirectory",
+    "LedgerReader",
+    "MemoryAccounts",
+    "MemoryLedger",
+    "SqliteAccounts",
+    "SqliteLedger",
+    "account_from_json",
+    "account_to_json",
+    "lines_by_account",
+]
+
+
+@runtime_checkable
+class LedgerReader(Protocol):
+    """Read ledger lines (the ``lines`` query of a ledger store)."""
+
+    def lines(self, *, account: str | None = None, period: str | None = None) -> list[LedgerLine]:
+        """Ledger lines, optionally for one account and / or one period."""
+        ...
+
+
+@runtime_checkable
+class AccountDirectory(Protocol):
+    """Billing accounts: ids per bill cycle day (sorted) and batch fetch."""
+
+    def account_ids(self, cycle_day: int) -> list[str]:
+        """Ids of the accounts billed on ``cycle_day``, sorted."""
+        ...
+
+    def get_accounts(self, account_ids: Sequence[str]) -> list[BillingAccount]:
+        """The accounts among ``account_ids`` (in that order; unknown ids are left out)."""
+        ...
+
+
+def lines_by_account(
+    ledger: LedgerReader, period: str, account_ids: Sequence[str]
+) -> Mapping[str, list[LedgerLine]]:
+    """The period's ledger lines of each account; one batch query when the reader has one.
+
+    A reader may offer ``lines_for_accounts(period, account_ids)`` (as :class:`SqliteLedger`
+    does) to fetch a batch in one query; otherwise ``lines`` is asked account by account.
+    """
+    batch = getattr(ledger, "lines_for_accounts", None)
+    if batch is not None:
+        result: Mapping[str, list[LedgerLine]] = batch(period, account_ids)
+        return result
+    return {a: ledger.lines(account=a, period=period) for a in account_ids}
+
+
+class MemoryLedger:
+    """An in-memory ledger reader (tests, examples)."""
+
+    def __init__(self, lines: Iterable[LedgerLine] = ()) -> None:
+        self._lines: list[LedgerLine] = list(lines)
+
+    def add(self, line: LedgerLine) -> None:
+        """Add one ledger line."""
+        self._lines.append(line)
+
+    def lines(self, *, account: str | None = None, period: str | None = None) -> list[LedgerLine]:
+        """Ledger lines, optionally for one account and / or one period."""
+        return sorted(
+            (ln for ln in self._lines
+             if (account is None or ln.account == account)
+             and (period is None or ln.period == period)),
+            key=lambda ln: (ln.account, ln.subscriber, ln.item_type, ln.period, ln.currency))
+
+
+class MemoryAccounts:
+    """An in-memory account directory."""
+
+    def __init__(self, accounts: Iterable[BillingAccount] = ()) -> None:
+        self._by_id = {a.account_id: a for a in accounts}
+
+    def account_ids(self, cycle_day: int) -> list[str]:
+        """Ids of the accounts billed on ``cycle_day``, sorted."""
+        return sorted(a.account_id for a in self._by_id.values() if a.cycle_day == cycle_day)
+
+    def get_accounts(self, account_ids: Sequence[str]) -> list[BillingAccount]:
+        """The accounts among ``account_ids``."""
+        return [self._by_id[a] for a in account_ids if a in self._by_id]
+
+
+class SqliteLedger:
+    """Ledger lines in a SQLite file (table ``ledger_lines``), read in batches per account.
+
+    The schema mirrors :class:`~telcoflow.stores.base.LedgerLine`; amounts and quantities are
+    stored as decimal text (exact). :meth:`write` is for preparing ledgers in tests and
+    benchmarks; the real-time path writes through its ledger store.
+    """
+
+    SCHEMA = """
+    CREATE TABLE IF NOT EXISTS ledger_lines (
+        account TEXT NOT NULL, subscriber TEXT NOT NULL, item_type TEXT NOT NULL,
+        period TEXT NOT NULL, currency TEXT NOT NULL, amount TEXT NOT NULL,
+        quantity TEXT NOT NULL,
+        PRIMARY KEY (period, account, subscriber, item_type, currency)
+    ) WITHOUT ROWID
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._conn = _connect(path)
+        self._conn.execute(self.SCHEMA)
+
+    def write(self, lines: Iterable[LedgerLine]) -> None:
+        """Insert (or replace) ledger lines in one transaction."""
+        with _tx(self._conn):
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO ledger_lines VALUES (?,?,?,?,?,?,?)",
+                ((ln.account, ln.subscriber, ln.item_type, ln.period, ln.currency,
+                  str(ln.amount), str(ln.quantity)) for ln in lines))
+
+    def lines(self, *, account: str | None = None, period: str | None = None) -> list[LedgerLine]:
+        """Ledger lines, optionally for one account and / or one period, sorted by key."""
+        rows = self._conn.execute(
+            "SELECT * FROM ledger_lines WHERE (?1 IS NULL OR account=?1) AND "
+            "(?2 IS NULL OR period=?2) ORDER BY account, subscriber, item_type, period, currency",
+            (account, period))
+        return [_line(r) for r in rows]
+
+    def lines_for_accounts(
+        self, period: str, account_ids: Sequence[str]
+    ) -> dict[str, list[LedgerLine]]:
+        """The period's lines of each of ``account_ids`` (a sorted batch), in one range query."""
+        out: dict[str, list[LedgerLine]] = {a: [] for a in account_ids}
+        if not account_ids:
+            return out
+        rows = self._conn.execute(
+            "SELECT * FROM ledger_lines WHERE period=? AND account BETWEEN ? AND ?",
+            (period, min(account_ids), max(account_ids)))
+        for r in rows:
+            bucket = out.get(r[0])
+            if bucket is not None:
+                bucket.append(_line(r))
+        return out
+
+    def update_amount(self, line: LedgerLine, amount: Decimal) -> None:
+        """Overwrite one line's amount (what an audit must catch when done by hand)."""
+        with _tx(self._conn):
+            self._conn.execute(
+                "UPDATE ledger_lines SET amount=? WHERE period=? AND account=? AND subscriber=? "
+                "AND item_type=? AND currency=?",
+                (str(amount), line.period, line.account, line.subscriber, line.item_type,
+                 line.currency))
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()
+
+
+def _line(r: Sequence[Any]) -> LedgerLine:
+    return LedgerLine(r[0], r[1], r[2], r[3], r[4], Decimal(r[5]), Decimal(r[6]))
+
+
+def account_to_json(account: BillingAccount) -> str:
+    """Serialize an account as compact JSON (decimals and dates as strings)."""
+    d: dict[str, Any] = {
+        "id": account.account_id, "name": account.name, "cur": account.currency,
+        "bcd": account.cycle_day, "jur": account.jurisdiction, "loc": account.locale,
+        "subs": [[s.subscriber_id, s.plan_id, s.start and s.start.isoformat(),
+                  s.end and s.end.isoformat(), s.msisdn] for s in account.subscriptions],
+    }
+    if account.previous_balance or account.payments or account.adjustments:
+        d["pos"] = [str(account.previous_balance), str(account.payments), str(account.adjustments)]
+    if account.coupons or account.redeemed_coupons:
+        d["cpn"] = [list(account.coupons), sorted(account.redeemed_coupons)]
+    if account.payers:
+        d["pay"] = [[p.payer_id, sorted(p.item_types), None if p.cap is None else str(p.cap)]
+                    for p in account.payers]
+    if account.address:
+        d["adr"] = list(account.address)
+    return json.dumps(d, separators=(",", ":"))
+
+
+def _day(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
+
+
+def account_from_json(text: str) -> BillingAccount:
+    """Read an account written by :func:`account_to_json`."""
+    d = json.loads(text)
+    pos = d.get("pos", ("0", "0", "0"))
+    cpn = d.get("cpn", ((), ()))
+    return BillingAccount(
+        account_id=d["id"], name=d["name"], currency=d["cur"], cycle_day=d["bcd"],
+        subscriptions=tuple(Subscription(s[0], s[1], _day(s[2]), _day(s[3]), s[4])
+                            for s in d["subs"]),
+        jurisdiction=d["jur"], locale=d["loc"],
+        previous_balance=Decimal(pos[0]), payments=Decimal(pos[1]), adjustments=Decimal(pos[2]),
+        coupons=tuple(cpn[0]), redeemed_coupons=frozenset(cpn[1]),
+        payers=tuple(PayerRule(p[0], frozenset(p[1]), None if p[2] is None else Decimal(p[2]))
+                     for p in d.get("pay", ())),
+        address=tuple(d.get("adr", ())),
+    )
+
+
+class SqliteAccounts:
+    """Billing accounts in a SQLite file (table ``billing_accounts``: id, cycle day, JSON)."""
+
+    SCHEMA = """
+    CREATE TABLE IF NOT EXISTS billing_accounts (
+        account_id TEXT PRIMARY KEY, cycle_day INTEGER NOT NULL, data TEXT NOT NULL
+    ) WITHOUT ROWID
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._conn = _connect(path)
+        self._conn.execute(self.SCHEMA)
+        self._conn.execute(
+            "CREATE INDEX IF NOT EXISTS billing_accounts_bcd ON billing_accounts (cycle_day)")
+
+    def write(self, accounts: Iterable[BillingAccount]) -> None:
+        """Insert (or replace) accounts in one transaction."""
+        with _tx(self._conn):
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO billing_accounts VALUES (?,?,?)",
+                ((a.account_id, a.cycle_day, account_to_json(a)) for a in accounts))
+
+    def account_ids(self, cycle_day: int) -> list[str]:
+        """Ids of the accounts billed on ``cycle_day``, sorted."""
+        rows = self._conn.execute(
+            "SELECT account_id FROM billing_accounts WHERE cycle_day=? ORDER BY account_id",
+            (cycle_day,))
+        return [r[0] for r in rows]
+
+    def get_accounts(self, account_ids: Sequence[str]) -> list[BillingAccount]:
+        """The accounts among ``account_ids`` (a sorted batch), in one range query."""
+        if not account_ids:
+            return []
+        wanted = set(account_ids)
+        rows = self._conn.execute(
+            "SELECT account_id, data FROM billing_accounts WHERE account_id BETWEEN ? AND ?",
+            (min(account_ids), max(account_ids)))
+        found = {r[0]: r[1] for r in rows if r[0] in wanted}
+        return [account_from_json(found[a]) for a in account_ids if a in found]
+
+    def iter_all(self) -> Iterator[BillingAccount]:
+        """Every account."""
+        for (data,) in self._conn.execute("SELECT data FROM billing_accounts"):
+            yield account_from_json(data)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._conn.close()

@@ -1,0 +1,116 @@
+"""Locale-aware money, number and date formatting for bill documents (no dependencies).
+
+A small built-in table covers the locales telcoflow ships statements for; an unknown locale
+falls back to its language (``de_AT`` -> ``de_DE`` rules), then to ``en_GB``.
+
+>>> from decimal import Decimal
+>>> format_money(Decimal("1234.5"), "EUR", "de_DE")
+'1.234,50\\xa0€'
+>>> format_money(Decimal("-1234.5"), "USD", "en_US")
+'-$1,234.50'
+>>> from datetime import date
+>>> format_date(date(2026, 12, 15), "fr_FR", "long")
+'15 décembre 2026'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+
+from telcoflow.money import Currency
+
+__all__ = ["LOCALES", "LocaleRules", "format_date", "format_money", "format_number",
+           "locale_rules"]
+
+_NBSP = "\xa0"
+
+
+@dataclass(frozen=True, slots=True)
+class LocaleRules:
+    """How a locale writes numbers, amounts and dates."""
+
+    decimal: str
+    group: str
+    symbol_first: bool
+    symbol_space: bool
+    short_date: str
+    months: tuple[str, ...]
+    long_date: str
+
+
+_EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+              "September", "October", "November", "December")
+_DE_MONTHS = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
+              "September", "Oktober", "November", "Dezember")
+_FR_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+              "septembre", "octobre", "novembre", "décembre")
+_ES_MONTHS = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+              "septiembre", "octubre", "noviembre", "diciembre")
+_IT_MONTHS = ("gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio",
+              "agosto", "settembre", "ottobre", "novembre", "dicembre")
+
+#: The built-in locales.
+LOCALES: dict[str, LocaleRules] = {
+    "en_GB": LocaleRules(".", ",", True, False, "{d:02d}/{m:02d}/{y}", _EN_MONTHS, "{d} {M} {y}"),
+    "en_US": LocaleRules(".", ",", True, False, "{m:02d}/{d:02d}/{y}", _EN_MONTHS, "{M} {d}, {y}"),
+    "de_DE": LocaleRules(",", ".", False, True, "{d:02d}.{m:02d}.{y}", _DE_MONTHS, "{d}. {M} {y}"),
+    "fr_FR": LocaleRules(",", "\u202f", False, True, "{d:02d}/{m:02d}/{y}", _FR_MONTHS,
+                         "{d} {M} {y}"),
+    "es_ES": LocaleRules(",", ".", False, True, "{d:02d}/{m:02d}/{y}", _ES_MONTHS,
+                         "{d} de {M} de {y}"),
+    "it_IT": LocaleRules(",", ".", False, True, "{d:02d}/{m:02d}/{y}", _IT_MONTHS, "{d} {M} {y}"),
+}
+_BY_LANGUAGE = {"en": "en_GB", "de": "de_DE", "fr": "fr_FR", "es": "es_ES", "it": "it_IT"}
+
+_QUANTA = [Decimal(1).scaleb(-p) for p in range(9)]
+
+_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CNY": "¥", "INR": "₹",
+            "KRW": "₩", "BRL": "R$", "NGN": "₦"}
+
+
+@lru_cache(maxsize=256)
+def locale_rules(locale: str) -> LocaleRules:
+    """The rules of ``locale`` (``de_AT`` falls back to ``de_DE``; unknown -> ``en_GB``)."""
+    name = locale.replace("-", "_")
+    rules = LOCALES.get(name)
+    if rules is None:
+        rules = LOCALES[_BY_LANGUAGE.get(name.split("_")[0].lower(), "en_GB")]
+    return rules
+
+
+def format_number(value: Decimal, locale: str = "en_GB", places: int | None = None) -> str:
+    """``value`` with the locale's grouping and decimal mark (rounded half-up to ``places``)."""
+    rules = locale_rules(locale)
+    if places is not None:
+        value = value.quantize(_QUANTA[places] if places < 9 else Decimal(1).scaleb(-places),
+                               ROUND_HALF_UP)
+    text = format(value, ",f")
+    if rules.decimal == "." and rules.group == ",":
+        return text
+    return text.translate({44: rules.group, 46: rules.decimal})
+
+
+def format_money(value: Decimal, currency: str, locale: str = "en_GB") -> str:
+    """An amount as the locale writes it, to the currency's minor unit (half-up)."""
+    rules = locale_rules(locale)
+    places = Currency.of(currency).exponent
+    number = format(abs(value).quantize(_QUANTA[places], ROUND_HALF_UP), ",f")
+    if rules.decimal != "." or rules.group != ",":
+        number = number.translate({44: rules.group, 46: rules.decimal})
+    symbol = _SYMBOLS.get(currency, currency)
+    sign = "-" if value < 0 else ""
+    if rules.symbol_first:
+        sep = _NBSP if rules.symbol_space or len(symbol) == 3 else ""
+        return f"{sign}{symbol}{sep}{number}"
+    return f"{sign}{number}{_NBSP}{symbol}"
+
+
+def format_date(value: date, locale: str = "en_GB", style: str = "short") -> str:
+    """A date as the locale writes it: ``short`` (numeric) or ``long`` (month name)."""
+    rules = locale_rules(locale)
+    if style == "long":
+        return rules.long_date.format(d=value.day, M=rules.months[value.month - 1], y=value.year)
+    return rules.short_date.format(d=value.day, m=value.month, y=value.year)

@@ -1,0 +1,126 @@
+"""The ledger transaction: one batch's reads (cached) and writes (a change set).
+
+Steps read counters and flags and post ledger lines through :class:`LedgerTransaction`; it
+reads each key from the store at most once per batch and accumulates every change in one
+:class:`~telcoflow.stores.base.ChangeSet`. :meth:`LedgerTransaction.commit` hands it to the
+store, which applies claims and ledger writes atomically: an event id is claimed in the same
+transaction as its ledger write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from telcoflow.events import Event, fingerprint
+from telcoflow.stores.base import ChangeSet, Claim, DeadLetter, Effect, LedgerStore, LineKey
+
+__all__ = ["LedgerTransaction"]
+
+_ZERO = Decimal(0)
+
+
+class LedgerTransaction:
+    """Reads and writes of one batch against a :class:`~telcoflow.stores.base.LedgerStore`."""
+
+    __slots__ = ("_counters", "_flags", "changes", "store")
+
+    def __init__(self, store: LedgerStore) -> None:
+        self.store = store
+        self.changes = ChangeSet()
+        self._counters: dict[str, Decimal] = {}
+        self._flags: dict[str, bool] = {}
+
+    # -- claims ---------------------------------------------------------------------------
+    def claims(self, event_ids: Sequence[str]) -> dict[str, Claim]:
+        """Claims among ``event_ids``: committed ones and those of this transaction."""
+        found = self.store.get_claims(event_ids)
+        pending = self.changes.claims
+        if pending:
+            for i in event_ids:
+                claim = pending.get(i)
+                if claim is not None:
+                    found[i] = claim
+        return found
+
+    def claim(self, event_id: str, fp: str, effects: list[Effect]) -> None:
+        """Claim ``event_id`` with its fingerprint and effects (written at commit)."""
+        self.changes.claims[event_id] = Claim(event_id, fp, effects)
+
+    def dead_letter(self, event: Event, fp: str, reason: str, message: str) -> None:
+        """Record a rejected event."""
+        self.changes.dead_letters.append(
+            DeadLetter(event.id, reason, message, fp or fingerprint(event), event.canonical())
+        )
+
+    # -- ledger lines ---------------------------------------------------------------------
+    def post(self, effects: list[Effect], key: LineKey, amount: Decimal,
+             quantity: Decimal = _ZERO) -> None:
+        """Add ``amount`` (and ``quantity``) to ledger line ``key``; record the effect."""
+        line = self.changes.ledger.get(key)
+        if line is None:
+            self.changes.ledger[key] = [amount, quantity]
+        else:
+            line[0] += amount
+            line[1] += quantity
+        effects.append(("L", key, amount, quantity))
+
+    # -- counters -------------------------------------------------------------------------
+    def counter(self, key: str) -> Decimal:
+        """The current value of counter ``key`` (0 if it never moved)."""
+        value = self._counters.get(key)
+        if value is None:
+            value = self.store.get_counters((key,)).get(key, _ZERO)
+            self._counters[key] = value
+        return value
+
+    def add(self, effects: list[Effect] | None, key: str, delta: Decimal) -> Decimal:
+        """Add ``delta`` to counter ``key``; return the new value; record the effect."""
+        value = self.counter(key) + delta
+        self._counters[key] = value
+        deltas = self.changes.counters
+        deltas[key] = deltas.get(key, _ZERO) + delta
+        if effects is not None:
+            effects.append(("C", key, delta))
+        return value
+
+    # -- flags ----------------------------------------------------------------------------
+    def flag(self, key: str) -> bool:
+        """Whether flag ``key`` is set."""
+        value = self._flags.get(key)
+        if value is None:
+            value = bool(self.store.get_flags((key,)))
+            self._flags[key] = value
+        return value
+
+    def set_flag(self, key: str) -> bool:
+        """Set flag ``key``; return True if it was not set before (the first time)."""
+        if self.flag(key):
+            return False
+        self._flags[key] = True
+        self.changes.flags.add(key)
+        return True
+
+    # -- reversal (rerating) ---------------------------------------------------------------
+    def reverse(self, effects: Sequence[Effect]) -> None:
+        """Post the negative of every effect (undo an event's ledger and counter changes)."""
+        scratch: list[Effect] = []
+        for effect in effects:
+            if effect[0] == "L":
+                key, amount, quantity = effect[1], effect[2], effect[3]
+                assert isinstance(amount, Decimal)
+                assert isinstance(quantity, Decimal)
+                self.post(scratch, key, -amount, -quantity)  # type: ignore[arg-type]
+            else:
+                ckey, delta = effect[1], effect[2]
+                assert isinstance(ckey, str)
+                assert isinstance(delta, Decimal)
+                self.add(None, ckey, -delta)
+
+    # -- the end --------------------------------------------------------------------------
+    def commit(self) -> ChangeSet:
+        """Apply the change set to the store atomically; start a fresh one; return the old."""
+        changes = self.changes
+        self.store.apply(changes)
+        self.changes = ChangeSet()
+        return changes

@@ -1,0 +1,65 @@
+"""Bill cycles: the period a day belongs to, given an account's bill cycle day.
+
+A period is named by its first day (``"2026-11-01"``). A bill cycle day past the end of a
+month is clamped to the month's last day (day 31 starts February's cycle on the 28th/29th).
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+
+__all__ = ["cycle_bounds", "cycle_start", "next_period", "period_of", "PeriodResolver"]
+
+def _clamped(year: int, month: int, day: int) -> date:
+    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
+
+def _add_months(year: int, month: int, n: int) -> tuple[int, int]:
+    index = year * 12 + (month - 1) + n
+    return index // 12, index % 12 + 1
+
+def cycle_start(day: date, bill_cycle_day: int) -> date:
+    """The first day of the cycle containing ``day``.
+
+    >>> cycle_start(date(2026, 11, 16), 1)
+    datetime.date(2026, 11, 1)
+    >>> cycle_start(date(2026, 11, 3), 15)
+    datetime.date(2026, 10, 15)
+    """
+    candidate = _clamped(day.year, day.month, bill_cycle_day)
+    if day >= candidate:
+        return candidate
+    year, month = _add_months(day.year, day.month, -1)
+    return _clamped(year, month, bill_cycle_day)
+
+def cycle_bounds(day: date, bill_cycle_day: int) -> tuple[date, date]:
+    """``(first day, first day of the next cycle)`` of the cycle containing ``day``."""
+    start = cycle_start(day, bill_cycle_day)
+    year, month = _add_months(start.year, start.month, 1)
+    return start, _clamped(year, month, bill_cycle_day)
+
+def period_of(day: date, bill_cycle_day: int) -> str:
+    """The name (first day, ISO) of the period containing ``day``."""
+    return cycle_start(day, bill_cycle_day).isoformat()
+
+def next_period(period: str, bill_cycle_day: int) -> str:
+    """The period that follows ``period``."""
+    _, end = cycle_bounds(date.fromisoformat(period), bill_cycle_day)
+    return end.isoformat()
+
+class PeriodResolver:
+    """A cached :func:`period_of` for the hot path (one dict lookup per event)."""
+
+    __slots__ = ("_cache",)
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[int, int], str] = {}
+
+    def __call__(self, day: date, bill_cycle_day: int) -> str:
+        """The period containing ``day`` for ``bill_cycle_day``."""
+        key = (day.toordinal(), bill_cycle_day)
+        found = self._cache.get(key)
+        if found is None:
+            found = period_of(date.fromordinal(key[0]), bill_cycle_day)
+            self._cache[key] = found
+        return found

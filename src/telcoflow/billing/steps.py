@@ -1,0 +1,584 @@
+"""The steps of the default real-time graph.
+
+validate -> deduplicate -> enrich -> rate -> ledger -> discount -> tax -> split ->
+credit_control -> emit
+
+Each step is a small class configured in ``__init__`` and working in ``__call__`` over a
+whole batch, with ``__slots__``. Steps that reject an item send it to the dead letters
+(``batch.reject``) and drop it from ``batch.items``; checks that can reject run before any
+effect of the item is posted, so a rejected event leaves no trace but its dead letter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Literal
+
+from telcoflow.billing.batch import Batch, Item
+from telcoflow.billing.periods import PeriodResolver, next_period
+from telcoflow.billing.profiles import AccountProfile, ProfileCache
+from telcoflow.billing.recurring import RecurringFees
+from telcoflow.errors import DefinitionError, RatingError
+from telcoflow.events import (
+    FEE_TYPES,
+    LIFECYCLE_ACTIONS,
+    PAYMENT_TYPES,
+    Charge,
+    FeeEvent,
+    LifecycleEvent,
+    Notification,
+    PaymentEvent,
+    RatedRecord,
+    UsageEvent,
+    fingerprint,
+)
+from telcoflow.rating.allowances import Allowance
+from telcoflow.rating.rater import Rater
+
+__all__ = [
+    "CreditControl",
+    "Deduplicate",
+    "Discount",
+    "Emit",
+    "Enrich",
+    "LatePolicy",
+    "Ledger",
+    "Rate",
+    "Sink",
+    "Split",
+    "Tax",
+    "Validate",
+    "closed_flag",
+]
+
+_ZERO = Decimal(0)
+_HUNDRED = Decimal(100)
+
+LatePolicy = Literal["next", "reject"]
+Sink = Callable[[list[RatedRecord], list[Notification]], None]
+
+
+def closed_flag(account: str, period: str) -> str:
+    """The flag key marking ``period`` of ``account`` closed."""
+    return f"closed|{account}|{period}"
+
+
+class Validate:
+    """Reject malformed events (reason ``invalid``), naming field, expectation and value."""
+
+    __slots__ = ("usage_types",)
+    name = "validate"
+    needs = ("events",)
+    provides = ("valid",)
+
+    def __init__(self, usage_types: Iterable[str] = ("data", "voice", "sms")) -> None:
+        self.usage_types = frozenset(usage_types)
+
+    def problem(self, item: Item) -> str | None:
+        """What is wrong with the item's event, or ``None``."""
+        e = item.event
+        if not e.id:
+            return "`id` must not be empty"
+        if isinstance(e, UsageEvent):
+            q = e.quantity
+            if not isinstance(q, Decimal) or not q.is_finite():
+                return f"`quantity` must be a finite Decimal (got {q!r} in event {e.id})"
+            if q < 0:
+                return f"`quantity` must be >= 0 (got {q} in event {e.id})"
+            if e.usage_type not in self.usage_types:
+                return (f"`usage_type` must be one of {sorted(self.usage_types)} "
+                        f"(got {e.usage_type!r} in event {e.id})")
+            if not e.subscriber:
+                return f"`subscriber` must not be empty (event {e.id})"
+            return None
+        if isinstance(e, FeeEvent):
+            if e.fee_type not in FEE_TYPES:
+                return (f"`fee_type` must be one of {sorted(FEE_TYPES)} (got {e.fee_type!r} "
+                        f"in event {e.id})")
+            if not isinstance(e.amount, Decimal) or not e.amount.is_finite():
+                return f"`amount` must be a finite Decimal (got {e.amount!r} in event {e.id})"
+            return None
+        if isinstance(e, LifecycleEvent):
+            if e.action not in LIFECYCLE_ACTIONS:
+                return (f"`action` must be one of {sorted(LIFECYCLE_ACTIONS)} "
+                        f"(got {e.action!r} in event {e.id})")
+            return None
+        if isinstance(e, PaymentEvent):
+            if e.payment_type not in PAYMENT_TYPES:
+                return (f"`payment_type` must be one of {sorted(PAYMENT_TYPES)} "
+                        f"(got {e.payment_type!r} in event {e.id})")
+            if not isinstance(e.amount, Decimal) or not e.amount > 0:
+                return f"`amount` must be a Decimal > 0 (got {e.amount!r} in event {e.id})"
+            return None
+        return f"unknown event type {type(e).__name__}"
+
+    def __call__(self, batch: Batch) -> None:
+        """Keep the valid items."""
+        keep = []
+        usage_types = self.usage_types
+        for item in batch.items:
+            e = item.event
+            # fast path for the common, well-formed usage event
+            if (type(e) is UsageEvent and e.id and e.subscriber and e.usage_type in usage_types
+                    and type(e.quantity) is Decimal and e.quantity.is_finite()
+                    and e.quantity >= 0):
+                keep.append(item)
+                continue
+            problem = self.problem(item)
+            if problem is None:
+                keep.append(item)
+            else:
+                batch.reject(item, "invalid", problem)
+        batch.items = keep
+
+
+class Deduplicate:
+    """Same id and payload again: a no-op; same id, other payload: rejected (``conflict``).
+
+    Claims are read in one batch query; while rerating, claimed ids go through.
+    """
+
+    __slots__ = ()
+    name = "deduplicate"
+    needs = ("valid",)
+    provides = ("unique",)
+
+    def __call__(self, batch: Batch) -> None:
+        """Keep the items seen for the first time."""
+        items = batch.items
+        claims = batch.tx.claims([i.event.id for i in items])
+        seen: dict[str, str] = {}
+        keep = []
+        rerate = batch.rerate
+        for item in items:
+            e = item.event
+            fp = item.fingerprint = fingerprint(e)
+            claim = claims.get(e.id)
+            earlier = seen.get(e.id)
+            if earlier is None and claim is not None and (
+                    not rerate or claim.fingerprint != fp):
+                earlier = claim.fingerprint
+            if earlier is None:
+                seen[e.id] = fp
+                keep.append(item)
+            elif earlier == fp:
+                batch.duplicates += 1
+            else:
+                batch.reject(item, "conflict",
+                             f"event {e.id} was already accepted with another payload "
+                             f"(fingerprint {earlier}, got {fp})")
+        batch.items = keep
+
+
+class Enrich:
+    """Attach the subscriber and account profiles and the period (through a cache).
+
+    Rejects unknown subscribers / accounts (``unknown-subscriber``, ``unknown-account``),
+    an event whose account is not the subscriber's (``account-mismatch``), and -- with the
+    ``reject`` late policy -- events for a closed period (``period-closed``). With the
+    ``next`` policy (the default) such events post to the next open period.
+    """
+
+    __slots__ = ("late_policy", "periods", "profiles")
+    name = "enrich"
+    needs = ("unique",)
+    provides = ("profile", "period")
+
+    def __init__(self, profiles: ProfileCache, *, late_policy: LatePolicy = "next") -> None:
+        if late_policy not in ("next", "reject"):
+            raise DefinitionError(
+                f"`late_policy` must be 'next' or 'reject' (got {late_policy!r})")
+        self.profiles = profiles
+        self.late_policy = late_policy
+        self.periods = PeriodResolver()
+
+    def __call__(self, batch: Batch) -> None:
+        """Keep the items whose customer is known."""
+        profiles = self.profiles
+        periods = self.periods
+        flag = batch.tx.flag
+        open_period: dict[tuple[str, str], str] = {}
+        keep = []
+        for item in batch.items:
+            e = item.event
+            if type(e) is PaymentEvent:
+                account = profiles.account(e.account)
+                if account is None:
+                    batch.reject(item, "unknown-account",
+                                 f"unknown account {e.account!r} (event {e.id})")
+                    continue
+            else:
+                sub = profiles.subscriber(e.subscriber)
+                if sub is None:
+                    batch.reject(item, "unknown-subscriber",
+                                 f"unknown subscriber {e.subscriber!r} (event {e.id})")
+                    continue
+                account = sub.account
+                if account.id != e.account:
+                    batch.reject(item, "account-mismatch",
+                                 f"event {e.id}: subscriber {e.subscriber!r} belongs to account "
+                                 f"{account.id!r}, not {e.account!r}")
+                    continue
+                item.subscriber = sub
+            item.account = account
+            bcd = account.bill_cycle_day
+            period = periods(e.start, bcd)
+            item.period = period
+            seen_key = (account.id, period)
+            post_period = open_period.get(seen_key)
+            if post_period is None:
+                post_period = period
+                while flag(closed_flag(account.id, post_period)):
+                    post_period = next_period(post_period, bcd)
+                open_period[seen_key] = post_period
+            if post_period != period and self.late_policy == "reject":
+                batch.reject(item, "period-closed",
+                             f"event {e.id} falls in period {period} of account "
+                             f"{account.id}, which is closed")
+                continue
+            item.post_period = post_period
+            keep.append(item)
+        batch.items = keep
+
+
+class Rate:
+    """Rate usage (allowances first, then the tariff's price); fees and lifecycle charges.
+
+    Usage that cannot be rated is rejected (``unrateable``) before any allowance is used;
+    fees in a currency other than the account's are rejected (``currency-mismatch``).
+    """
+
+    __slots__ = ("fees", "rater")
+    name = "rate"
+    needs = ("profile", "period")
+    provides = ("rated",)
+
+    def __init__(self, rater: Rater, *, fees: RecurringFees | None = None) -> None:
+        self.rater = rater
+        self.fees = fees
+
+    def __call__(self, batch: Batch) -> None:
+        """Build each item's charges."""
+        tx = batch.tx
+        rater = self.rater
+        keep = []
+        for item in batch.items:
+            e = item.event
+            sub = item.subscriber
+            if type(e) is UsageEvent:
+                assert sub is not None
+                try:
+                    tariff = rater.tariff(e, sub)
+                    units = tariff.charged_units(e.quantity)
+                except RatingError as exc:
+                    batch.reject(item, "unrateable", str(exc))
+                    continue
+                left = units
+                allowances: tuple[Allowance, ...] = sub.allowances
+                if allowances and units:
+                    for alw in allowances:
+                        if alw.usage_types.__contains__(e.usage_type) and (
+                                alw.zones is None or e.zone in alw.zones):
+                            key = f"alw|{sub.id}|{alw.name}|{item.period}"
+                            free = alw.units - tx.counter(key)
+                            if free > 0:
+                                take = free if free < left else left
+                                tx.add(item.effects, key, take)
+                                left -= take
+                                if not left:
+                                    break
+                item.charges = [Charge(tariff.item_type, tariff.amount(left), units,
+                                       units - left)]
+            elif type(e) is FeeEvent:
+                assert item.account is not None
+                if e.currency != item.account.currency:
+                    batch.reject(item, "currency-mismatch",
+                                 f"event {e.id}: fee in {e.currency}, account "
+                                 f"{item.account.id} bills in {item.account.currency}")
+                    continue
+                item.charges = [Charge(e.fee_type, e.amount, Decimal(1))]
+            elif type(e) is LifecycleEvent and self.fees is not None:
+                assert sub is not None
+                try:
+                    item.charges = self.fees.charges(e, sub)
+                except RatingError as exc:
+                    batch.reject(item, "unrateable", str(exc))
+                    continue
+            keep.append(item)
+        batch.items = keep
+
+
+class Ledger:
+    """Merge charges into the ledger by account, subscriber, item type and period."""
+
+    __slots__ = ()
+    name = "ledger"
+    needs = ("rated",)
+    provides = ("posted",)
+
+    def __call__(self, batch: Batch) -> None:
+        """Post every charge's gross amount."""
+        ledger = batch.tx.changes.ledger
+        for item in batch.items:
+            if not item.charges:
+                continue
+            account = item.account
+            assert account is not None
+            sub = item.event.subscriber
+            effects = item.effects
+            for c in item.charges:
+                # inlined LedgerTransaction.post (the hottest write)
+                key = (account.id, sub, c.item_type, item.post_period, account.currency)
+                gross, quantity = c.gross, c.quantity
+                line = ledger.get(key)
+                if line is None:
+                    ledger[key] = [gross, quantity]
+                else:
+                    line[0] += gross
+                    line[1] += quantity
+                effects.append(("L", key, gross, quantity))
+
+
+class Discount:
+    """Real-time discounts: percent off some item types, capped per account and period.
+
+    The discount is posted as a negative ``discount`` line of the subscriber.
+    """
+
+    __slots__ = ()
+    name = "discount"
+    needs = ("posted",)
+    provides = ("discounted",)
+
+    def __call__(self, batch: Batch) -> None:
+        """Apply each account's discount rules."""
+        tx = batch.tx
+        for item in batch.items:
+            account = item.account
+            if account is None or not account.discounts or not item.charges:
+                continue
+            for c in item.charges:
+                for rule in account.discounts:
+                    if c.item_type not in rule.item_types or c.gross <= 0:
+                        continue
+                    amount = c.gross * rule.percent / _HUNDRED
+                    if rule.cap is not None:
+                        key = f"dsc|{account.id}|{rule.name}|{item.post_period}"
+                        room = rule.cap - tx.counter(key)
+                        if amount > room:
+                            amount = room if room > 0 else _ZERO
+                        if amount:
+                            tx.add(item.effects, key, amount)
+                    if amount:
+                        c.discount += amount
+                        tx.post(item.effects, (account.id, item.event.subscriber, "discount",
+                                               item.post_period, account.currency),
+                                -amount)
+
+
+class Tax:
+    """Exclusive tax on each charge's net, by item type, posted as a ``tax`` line."""
+
+    __slots__ = ()
+    name = "tax"
+    needs = ("discounted",)
+    provides = ("taxed",)
+
+    def __call__(self, batch: Batch) -> None:
+        """Compute and post the tax of every charge."""
+        ledger = batch.tx.changes.ledger
+        for item in batch.items:
+            account = item.account
+            if account is None or not item.charges or not account.tax_rates:
+                continue
+            for c in item.charges:
+                rate = account.tax_rate(c.item_type)
+                if rate:
+                    c.tax_rate = rate
+                    c.tax = tax = (c.gross - c.discount) * rate
+                    key = (account.id, item.event.subscriber, "tax", item.post_period,
+                           account.currency)
+                    line = ledger.get(key)
+                    if line is None:
+                        ledger[key] = [tax, _ZERO]
+                    else:
+                        line[0] += tax
+                    item.effects.append(("L", key, tax, _ZERO))
+
+
+class Split:
+    """Split charges between payers (corporate pays up to a cap, hierarchical accounts).
+
+    The share moved to a payer is posted as ``-x`` on the account's line and ``+x`` on the
+    payer's line of the same item type (and the same for its tax), so parts always sum to
+    the whole. Caps are counted per paid-for account and period (``cap|<account>|<period>``).
+    """
+
+    __slots__ = ("profiles",)
+    name = "split"
+    needs = ("taxed",)
+    provides = ("split",)
+
+    def __init__(self, profiles: ProfileCache) -> None:
+        self.profiles = profiles
+
+    def __call__(self, batch: Batch) -> None:
+        """Fill every charge's ``shares``."""
+        for item in batch.items:
+            account = item.account
+            if account is None or not item.charges:
+                continue
+            for c in item.charges:
+                net = c.gross - c.discount
+                if account.split is None:
+                    c.shares = [(account.id, net, c.tax)]
+                    continue
+                c.shares = self._split(batch, item, account, c, net)
+
+    def _split(self, batch: Batch, item: Item, account: AccountProfile, c: Charge,
+               net: Decimal) -> list[tuple[str, Decimal, Decimal]]:
+        tx = batch.tx
+        sub = item.event.subscriber
+        period = item.post_period
+        shares: list[tuple[str, Decimal, Decimal]] = []
+        holder = account
+        left_net, left_tax = net, c.tax
+        visited = {holder.id}
+        while True:
+            policy = holder.split
+            if (policy is None or policy.payer in visited
+                    or (policy.item_types is not None and c.item_type not in policy.item_types)
+                    or left_net <= 0):
+                break
+            moved = left_net
+            if policy.cap is not None:
+                key = f"cap|{holder.id}|{period}"
+                room = policy.cap - tx.counter(key)
+                if moved > room:
+                    moved = room if room > 0 else _ZERO
+                if moved:
+                    tx.add(item.effects, key, moved)
+            if not moved:
+                break
+            moved_tax = moved * c.tax_rate if moved != left_net else left_tax
+            payer = self.profiles.account(policy.payer)
+            if payer is None:
+                payer_id = policy.payer
+                currency = holder.currency
+            else:
+                payer_id = payer.id
+                currency = payer.currency
+            for item_type, amount in ((c.item_type, moved), ("tax", moved_tax)):
+                if amount:
+                    tx.post(item.effects, (holder.id, sub, item_type, period, holder.currency),
+                            -amount)
+                    tx.post(item.effects, (payer_id, sub, item_type, period, currency), amount)
+            shares.append((holder.id, left_net - moved, left_tax - moved_tax))
+            left_net, left_tax = moved, moved_tax
+            visited.add(payer_id)
+            if payer is None:
+                holder = AccountProfile(payer_id, currency=currency)
+                break
+            holder = payer
+        shares.append((holder.id, left_net, left_tax))
+        return [s for s in shares if s[1] or s[2]] or [(account.id, net, c.tax)]
+
+
+class CreditControl:
+    """Prepaid balances and postpaid credit limits with once-per-cycle notifications.
+
+    Postpaid: spend per account and period (``spend|<account>|<period>``); each threshold
+    (percent of the credit limit) notifies exactly once per cycle (a set-once flag), whatever
+    the order of events and however often the stream is replayed. Prepaid: the balance
+    (``bal|<account>``) is debited; ``balance-exhausted`` notifies once per cycle. Payments
+    lower the spend; top-ups credit the balance.
+    """
+
+    __slots__ = ("_levels", "profiles")
+    name = "credit_control"
+    needs = ("split",)
+    provides = ("controlled",)
+
+    def __init__(self, profiles: ProfileCache) -> None:
+        self.profiles = profiles
+        self._levels: dict[tuple[Decimal, tuple[Decimal, ...]],
+                           tuple[tuple[Decimal, Decimal], ...]] = {}
+
+    def __call__(self, batch: Batch) -> None:
+        """Move balances and spends; notify."""
+        tx = batch.tx
+        for item in batch.items:
+            e = item.event
+            account = item.account
+            assert account is not None
+            if type(e) is PaymentEvent:
+                if e.payment_type == "top_up":
+                    tx.add(item.effects, f"bal|{account.id}", e.amount)
+                else:
+                    tx.add(item.effects, f"spend|{account.id}|{item.post_period}", -e.amount)
+                continue
+            for c in item.charges:
+                for account_id, net, tax in c.shares:
+                    amount = net + tax
+                    if not amount:
+                        continue
+                    acct = account if account_id == account.id else \
+                        self.profiles.account(account_id)
+                    if acct is None:
+                        continue
+                    self._charge(batch, item, acct, amount)
+
+    def _charge(self, batch: Batch, item: Item, acct: AccountProfile, amount: Decimal) -> None:
+        tx = batch.tx
+        period = item.post_period
+        if acct.prepaid:
+            balance = tx.add(item.effects, f"bal|{acct.id}", -amount)
+            if balance <= 0 and tx.set_flag(f"ntf|{acct.id}|{period}|exhausted"):
+                batch.notifications.append(Notification(
+                    acct.id, period, "balance-exhausted", _ZERO, balance, _ZERO, item.event.id))
+            return
+        spend = tx.add(item.effects, f"spend|{acct.id}|{period}", amount)
+        limit = acct.credit_limit
+        if limit is None:
+            return
+        levels = self._levels.get((limit, acct.thresholds))
+        if levels is None:
+            levels = tuple((pct, limit * pct / _HUNDRED) for pct in acct.thresholds)
+            self._levels[(limit, acct.thresholds)] = levels
+        for pct, level in levels:
+            if spend >= level and tx.set_flag(f"ntf|{acct.id}|{period}|{pct}"):
+                batch.notifications.append(Notification(
+                    acct.id, period, "credit-threshold", pct, spend, limit, item.event.id))
+
+
+class Emit:
+    """Build the rated records, claim every event id with its effects, call the sinks."""
+
+    __slots__ = ("sinks",)
+    name = "emit"
+    needs = ("controlled",)
+    provides = ("emitted",)
+
+    def __init__(self, sinks: Iterable[Sink] = ()) -> None:
+        self.sinks = tuple(sinks)
+
+    def __call__(self, batch: Batch) -> None:
+        """Emit and claim."""
+        claim = batch.tx.claim
+        rated = batch.rated
+        for item in batch.items:
+            e = item.event
+            account = item.account
+            assert account is not None
+            if item.charges:
+                if type(e) is UsageEvent:
+                    usage_type, quantity = e.usage_type, e.quantity
+                else:
+                    usage_type, quantity = e.kind, _ZERO
+                rated.append(RatedRecord(e.id, e.kind, account.id, e.subscriber,
+                                         item.post_period, account.currency, item.charges,
+                                         e.start, usage_type, quantity))
+            claim(e.id, item.fingerprint, item.effects)
+        for sink in self.sinks:
+            sink(rated, batch.notifications)

@@ -1,0 +1,345 @@
+"""Billing events and rated output (TM Forum TMF635 vocabulary where it fits).
+
+The internal form of every event is a ``__slots__`` dataclass: cheap to build on the hot
+path (millions per minute), no validation beyond types. Validation happens once in the
+graph's ``validate`` step; pydantic is used only at the edge (:class:`UsageEventIn` turns
+a TMF635-shaped JSON usage into a :class:`UsageEvent`).
+
+Event kinds:
+
+- :class:`UsageEvent` -- one record of consumption (data MB, voice seconds, SMS count) with
+  its characteristics (zone, region, slice, QoS class, device, rating group);
+- :class:`FeeEvent` -- a recurring, one-time or external (partner) fee with its amount;
+- :class:`LifecycleEvent` -- activate, change offer, add / remove device, suspend, resume,
+  terminate (these post prorated recurring fees);
+- :class:`PaymentEvent` -- a payment (postpaid) or a top-up (prepaid balance).
+
+Rated output is :class:`RatedRecord`, whose :meth:`RatedRecord.to_tmf635` gives the TMF635
+``usage`` shape with its ``ratedProductUsage`` list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from telcoflow.money import to_decimal
+
+__all__ = [
+    "Charge",
+    "Event",
+    "FeeEvent",
+    "LifecycleEvent",
+    "Notification",
+    "PaymentEvent",
+    "RatedRecord",
+    "UsageCharacteristicIn",
+    "UsageEvent",
+    "UsageEventIn",
+    "fingerprint",
+]
+
+ZERO = Decimal(0)
+
+FEE_TYPES = frozenset({"recurring", "one_time", "external"})
+LIFECYCLE_ACTIONS = frozenset(
+    {"activate", "change_offer", "add_device", "remove_device", "suspend", "resume", "terminate"}
+)
+PAYMENT_TYPES = frozenset({"payment", "top_up"})
+
+
+@dataclass(slots=True)
+class UsageEvent:
+    """One usage record (TMF635 ``Usage``): who, when, how much, where and how.
+
+    ``quantity`` is in ``unit`` (``MB``, ``s``, ``msg``); ``zone`` is ``home`` or a roaming
+    zone; ``slice`` a 5G slice / service type (``eMBB``, ``URLLC``, ``mMTC``); ``rating_group``
+    the 3GPP rating group.
+    """
+
+    id: str
+    subscriber: str
+    account: str
+    usage_type: str
+    start: datetime
+    quantity: Decimal
+    unit: str = "MB"
+    zone: str = "home"
+    region: str = ""
+    slice: str = ""
+    qos: str = ""
+    device: str = ""
+    rating_group: int = 0
+
+    kind: ClassVar[str] = "usage"
+
+    def canonical(self) -> str:
+        """A stable text of every field, for payload fingerprints."""
+        return (
+            f"u|{self.subscriber}|{self.account}|{self.usage_type}|{self.start.isoformat()}|"
+            f"{self.quantity}|{self.unit}|{self.zone}|{self.region}|{self.slice}|{self.qos}|"
+            f"{self.device}|{self.rating_group}"
+        )
+
+
+@dataclass(slots=True)
+class FeeEvent:
+    """A recurring, one-time or external (partner) fee of ``amount`` in ``currency``."""
+
+    id: str
+    subscriber: str
+    account: str
+    fee_type: str
+    start: datetime
+    amount: Decimal
+    currency: str = "EUR"
+    description: str = ""
+
+    kind: ClassVar[str] = "fee"
+
+    def canonical(self) -> str:
+        """A stable text of every field, for payload fingerprints."""
+        return (
+            f"f|{self.subscriber}|{self.account}|{self.fee_type}|{self.start.isoformat()}|"
+            f"{self.amount}|{self.currency}|{self.description}"
+        )
+
+
+@dataclass(slots=True)
+class LifecycleEvent:
+    """A subscription lifecycle event.
+
+    ``action`` is one of ``activate``, ``change_offer``, ``add_device``, ``remove_device``,
+    ``suspend``, ``resume``, ``terminate``. ``offer`` is the offer activated or changed to;
+    ``previous_offer`` the one changed from (for ``change_offer``) or ended (``terminate``).
+    """
+
+    id: str
+    subscriber: str
+    account: str
+    action: str
+    start: datetime
+    offer: str = ""
+    previous_offer: str = ""
+    device: str = ""
+
+    kind: ClassVar[str] = "lifecycle"
+
+    def canonical(self) -> str:
+        """A stable text of every field, for payload fingerprints."""
+        return (
+            f"l|{self.subscriber}|{self.account}|{self.action}|{self.start.isoformat()}|"
+            f"{self.offer}|{self.previous_offer}|{self.device}"
+        )
+
+
+@dataclass(slots=True)
+class PaymentEvent:
+    """A payment (``payment_type="payment"``) or a prepaid top-up (``"top_up"``)."""
+
+    id: str
+    account: str
+    payment_type: str
+    start: datetime
+    amount: Decimal
+    currency: str = "EUR"
+    subscriber: str = ""
+
+    kind: ClassVar[str] = "payment"
+
+    def canonical(self) -> str:
+        """A stable text of every field, for payload fingerprints."""
+        return (
+            f"p|{self.subscriber}|{self.account}|{self.payment_type}|{self.start.isoformat()}|"
+            f"{self.amount}|{self.currency}"
+        )
+
+
+Event = UsageEvent | FeeEvent | LifecycleEvent | PaymentEvent
+
+
+def fingerprint(event: Event) -> str:
+    """A stable digest of an event's payload (the same across processes and runs).
+
+    Two events with the same id and the same fingerprint are the same event (a replay);
+    the same id with another fingerprint is a conflicting event and is rejected.
+    """
+    return hashlib.blake2b(event.canonical().encode(), digest_size=10).hexdigest()
+
+
+@dataclass(slots=True)
+class Charge:
+    """One charge line of a rated event: an item type with its money and units.
+
+    ``gross`` is the rated amount (after allowances, before discount); ``discount`` is the
+    positive amount taken off; ``tax`` is computed on ``gross - discount``. ``shares`` lists
+    ``(payer account, net, tax)`` parts when the charge is split between payers.
+    """
+
+    item_type: str
+    gross: Decimal
+    quantity: Decimal = ZERO
+    allowance_units: Decimal = ZERO
+    discount: Decimal = ZERO
+    tax: Decimal = ZERO
+    tax_rate: Decimal = ZERO
+    shares: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)
+
+    @property
+    def net(self) -> Decimal:
+        """Gross minus discount (the tax base)."""
+        return self.gross - self.discount
+
+    @property
+    def total(self) -> Decimal:
+        """Net plus tax."""
+        return self.gross - self.discount + self.tax
+
+
+@dataclass(slots=True)
+class Notification:
+    """A notification produced by credit control (threshold reached, balance exhausted)."""
+
+    account: str
+    period: str
+    kind: str
+    threshold: Decimal
+    amount: Decimal
+    limit: Decimal
+    event_id: str
+
+
+@dataclass(slots=True)
+class RatedRecord:
+    """The rated result of one event (TMF635 ``Usage`` with ``ratedProductUsage``)."""
+
+    event_id: str
+    kind: str
+    account: str
+    subscriber: str
+    period: str
+    currency: str
+    charges: list[Charge]
+    start: datetime
+    usage_type: str = ""
+    quantity: Decimal = ZERO
+
+    @property
+    def total(self) -> Decimal:
+        """Sum of every charge's net plus tax."""
+        total = ZERO
+        for c in self.charges:
+            total += c.gross - c.discount + c.tax
+        return total
+
+    @property
+    def net(self) -> Decimal:
+        """Sum of every charge's net (gross minus discount), tax excluded."""
+        total = ZERO
+        for c in self.charges:
+            total += c.gross - c.discount
+        return total
+
+    def to_tmf635(self) -> dict[str, Any]:
+        """The TMF635 ``Usage`` JSON shape; amounts as decimal strings, never floats."""
+        rated = []
+        for c in self.charges:
+            rated.append({
+                "ratingDate": self.start.isoformat(),
+                "usageRatingTag": "included" if c.gross == 0 and c.allowance_units else "usage",
+                "isBilled": False,
+                "ratingAmountType": c.item_type,
+                "taxExcludedRatingAmount": {"value": str(c.gross - c.discount),
+                                            "unit": self.currency},
+                "taxIncludedRatingAmount": {"value": str(c.gross - c.discount + c.tax),
+                                            "unit": self.currency},
+                "taxRate": str(c.tax_rate),
+                "isTaxExempt": c.tax_rate == 0,
+                "offerTariffType": "normal" if not c.discount else "discount",
+                "bucketValueConvertedInAmount": {"value": str(c.allowance_units),
+                                                 "unit": "units"},
+                "currencyCode": self.currency,
+                "payers": [
+                    {"account": a, "taxExcluded": str(n), "tax": str(t)} for a, n, t in c.shares
+                ],
+            })
+        return {
+            "id": self.event_id,
+            "usageType": self.usage_type or self.kind,
+            "usageDate": self.start.isoformat(),
+            "status": "rated",
+            "relatedParty": [
+                {"role": "customer", "id": self.account},
+                {"role": "subscriber", "id": self.subscriber},
+            ],
+            "usageCharacteristic": [
+                {"name": "quantity", "value": str(self.quantity)},
+                {"name": "period", "value": self.period},
+            ],
+            "ratedProductUsage": rated,
+        }
+
+
+# -- the edge: pydantic, TMF635-shaped input ------------------------------------------------
+
+
+class UsageCharacteristicIn(BaseModel):
+    """A TMF635 ``usageCharacteristic`` entry (``name`` / ``value``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    value: str | int | Decimal
+
+
+class UsageEventIn(BaseModel):
+    """A TMF635-shaped usage as received at the edge (HTTP, Kafka), validated once.
+
+    ``usageCharacteristic`` carries ``quantity`` (required), ``unit``, ``zone``, ``region``,
+    ``slice``, ``qos``, ``device`` and ``ratingGroup``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    id: str = Field(min_length=1)
+    usage_type: Literal["data", "voice", "sms"] = Field(alias="usageType")
+    usage_date: datetime = Field(alias="usageDate")
+    subscriber: str = Field(min_length=1)
+    account: str = Field(min_length=1)
+    usage_characteristic: tuple[UsageCharacteristicIn, ...] = Field(alias="usageCharacteristic")
+
+    def to_event(self) -> UsageEvent:
+        """The internal :class:`UsageEvent` (quantity as an exact Decimal)."""
+        chars = {c.name: c.value for c in self.usage_characteristic}
+        if "quantity" not in chars:
+            from telcoflow.errors import EventRejectedError
+
+            raise EventRejectedError(
+                f"usage {self.id}: usageCharacteristic `quantity` is required (got "
+                f"{sorted(chars)})",
+                reason="invalid",
+                event_id=self.id,
+            )
+        return UsageEvent(
+            id=self.id,
+            subscriber=self.subscriber,
+            account=self.account,
+            usage_type=self.usage_type,
+            start=self.usage_date,
+            quantity=to_decimal(chars["quantity"], field="quantity"),
+            unit=str(chars.get("unit", _DEFAULT_UNITS[self.usage_type])),
+            zone=str(chars.get("zone", "home")),
+            region=str(chars.get("region", "")),
+            slice=str(chars.get("slice", "")),
+            qos=str(chars.get("qos", "")),
+            device=str(chars.get("device", "")),
+            rating_group=int(chars.get("ratingGroup", 0)),
+        )
+
+
+_DEFAULT_UNITS = {"data": "MB", "voice": "s", "sms": "msg"}

@@ -1,0 +1,168 @@
+"""The ledger store protocol: what a backend implements (small, like an httpx transport).
+
+A backend stores five things:
+
+- **ledger lines**: running sums keyed by ``(account, subscriber, item_type, period,
+  currency)`` with an amount and a quantity;
+- **counters**: named running Decimals (allowance units used, prepaid balances, split and
+  discount caps, postpaid spend), keyed by strings such as ``bal|acc-1``;
+- **flags**: set-once keys (a notification sent, a period closed);
+- **claims**: one per event id: the payload fingerprint and the effects the event had (so
+  rerating can reverse them);
+- **dead letters**: rejected events with their reason.
+
+Writes arrive as one :class:`ChangeSet` per batch through :meth:`LedgerStore.apply`, which
+must be atomic: the claims of a batch and its ledger writes commit together or not at all
+(that is what makes the effect of an event exactly-once). Ledger and counter changes are
+*deltas*, so a multi-writer backend (PostgreSQL) can add them in SQL.
+
+The behaviour suite in ``tests/stores/test_stores_behaviour.py`` is parametrized over backends;
+a new backend passes it to be accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+__all__ = [
+    "Claim",
+    "ChangeSet",
+    "DeadLetter",
+    "Effect",
+    "LedgerLine",
+    "LedgerStore",
+    "LineKey",
+    "decode_effects",
+    "encode_effects",
+]
+
+#: ``(account, subscriber, item_type, period, currency)``
+LineKey = tuple[str, str, str, str, str]
+
+#: ``("L", line_key, amount, quantity)`` for a ledger posting or ``("C", key, delta)`` for a
+#: counter change.
+Effect = tuple[object, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerLine:
+    """One ledger line: the running sum for an account, subscriber, item type and period."""
+
+    account: str
+    subscriber: str
+    item_type: str
+    period: str
+    currency: str
+    amount: Decimal
+    quantity: Decimal
+
+
+@dataclass(slots=True)
+class Claim:
+    """An event id claimed by the ledger: its fingerprint and its effects.
+
+    ``effects`` holds ledger postings ``("L", key, amount, quantity)`` and counter changes
+    ``("C", key, delta)``; rerating posts their negatives to reverse the event.
+    """
+
+    event_id: str
+    fingerprint: str
+    effects: list[Effect] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A rejected event: its id, reason code, message and payload text."""
+
+    event_id: str
+    reason: str
+    message: str
+    fingerprint: str = ""
+    payload: str = ""
+
+
+@dataclass(slots=True)
+class ChangeSet:
+    """Everything one batch changes; applied atomically by :meth:`LedgerStore.apply`."""
+
+    ledger: dict[LineKey, list[Decimal]] = field(default_factory=dict)
+    counters: dict[str, Decimal] = field(default_factory=dict)
+    flags: set[str] = field(default_factory=set)
+    claims: dict[str, Claim] = field(default_factory=dict)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        """True when nothing would change."""
+        return not (self.ledger or self.counters or self.flags or self.claims
+                    or self.dead_letters)
+
+
+@runtime_checkable
+class LedgerStore(Protocol):
+    """What a ledger backend implements: batch reads, one atomic write, and queries."""
+
+    def get_claims(self, event_ids: Sequence[str]) -> dict[str, Claim]:
+        """The claims that exist among ``event_ids``."""
+        ...
+
+    def get_counters(self, keys: Iterable[str]) -> dict[str, Decimal]:
+        """Current values of the counters that exist among ``keys``."""
+        ...
+
+    def get_flags(self, keys: Iterable[str]) -> set[str]:
+        """The flags that are set among ``keys``."""
+        ...
+
+    def apply(self, changes: ChangeSet) -> None:
+        """Apply a change set atomically (all or nothing); raise ``StoreError`` on failure."""
+        ...
+
+    def lines(self, *, account: str | None = None, period: str | None = None) -> list[LedgerLine]:
+        """Ledger lines, optionally for one account and / or one period, sorted by key."""
+        ...
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """Every dead letter, oldest first."""
+        ...
+
+    def claim_count(self) -> int:
+        """How many event ids are claimed."""
+        ...
+
+    def close(self) -> None:
+        """Release resources (files, connections)."""
+        ...
+
+
+_US = "\x1f"
+_RS = "\x1e"
+
+
+def encode_effects(effects: Sequence[tuple[object, ...]]) -> str:
+    """Encode claim effects as compact text (unit / record separators; exact decimals)."""
+    records = []
+    for effect in effects:
+        if effect[0] == "L":
+            key = effect[1]
+            assert isinstance(key, tuple)
+            records.append(_US.join(("L", *key, str(effect[2]), str(effect[3]))))
+        else:
+            records.append(_US.join(("C", str(effect[1]), str(effect[2]))))
+    return _RS.join(records)
+
+
+def decode_effects(text: str) -> list[tuple[object, ...]]:
+    """Decode :func:`encode_effects` text back into effect tuples."""
+    if not text:
+        return []
+    out: list[tuple[object, ...]] = []
+    for record in text.split(_RS):
+        parts = record.split(_US)
+        if parts[0] == "L":
+            out.append(("L", tuple(parts[1:6]), Decimal(parts[6]), Decimal(parts[7])))
+        else:
+            out.append(("C", parts[1], Decimal(parts[2])))
+    return out

@@ -1,0 +1,86 @@
+"""Online charging: reserve, update, terminate, expiry, allowances first, postpaid limits."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal as Dec
+
+import pytest
+from billing_world import NOV, tariffs, world
+
+from telcoflow.billing.charging import OnlineCharging
+from telcoflow.errors import EventRejectedError, RatingError
+from telcoflow.stores import ChangeSet, MemoryLedgerStore
+
+
+def ocs(balance: str = "10.00") -> tuple[OnlineCharging, MemoryLedgerStore]:
+    store = MemoryLedgerStore()
+    store.apply(ChangeSet(counters={"bal|pre": Dec(balance)}))
+    return OnlineCharging(store, world(), tariffs(), validity=timedelta(minutes=5)), store
+
+
+def test_grant_in_full_without_final_unit_when_affordable() -> None:
+    o, _ = ocs()
+    grant = o.initial("s1", "s-pre", 10, Dec(100), NOV)  # 100 x 0.05 = 5.00 <= 10.00
+    assert (grant.units, grant.final_unit) == (Dec(100), False)
+
+
+def test_concurrent_sessions_share_the_balance() -> None:
+    o, _ = ocs()
+    first = o.initial("a", "s-pre", 10, Dec(150), NOV)    # holds 7.50
+    second = o.initial("b", "s-pre", 10, Dec(150), NOV)   # 2.50 left -> 50 MB
+    assert (first.units, second.units, second.final_unit) == (Dec(150), Dec(50), True)
+
+
+def test_update_commits_then_reserves_again() -> None:
+    o, store = ocs()
+    o.initial("a", "s-pre", 10, Dec(100), NOV)
+    commit, grant = o.update("a", 10, Dec(100), Dec(500), NOV)
+    # 100 x 0.05 = 5.00 committed; 5.00 left buys 100 MB of the 500 asked
+    assert commit.amount == Dec("5.00")
+    assert (grant.units, grant.final_unit) == (Dec(100), True)
+    o.terminate("a", 10, Dec(20), NOV)  # 20 x 0.05 = 1.00
+    assert store.get_counters(["bal|pre"]) == {"bal|pre": Dec("4.00")}
+    (line,) = store.lines()
+    assert (line.amount, line.quantity) == (Dec("6.00"), Dec(120))
+
+
+def test_reservations_expire_and_release_their_hold() -> None:
+    o, _ = ocs()
+    o.initial("a", "s-pre", 10, Dec(200), NOV)
+    assert o.initial("b", "s-pre", 10, Dec(10), NOV).units == Dec(0)
+    expired = o.expire(NOV + timedelta(minutes=5))
+    assert [r.session_id for r in expired] == ["a", "b"]
+    with pytest.raises(EventRejectedError, match="no open reservation") as info:
+        o.terminate("a", 10, Dec(1), NOV)
+    assert info.value.reason == "no-reservation"
+    assert o.initial("c", "s-pre", 10, Dec(10), NOV).units == Dec(10)
+
+
+def test_allowance_units_are_granted_before_money() -> None:
+    o, store = ocs()
+    # s-bucket (postpaid, limit 200.00) has 100 free MB; 150 asked: 100 free + 50 paid
+    grant = o.initial("a", "s-bucket", 10, Dec(150), NOV)
+    assert (grant.units, grant.final_unit) == (Dec(150), False)
+    commit = o.terminate("a", 10, Dec(130), NOV)
+    # 100 from the allowance, 30 x 0.05 = 1.50
+    assert (commit.allowance_units, commit.amount) == (Dec(100), Dec("1.50"))
+    assert store.get_counters(["spend|post|2026-11-01"]) == {"spend|post|2026-11-01": Dec("1.50")}
+
+
+def test_postpaid_grant_is_limited_by_the_credit_limit() -> None:
+    o, store = ocs()
+    store.apply(ChangeSet(counters={"spend|post|2026-11-01": Dec("199.00")}))
+    grant = o.initial("a", "s-post", 10, Dec(100), NOV)  # 1.00 of credit left / 0.05 = 20 MB
+    assert (grant.units, grant.final_unit) == (Dec(20), True)
+
+
+def test_errors_name_the_session() -> None:
+    o, _ = ocs()
+    with pytest.raises(EventRejectedError, match="unknown subscriber 'nobody'"):
+        o.initial("x", "nobody", 10, Dec(1), NOV)
+    with pytest.raises(RatingError, match="rating group 99"):
+        o.initial("x", "s-pre", 99, Dec(1), NOV)
+    o.initial("x", "s-pre", 10, Dec(1), NOV)
+    with pytest.raises(EventRejectedError, match="already has a reservation"):
+        o.initial("x", "s-pre", 10, Dec(1), NOV)

@@ -1,0 +1,106 @@
+"""Bill documents: XML valid against the shipped XSD, HTML statements, TMF678 JSON."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from cycle_helpers import FAMILY_LINES, NOV, family_account
+from lxml import etree
+
+from telcoflow.billing.cycle import Bill, ClosePolicy, close_account
+from telcoflow.billing.documents import (
+    BILL_NAMESPACE,
+    BillDocumentError,
+    StatementRenderer,
+    bill_to_tmf678,
+    format_date,
+    format_money,
+    render_bill_xml,
+    validate_bill_xml,
+)
+
+D = Decimal
+NS = {"b": BILL_NAMESPACE}
+
+
+@pytest.fixture
+def bill(policy: ClosePolicy) -> Bill:
+    result = close_account(family_account(), FAMILY_LINES, NOV, policy)
+    assert isinstance(result, Bill)
+    return result
+
+
+def test_xml_validates_and_total_equals_lines(bill: Bill) -> None:
+    doc = render_bill_xml(bill)
+    validate_bill_xml(doc)  # raises on any XSD violation
+    root = etree.fromstring(doc)
+    gross = [D(t) for t in root.xpath("//b:line/b:gross/text()", namespaces=NS)]
+    total = D(root.xpath("string(//b:totals/b:total)", namespaces=NS))
+    assert total == D("71.62")
+    assert sum(gross, D(0)) == total
+    # the name's & and < are escaped, not breaking the document
+    assert root.xpath("string(//b:account/b:name)", namespaces=NS) == "Ada & <Co>"
+    parts = root.xpath("//b:split/b:part/@payer", namespaces=NS)
+    assert parts == ["CORP", "A"]
+
+
+def test_xsd_rejects_a_broken_bill(bill: Bill) -> None:
+    doc = render_bill_xml(bill).replace(b"<total>71.62</total>", b"<total>lots</total>")
+    with pytest.raises(BillDocumentError, match=r"does not validate against bill\.xsd"):
+        validate_bill_xml(doc)
+    with pytest.raises(BillDocumentError, match="does not parse"):
+        validate_bill_xml(b"<bill")
+
+
+def test_html_statement_escapes_and_formats(bill: Bill) -> None:
+    html = StatementRenderer().render(bill)
+    assert "Ada &amp; &lt;Co&gt;" in html
+    assert "<Co>" not in html
+    assert "Amount due €69.62 by 15 December 2026" in html
+    assert "http" not in html  # self-contained, no external assets
+
+
+def test_html_locale_formatting(policy: ClosePolicy) -> None:
+    result = close_account(family_account(locale="de_DE"), FAMILY_LINES, NOV, policy)
+    assert isinstance(result, Bill)
+    html = StatementRenderer().render(result)
+    assert "69,62\xa0€" in html
+    assert "15. Dezember 2026" in html
+    assert format_money(D("1234567.891"), "EUR", "fr_FR") == "1\u202f234\u202f567,89\xa0€"
+    assert format_money(D("5"), "JPY", "en_US") == "¥5"
+    assert format_date(NOV.end, "en_US") == "11/30/2026"
+
+
+def test_host_templates_override_and_are_sandboxed(bill: Bill, tmp_path: Path) -> None:
+    (tmp_path / "statement.html.j2").write_text(
+        "{% extends 'base.html.j2' %}{% block content %}<p>{{ bill.account_name }} owes "
+        "{{ bill.position.amount_due | money }}</p>{% endblock %}", encoding="utf-8")
+    html = StatementRenderer(template_dirs=[tmp_path]).render(bill)
+    assert "<p>Ada &amp; &lt;Co&gt; owes €69.62</p>" in html
+    assert "<style>" in html  # the packaged base layout is still used
+    strict = StatementRenderer(templates={"x.j2": "{{ bill.acount_name }}"}, template="x.j2")
+    with pytest.raises(BillDocumentError, match="acount_name"):
+        strict.render(bill)
+    escape = StatementRenderer(templates={"y.j2": "{{ bill.__class__.__init__.__globals__ }}"},
+                               template="y.j2")
+    with pytest.raises(BillDocumentError, match="cannot render the statement of bill A-2026"):
+        escape.render(bill)
+    with pytest.raises(BillDocumentError, match=r"z\.j2:1"):
+        StatementRenderer(templates={"z.j2": "{% for %}"}, template="z.j2")
+
+
+def test_tmf678_customer_bill(bill: Bill) -> None:
+    doc = bill_to_tmf678(bill)
+    json.dumps(doc)  # serializable as is
+    assert doc["@type"] == "CustomerBill"
+    assert doc["billingAccount"]["id"] == "A"
+    assert doc["taxIncludedAmount"] == {"unit": "EUR", "value": "71.62"}
+    assert doc["taxExcludedAmount"]["value"] == "60.00"  # 64.50 - 4.50
+    assert doc["amountDue"]["value"] == "69.62"
+    rates = doc["appliedCustomerBillingRate"]
+    assert sum(D(r["taxIncludedAmount"]["value"]) for r in rates) == D("71.62")
+    assert sum(D(t["taxAmount"]["value"]) for t in doc["taxItem"]) == D("11.62")
+    assert doc["billingPeriod"] == {"startDateTime": "2026-11-01", "endDateTime": "2026-11-30"}

@@ -1,0 +1,130 @@
+"""The ledger store behaviour suite, parametrized over every backend.
+
+A new backend (PostgreSQL...) joins by adding a factory to ``BACKENDS``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from decimal import Decimal as Dec
+from pathlib import Path
+
+import pytest
+
+from telcoflow.errors import StoreError
+from telcoflow.stores import (
+    ChangeSet,
+    Claim,
+    DeadLetter,
+    LedgerStore,
+    MemoryLedgerStore,
+    SQLiteLedgerStore,
+)
+from telcoflow.stores.base import decode_effects, encode_effects
+
+Factory = Callable[[Path], LedgerStore]
+BACKENDS: dict[str, Factory] = {
+    "memory": lambda tmp: MemoryLedgerStore(),
+    "sqlite": lambda tmp: SQLiteLedgerStore(tmp / "ledger.db"),
+}
+KEY = ("acc-1", "sub-1", "data", "2026-11-01", "EUR")
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LedgerStore]:
+    s = BACKENDS[request.param](tmp_path)
+    yield s
+    s.close()
+
+
+def test_store_satisfies_the_protocol(store: LedgerStore) -> None:
+    assert isinstance(store, LedgerStore)
+
+
+def test_ledger_deltas_add_up_exactly(store: LedgerStore) -> None:
+    store.apply(ChangeSet(ledger={KEY: [Dec("0.10"), Dec(10)]}))
+    store.apply(ChangeSet(ledger={KEY: [Dec("0.20"), Dec(20)]}))
+    (line,) = store.lines()
+    # 0.10 + 0.20 = 0.30 exactly (no float drift), 10 + 20 = 30 units
+    assert line.amount == Dec("0.30")
+    assert str(line.amount) == "0.30"
+    assert line.quantity == Dec(30)
+
+
+def test_lines_filter_by_account_and_period(store: LedgerStore) -> None:
+    other = ("acc-2", "sub-9", "voice", "2026-12-01", "EUR")
+    store.apply(ChangeSet(ledger={KEY: [Dec(1), Dec(0)], other: [Dec(2), Dec(0)]}))
+    assert [ln.account for ln in store.lines(account="acc-2")] == ["acc-2"]
+    assert [ln.period for ln in store.lines(period="2026-11-01")] == ["2026-11-01"]
+    assert store.lines(account="acc-1", period="2026-12-01") == []
+
+
+def test_counters_and_flags(store: LedgerStore) -> None:
+    store.apply(ChangeSet(counters={"bal|a": Dec("10.00")}, flags={"ntf|a|80"}))
+    store.apply(ChangeSet(counters={"bal|a": Dec("-7.50")}, flags={"ntf|a|80"}))
+    assert store.get_counters(["bal|a", "missing"]) == {"bal|a": Dec("2.50")}
+    assert store.get_flags(["ntf|a|80", "ntf|a|100"]) == {"ntf|a|80"}
+
+
+def test_claims_round_trip_with_effects(store: LedgerStore) -> None:
+    effects: list[tuple[object, ...]] = [("L", KEY, Dec("1.25"), Dec(25)), ("C", "alw|s|x", Dec(3))]
+    store.apply(ChangeSet(claims={"ev-1": Claim("ev-1", "fp1", effects)}))
+    claims = store.get_claims(["ev-1", "ev-2"])
+    assert list(claims) == ["ev-1"]
+    assert claims["ev-1"].fingerprint == "fp1"
+    assert claims["ev-1"].effects == effects
+    assert store.claim_count() == 1
+
+
+def test_dead_letters_are_kept_once_per_id_and_payload(store: LedgerStore) -> None:
+    dead = DeadLetter("ev-9", "invalid", "`quantity` must be >= 0", "fp", "payload")
+    store.apply(ChangeSet(dead_letters=[dead]))
+    store.apply(ChangeSet(dead_letters=[dead]))  # a replay of the same rejected event
+    assert [(d.event_id, d.reason) for d in store.dead_letters()] == [("ev-9", "invalid")]
+
+
+def test_empty_change_set_changes_nothing(store: LedgerStore) -> None:
+    store.apply(ChangeSet())
+    assert store.lines() == []
+    assert store.claim_count() == 0
+
+
+def test_effects_text_encoding_round_trips() -> None:
+    effects: list[tuple[object, ...]] = [("L", KEY, Dec("-0.0001"), Dec(0)),
+                                         ("C", "k", Dec("1E+2"))]
+    assert decode_effects(encode_effects(effects)) == effects
+    assert decode_effects("") == []
+
+
+def test_sqlite_is_durable_across_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "d.db"
+    s = SQLiteLedgerStore(path)
+    s.apply(ChangeSet(ledger={KEY: [Dec("3.30"), Dec(1)]}, counters={"c": Dec(5)}, flags={"f"},
+                      claims={"e": Claim("e", "fp", [])}))
+    s.close()
+    s2 = SQLiteLedgerStore(path)
+    assert s2.lines()[0].amount == Dec("3.30")
+    assert s2.get_counters(["c"]) == {"c": Dec(5)}
+    assert s2.get_flags(["f"]) == {"f"}
+    assert s2.claim_count() == 1
+    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    s2.close()
+
+
+def test_sqlite_failed_batch_leaves_nothing(tmp_path: Path) -> None:
+    s = SQLiteLedgerStore(tmp_path / "f.db")
+    # the claim's fingerprint cannot be bound: the insert after the ledger write fails
+    bad = ChangeSet(ledger={KEY: [Dec(1), Dec(1)]},
+                    claims={"e": Claim("e", object(), [])})  # type: ignore[arg-type]
+    with pytest.raises(StoreError, match="commit of a batch failed"):
+        s.apply(bad)
+    assert s.lines() == []  # the ledger write was rolled back with the failing insert
+    s.close()
+    assert SQLiteLedgerStore(tmp_path / "f.db").lines() == []
+
+
+def test_sqlite_rejects_unknown_synchronous_mode(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="synchronous"):
+        SQLiteLedgerStore(tmp_path / "x.db", synchronous="SOMETIMES")
