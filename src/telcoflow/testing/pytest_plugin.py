@@ -1,3 +1,108 @@
-"""pytest plugin collecting telcoflow rule-pack test cases (placeholder while the engine lands)."""
+"""pytest plugin: collect the test cases written inside telcoflow rule packs.
+
+Registered through the ``pytest11`` entry point. It collects ``*.rules.yaml`` files and
+``pack.yaml`` (rule-pack folders) only when they are passed explicitly on the command line
+(``pytest rules/rating.rules.yaml``) or lie under the ``rules/`` folder at the root of the
+project (``pytest rules``); other YAML is never touched. Each test case becomes one item
+(stateful cases one per available backend); a failure shows every difference as
+``path: expected X, got Y``.
+
+This module imports only pytest at import time, so loading the plugin costs nothing.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from telcoflow.rules.pack import PackTest, RulePack
+
+
+def _is_pack_file(path: Path) -> bool:
+    return path.name.endswith((".rules.yaml", ".rules.yml")) or path.name == "pack.yaml"
+
+
+def _wanted(path: Path, config: pytest.Config) -> bool:
+    resolved = path.resolve()
+    for arg in config.invocation_params.args:
+        text = str(arg).split("::")[0]
+        if not text or text.startswith("-"):
+            continue
+        candidate = (config.invocation_params.dir / text).resolve()
+        if candidate == resolved:
+            return True
+    rules_dir = (config.rootpath / "rules").resolve()
+    return resolved.is_relative_to(rules_dir)
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """Collect rule packs (see the module docstring for which files)."""
+    if not _is_pack_file(file_path) or not _wanted(file_path, parent.config):
+        return None
+    return RulePackFile.from_parent(parent, path=file_path)
+
+
+class PackCaseFailedError(Exception):
+    """A pack test case failed; carries its readable differences."""
+
+
+class RulePackFile(pytest.File):
+    """One rule pack (a ``*.rules.yaml`` file or a folder's ``pack.yaml``)."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        """One item per test case (stateful cases: one per backend)."""
+        from telcoflow.errors import DefinitionError
+        from telcoflow.rules.pack import load_pack
+        from telcoflow.rules.stateful import durable_available
+
+        target = self.path.parent if self.path.name == "pack.yaml" else self.path
+        try:
+            pack = load_pack(target)
+        except DefinitionError as exc:
+            raise self.CollectError(f"rule pack {target} does not load:\n{exc}") from None
+        backends = ["python", "durable"] if durable_available() else ["python"]
+        for test in pack.tests:
+            if test.case.events is not None:
+                for b in backends:
+                    yield PackCaseItem.from_parent(self, name=f"{test.name}[{b}]", pack=pack,
+                                                   test=test, backend=b)
+            else:
+                yield PackCaseItem.from_parent(self, name=test.name, pack=pack, test=test,
+                                               backend="python")
+
+
+class PackCaseItem(pytest.Item):
+    """One test case of a rule pack."""
+
+    def __init__(self, *, pack: RulePack, test: PackTest, backend: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pack = pack
+        self.test = test
+        self.backend = backend
+
+    def runtest(self) -> None:
+        """Run the case; raise :class:`PackCaseFailedError` with the differences."""
+        from telcoflow.rules.packtests import check_case
+
+        result = check_case(self.pack, self.test, backend=self.backend)
+        if not result.passed:
+            raise PackCaseFailedError("\n".join(result.failures))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        """The differences, one per line, under the case's location."""
+        if isinstance(excinfo.value, PackCaseFailedError):
+            where = f"{self.test.file}:{self.test.line}"
+            lines = str(excinfo.value).splitlines()
+            return "\n".join([f"rule-pack test {self.test.name!r} failed ({where}):",
+                              *(f"  {ln}" for ln in lines)])
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        """Where the case is written."""
+        line = self.test.line - 1 if self.test.line else None
+        return self.path, line, f"rule-pack case: {self.test.name}"

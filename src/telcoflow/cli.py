@@ -1,0 +1,87 @@
+"""The ``telcoflow`` command line: demo, validate, schema, test, explain, journeys, audits.
+
+Each command imports what it needs when it runs, so ``telcoflow --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from telcoflow.errors import DefinitionError, TelcoflowError
+
+__all__ = ["main"]
+
+
+def _fail(exc: TelcoflowError) -> None:
+    click.echo(str(exc), err=True)
+    raise SystemExit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="telcoflow")
+def main() -> None:
+    """telcoflow: 5G catalogs, rule packs, real-time billing and customer journeys."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def validate(paths: tuple[Path, ...]) -> None:
+    """Validate catalog, rule-pack and journey YAML files; print every error, located."""
+    from telcoflow.loading.kinds import validate_paths
+
+    problems, checked = validate_paths(paths)
+    for p in problems:
+        click.echo(str(p), err=True)
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {checked} file(s)", err=True)
+        raise SystemExit(1)
+    click.echo(f"ok: {checked} file(s) valid")
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--out", type=click.Path(path_type=Path), help="write <name>.schema.json files here")
+def schema(name: str | None, out: Path | None) -> None:
+    """Print the JSON Schema of a file kind (catalog, rule-pack, journey), or write them all."""
+    from telcoflow.loading.schema import json_schemas
+
+    schemas = json_schemas()
+    if name is not None and name not in schemas:
+        click.echo(f"unknown schema {name!r}; expected one of: {', '.join(sorted(schemas))}", err=True)
+        raise SystemExit(2)
+    selected = {name: schemas[name]} if name else schemas
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        for key, value in selected.items():
+            (out / f"{key}.schema.json").write_text(json.dumps(value, indent=2), encoding="utf-8")
+            click.echo(f"wrote {out / f'{key}.schema.json'}")
+        return
+    click.echo(json.dumps(selected[name] if name else selected, indent=2))
+
+
+@main.command()
+@click.option("--accounts", default=200, show_default=True, help="synthetic accounts to bill")
+@click.option("--out", "out_dir", default="telcoflow-demo", show_default=True,
+              type=click.Path(path_type=Path), help="output folder (SQLite ledger, bills, reports)")
+@click.option("--seed", default=7, show_default=True, help="generator seed")
+def demo(accounts: int, out_dir: Path, seed: int) -> None:
+    """Run the main job on the embedded defaults (SQLite, in-process bus)."""
+    from telcoflow.demo import run_demo
+
+    try:
+        run_demo(accounts=accounts, out_dir=out_dir, seed=seed, echo=click.echo)
+    except TelcoflowError as exc:
+        _fail(exc)
+
+
+def run() -> None:  # pragma: no cover - console entry
+    """Entry point that maps our errors to a non-zero exit without a traceback."""
+    try:
+        main()
+    except DefinitionError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)

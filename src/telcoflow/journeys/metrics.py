@@ -1,0 +1,224 @@
+"""Journey metrics from transition records: funnel, conversion, drop-off, time in state.
+
+Everything is computed from the instances' history records (``at, trigger, state, channel``),
+for all channels together and split by channel. A record counts for the channel of the event
+that made it: an instance started in the app and paid on the web counts in the app's
+``started`` and in the web's funnel for the states it entered from the web. Timeouts and
+migrations carry the ``system`` channel.
+
+* ``funnel``: per declared state (leaf, compound or parallel), how many instances entered it.
+* ``outcomes`` / ``conversion``: per outcome, instances that reached it and the share of the
+  instances started (a ratio, not money: a float).
+* ``drop_off``: for abandoned and rejected instances, the configuration they left for it.
+* ``time_in_state``: seconds each declared state stayed active, p50/p90/p99 (nearest rank),
+  over completed stays only (a state still active is not counted). A stay lasts while the
+  state stays active: a self-transition does not start a new stay.
+
+:func:`render_metrics_html` renders the same data as an HTML report (Jinja2, autoescaped).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import jinja2
+
+from telcoflow.errors import TelcoflowRuntimeError
+from telcoflow.journeys.definition import Journey
+from telcoflow.journeys.instance import JourneyInstance
+
+__all__ = ["JourneyMetrics", "StateTime", "journey_metrics", "render_metrics_html"]
+
+
+@dataclass(frozen=True, slots=True)
+class StateTime:
+    """Seconds a state stayed active: how many stays, and percentiles (nearest rank)."""
+
+    count: int
+    mean: float
+    p50: float
+    p90: float
+    p99: float
+
+
+@dataclass(frozen=True)
+class JourneyMetrics:
+    """Metrics of one journey, for all channels (``channel`` None) or one channel."""
+
+    journey_id: str
+    channel: str | None
+    started: int
+    in_flight: int
+    outcomes: Mapping[str, int]
+    conversion: Mapping[str, float]
+    funnel: Mapping[str, int]
+    drop_off: Mapping[str, int]
+    in_flight_by_state: Mapping[str, int]
+    time_in_state: Mapping[str, StateTime]
+    cross_channel: int = 0
+    by_channel: Mapping[str, JourneyMetrics] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-friendly)."""
+        out = asdict(self)
+        out["by_channel"] = {k: v.to_dict() for k, v in self.by_channel.items()}
+        return out
+
+    def to_html(self) -> str:
+        """The HTML report (see :func:`render_metrics_html`)."""
+        return render_metrics_html(self)
+
+    def _repr_html_(self) -> str:
+        return self.to_html()
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    rank = max(1, math.ceil(q * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+class _Acc:
+    __slots__ = ("drop_off", "durations", "funnel", "in_flight", "in_flight_by_state",
+                 "instances_seen", "outcomes", "started")
+
+    def __init__(self) -> None:
+        self.started = 0
+        self.in_flight = 0
+        self.outcomes: Counter[str] = Counter()
+        self.funnel: dict[str, set[str]] = defaultdict(set)
+        self.drop_off: Counter[str] = Counter()
+        self.in_flight_by_state: Counter[str] = Counter()
+        self.durations: dict[str, list[float]] = defaultdict(list)
+        self.instances_seen: set[str] = set()
+
+    def build(self, journey: Journey, channel: str | None, cross: int = 0,
+              by_channel: Mapping[str, JourneyMetrics] | None = None) -> JourneyMetrics:
+        order = {s: n.order for s, n in journey.states.items()}
+        funnel = {s: len(self.funnel[s]) for s in sorted(self.funnel, key=lambda s: order.get(
+            s, len(order)))}
+        times = {}
+        for state in sorted(self.durations, key=lambda s: order.get(s, len(order))):
+            values = sorted(self.durations[state])
+            times[state] = StateTime(len(values), round(sum(values) / len(values), 6),
+                                     _percentile(values, 0.5), _percentile(values, 0.9),
+                                     _percentile(values, 0.99))
+        denominator = self.started or 1
+        outcomes = {o: self.outcomes.get(o, 0) for o in ("completed", "abandoned", "rejected")}
+        return JourneyMetrics(
+            journey.id, channel, self.started, self.in_flight, outcomes,
+            {o: round(n / denominator, 4) if self.started else 0.0 for o, n in outcomes.items()},
+            funnel, dict(self.drop_off.most_common()), dict(self.in_flight_by_state.most_common()),
+            times, cross, dict(by_channel or {}))
+
+
+def _active(journey: Journey, config: str) -> list[str]:
+    out: dict[str, None] = {}
+    for leaf in config.split("+"):
+        node: str | None = leaf
+        while node is not None and node in journey.states:
+            out[node] = None
+            node = journey.states[node].parent
+    return list(out)
+
+
+def journey_metrics(journey: Journey, instances: Iterable[JourneyInstance]) -> JourneyMetrics:
+    """Metrics of ``journey`` over ``instances`` (others' instances are skipped)."""
+    total = _Acc()
+    per: dict[str, _Acc] = defaultdict(_Acc)
+    cross = 0
+    for inst in instances:
+        if inst.journey_id != journey.id:
+            continue
+        records = list(inst.records())
+        if not records:
+            raise TelcoflowRuntimeError(f"instance {inst.id} has no history records")
+        channels = {r.channel for r in records if r.channel != "system"}
+        cross += len(channels) > 1
+        total.started += 1
+        per[records[0].channel].started += 1
+        entered_at: dict[str, tuple[float, str]] = {}
+        for r in records:
+            active = set(_active(journey, r.state))
+            for state in [s for s in entered_at if s not in active]:
+                at, ch = entered_at.pop(state)
+                total.durations[state].append(r.at - at)
+                per[ch].durations[state].append(r.at - at)
+            for state in active:
+                if state not in entered_at:
+                    entered_at[state] = (r.at, r.channel)
+                    total.funnel[state].add(inst.id)
+                    per[r.channel].funnel[state].add(inst.id)
+        last = records[-1]
+        if inst.outcome is not None:
+            total.outcomes[inst.outcome] += 1
+            per[last.channel].outcomes[inst.outcome] += 1
+            if inst.outcome != "completed" and len(records) > 1:
+                total.drop_off[records[-2].state] += 1
+                per[last.channel].drop_off[records[-2].state] += 1
+        else:
+            total.in_flight += 1
+            total.in_flight_by_state[inst.state] += 1
+            per[last.channel].in_flight += 1
+            per[last.channel].in_flight_by_state[inst.state] += 1
+    by_channel = {ch: acc.build(journey, ch) for ch, acc in sorted(per.items())}
+    return total.build(journey, None, cross, by_channel)
+
+
+_TEMPLATE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Journey metrics: {{ m.journey_id }}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 0 0 1.5em 0; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.7em; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+.bar { background: #4a7bd0; height: 0.8em; display: inline-block; }
+</style></head><body>
+<h1>Journey metrics: {{ m.journey_id }}</h1>
+<p>{{ m.started }} started, {{ m.in_flight }} in flight,
+{{ m.cross_channel }} used more than one channel.</p>
+<h2>Outcomes</h2>
+<table><tr><th>outcome</th><th>instances</th><th>conversion</th></tr>
+{% for o, n in m.outcomes.items() %}<tr><td>{{ o }}</td><td>{{ n }}</td>
+<td>{{ "%.1f" | format(m.conversion[o] * 100) }} %</td></tr>
+{% endfor %}</table>
+<h2>Funnel</h2>
+<table><tr><th>state</th><th>entered</th><th></th></tr>
+{% for s, n in m.funnel.items() %}<tr><td>{{ s }}</td><td>{{ n }}</td>
+<td><span class="bar" style="width: {{ (200 * n / (m.started or 1)) | int }}px"></span></td></tr>
+{% endfor %}</table>
+<h2>Drop-off points</h2>
+<table><tr><th>left from</th><th>instances</th></tr>
+{% for s, n in m.drop_off.items() %}<tr><td>{{ s }}</td><td>{{ n }}</td></tr>
+{% else %}<tr><td colspan="2">none</td></tr>{% endfor %}</table>
+<h2>Time in state (seconds)</h2>
+<table><tr><th>state</th><th>stays</th><th>mean</th><th>p50</th><th>p90</th><th>p99</th></tr>
+{% for s, t in m.time_in_state.items() %}<tr><td>{{ s }}</td><td>{{ t.count }}</td>
+<td>{{ "%.1f" | format(t.mean) }}</td><td>{{ "%.1f" | format(t.p50) }}</td>
+<td>{{ "%.1f" | format(t.p90) }}</td><td>{{ "%.1f" | format(t.p99) }}</td></tr>
+{% endfor %}</table>
+<h2>By channel</h2>
+<table><tr><th>channel</th><th>started</th>
+{% for o in m.outcomes %}<th>{{ o }}</th>{% endfor %}<th>in flight</th></tr>
+{% for ch, c in m.by_channel.items() %}<tr><td>{{ ch }}</td><td>{{ c.started }}</td>
+{% for o in m.outcomes %}<td>{{ c.outcomes[o] }}</td>{% endfor %}<td>{{ c.in_flight }}</td></tr>
+{% endfor %}</table>
+</body></html>
+"""
+
+_ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+
+
+def render_metrics_html(metrics: JourneyMetrics) -> str:
+    """An HTML report of ``metrics`` (every value escaped)."""
+    try:
+        return _ENV.from_string(_TEMPLATE).render(m=metrics)
+    except jinja2.TemplateError as exc:
+        raise TelcoflowRuntimeError(f"rendering the journey metrics report failed: {exc}"
+                                    ) from exc

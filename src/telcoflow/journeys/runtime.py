@@ -1,0 +1,375 @@
+"""The journey runtime: start instances, send them events, fire their deadlines, migrate them.
+
+::
+
+    runtime = JourneyRuntime([journey], actions=registry, store=MemoryJourneyStore())
+    inst = runtime.start("top-up", channel="app")
+    result = runtime.send(inst, "choose_amount", {"amount": 10}, channel="web")
+    result.state, result.actions, result.emitted
+
+:meth:`JourneyRuntime.send` moves an instance held in memory; :meth:`JourneyRuntime.dispatch`
+loads it from the store, moves it and saves it back with an optimistic version check, so two
+workers cannot both move one instance (the second gets :class:`~telcoflow.errors.ConcurrencyError`).
+
+Two engines choose the transition: ``"table"`` (default; a precompiled dispatch table, fast)
+and ``"transitions"`` (the ``transitions`` machine of the definition, which defines the
+semantics). A property test drives random event sequences through both and requires the same
+states, actions and records.
+
+Deadlines are data: a timeout is due at ``entered + after`` and fires only when
+:meth:`JourneyRuntime.tick` runs (no threads); pass a :class:`~.instance.ManualClock` in tests.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from telcoflow.errors import ConcurrencyError, EventRejectedError, JourneyError, Problem
+from telcoflow.journeys.actions import Action, ActionRegistry
+from telcoflow.journeys.definition import TIMEOUT_PREFIX, FlatTransition, Journey
+from telcoflow.journeys.instance import (
+    MIGRATE_TRIGGER,
+    START_TRIGGER,
+    SYSTEM_CHANNEL,
+    JourneyInstance,
+    SendResult,
+    system_clock,
+)
+from telcoflow.journeys.machine import JourneyMachine
+from telcoflow.journeys.store import JourneyStore, MemoryJourneyStore
+
+__all__ = ["ENGINES", "JourneyRuntime"]
+
+ENGINES = ("table", "transitions")
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class JourneyRuntime:
+    """Runs many journey instances (plain data) against compiled journey definitions.
+
+    ``actions`` supplies the host's named actions; every action a registered journey lists
+    must be present. ``store`` defaults to a :class:`~.store.MemoryJourneyStore`; ``clock``
+    is any callable returning POSIX seconds (default: the wall clock).
+    """
+
+    def __init__(self, journeys: Iterable[Journey] = (), *,
+                 actions: ActionRegistry | Mapping[str, Action] | None = None,
+                 store: JourneyStore | None = None, clock: Callable[[], float] | None = None,
+                 engine: str = "table") -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES} (got {engine!r})")
+        self.actions = actions if isinstance(actions, ActionRegistry) else ActionRegistry(
+            actions)
+        self.store: JourneyStore = store if store is not None else MemoryJourneyStore()
+        self.clock = clock or system_clock
+        self.engine = engine
+        self._table = engine == "table"
+        self._journeys: dict[tuple[str, int], Journey] = {}
+        self._latest: dict[str, int] = {}
+        self._machines: dict[tuple[str, int], JourneyMachine] = {}
+        self._ids = itertools.count(1)
+        for journey in journeys:
+            self.register(journey)
+
+    # ------------------------------------------------------------------ definitions
+
+    def register(self, journey: Journey) -> None:
+        """Add a journey version; its actions must be registered and its machine compiles."""
+        missing = [a for a in journey.actions if a not in self.actions]
+        if missing:
+            problems = []
+            for name in missing:
+                line, col = (journey.document.locate(("actions",)) if journey.document
+                             else (None, None))
+                problems.append(Problem(
+                    f"action `{name}` of journey {journey.id} v{journey.version} is not "
+                    "registered (use ActionRegistry.action or the entry point group "
+                    "telcoflow.journeys.actions)", "E-journey-action-missing", journey.file,
+                    line, col, "$.actions"))
+            raise JourneyError(problems)
+        key = journey.key
+        if key in self._journeys and self._journeys[key] is not journey:
+            raise JourneyError([Problem(f"journey {journey.id} v{journey.version} is already "
+                                        "registered", "E-journey-duplicate", journey.file)])
+        self._machines[key] = JourneyMachine(journey)
+        self._journeys[key] = journey
+        self._latest[journey.id] = max(self._latest.get(journey.id, 0), journey.version)
+
+    def journey(self, journey_id: str, version: int | None = None) -> Journey:
+        """A registered journey (the latest version unless ``version`` is given)."""
+        if version is None:
+            version = self._latest.get(journey_id)
+        found = self._journeys.get((journey_id, version or 0))
+        if found is None:
+            raise EventRejectedError(f"journey {journey_id!r} version {version} is not "
+                                     "registered", reason="unknown-journey")
+        return found
+
+    # ------------------------------------------------------------------ instances
+
+    def start(self, journey_id: str, *, channel: str, instance_id: str | None = None,
+              context: Mapping[str, Any] | None = None, version: int | None = None,
+              now: float | None = None) -> JourneyInstance:
+        """Create an instance in the initial state (not saved; see :meth:`create`)."""
+        journey = self.journey(journey_id, version)
+        self._check_channel(journey, channel, instance_id)
+        at = self.clock() if now is None else now
+        ctx = dict(journey.context)
+        if context:
+            ctx.update(context)
+        deadlines = tuple(sorted((at + after, s) for s, after in journey.initial_deadlines))
+        iid = instance_id if instance_id is not None else f"{journey.id}-{next(self._ids)}"
+        return JourneyInstance(iid, journey.id, journey.version, journey.initial, ctx,
+                               [at, START_TRIGGER, journey.initial, sys.intern(channel)],
+                               deadlines)
+
+    def create(self, journey_id: str, *, channel: str, instance_id: str | None = None,
+               context: Mapping[str, Any] | None = None, version: int | None = None,
+               ) -> JourneyInstance:
+        """:meth:`start` an instance and add it to the store."""
+        inst = self.start(journey_id, channel=channel, instance_id=instance_id,
+                          context=context, version=version)
+        self.store.create(inst)
+        return inst
+
+    def _check_channel(self, journey: Journey, channel: str, instance_id: str | None) -> None:
+        if channel not in journey.channels and channel != SYSTEM_CHANNEL:
+            raise EventRejectedError(
+                f"channel {channel!r} is not one of {sorted(journey.channels)} "
+                f"(journey {journey.id})", reason="unknown-channel", event_id=instance_id)
+
+    def send(self, instance: JourneyInstance, trigger: str,
+             payload: Mapping[str, Any] | None = None, *, channel: str,
+             now: float | None = None) -> SendResult:
+        """Move ``instance`` (in place) with one event; return what happened.
+
+        Raises :class:`~telcoflow.errors.EventRejectedError` (``reason``: ``finished``,
+        ``unknown-trigger``, ``invalid-trigger``, ``unknown-channel``,
+        ``unknown-payload-field``) and leaves the instance untouched. When triggers match but
+        no guard holds, nothing moves and ``result.moved`` is False.
+        """
+        journey = self._journeys.get((instance.journey_id, instance.journey_version))
+        if journey is None:
+            self.journey(instance.journey_id, instance.journey_version)  # raises
+            raise AssertionError  # pragma: no cover
+        if instance.outcome is not None:
+            raise EventRejectedError(
+                f"instance {instance.id} already finished ({instance.outcome}); "
+                f"{trigger!r} refused", reason="finished", event_id=instance.id)
+        if channel not in journey.channels and channel != SYSTEM_CHANNEL:
+            self._check_channel(journey, channel, instance.id)
+        if payload:
+            declared = journey.triggers.get(trigger, ())
+            for key in payload:
+                if key not in declared:
+                    raise EventRejectedError(
+                        f"payload field {key!r} is not declared for trigger {trigger!r} "
+                        f"(declared: {list(declared)}) in event for {instance.id}",
+                        reason="unknown-payload-field", event_id=instance.id)
+        else:
+            payload = _EMPTY
+        chosen: FlatTransition | None
+        if self._table:
+            candidates = journey.table[instance.state].get(trigger)
+            if candidates is None:
+                self._reject(journey, instance, trigger)
+                raise AssertionError  # pragma: no cover
+            chosen = None
+            scope: dict[str, Any] | None = None
+            for t in candidates:
+                if t.memory_key is not None and (instance.memory or _EMPTY).get(
+                        t.memory_key) != t.memory_value:
+                    continue
+                check = t.check
+                if check is not None:
+                    if scope is None:
+                        scope = {**instance.context, **payload, "channel": channel,
+                                 "trigger": trigger}
+                    if not check(scope):
+                        continue
+                chosen = t
+                break
+        else:
+            if trigger not in journey.table[instance.state]:
+                self._reject(journey, instance, trigger)
+            chosen = self._machines[journey.key].choose(
+                instance.state, trigger, _Allows(instance, payload, channel, trigger))
+        if chosen is None:
+            return SendResult(instance.id, None, trigger, instance.state)
+        self._apply(instance, chosen, payload, channel, self.clock() if now is None else now)
+        return SendResult(instance.id, chosen)
+
+    def _reject(self, journey: Journey, instance: JourneyInstance, trigger: str) -> None:
+        if trigger not in journey.triggers and not trigger.startswith(TIMEOUT_PREFIX):
+            raise EventRejectedError(
+                f"unknown trigger {trigger!r} for journey {journey.id} v{journey.version} "
+                f"(instance {instance.id})", reason="unknown-trigger", event_id=instance.id)
+        allowed = sorted(t for t in journey.table[instance.state] if t in journey.triggers)
+        raise EventRejectedError(
+            f"trigger {trigger!r} is not allowed in state {instance.state!r} of instance "
+            f"{instance.id} (allowed: {allowed})", reason="invalid-trigger",
+            event_id=instance.id)
+
+    def _apply(self, inst: JourneyInstance, t: FlatTransition, payload: Mapping[str, Any],
+               channel: str, now: float) -> None:
+        ctx = inst.context
+        updates: dict[str, Any] | None = None
+        if t.actions:
+            updates = {}
+            view = MappingProxyType(ctx)
+            for name in t.actions:
+                fn = self.actions.get(name)
+                if fn is None:  # registration checked this; an emptied registry is a bug
+                    raise EventRejectedError(f"action {name!r} is not registered",
+                                             reason="unknown-action", event_id=inst.id)
+                out = fn(context=view, payload=payload, instance_id=inst.id, channel=channel,
+                         trigger=t.trigger)
+                if out:
+                    updates.update(out)
+        # every host action succeeded: now change the instance
+        if payload:
+            ctx.update(payload)
+        for counter in t.increment:
+            ctx[counter] = ctx.get(counter, 0) + 1
+        if updates:
+            ctx.update(updates)
+        inst.state = t.target
+        inst.history += (now, t.trigger, t.target, channel)
+        if t.memory_updates:
+            memory = inst.memory if inst.memory is not None else {}
+            memory.update(t.memory_updates)
+            inst.memory = memory
+        if t.outcome is not None:
+            inst.outcome = t.outcome
+            inst.deadlines = ()
+        elif t.deadlines_clear:
+            clear = t.deadlines_clear
+            kept = [d for d in inst.deadlines if d[1] not in clear]
+            if t.deadlines_set:
+                kept += [(now + after, s) for s, after in t.deadlines_set]
+                kept.sort()
+            inst.deadlines = tuple(kept)
+        elif t.deadlines_set:
+            kept = list(inst.deadlines)
+            kept += [(now + after, s) for s, after in t.deadlines_set]
+            kept.sort()
+            inst.deadlines = tuple(kept)
+        inst.version += 1
+
+    # ------------------------------------------------------------------ store-backed
+
+    def dispatch(self, instance_id: str, trigger: str, payload: Mapping[str, Any] | None = None,
+                 *, channel: str, now: float | None = None) -> SendResult:
+        """Load, :meth:`send` and save with a version check (``ConcurrencyError`` if raced)."""
+        inst = self.store.load(instance_id)
+        expected = inst.version
+        result = self.send(inst, trigger, payload, channel=channel, now=now)
+        if result.moved:
+            self.store.save(inst, expected)
+        return result
+
+    def fire_due(self, instance: JourneyInstance, now: float) -> list[SendResult]:
+        """Fire the deadlines of ``instance`` due at or before ``now``, earliest first."""
+        results: list[SendResult] = []
+        while instance.outcome is None and instance.deadlines and instance.deadlines[0][0] <= now:
+            due, state = instance.deadlines[0]
+            results.append(self.send(instance, TIMEOUT_PREFIX + state, channel=SYSTEM_CHANNEL,
+                                     now=due))
+        return results
+
+    def tick(self, now: float | None = None) -> list[SendResult]:
+        """Fire every deadline due in the store at ``now`` (default: the clock); save each.
+
+        An instance another worker moved meanwhile is skipped (its deadlines are re-read the
+        next tick). Returns the transitions taken.
+        """
+        at = self.clock() if now is None else now
+        results: list[SendResult] = []
+        for instance_id in self.store.due(at):
+            inst = self.store.load(instance_id)
+            expected = inst.version
+            fired = self.fire_due(inst, at)
+            if fired:
+                try:
+                    self.store.save(inst, expected)
+                except ConcurrencyError:
+                    continue
+                results.extend(fired)
+        return results
+
+    # ------------------------------------------------------------------ migrations
+
+    def migrate(self, instance: JourneyInstance, to_version: int, *,
+                now: float | None = None) -> JourneyInstance:
+        """Move a running instance to ``to_version`` of its journey (in place).
+
+        The target version must declare ``migrations: [{from_version: N, states: {...}}]``;
+        each active leaf state is mapped (unmapped leaves keep their name) and the result must
+        be a configuration of the new version. Deadlines of the new states restart at ``now``.
+        """
+        old = self.journey(instance.journey_id, instance.journey_version)
+        new = self.journey(instance.journey_id, to_version)
+        if instance.outcome is not None:
+            raise EventRejectedError(f"instance {instance.id} already finished",
+                                     reason="finished", event_id=instance.id)
+        mapping = new.migrations.get(old.version)
+        if mapping is None:
+            raise EventRejectedError(
+                f"journey {new.id} v{new.version} declares no migration from v{old.version}",
+                reason="no-migration", event_id=instance.id)
+        leaves = [mapping.get(leaf, leaf) for leaf in old.leaves(instance.state)]
+        order = {s: n.order for s, n in new.states.items()}
+        if any(leaf not in order for leaf in leaves):
+            config = "+".join(leaves)
+        else:
+            config = "+".join(sorted(set(leaves), key=order.__getitem__))
+        if config not in new.table:
+            raise EventRejectedError(
+                f"state {instance.state!r} of v{old.version} maps to {config!r}, which is not "
+                f"a state of v{new.version} (instance {instance.id})", reason="bad-migration",
+                event_id=instance.id)
+        at = self.clock() if now is None else now
+        state = next(c for c in new.configurations if c == config)  # the interned name
+        active = set(new.active_states(state))
+        instance.deadlines = tuple(sorted(
+            (at + (new.states[s].timeout or 0.0), s) for s in active
+            if new.states[s].timeout is not None))
+        if instance.memory:
+            memory = {k: v for k, v in instance.memory.items() if k in new.states and all(
+                leaf in new.states for leaf in v.split("+"))}
+            instance.memory = memory or None
+        instance.journey_version = new.version
+        instance.state = state
+        instance.history += (at, MIGRATE_TRIGGER, state, SYSTEM_CHANNEL)
+        instance.version += 1
+        return instance
+
+
+class _Allows:
+    """Guard predicate handed to the ``transitions`` engine (same rules as the table)."""
+
+    __slots__ = ("channel", "instance", "payload", "scope", "trigger")
+
+    def __init__(self, instance: JourneyInstance, payload: Mapping[str, Any], channel: str,
+                 trigger: str) -> None:
+        self.instance = instance
+        self.payload = payload
+        self.channel = channel
+        self.trigger = trigger
+        self.scope: dict[str, Any] | None = None
+
+    def __call__(self, t: FlatTransition) -> bool:
+        if t.memory_key is not None and (self.instance.memory or _EMPTY).get(
+                t.memory_key) != t.memory_value:
+            return False
+        check = t.check
+        if check is None:
+            return True
+        if self.scope is None:
+            self.scope = {**self.instance.context, **self.payload, "channel": self.channel,
+                          "trigger": self.trigger}
+        return bool(check(self.scope))

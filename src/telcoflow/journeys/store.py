@@ -1,0 +1,324 @@
+"""Where journey instances live: a small :class:`JourneyStore` protocol and two backends.
+
+A backend implements six methods. Saving is optimistic: ``save(instance, expected_version)``
+succeeds only if the stored version still equals ``expected_version``, otherwise it raises
+:class:`~telcoflow.errors.ConcurrencyError` (another worker moved the instance first).
+
+* :class:`MemoryJourneyStore`: a dict of private copies (tests, single process).
+* :class:`SQLiteJourneyStore`: the embedded default; instances in one table, their transition
+  records appended to another (``journey_records``, the source of journey metrics).
+
+A PostgreSQL backend needs the same six methods (``UPDATE ... WHERE version = %s``).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import sqlite3
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from telcoflow.errors import ConcurrencyError, StoreError
+from telcoflow.journeys.instance import JourneyInstance
+
+__all__ = ["JourneyStore", "MemoryJourneyStore", "SQLiteJourneyStore"]
+
+
+@runtime_checkable
+class JourneyStore(Protocol):
+    """Storage of journey instances with optimistic concurrency."""
+
+    def create(self, instance: JourneyInstance) -> None:
+        """Add a new instance (``ConcurrencyError`` if its id exists)."""
+
+    def load(self, instance_id: str) -> JourneyInstance:
+        """A private copy of the instance (``StoreError`` if unknown)."""
+
+    def save(self, instance: JourneyInstance, expected_version: int) -> None:
+        """Write the instance if the stored version is ``expected_version``."""
+
+    def save_many(self, items: Sequence[tuple[JourneyInstance, int]]) -> None:
+        """Save several ``(instance, expected_version)`` atomically (all or none)."""
+
+    def due(self, now: float) -> list[str]:
+        """Ids of instances with a deadline due at or before ``now``."""
+
+    def instances(self, journey_id: str | None = None) -> Iterator[JourneyInstance]:
+        """Every stored instance (of one journey, if given)."""
+
+
+def _conflict(instance_id: str, expected: int, found: int | None) -> ConcurrencyError:
+    found_text = "it does not exist" if found is None else f"it is at version {found}"
+    return ConcurrencyError(f"instance {instance_id} was moved by someone else: expected "
+                            f"version {expected}, {found_text}")
+
+
+class MemoryJourneyStore:
+    """Instances kept as private copies in a dict; deadlines in a heap."""
+
+    __slots__ = ("_due", "_rows")
+
+    def __init__(self) -> None:
+        self._rows: dict[str, JourneyInstance] = {}
+        self._due: list[tuple[float, str]] = []
+
+    def create(self, instance: JourneyInstance) -> None:
+        """Add a new instance (``ConcurrencyError`` if its id exists)."""
+        if instance.id in self._rows:
+            raise ConcurrencyError(f"instance {instance.id} already exists")
+        self._put(instance)
+
+    def _put(self, instance: JourneyInstance) -> None:
+        self._rows[instance.id] = instance.copy()
+        if instance.deadlines:
+            heapq.heappush(self._due, (instance.deadlines[0][0], instance.id))
+
+    def load(self, instance_id: str) -> JourneyInstance:
+        """A private copy of the instance (``StoreError`` if unknown)."""
+        row = self._rows.get(instance_id)
+        if row is None:
+            raise StoreError(f"no journey instance {instance_id!r}")
+        return row.copy()
+
+    def save(self, instance: JourneyInstance, expected_version: int) -> None:
+        """Write the instance if the stored version is ``expected_version``."""
+        self.save_many([(instance, expected_version)])
+
+    def save_many(self, items: Sequence[tuple[JourneyInstance, int]]) -> None:
+        """Save several ``(instance, expected_version)`` atomically (all or none)."""
+        for inst, expected in items:
+            row = self._rows.get(inst.id)
+            if row is None or row.version != expected:
+                raise _conflict(inst.id, expected, None if row is None else row.version)
+        for inst, _ in items:
+            self._put(inst)
+
+    def due(self, now: float) -> list[str]:
+        """Ids of instances with a deadline due at or before ``now``."""
+        out: dict[str, None] = {}
+        heap = self._due
+        while heap and heap[0][0] <= now:
+            _, iid = heapq.heappop(heap)
+            row = self._rows.get(iid)
+            if row is not None and row.deadlines and row.deadlines[0][0] <= now:
+                out[iid] = None
+        return list(out)
+
+    def instances(self, journey_id: str | None = None) -> Iterator[JourneyInstance]:
+        """Every stored instance (of one journey, if given), as copies."""
+        for row in list(self._rows.values()):
+            if journey_id is None or row.journey_id == journey_id:
+                yield row.copy()
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+# ----------------------------------------------------------------------------- SQLite
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, date):
+        return {"$date": value.isoformat()}
+    raise TypeError(f"cannot store {type(value).__name__} {value!r} in a journey context")
+
+
+def _decode(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1:
+        if "$decimal" in obj:
+            return Decimal(obj["$decimal"])
+        if "$datetime" in obj:
+            return datetime.fromisoformat(obj["$datetime"])
+        if "$date" in obj:
+            return date.fromisoformat(obj["$date"])
+    return obj
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, default=_encode, separators=(",", ":"), sort_keys=True)
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, object_hook=_decode)
+
+
+@contextmanager
+def _sqlite_errors(what: str) -> Iterator[None]:
+    try:
+        yield
+    except (sqlite3.Error, TypeError, ValueError) as exc:
+        raise StoreError(f"SQLite journey store: {what} failed: {exc}") from exc
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS journey_instances (
+    id TEXT PRIMARY KEY,
+    journey_id TEXT NOT NULL,
+    journey_version INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    context TEXT NOT NULL,
+    deadlines TEXT NOT NULL,
+    next_due REAL,
+    memory TEXT,
+    outcome TEXT,
+    version INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS journey_instances_due ON journey_instances (next_due)
+    WHERE next_due IS NOT NULL;
+CREATE TABLE IF NOT EXISTS journey_records (
+    instance_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at REAL NOT NULL,
+    trigger TEXT NOT NULL,
+    state TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    PRIMARY KEY (instance_id, seq)
+) WITHOUT ROWID;
+"""
+
+
+class SQLiteJourneyStore:
+    """Instances in SQLite (a file or ``":memory:"``); records appended, never rewritten."""
+
+    __slots__ = ("_db",)
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        with _sqlite_errors("opening"):
+            self._db = sqlite3.connect(str(path), isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    @staticmethod
+    def _row(inst: JourneyInstance) -> tuple[Any, ...]:
+        return (_dumps(inst.context), _dumps(inst.deadlines), inst.next_deadline,
+                _dumps(inst.memory) if inst.memory else None, inst.outcome, inst.state,
+                inst.version)
+
+    @staticmethod
+    def _records(inst: JourneyInstance, first: int) -> list[tuple[Any, ...]]:
+        h = inst.history
+        return [(inst.id, i // 4, h[i], h[i + 1], h[i + 2], h[i + 3])
+                for i in range(first * 4, len(h), 4)]
+
+    def create(self, instance: JourneyInstance) -> None:
+        """Add a new instance (``ConcurrencyError`` if its id exists)."""
+        ctx, deadlines, due, memory, outcome, state, version = self._row(instance)
+        with _sqlite_errors(f"creating {instance.id}"):
+            try:
+                self._db.execute("BEGIN")
+                self._db.execute(
+                    "INSERT INTO journey_instances VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (instance.id, instance.journey_id, instance.journey_version, state, ctx,
+                     deadlines, due, memory, outcome, version))
+                self._db.executemany("INSERT INTO journey_records VALUES (?,?,?,?,?,?)",
+                                     self._records(instance, 0))
+                self._db.execute("COMMIT")
+            except sqlite3.IntegrityError as exc:
+                self._db.execute("ROLLBACK")
+                raise ConcurrencyError(f"instance {instance.id} already exists") from exc
+
+    def load(self, instance_id: str) -> JourneyInstance:
+        """A private copy of the instance (``StoreError`` if unknown)."""
+        with _sqlite_errors(f"loading {instance_id}"):
+            row = self._db.execute(
+                "SELECT id, journey_id, journey_version, state, context, deadlines, memory, "
+                "outcome, version FROM journey_instances WHERE id = ?", (instance_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no journey instance {instance_id!r}")
+            records = self._db.execute(
+                "SELECT at, trigger, state, channel FROM journey_records WHERE instance_id = ? "
+                "ORDER BY seq", (instance_id,)).fetchall()
+        return self._instance(row, records)
+
+    @staticmethod
+    def _instance(row: Sequence[Any], records: Sequence[Sequence[Any]]) -> JourneyInstance:
+        intern = sys.intern
+        history: list[Any] = []
+        for at, trigger, state, channel in records:
+            history += (at, intern(trigger), intern(state), intern(channel))
+        memory = _loads(row[6]) if row[6] else None
+        return JourneyInstance(row[0], row[1], row[2], intern(row[3]), _loads(row[4]), history,
+                               tuple((d, intern(s)) for d, s in _loads(row[5])), memory,
+                               row[8], row[7])
+
+    def save(self, instance: JourneyInstance, expected_version: int) -> None:
+        """Write the instance if the stored version is ``expected_version``."""
+        self.save_many([(instance, expected_version)])
+
+    def save_many(self, items: Sequence[tuple[JourneyInstance, int]]) -> None:
+        """Save several ``(instance, expected_version)`` in one transaction (all or none)."""
+        if not items:
+            return
+        rows = []
+        records: list[tuple[Any, ...]] = []
+        for inst, expected in items:
+            rows.append((*self._row(inst), inst.journey_version, inst.id, expected))
+            records += self._records(inst, expected + 1)
+        db = self._db
+        with _sqlite_errors("saving"):
+            db.execute("BEGIN")
+            try:
+                cur = db.executemany(
+                    "UPDATE journey_instances SET context=?, deadlines=?, next_due=?, memory=?, "
+                    "outcome=?, state=?, version=?, journey_version=? WHERE id=? AND version=?",
+                    rows)
+                if cur.rowcount != len(rows):
+                    raise self._find_conflict(items)
+                db.executemany("INSERT INTO journey_records VALUES (?,?,?,?,?,?)", records)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def _find_conflict(self, items: Sequence[tuple[JourneyInstance, int]]) -> ConcurrencyError:
+        for inst, expected in items:
+            row = self._db.execute("SELECT version FROM journey_instances WHERE id = ?",
+                                   (inst.id,)).fetchone()
+            # rows already updated in this transaction carry the new version
+            if row is None or row[0] not in (expected, inst.version):
+                return _conflict(inst.id, expected, None if row is None else row[0])
+        return ConcurrencyError("an instance was saved twice in one batch")
+
+    def due(self, now: float) -> list[str]:
+        """Ids of instances with a deadline due at or before ``now``."""
+        with _sqlite_errors("reading deadlines"):
+            rows = self._db.execute(
+                "SELECT id FROM journey_instances WHERE next_due IS NOT NULL AND next_due <= ? "
+                "ORDER BY next_due", (now,)).fetchall()
+        return [r[0] for r in rows]
+
+    def instances(self, journey_id: str | None = None) -> Iterator[JourneyInstance]:
+        """Every stored instance (of one journey, if given)."""
+        sql = ("SELECT id, journey_id, journey_version, state, context, deadlines, memory, "
+               "outcome, version FROM journey_instances")
+        args: tuple[Any, ...] = ()
+        if journey_id is not None:
+            sql += " WHERE journey_id = ?"
+            args = (journey_id,)
+        with _sqlite_errors("listing instances"):
+            rows = self._db.execute(sql + " ORDER BY id", args).fetchall()
+        for row in rows:
+            with _sqlite_errors(f"loading {row[0]}"):
+                records = self._db.execute(
+                    "SELECT at, trigger, state, channel FROM journey_records "
+                    "WHERE instance_id = ? ORDER BY seq", (row[0],)).fetchall()
+            yield self._instance(row, records)
+
+    def __len__(self) -> int:
+        (count,) = self._db.execute("SELECT COUNT(*) FROM journey_instances").fetchone()
+        return int(count)

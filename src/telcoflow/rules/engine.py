@@ -1,0 +1,269 @@
+"""Compiled decisions: rules and table rows indexed on their equality conditions, evaluated
+under a DMN hit policy (unique, first, priority, any, collect [sum|min|max|count],
+rule-order)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+from telcoflow.errors import TelcoflowRuntimeError
+from telcoflow.rules.expressions import CompiledExpression, resolve_path
+from telcoflow.rules.trace import DecisionTrace, Match
+
+__all__ = ["CompiledDecision", "DecisionError", "Item", "Outputs", "RuleIndex"]
+
+_MISSING = object()
+_LEAF_SIZE = 4
+_MAX_LEVELS = 4
+
+PathKey = tuple[str | int, ...]
+
+
+class DecisionError(TelcoflowRuntimeError):
+    """A decision could not be taken (two rules matched under `unique`, outputs disagree
+    under `any`, an output expression failed)."""
+
+
+class Outputs:
+    """The outputs of one rule or row: literals shared read-only, expressions evaluated."""
+
+    __slots__ = ("computed", "static")
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        literal = {k: v for k, v in values.items() if not isinstance(v, CompiledExpression)}
+        self.static: Mapping[str, Any] = MappingProxyType(literal)
+        self.computed: tuple[tuple[str, Callable[[Mapping[str, Any]], Any]], ...] = tuple(
+            (k, v.fn) for k, v in values.items() if isinstance(v, CompiledExpression))
+
+    def __call__(self, ctx: Mapping[str, Any]) -> Mapping[str, Any]:
+        if not self.computed:
+            return self.static
+        out = dict(self.static)
+        for name, fn in self.computed:
+            out[name] = fn(ctx)
+        return MappingProxyType(out)
+
+
+class Item:
+    """One rule or table row, compiled."""
+
+    __slots__ = ("cond", "equalities", "expr", "id", "outputs", "position", "priority")
+
+    def __init__(self, id: str, position: int, priority: int, expr: CompiledExpression | None,
+                 outputs: Outputs) -> None:
+        self.id = id
+        self.position = position
+        self.priority = priority
+        self.expr = expr
+        self.cond: Callable[[Mapping[str, Any]], Any] | None = expr.fn if expr else None
+        self.equalities: Mapping[PathKey, frozenset[Any]] = expr.equalities if expr else {}
+        self.outputs = outputs
+
+
+class _Node:
+    __slots__ = ("children", "default", "items", "path")
+
+    def __init__(self) -> None:
+        self.path: PathKey | None = None
+        self.children: dict[Any, _Node] = {}
+        self.default: _Node | None = None
+        self.items: tuple[Item, ...] = ()
+
+
+def _get(ctx: Any, path: PathKey) -> Any:
+    cur = ctx
+    for key in path:
+        try:
+            cur = cur[key]
+        except (LookupError, TypeError):
+            try:
+                cur = resolve_path(cur, (key,))
+            except LookupError:
+                return _MISSING
+    return cur
+
+
+class RuleIndex:
+    """A decision tree over equality conditions: the candidates for a context, in order.
+
+    At each level the path constrained by the most items is chosen; each value gets the
+    items requiring it plus the items that do not constrain that path, so candidates stay in
+    their original order and no item that could match is ever skipped.
+    """
+
+    __slots__ = ("root", "size")
+
+    def __init__(self, items: Sequence[Item]) -> None:
+        self.size = len(items)
+        self.root = self._build(list(items), frozenset(), 0)
+
+    def _build(self, items: list[Item], used: frozenset[PathKey], level: int) -> _Node:
+        node = _Node()
+        node.items = tuple(items)
+        if len(items) <= _LEAF_SIZE or level >= _MAX_LEVELS:
+            return node
+        counts = Counter(p for it in items for p in it.equalities if p not in used)
+        if not counts:
+            return node
+        path, n = counts.most_common(1)[0]
+        if n < 2:
+            return node
+        wild = [it for it in items if path not in it.equalities]
+        buckets: dict[Any, list[Item]] = {}
+        for it in items:
+            for value in it.equalities.get(path, ()):
+                buckets.setdefault(value, []).append(it)
+        node.path = path
+        node.items = ()
+        seen_used = used | {path}
+        for value, bucket in buckets.items():
+            merged = sorted({id(i): i for i in bucket + wild}.values(), key=_position)
+            node.children[value] = self._build(merged, seen_used, level + 1)
+        node.default = self._build(wild, seen_used, level + 1)
+        return node
+
+    def candidates(self, ctx: Mapping[str, Any]) -> tuple[Item, ...]:
+        """Items that may match ``ctx``, in order."""
+        node = self.root
+        while node.path is not None:
+            value = _get(ctx, node.path)
+            try:
+                child = node.children.get(value)
+            except TypeError:  # unhashable value: only the wildcard items can match
+                child = None
+            node = child if child is not None else node.default  # type: ignore[assignment]
+        return node.items
+
+    def depth(self) -> int:
+        """Levels of the tree (for diagnostics)."""
+        def walk(n: _Node) -> int:
+            if n.path is None:
+                return 0
+            kids = [*n.children.values(), *([n.default] if n.default else [])]
+            return 1 + max(walk(k) for k in kids)
+        return walk(self.root)
+
+
+def _position(item: Item) -> int:
+    return item.position
+
+
+class CompiledDecision:
+    """One decision of a pack, ready to evaluate many times."""
+
+    __slots__ = ("aggregate", "default", "guard", "hit", "index", "items", "kind", "name",
+                 "output", "where")
+
+    def __init__(self, name: str, kind: str, hit: str, items: Sequence[Item], *,
+                 aggregate: str | None = None, output: str | None = None,
+                 guard: CompiledExpression | None = None, default: Outputs | None = None,
+                 where: str = "") -> None:
+        self.name = name
+        self.kind = kind
+        self.hit = hit
+        self.aggregate = aggregate
+        self.output = output
+        self.guard = guard
+        self.default = default
+        self.where = where
+        ordered = list(items)
+        if hit == "priority":
+            ordered.sort(key=lambda it: (-it.priority, it.position))
+            for pos, it in enumerate(ordered):
+                it.position = pos
+        self.items = tuple(ordered)
+        self.index = RuleIndex(self.items)
+
+    # -- fast path --------------------------------------------------------------------------
+    def evaluate(self, ctx: Mapping[str, Any]) -> Any:
+        """The decision's value for ``ctx`` (outputs mapping, list, aggregate or None)."""
+        if self.guard is not None and not self.guard.fn(ctx):
+            return None
+        cands = self.index.candidates(ctx)
+        hit = self.hit
+        if hit == "first" or hit == "priority":
+            for it in cands:
+                if it.cond is None or it.cond(ctx):
+                    return it.outputs(ctx)
+            return self.default(ctx) if self.default is not None else None
+        matched = [it for it in cands if it.cond is None or it.cond(ctx)]
+        return self._combine(ctx, matched)
+
+    def _combine(self, ctx: Mapping[str, Any], matched: list[Item]) -> Any:
+        hit = self.hit
+        if hit in ("unique", "any"):
+            if not matched:
+                return self.default(ctx) if self.default is not None else None
+            outs = [it.outputs(ctx) for it in matched]
+            if len(matched) > 1:
+                if hit == "unique":
+                    ids = ", ".join(it.id for it in matched)
+                    raise DecisionError(f"{self.where}decision {self.name!r} has hit policy "
+                                        f"unique but {len(matched)} rules matched: {ids}")
+                if any(dict(o) != dict(outs[0]) for o in outs[1:]):
+                    ids = ", ".join(it.id for it in matched)
+                    raise DecisionError(f"{self.where}decision {self.name!r} has hit policy "
+                                        f"any but the matching rules disagree: {ids}")
+            return outs[0]
+        outs = [it.outputs(ctx) for it in matched]
+        if not outs and self.default is not None:
+            outs = [self.default(ctx)]
+        if self.aggregate is None:
+            return outs
+        return self._aggregate(outs)
+
+    def _aggregate(self, outs: list[Mapping[str, Any]]) -> Any:
+        if self.aggregate == "count":
+            return len(outs)
+        name = self.output
+        assert name is not None
+        try:
+            values = [o[name] for o in outs]
+        except KeyError:
+            raise DecisionError(f"{self.where}decision {self.name!r}: a matching rule has no "
+                                f"output {name!r} to {self.aggregate}") from None
+        if self.aggregate == "sum":
+            total: Any = Decimal(0)
+            for v in values:
+                total = total + v
+            return total
+        if not values:
+            return None
+        return min(values) if self.aggregate == "min" else max(values)
+
+    # -- traced path ------------------------------------------------------------------------
+    def explain(self, ctx: Mapping[str, Any]) -> DecisionTrace:
+        """Evaluate and record what matched and which values each match read."""
+        if self.guard is not None and not self.guard.fn(ctx):
+            return DecisionTrace(self.name, self.kind, self._hit_text(), False, 0,
+                                 len(self.items), (), None)
+        cands = self.index.candidates(ctx)
+        matched: list[Item] = []
+        tested = 0
+        for it in cands:
+            tested += 1
+            if it.cond is None or it.cond(ctx):
+                matched.append(it)
+                if self.hit in ("first", "priority"):
+                    break
+        defaulted = not matched and self.default is not None
+        if self.hit in ("first", "priority"):
+            value = matched[0].outputs(ctx) if matched else (
+                self.default(ctx) if self.default is not None else None)
+        else:
+            value = self._combine(ctx, matched)
+        matches = tuple(
+            Match(self.name, it.id, it.expr.seen(ctx) if it.expr else {}, it.outputs(ctx),
+                  it.priority)
+            for it in matched)
+        return DecisionTrace(self.name, self.kind, self._hit_text(), True, tested,
+                             len(self.items), matches, value, defaulted)
+
+    def _hit_text(self) -> str:
+        if self.hit == "collect" and self.aggregate:
+            return f"collect {self.aggregate}"
+        return self.hit

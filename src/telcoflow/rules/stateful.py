@@ -1,0 +1,469 @@
+"""Stateful and temporal rules ("three top-ups within an hour", "slice usage passed 80 % of
+the pass") behind one engine and two interchangeable backends.
+
+The rule-pack format (:class:`~telcoflow.rules.model.StatefulRuleModel`) knows nothing of
+the backend. :class:`StatefulEngine` evaluates every condition, key, time and amount in
+Python (the same compiled expressions as the rest of the pack) and hands each backend only
+*observations*: (rule, key, time in ms, matched steps, value). The backend correlates them:
+
+* :class:`PythonBackend` - pure Python, any Python version.
+* :class:`DurableBackend` - durable-rules (Python < 3.13). It is wrapped so that users never
+  meet its limits: one ruleset per stateful rule and shard (far below 512 rules per ruleset
+  and 64 matches per event), at most :data:`DurableBackend.MAX_SESSIONS` live sessions per
+  ruleset (sessions of keys idle longer than the window are deleted, then a new shard is
+  opened), the session of a key is deleted when its rule fires, ``MessageNotHandled`` is
+  absorbed, keys never become ``sid`` directly (they are mapped), and one private host is
+  shared by all engines in the process (durable-rules supports only one).
+
+Semantics (identical on both backends; events must arrive in time order per key):
+
+* ``count``: fires when ``count`` matching events of one key fall within ``within`` (first to
+  last); those events are then consumed.
+* ``sequence``: fires when events matching step 1, step 2, ... arrive in that order, the last
+  within ``within`` of the first; the events are consumed.
+* ``total``: sums ``total`` over matching events (within ``within`` when given) and fires when
+  the sum reaches ``reach`` (evaluated on the event that makes it); the sum then restarts.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Protocol
+
+from telcoflow.errors import TelcoflowRuntimeError
+from telcoflow.money import to_decimal
+from telcoflow.rules.functions import to_datetime
+from telcoflow.rules.pack import RulePack, StatefulRule
+from telcoflow.rules.trace import Fired
+
+__all__ = [
+    "DurableBackend",
+    "Observation",
+    "PythonBackend",
+    "StatefulBackend",
+    "StatefulEngine",
+    "StatefulError",
+    "durable_available",
+]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class StatefulError(TelcoflowRuntimeError):
+    """A stateful rule could not process an event (bad key/time/value, backend failure)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What the engine hands a backend for one event and one stateful rule."""
+
+    key: str
+    t: int  # milliseconds since the epoch
+    steps: tuple[int, ...]
+    value: Decimal | None = None
+    reach: Decimal | None = None
+
+
+class StatefulBackend(Protocol):
+    """A correlation backend: given observations, say when a rule fires."""
+
+    name: str
+
+    def prepare(self, rules: Sequence[StatefulRule]) -> None:
+        """Set up state for ``rules`` (called once, before any observation)."""
+
+    def observe(self, rule: StatefulRule, obs: Observation) -> bool:
+        """Record ``obs`` for ``rule``; return True when the rule fires now."""
+
+    def live_keys(self) -> int:
+        """How many keys currently hold state (for monitoring and tests)."""
+
+    def close(self) -> None:
+        """Release all state."""
+
+
+def _window_ms(rule: StatefulRule) -> int | None:
+    if rule.window is None:
+        return None
+    return rule.window // timedelta(milliseconds=1)
+
+
+class PythonBackend:
+    """Pure-Python correlation (any Python version)."""
+
+    name = "python"
+
+    def __init__(self) -> None:
+        self._state: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def prepare(self, rules: Sequence[StatefulRule]) -> None:
+        """Nothing to prepare: state is created per key on first use."""
+
+    def observe(self, rule: StatefulRule, obs: Observation) -> bool:
+        """Correlate ``obs`` (see the module docstring for the semantics)."""
+        with self._lock:
+            if rule.pattern == "count":
+                return self._count(rule, obs)
+            if rule.pattern == "sequence":
+                return self._sequence(rule, obs)
+            return self._total(rule, obs)
+
+    def _count(self, rule: StatefulRule, obs: Observation) -> bool:
+        w = _window_ms(rule)
+        assert w is not None
+        times: deque[int] = self._state.setdefault((rule.id, obs.key), deque())
+        while times and obs.t - times[0] > w:
+            times.popleft()
+        times.append(obs.t)
+        if len(times) >= len(rule.steps):
+            del self._state[(rule.id, obs.key)]
+            return True
+        return False
+
+    def _sequence(self, rule: StatefulRule, obs: Observation) -> bool:
+        w = _window_ms(rule)
+        assert w is not None
+        n = len(rule.steps)
+        lists: list[list[int]] = self._state.setdefault((rule.id, obs.key),
+                                                        [[] for _ in range(n)])
+        for lst in lists:
+            lst[:] = [t for t in lst if obs.t - t <= w]
+        fired = False
+        for i in obs.steps:
+            if i < n - 1:
+                lists[i].append(obs.t)
+                continue
+            chosen: list[int] = []
+            bound = obs.t
+            for j in range(n - 2, -1, -1):
+                cands = [k for k, t in enumerate(lists[j]) if t <= bound]
+                if not cands:
+                    break
+                k = cands[-1]
+                chosen.append(k)
+                bound = lists[j][k]
+            if len(chosen) == n - 1 and obs.t - bound <= w:
+                for j, k in zip(range(n - 2, -1, -1), chosen, strict=True):
+                    del lists[j][k]
+                fired = True
+                break
+        if not any(lists):
+            self._state.pop((rule.id, obs.key), None)
+        return fired
+
+    def _total(self, rule: StatefulRule, obs: Observation) -> bool:
+        w = _window_ms(rule)
+        items: deque[tuple[int, Decimal]] = self._state.setdefault((rule.id, obs.key), deque())
+        if w is not None:
+            while items and obs.t - items[0][0] > w:
+                items.popleft()
+        items.append((obs.t, obs.value or Decimal(0)))
+        total = sum((v for _, v in items), Decimal(0))
+        if obs.reach is not None and total >= obs.reach:
+            del self._state[(rule.id, obs.key)]
+            return True
+        return False
+
+    def total(self, rule_id: str, key: str) -> Decimal:
+        """The running total of a ``total`` rule for ``key`` (0 when none)."""
+        items = self._state.get((rule_id, key))
+        return sum((v for _, v in items), Decimal(0)) if items else Decimal(0)
+
+    def live_keys(self) -> int:
+        """Keys holding state."""
+        return len(self._state)
+
+    def close(self) -> None:
+        """Drop all state."""
+        self._state.clear()
+
+
+def _noop(c: Any) -> None:
+    return None
+
+
+def _init_rule() -> dict[str, Any]:
+    return {"all": [{"m": {"init": 1}}], "run": _noop}  # fresh: durable-rules mutates it
+
+
+def durable_available() -> bool:
+    """Whether durable-rules can be imported here (it cannot on Python 3.13+)."""
+    try:
+        import durable.engine  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+class _DurableHost:
+    """The one durable-rules host of the process (durable-rules keeps one engine)."""
+
+    _instance: Any = None
+    _lock = threading.Lock()
+    _counter = 0
+
+    @classmethod
+    def get(cls) -> Any:
+        with cls._lock:
+            if cls._instance is None:
+                import durable.engine as engine
+
+                cls._instance = engine.Host()
+            return cls._instance
+
+    @classmethod
+    def unique(cls, base: str) -> str:
+        with cls._lock:
+            cls._counter += 1
+            return f"telcoflow-{base}-{cls._counter}"
+
+
+class _Shard:
+    __slots__ = ("fired", "name", "sessions")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sessions: dict[str, int] = {}  # sid -> last time seen (ms)
+        self.fired: set[str] = set()
+
+
+class DurableBackend:
+    """Correlation on durable-rules, kept under its limits (see the module docstring)."""
+
+    name = "durable"
+    MAX_SESSIONS = 1000
+    """Live sessions per ruleset shard (durable-rules fails at 1,024)."""
+
+    def __init__(self, max_sessions: int | None = None) -> None:
+        if not durable_available():
+            raise StatefulError("the durable backend needs durable-rules, which does not "
+                                "import on this Python; use backend='python'")
+        from durable.engine import MessageNotHandledException
+
+        self._not_handled: type[Exception] = MessageNotHandledException
+        self._host = _DurableHost.get()
+        self._max = max_sessions or self.MAX_SESSIONS
+        self._shards: dict[str, list[_Shard]] = {}
+        self._keys: dict[tuple[str, str], tuple[_Shard, str]] = {}
+        self._next_sid = 0
+        self._lock = threading.Lock()
+        self._rules: dict[str, StatefulRule] = {}
+        self._totals: dict[tuple[str, str], Decimal] = {}
+
+    def prepare(self, rules: Sequence[StatefulRule]) -> None:
+        """Open the first shard of every rule (rules already prepared keep their state)."""
+        for rule in rules:
+            if rule.id in self._shards:
+                continue
+            self._rules[rule.id] = rule
+            self._shards[rule.id] = [self._new_shard(rule)]
+
+    def _definition(self, rule: StatefulRule, shard: _Shard) -> dict[str, Any]:
+        def run(c: Any) -> None:
+            shard.fired.add(str(c.s.sid))
+
+        w = _window_ms(rule)
+        if rule.pattern == "total":
+            def accumulate(c: Any) -> None:
+                # state holds "t:v;t:v" (durable-rules state is JSON; amounts stay exact text)
+                raw = str(c.s.tf_acc or "")
+                items = [(int(a), Decimal(b)) for a, b in
+                         (part.split(":") for part in raw.split(";") if part)]
+                t = int(c.m.t)
+                if w is not None:
+                    items = [it for it in items if t - it[0] <= w]
+                items.append((t, Decimal(str(c.m.v))))
+                total = sum((v for _, v in items), Decimal(0))
+                if total >= Decimal(str(c.m.reach)):
+                    shard.fired.add(str(c.s.sid))
+                    c.s.tf_acc = ""
+                else:
+                    c.s.tf_acc = ";".join(f"{a}:{b}" for a, b in items)
+
+            return {"r_0": {"all": [{"m": {"r": rule.id}}], "run": accumulate},
+                    "r_1": _init_rule()}
+        assert w is not None
+        conds: list[dict[str, Any]] = []
+        for j in range(len(rule.steps)):
+            terms: list[dict[str, Any]] = [{"r": rule.id}]
+            if rule.pattern == "sequence":
+                terms.append({"s": j})
+            if j > 0:
+                terms.append({"$gte": {"t": {f"e{j - 1}": "t"}}})
+                terms.append({"$lte": {"t": {"$add": {"$l": {"e0": "t"}, "$r": w}}}})
+            conds.append({f"e{j}": {"$and": terms} if len(terms) > 1 else terms[0]})
+        return {"r_0": {"all": conds, "run": run}, "r_1": _init_rule()}
+
+    def _new_shard(self, rule: StatefulRule) -> _Shard:
+        shard = _Shard(_DurableHost.unique(rule.id))
+        self._host.register_rulesets({shard.name: self._definition(rule, shard)})
+        return shard
+
+    def _delete(self, shard: _Shard, sid: str) -> None:
+        self._host.delete_state(shard.name, sid)
+        shard.sessions.pop(sid, None)
+
+    def _session(self, rule: StatefulRule, key: str, t: int) -> tuple[_Shard, str]:
+        found = self._keys.get((rule.id, key))
+        w = _window_ms(rule)
+        if found is not None:
+            shard, sid = found
+            if w is not None and t - shard.sessions.get(sid, t) > w:
+                # idle longer than the window: its events can never match again
+                self._host.delete_state(shard.name, sid)
+                self._init(shard, sid)
+            return found
+        shards = self._shards[rule.id]
+        free = next((s for s in shards if len(s.sessions) < self._max), None)
+        if free is None and w is not None:
+            for s in shards:
+                for old_sid, seen in list(s.sessions.items()):
+                    if t - seen > w:
+                        self._forget(rule.id, s, old_sid)
+            free = next((s for s in shards if len(s.sessions) < self._max), None)
+        if free is None:
+            free = self._new_shard(rule)
+            shards.append(free)
+        shard = free
+        self._next_sid += 1
+        sid = f"s{self._next_sid}"
+        shard.sessions[sid] = t
+        self._keys[(rule.id, key)] = (shard, sid)
+        self._init(shard, sid)
+        return shard, sid
+
+    def _init(self, shard: _Shard, sid: str) -> None:
+        # durable-rules crashes (segfault) when deleting a session on which no action ever
+        # ran: run a no-op action on every new session so that it can be deleted later.
+        self._host.post(shard.name, {"sid": sid, "init": 1})
+
+    def _forget(self, rule_id: str, shard: _Shard, sid: str) -> None:
+        self._delete(shard, sid)
+        for k, v in list(self._keys.items()):
+            if v == (shard, sid) and k[0] == rule_id:
+                del self._keys[k]
+                break
+
+    def observe(self, rule: StatefulRule, obs: Observation) -> bool:
+        """Post the observation to the rule's ruleset shard; True when it fired."""
+        with self._lock:
+            shard, sid = self._session(rule, obs.key, obs.t)
+            shard.sessions[sid] = obs.t
+            steps = obs.steps if rule.pattern == "sequence" else (0,)
+            for step in steps:
+                msg: dict[str, Any] = {"sid": sid, "r": rule.id, "t": obs.t}
+                if rule.pattern == "sequence":
+                    msg["s"] = step
+                if rule.pattern == "total":
+                    msg["v"] = str(obs.value or Decimal(0))
+                    msg["reach"] = str(obs.reach)
+                try:
+                    self._host.post(shard.name, msg)
+                except self._not_handled:
+                    pass
+                except Exception as exc:
+                    raise StatefulError(f"stateful rule {rule.id!r}: the durable backend "
+                                        f"failed for key {obs.key!r}: {exc!r}") from exc
+                if sid in shard.fired:
+                    shard.fired.discard(sid)
+                    self._delete(shard, sid)  # finished: free the session
+                    self._keys.pop((rule.id, obs.key), None)
+                    return True
+            return False
+
+    def live_keys(self) -> int:
+        """Live durable sessions over all shards."""
+        return sum(len(s.sessions) for shards in self._shards.values() for s in shards)
+
+    def shard_count(self, rule_id: str) -> int:
+        """Ruleset shards opened for ``rule_id``."""
+        return len(self._shards.get(rule_id, ()))
+
+    def close(self) -> None:
+        """Delete every session (durable-rules cannot unregister rulesets)."""
+        with self._lock:
+            for shards in self._shards.values():
+                for s in shards:
+                    for sid in list(s.sessions):
+                        self._delete(s, sid)
+            self._keys.clear()
+
+
+def make_backend(backend: str | StatefulBackend = "auto") -> StatefulBackend:
+    """``"auto"`` (durable when importable, else python), ``"python"``, ``"durable"``."""
+    if not isinstance(backend, str):
+        return backend
+    if backend == "auto":
+        backend = "durable" if durable_available() else "python"
+    if backend == "python":
+        return PythonBackend()
+    if backend == "durable":
+        return DurableBackend()
+    raise StatefulError(f"unknown stateful backend {backend!r} (expected auto, python, durable)")
+
+
+def _millis(value: Any) -> int:
+    dt = to_datetime(value)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return (dt - _EPOCH) // timedelta(milliseconds=1)
+
+
+class StatefulEngine:
+    """Runs the stateful rules of a pack over a stream of events.
+
+    ``process(context)`` returns the rules that fired on this event, in pack order.
+    """
+
+    def __init__(self, pack_or_rules: RulePack | Sequence[StatefulRule],
+                 backend: str | StatefulBackend = "auto") -> None:
+        rules = pack_or_rules.stateful if isinstance(pack_or_rules, RulePack) \
+            else tuple(pack_or_rules)
+        self.rules: tuple[StatefulRule, ...] = tuple(rules)
+        self.backend = make_backend(backend)
+        self.backend.prepare(self.rules)
+        self._compiled: list[tuple[StatefulRule, Callable[[Mapping[str, Any]], Any],
+                                   Callable[[Mapping[str, Any]], Any],
+                                   tuple[Callable[[Mapping[str, Any]], Any], ...]]] = [
+            (r, r.key.fn, r.time.fn, tuple(s.fn for s in r.steps)) for r in self.rules]
+
+    def process(self, context: Mapping[str, Any]) -> list[Fired]:
+        """Feed one event (its context); return what fired."""
+        fired: list[Fired] = []
+        for rule, key_fn, time_fn, step_fns in self._compiled:
+            if rule.pattern == "sequence":
+                steps = tuple(i for i, fn in enumerate(step_fns) if fn(context))
+            else:
+                steps = (0,) if step_fns[0](context) else ()
+            if not steps:
+                continue
+            key = key_fn(context)
+            if key is None:
+                raise StatefulError(f"stateful rule {rule.id!r}: key `{rule.key.source}` is "
+                                    "None for this event")
+            try:
+                t = _millis(time_fn(context))
+            except (TypeError, ValueError) as exc:
+                raise StatefulError(f"stateful rule {rule.id!r}: time `{rule.time.source}`: "
+                                    f"{exc}") from exc
+            value = reach = None
+            if rule.pattern == "total":
+                assert rule.total is not None
+                assert rule.reach is not None
+                value = to_decimal(rule.total.fn(context), field=rule.total.source)
+                reach = to_decimal(rule.reach.fn(context), field=rule.reach.source)
+            if self.backend.observe(rule, Observation(str(key), t, steps, value, reach)):
+                ctx = dict(context)
+                ctx["key"] = key
+                fired.append(Fired(rule.id, key, dict(rule.then(ctx)), time_fn(context)))
+        return fired
+
+    def close(self) -> None:
+        """Release the backend's state."""
+        self.backend.close()

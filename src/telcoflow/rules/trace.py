@@ -1,0 +1,144 @@
+"""Traces: which rules and table rows matched an evaluation, the values they saw, and the
+pack version that decided; plus a plain-text rendering (``telcoflow explain``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+__all__ = ["DecisionTrace", "Fired", "Match", "Trace", "render_trace", "to_jsonable"]
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One rule or table row that matched: its id, the values it read, its outputs."""
+
+    decision: str
+    rule: str
+    seen: Mapping[str, Any]
+    outputs: Mapping[str, Any]
+    priority: int = 0
+
+    @property
+    def ref(self) -> str:
+        """``decision/rule``."""
+        return f"{self.decision}/{self.rule}"
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionTrace:
+    """How one decision was taken."""
+
+    name: str
+    kind: str
+    hit: str
+    applied: bool
+    tested: int
+    total: int
+    matches: tuple[Match, ...]
+    value: Any
+    defaulted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Fired:
+    """A stateful rule that fired: its id, correlation key and outputs."""
+
+    rule: str
+    key: Any
+    outputs: Mapping[str, Any]
+    at: Any = None
+
+
+@dataclass(frozen=True)
+class Trace:
+    """The full story of one evaluation of a pack, including the version that decided."""
+
+    pack: str
+    version: str
+    digest: str
+    lets: Mapping[str, Any] = field(default_factory=dict)
+    decisions: tuple[DecisionTrace, ...] = ()
+    fired: tuple[Fired, ...] = ()
+    error: str | None = None
+
+    def matched(self) -> list[str]:
+        """``decision/rule`` of every match, in evaluation order."""
+        return [m.ref for d in self.decisions for m in d.matches]
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """Decision name -> value."""
+        return {d.name: d.value for d in self.decisions}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (Decimals and dates as text)."""
+        data: dict[str, Any] = to_jsonable({
+            "pack": self.pack, "version": self.version, "digest": self.digest,
+            "lets": dict(self.lets),
+            "decisions": [{
+                "name": d.name, "kind": d.kind, "hit": d.hit, "applied": d.applied,
+                "tested": d.tested, "total": d.total, "defaulted": d.defaulted,
+                "value": d.value,
+                "matches": [{"rule": m.rule, "seen": dict(m.seen), "outputs": dict(m.outputs)}
+                            for m in d.matches],
+            } for d in self.decisions],
+            "fired": [{"rule": f.rule, "key": f.key, "outputs": dict(f.outputs)}
+                      for f in self.fired],
+            "error": self.error,
+        })
+        return data
+
+    def render(self) -> str:
+        """Human-readable text (see :func:`render_trace`)."""
+        return render_trace(self)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert Decimals, dates and mappings to JSON-friendly values (Decimal -> text)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
+
+
+def render_trace(trace: Trace) -> str:
+    """Render ``trace`` as indented text: pack version, computed values, each decision with
+    the rules that matched and the values they saw, stateful rules fired."""
+    lines = [f"pack {trace.pack} version {trace.version} ({trace.digest[:12]})"]
+    for name, value in trace.lets.items():
+        lines.append(f"  let {name} = {_fmt(value)}")
+    for d in trace.decisions:
+        if not d.applied:
+            lines.append(f"  decision {d.name} [{d.kind}, {d.hit}]: not applicable (guard false)")
+            continue
+        how = "default" if d.defaulted else f"{len(d.matches)} matched"
+        lines.append(f"  decision {d.name} [{d.kind}, {d.hit}]: {how}, "
+                     f"{d.tested} of {d.total} tested -> {_fmt(d.value)}")
+        for m in d.matches:
+            lines.append(f"    - {m.rule}: {_fmt(m.outputs)}")
+            for path, value in m.seen.items():
+                lines.append(f"        saw {path} = {_fmt(value)}")
+    for f in trace.fired:
+        lines.append(f"  fired {f.rule} for {_fmt(f.key)}: {_fmt(f.outputs)}")
+    if trace.error:
+        lines.append(f"  error: {trace.error}")
+    return "\n".join(lines)
