@@ -188,3 +188,11 @@ def test_lifecycle_change_offer_and_terminate() -> None:
     # device: 6.00 x 10/30 = 2.00; terminate on 26 Nov: -(45.00 x 5/30) = -7.50
     assert charges == {"chg": [Dec("5.00")], "dev": [Dec("2.00")], "end": [Dec("-7.50")]}
     assert result.accepted == 4
+
+
+def test_account_level_external_fee() -> None:
+    billing = make_billing()
+    result = billing.process([FeeEvent("ext", "", "corp", "external", NOV, Dec("7.00"),
+                                       description="partner video")])
+    assert result.accepted == 1
+    assert billing.totals() == {("corp", "", "external", "2026-11-01", "EUR"): Dec("7.00")}

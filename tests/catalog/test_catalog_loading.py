@@ -189,3 +189,13 @@ def test_usage_price_points_at_tariff() -> None:
     price = catalog.offering("p").prices[0]
     assert isinstance(price, UsagePrice)
     assert catalog.tariff(price.tariff).price.unit_price == Decimal("0.1")  # type: ignore[union-attr]
+
+
+def test_kind_dispatch_validates_catalog_files(repo_root: Path, tmp_path: Path) -> None:
+    from telcoflow.loading.catalog import load_catalog_files
+
+    files = sorted((repo_root / "examples" / "catalog").glob("*.yaml"))
+    assert load_catalog_files(files).id == "nova5g"
+    bad = _write(tmp_path, "bad.yaml", HEADER + "zones:\n  - {id: z, colour: red}\n")
+    with pytest.raises(DefinitionError, match=r"bad\.yaml:4:13 \(\$\.zones\[0\]\.colour\)"):
+        load_catalog_files([bad])

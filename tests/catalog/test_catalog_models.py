@@ -178,3 +178,26 @@ def test_coupon_lookup_and_discount_rules() -> None:
     with pytest.raises(pydantic.ValidationError, match="`cycles` is required"):
         Catalog.model_validate(_catalog_data(discounts=[
             {"id": "w", "kind": "fixed", "amount": 1, "duration": "recurring"}]))
+
+
+def test_allowances_benefits_and_partner_references() -> None:
+    from telcoflow.catalog import Allowance
+
+    with pytest.raises(pydantic.ValidationError, match="a money allowance needs unit 'money'"):
+        Allowance.model_validate({"id": "a", "service": "money", "quantity": 5, "unit": "MB"})
+    with pytest.raises(pydantic.ValidationError, match="does not fit service 'sms'"):
+        Allowance.model_validate({"id": "a", "service": "sms", "quantity": 5, "unit": "GB"})
+    data = _catalog_data(
+        benefits=[{"id": "video", "partner": "streamco", "customer_price": "10.00"}],
+        slice_classes=[{"id": "urllc", "kind": "URLLC"}],
+        offerings=[{"id": "o", "benefits": ["video", "music"],
+                    "slice_pass": {"slice_class": "mmtc", "duration_hours": 4},
+                    "prices": [{"price_type": "external", "id": "x", "partner": "appco"}]}],
+    )
+    catalog = Catalog.model_validate(data, context={SKIP_REFERENCE_CHECKS: True})
+    assert [(i.path, i.message.split(" (")[0]) for i in reference_problems(catalog)] == [
+        (("benefits", 0, "partner"), "unknown partner 'streamco'"),
+        (("offerings", 0, "benefits", 1), "unknown benefit 'music'"),
+        (("offerings", 0, "slice_pass", "slice_class"), "unknown slice class 'mmtc'"),
+        (("offerings", 0, "prices", 0, "partner"), "unknown partner 'appco'"),
+    ]

@@ -114,6 +114,23 @@ def test_ledger_recurring_line_is_not_charged_twice(policy: ClosePolicy) -> None
         ("recurring", D("12.00")), ("sms", D("1.00"))]
 
 
+def test_realtime_discount_and_tax_lines(policy: ClosePolicy) -> None:
+    acc = BillingAccount("B", "B", "EUR", subscriptions=(Subscription("S", "basic"),))
+    lines = [line("B", "S", "voice", "10.00"), line("B", "S", "data", "30.00"),
+             line("B", "S", "discount", "-4.00", "0"), line("B", "S", "tax", "8.00", "0")]
+    bill = _bill(close_account(acc, lines, NOV, policy))
+    # real-time discount 4.00 over voice 10 / data 30 -> 1.00 / 3.00; then data-10 on the
+    # remaining 27.00 -> 2.70, capped at 2.00; the ledger's tax line is not billed
+    assert [(d.discount_id, d.amount) for d in bill.discounts] == [
+        ("realtime", D("4.00")), ("data-10", D("2.00"))]
+    by = {ln.item_type: ln for ln in bill.lines}
+    assert set(by) == {"recurring", "voice", "data"}
+    assert (by["voice"].discount, by["data"].discount) == (D("1.00"), D("5.00"))
+    # nets 20 + 9 + 25 = 54.00, tax 20% = 10.80, total 64.80
+    assert bill.tax_total == D("10.80")
+    assert bill.total == D("64.80")
+
+
 def test_no_bill_without_subscribers_or_charges(policy: ClosePolicy) -> None:
     nobody = BillingAccount("C", "C", "EUR")
     assert close_account(nobody, [line("C", "S", "voice", "1")], NOV, policy) == SkippedAccount(

@@ -76,11 +76,13 @@ def test_html_locale_formatting(policy: ClosePolicy) -> None:
 
 def test_host_templates_override_and_are_sandboxed(bill: Bill, tmp_path: Path) -> None:
     (tmp_path / "statement.html.j2").write_text(
-        "{% extends 'base.html.j2' %}{% block content %}<p>{{ bill.account_name }} owes "
+        "{% extends 'telcoflow/statement.html.j2' %}"
+        "{% block content %}<p>{{ bill.account_name }} owes "
         "{{ bill.position.amount_due | money }}</p>{% endblock %}", encoding="utf-8")
     html = StatementRenderer(template_dirs=[tmp_path]).render(bill)
     assert "<p>Ada &amp; &lt;Co&gt; owes €69.62</p>" in html
-    assert "<style>" in html  # the packaged base layout is still used
+    assert "<style>" in html  # the packaged page layout is still used
+    assert "Your account" not in html  # the packaged content block was replaced
     strict = StatementRenderer(templates={"x.j2": "{{ bill.acount_name }}"}, template="x.j2")
     with pytest.raises(BillDocumentError, match="acount_name"):
         strict.render(bill)

@@ -160,3 +160,47 @@ def test_kill_9_and_rerun_gives_exactly_one_bill_each(
     assert set(counts.values()) == {1}
     assert len(store.finished_accounts(NOV.key)) == 600
     assert len(store.totals(NOV.key).skipped) == 120  # 60 + 60
+
+
+def test_sqlite_ledger_reads_the_real_time_store_file(tmp_path: Path) -> None:
+    from telcoflow.stores.base import ChangeSet
+    from telcoflow.stores.sqlite import SQLiteLedgerStore
+
+    path = tmp_path / "ledger.db"
+    store = SQLiteLedgerStore(path)
+    changes = ChangeSet()
+    changes.ledger[("A1", "S1", "voice", NOV.key, "EUR")] = [D("1.25"), D(60)]
+    changes.ledger[("A2", "S2", "data", NOV.key, "EUR")] = [D("3.5"), D(100)]
+    changes.ledger[("A2", "S2", "data", "2026-10-01", "EUR")] = [D("9"), D(1)]
+    store.apply(changes)
+    expected = store.lines(period=NOV.key)
+    store.close()
+    reader = SqliteLedger(path)
+    assert reader.lines(period=NOV.key) == expected
+    batch = reader.lines_for_accounts(NOV.key, ["A1", "A2"])
+    assert [ln.amount for ln in batch["A2"]] == [D("3.5")]
+    assert batch["A1"] == [expected[0]]
+    reader.close()
+
+
+def test_sqlite_job_from_files(
+    sqlite_sources: tuple[Path, Path, list[object]], tmp_path: Path
+) -> None:
+    from telcoflow.billing.cycle.policy import validate_policy_files
+    from telcoflow.billing.cycle.run import sqlite_job
+    from telcoflow.errors import DefinitionError
+
+    ledger_path, accounts_path, _ = sqlite_sources
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY_YAML, encoding="utf-8")
+    assert len(validate_policy_files([policy])) == 1
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: close-policy\ncurrency: euro\n", encoding="utf-8")
+    with pytest.raises(DefinitionError, match=r"bad\.yaml:1:1"):
+        validate_policy_files([policy, bad])
+    job = sqlite_job(policy=policy, ledger=ledger_path, accounts=accounts_path,
+                     store=tmp_path / "bills.db", cycle_day=1, year=2026, month=11)
+    summary = bill_run(job, shard="2/3", processes=1, progress=False)
+    assert summary.shard == "2/3"
+    assert 100 < summary.accounts < 300  # about a third of 600
+    assert summary.bills + len(summary.skipped) == summary.accounts

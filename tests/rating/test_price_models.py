@@ -302,3 +302,44 @@ def test_no_amount_carries_more_digits_than_its_policy_allows(
     # and exact arithmetic: rounding the exact value gives the same amount
     exact = unit_price * seconds / 60
     assert abs(amount.amount - exact) <= D(1).scaleb(-allowed)
+
+
+def test_rate_selection_cache_stays_bounded_and_correct(monkeypatch: pytest.MonkeyPatch) -> None:
+    from telcoflow.rating.price_models import CompiledTariff
+
+    monkeypatch.setattr(CompiledTariff, "CACHE_SIZE", 2)
+    weekend = {"model": "per_unit", "unit_price": "0.05"}
+    tariff = compile_tariff(_voice(rates=[{"id": "we", "bands": ["weekend"], "price": weekend}]),
+                            "EUR")
+    for band in ("peak", "weekend", "offpeak", "weekend", "peak"):
+        rate_id, _fn = tariff.price_function(band=band)
+        assert rate_id == ("we" if band == "weekend" else None)
+    assert len(tariff._selected) <= 2
+
+
+def test_used_before_makes_tiers_cumulative_over_a_period() -> None:
+    data = compile_tariff(UsageTariff.model_validate({
+        "id": "data", "service": "data", "unit": "GB",
+        "price": {"model": "graduated", "tiers": DATA_TIERS}}), "EUR")
+    first = data.rate(30)
+    second = data.rate(35, used_before=first.charged_quantity)
+    # 30 GB = 20.00 ; the next 35 GB from 30 to 65: 20 x 0.50 + 15 x 0.20 = 13.00 ; sum 33.00
+    assert (first.amount, second.amount) == (Money("20.00", "EUR"), Money("13.00", "EUR"))
+    with pytest.raises(RatingError, match=r"`used_before` must be >= 0"):
+        data.rate(1, used_before=D(-1))
+
+
+@settings(max_examples=100, deadline=None)
+@given(parts=st.lists(st.integers(0, 400), min_size=1, max_size=6),
+       policy=st.sampled_from(["half-up", "half-even", "up", "down"]))
+def test_per_event_rounded_parts_add_up_to_the_rounded_total(parts: list[int], policy: str) -> None:
+    tariff = compile_tariff(_voice("0.10", increment={"step": 0},
+                                   rounding={"policy": policy, "per_event": True}), "EUR")
+    used = D(0)
+    total = Money("0", "EUR")
+    for seconds in parts:
+        rated = tariff.rate(seconds, used_before=used)
+        used += rated.charged_quantity
+        total = total + rated.amount
+    # the sum of the per-event amounts is the rounded amount of the whole period
+    assert total == tariff.rate(sum(parts)).amount

@@ -8,7 +8,6 @@ become the event's claim when the ``emit`` step finishes it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from telcoflow.billing.ledger import LedgerTransaction
@@ -19,18 +18,27 @@ from telcoflow.stores.base import Effect
 __all__ = ["Batch", "Item"]
 
 
-@dataclass(slots=True)
 class Item:
     """One event on its way through the graph."""
 
-    event: Event
-    fingerprint: str = ""
-    subscriber: SubscriberProfile | None = None
-    account: AccountProfile | None = None
-    period: str = ""
-    post_period: str = ""
-    charges: list[Charge] = field(default_factory=list)
-    effects: list[Effect] = field(default_factory=list)
+    __slots__ = ("account", "charges", "effects", "event", "fingerprint", "period",
+                 "post_period", "subscriber")
+
+    def __init__(self, event: Event) -> None:
+        self.event = event
+        self.fingerprint = ""
+        self.subscriber: SubscriberProfile | None = None
+        self.account: AccountProfile | None = None
+        self.period = ""
+        self.post_period = ""
+        self.charges: list[Charge] = _NO_CHARGES
+        self.effects: list[Effect] = []
+
+    def __repr__(self) -> str:
+        return f"Item({self.event!r}, period={self.post_period!r}, charges={self.charges!r})"
+
+
+_NO_CHARGES: list[Charge] = []  # shared, never mutated: steps assign a new list
 
 
 class Batch:

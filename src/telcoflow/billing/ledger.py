@@ -23,12 +23,14 @@ _ZERO = Decimal(0)
 class LedgerTransaction:
     """Reads and writes of one batch against a :class:`~telcoflow.stores.base.LedgerStore`."""
 
-    __slots__ = ("_counters", "_flags", "changes", "store")
+    __slots__ = ("_flags", "changes", "store", "values")
 
     def __init__(self, store: LedgerStore) -> None:
         self.store = store
         self.changes = ChangeSet()
-        self._counters: dict[str, Decimal] = {}
+        #: current counter values read or written in this transaction (steps on the hot path
+        #: may read it directly before falling back to :meth:`counter`)
+        self.values: dict[str, Decimal] = {}
         self._flags: dict[str, bool] = {}
 
     # -- claims ---------------------------------------------------------------------------
@@ -68,16 +70,16 @@ class LedgerTransaction:
     # -- counters -------------------------------------------------------------------------
     def counter(self, key: str) -> Decimal:
         """The current value of counter ``key`` (0 if it never moved)."""
-        value = self._counters.get(key)
+        value = self.values.get(key)
         if value is None:
             value = self.store.get_counters((key,)).get(key, _ZERO)
-            self._counters[key] = value
+            self.values[key] = value
         return value
 
     def add(self, effects: list[Effect] | None, key: str, delta: Decimal) -> Decimal:
         """Add ``delta`` to counter ``key``; return the new value; record the effect."""
         value = self.counter(key) + delta
-        self._counters[key] = value
+        self.values[key] = value
         deltas = self.changes.counters
         deltas[key] = deltas.get(key, _ZERO) + delta
         if effects is not None:

@@ -96,7 +96,6 @@ class StreamTotals:
     rejected: int = 0
     notifications: int = 0
     seconds: float = 0.0
-    rated_total: Decimal = _ZERO
     reasons: dict[str, int] = field(default_factory=dict)
 
 
@@ -148,7 +147,7 @@ class RealtimeBilling:
         )
         return result
 
-    def stream(self, events: Iterable[Event], *, batch_size: int = 2000,
+    def stream(self, events: Iterable[Event], *, batch_size: int = 1000,
                on_batch: Callable[[BatchResult], None] | None = None) -> StreamTotals:
         """Process a stream in batches of ``batch_size`` (one durable commit each)."""
         totals = StreamTotals()
@@ -166,8 +165,6 @@ class RealtimeBilling:
             for reason, n in result.rejected.items():
                 totals.rejected += n
                 totals.reasons[reason] = totals.reasons.get(reason, 0) + n
-            for r in result.rated:
-                totals.rated_total += r.total
             if on_batch is not None:
                 on_batch(result)
         totals.seconds = perf_counter() - t0

@@ -202,7 +202,8 @@ class Enrich:
         keep = []
         for item in batch.items:
             e = item.event
-            if type(e) is PaymentEvent:
+            if type(e) is PaymentEvent or (type(e) is FeeEvent and not e.subscriber):
+                # payments, and fees charged to an account rather than a line
                 account = profiles.account(e.account)
                 if account is None:
                     batch.reject(item, "unknown-account",
@@ -261,6 +262,8 @@ class Rate:
     def __call__(self, batch: Batch) -> None:
         """Build each item's charges."""
         tx = batch.tx
+        values = tx.values
+        deltas = tx.changes.counters
         rater = self.rater
         keep = []
         for item in batch.items:
@@ -277,14 +280,21 @@ class Rate:
                 left = units
                 allowances: tuple[Allowance, ...] = sub.allowances
                 if allowances and units:
+                    usage_type, zone = e.usage_type, e.zone
                     for alw in allowances:
-                        if alw.usage_types.__contains__(e.usage_type) and (
-                                alw.zones is None or e.zone in alw.zones):
+                        if usage_type in alw.usage_types and (
+                                alw.zones is None or zone in alw.zones):
                             key = f"alw|{sub.id}|{alw.name}|{item.period}"
-                            free = alw.units - tx.counter(key)
+                            used = values.get(key)
+                            if used is None:
+                                used = tx.counter(key)
+                            free = alw.units - used
                             if free > 0:
                                 take = free if free < left else left
-                                tx.add(item.effects, key, take)
+                                # inlined LedgerTransaction.add
+                                values[key] = used + take
+                                deltas[key] = deltas.get(key, _ZERO) + take
+                                item.effects.append(("C", key, take))
                                 left -= take
                                 if not left:
                                     break

@@ -71,7 +71,7 @@ class CatalogIssue:
 
 
 class _CatalogBody(Frozen):
-    kind: Literal["catalog"]
+    kind: Literal["catalog"] = "catalog"
     id: Id | None = None
     name: str = ""
     version: str | None = None
@@ -94,6 +94,7 @@ class _CatalogBody(Frozen):
 class CatalogFile(_CatalogBody):
     """One catalog YAML file: ``kind: catalog`` and any sections (merged with other files)."""
 
+    kind: Literal["catalog"]
     currency: CurrencyCode | None = None
 
 

@@ -94,10 +94,16 @@ class FlatTransition:
     memory_updates: tuple[tuple[str, str], ...] = ()
     deadlines_clear: frozenset[str] = frozenset()
     deadlines_set: tuple[tuple[str, float], ...] = ()
+    #: True when the transition clears every deadline the source can have (then the new
+    #: deadlines are exactly ``deadlines_set``, sorted): a fast path for the runtime.
+    deadlines_replace: bool = False
     #: Outcome of the target when it is a top-level final state.
     outcome: str | None = None
     #: The compiled guard (``guard``'s expression), for the hot path.
     check: Guard | None = field(default=None, compare=False, repr=False)
+    #: True when the guard reads ``channel``, ``trigger`` or a payload field (then it needs
+    #: a scope built per event; otherwise it reads the context as it is).
+    check_event: bool = field(default=False, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -200,6 +206,8 @@ class _Builder:
         self.states: dict[str, StateNode] = {}
         self.specs: dict[str, StateSpec] = {}
         self.guards: dict[str, Guard] = {}
+        self.guard_names: dict[str, frozenset[str]] = {}
+        self.payload_fields = frozenset(f for t in spec.triggers.values() for f in t.payload)
 
     def problem(self, path: PathKey, message: str, code: str) -> None:
         self.problems.append(self.doc.problem(path, message, code))
@@ -326,6 +334,7 @@ class _Builder:
                 self.problems.extend(exc.problems)
                 continue
             self.guards[name] = expr.fn
+            self.guard_names[name] = frozenset(expr.names)
 
     def check_transition(self, t: TransitionSpec, source: str, ypath: PathKey) -> str | None:
         target = self.resolve(source, t.target)
@@ -577,9 +586,13 @@ def _flatten(b: _Builder, declared: Mapping[str, list[tuple[str, TransitionSpec,
                             len(flat), config, trigger, new_config, spec.guard,
                             tuple(eff.actions), tuple(eff.emit), tuple(eff.increment),
                             owner, target if spec.resume else None, mem,
-                            tuple(sorted(eff.memory.items())), clear, dl,
+                            tuple(sorted(eff.memory.items())), clear,
+                            tuple(sorted(dl, key=lambda d: (d[1], d[0]))),
+                            all(s in clear for s in before if states[s].timeout is not None),
                             states[new_config].outcome if new_config in states else None,
-                            b.guards.get(spec.guard) if spec.guard else None))
+                            b.guards.get(spec.guard) if spec.guard else None,
+                            bool(b.guard_names.get(spec.guard or "", frozenset()) & (
+                                GUARD_BUILTINS | b.payload_fields))))
                         if new_config not in configs:
                             configs.add(new_config)
                             todo.append(new_config)
@@ -630,8 +643,8 @@ def _build(spec: JourneyFile, doc: Document) -> Journey:
     b.check_tree()
     b.compile_guards()
     declared = b.check_references()
-    if b.problems:  # graph checks on a broken tree would only add noise
-        raise JourneyError(b.problems)
+    if any(p.code == "E-journey-initial" for p in b.problems):
+        raise JourneyError(b.problems)  # no single start: the graph checks cannot run
     initial, flat, configs = _flatten(b, declared)
     outcomes = _graph_checks(b, initial, flat, configs)
     migrations: dict[int, dict[str, str]] = {}

@@ -68,6 +68,7 @@ class JourneyRuntime:
         self.clock = clock or system_clock
         self.engine = engine
         self._table = engine == "table"
+        self._last: Journey | None = None  # the journey of the previous send (a cache)
         self._journeys: dict[tuple[str, int], Journey] = {}
         self._latest: dict[str, int] = {}
         self._machines: dict[tuple[str, int], JourneyMachine] = {}
@@ -152,10 +153,10 @@ class JourneyRuntime:
         ``unknown-payload-field``) and leaves the instance untouched. When triggers match but
         no guard holds, nothing moves and ``result.moved`` is False.
         """
-        journey = self._journeys.get((instance.journey_id, instance.journey_version))
-        if journey is None:
-            self.journey(instance.journey_id, instance.journey_version)  # raises
-            raise AssertionError  # pragma: no cover
+        journey = self._last
+        if (journey is None or instance.journey_id != journey.id
+                or instance.journey_version != journey.version):
+            journey = self._last = self.journey(instance.journey_id, instance.journey_version)
         if instance.outcome is not None:
             raise EventRejectedError(
                 f"instance {instance.id} already finished ({instance.outcome}); "
@@ -186,11 +187,15 @@ class JourneyRuntime:
                     continue
                 check = t.check
                 if check is not None:
-                    if scope is None:
-                        scope = {**instance.context, **payload, "channel": channel,
-                                 "trigger": trigger}
-                    if not check(scope):
-                        continue
+                    if not t.check_event:
+                        if not check(instance.context):
+                            continue
+                    else:
+                        if scope is None:
+                            scope = {**instance.context, **payload, "channel": channel,
+                                     "trigger": trigger}
+                        if not check(scope):
+                            continue
                 chosen = t
                 break
         else:
@@ -221,8 +226,9 @@ class JourneyRuntime:
         if t.actions:
             updates = {}
             view = MappingProxyType(ctx)
+            get = self.actions.get
             for name in t.actions:
-                fn = self.actions.get(name)
+                fn = get(name)
                 if fn is None:  # registration checked this; an emptied registry is a bug
                     raise EventRejectedError(f"action {name!r} is not registered",
                                              reason="unknown-action", event_id=inst.id)
@@ -246,6 +252,11 @@ class JourneyRuntime:
         if t.outcome is not None:
             inst.outcome = t.outcome
             inst.deadlines = ()
+        elif t.deadlines_replace:
+            if t.deadlines_set:
+                inst.deadlines = tuple([(now + after, s) for s, after in t.deadlines_set])
+            else:
+                inst.deadlines = ()
         elif t.deadlines_clear:
             clear = t.deadlines_clear
             kept = [d for d in inst.deadlines if d[1] not in clear]

@@ -3,6 +3,7 @@
 * :func:`load_catalog` reads files and folders (``*.yaml`` / ``*.yml``, recursively).
 * :func:`parse_catalog` reads one YAML text (tests, docs, editors).
 * :func:`catalog_from_documents` merges already parsed documents.
+* :func:`load_catalog_files` is the validator registered for ``kind: catalog`` files.
 
 Every problem is collected and located (``file:line:col ($.json.path): message [code]``):
 syntax errors, duplicate keys, validation errors of every file, conflicting top-level values,
@@ -27,7 +28,7 @@ from telcoflow.errors import DefinitionError, Problem
 from telcoflow.loading.source import Document, iter_yaml_files, load_document, parse_yaml
 from telcoflow.loading.validate import validate_document
 
-__all__ = ["catalog_from_documents", "load_catalog", "parse_catalog"]
+__all__ = ["catalog_from_documents", "load_catalog", "load_catalog_files", "parse_catalog"]
 
 _SCALARS = ("currency", "id", "name", "version", "tax_defaults")
 
@@ -58,6 +59,12 @@ def load_catalog(*paths: str | Path) -> Catalog:
             problems.extend(_validate(doc)[1])
         raise DefinitionError(problems)
     return catalog_from_documents(docs)
+
+
+def load_catalog_files(paths: Sequence[str | Path]) -> Catalog:
+    """The ``kind: catalog`` validator of :mod:`telcoflow.loading.kinds`: the files of one
+    catalog, validated together (same as :func:`load_catalog`)."""
+    return load_catalog(*paths)
 
 
 def parse_catalog(text: str, file: str = "<string>") -> Catalog:

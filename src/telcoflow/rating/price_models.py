@@ -263,11 +263,15 @@ class CompiledTariff:
         "_default",
         "_exponent",
         "_rates",
+        "_selected",
         "currency",
         "factor",
         "increment",
         "tariff",
     )
+
+    #: At most this many (zone, band, slice class, region) selections are remembered.
+    CACHE_SIZE = 4096
 
     def __init__(self, tariff: UsageTariff, currency: Currency) -> None:
         self.tariff = tariff
@@ -280,6 +284,7 @@ class CompiledTariff:
         )
         places = tariff.rounding.places
         self._exponent = currency.exponent if places is None else places
+        self._selected: dict[tuple[str | None, ...], tuple[str | None, PriceFunction]] = {}
 
     def charged_quantity(self, quantity: Decimal) -> Decimal:
         """The quantity charged after increments (``61`` s -> ``90`` s for 60 s then per 30 s)."""
@@ -294,10 +299,19 @@ class CompiledTariff:
         region: str | None = None,
     ) -> tuple[str | None, PriceFunction]:
         """The rate id (``None`` for the default price) and compiled price that apply."""
+        key = (zone, band, slice_class, region)
+        found = self._selected.get(key)
+        if found is not None:
+            return found
+        found = (None, self._default)
         for rate, fn in self._rates:
             if rate.matches(zone=zone, band=band, slice_class=slice_class, region=region):
-                return rate.id, fn
-        return None, self._default
+                found = (rate.id, fn)
+                break
+        if len(self._selected) >= self.CACHE_SIZE:
+            self._selected.clear()
+        self._selected[key] = found
+        return found
 
     def rate(
         self,
@@ -307,30 +321,55 @@ class CompiledTariff:
         band: str | None = None,
         slice_class: str | None = None,
         region: str | None = None,
+        used_before: Decimal | None = None,
     ) -> RatedUsage:
         """Rate ``quantity`` (in the tariff's ``unit``) in the given context.
 
-        The amount is exact unless the tariff's rounding says ``per_event: true``.
+        ``used_before`` is the charged quantity already rated at this rate in the period
+        (tiers then count from there: 30 GB then 35 GB cost what 65 GB costs, 33.00 for the
+        data example); the amount is ``f(used_before + charged) - f(used_before)``, which can
+        be negative for a volume price (all units move to a cheaper tier).
+        The amount is exact unless the tariff's rounding says ``per_event: true``; then it is
+        the difference of the rounded cumulative amounts, so the events of a period add up to
+        the rounded amount of their total.
         Raises :class:`~telcoflow.errors.RatingError` for a negative or non-decimal quantity.
         """
-        try:
-            q = to_decimal(quantity, field="quantity")
-        except MoneyError as exc:
-            raise RatingError(f"tariff {self.tariff.id!r}: {exc}") from None
-        if q < 0:
-            raise RatingError(f"tariff {self.tariff.id!r}: `quantity` must be >= 0 (got {q})")
+        q = self._quantity(quantity, "quantity")
         charged = self.increment.charged(q)
         rate_id, fn = self.price_function(
             zone=zone, band=band, slice_class=slice_class, region=region
         )
+        rounding = self.tariff.rounding
         try:
-            amount = fn(charged)
+            if used_before is None or not used_before:
+                amount = fn(charged)
+                if rounding.per_event:
+                    amount = rounding.policy.quantize(amount, self._exponent)
+            else:
+                before = self._quantity(used_before, "used_before")
+                with decimal.localcontext(_CTX):
+                    after = before + charged
+                high, low = fn(after), fn(before)
+                if rounding.per_event:
+                    high = rounding.policy.quantize(high, self._exponent)
+                    low = rounding.policy.quantize(low, self._exponent)
+                with decimal.localcontext(_CTX):
+                    amount = high - low
         except RatingError as exc:
             raise RatingError(f"tariff {self.tariff.id!r}: {exc}") from None
-        rounding = self.tariff.rounding
-        if rounding.per_event:
-            amount = rounding.policy.quantize(amount, self._exponent)
         return RatedUsage(self.tariff.id, rate_id, q, charged, Money(amount, self.currency))
+
+    def _quantity(self, value: object, name: str) -> Decimal:
+        if type(value) is Decimal and value.is_finite():
+            q = value
+        else:
+            try:
+                q = to_decimal(value, field=name)
+            except MoneyError as exc:
+                raise RatingError(f"tariff {self.tariff.id!r}: {exc}") from None
+        if q < 0:
+            raise RatingError(f"tariff {self.tariff.id!r}: `{name}` must be >= 0 (got {q})")
+        return q
 
 
 def compile_tariff(tariff: UsageTariff, currency: Currency | str) -> CompiledTariff:

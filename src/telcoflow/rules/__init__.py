@@ -1,1 +1,59 @@
-"""telcoflow.rules."""
+"""telcoflow.rules: safe expressions, decision tables, rule packs, explain traces, stateful
+rules (durable-rules or pure Python), hot reload and pack tests.
+
+Start with :func:`load_pack`, :meth:`RulePack.evaluate` and :func:`explain`; see
+``docs/rules.md``.
+"""
+
+from telcoflow.rules.engine import CompiledDecision, DecisionError
+from telcoflow.rules.expressions import CompiledExpression, EvaluationError, compile_expression
+from telcoflow.rules.host import Decided, RuleHost
+from telcoflow.rules.model import RulePackModel, RulePackPartModel
+from telcoflow.rules.pack import RulePack, explain, is_pack_path, load_pack, pack_from_text
+from telcoflow.rules.packtests import CaseResult, run_pack_tests
+from telcoflow.rules.registry import (
+    ENTRY_POINT_GROUP,
+    Registry,
+    RuleKind,
+    default_registry,
+    register_builtins,
+)
+from telcoflow.rules.stateful import (
+    DurableBackend,
+    PythonBackend,
+    StatefulEngine,
+    StatefulError,
+    durable_available,
+)
+from telcoflow.rules.trace import Trace, render_trace
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "CaseResult",
+    "CompiledDecision",
+    "CompiledExpression",
+    "Decided",
+    "DecisionError",
+    "DurableBackend",
+    "EvaluationError",
+    "PythonBackend",
+    "Registry",
+    "RuleHost",
+    "RuleKind",
+    "RulePack",
+    "RulePackModel",
+    "RulePackPartModel",
+    "StatefulEngine",
+    "StatefulError",
+    "Trace",
+    "compile_expression",
+    "default_registry",
+    "durable_available",
+    "explain",
+    "is_pack_path",
+    "load_pack",
+    "pack_from_text",
+    "register_builtins",
+    "render_trace",
+    "run_pack_tests",
+]

@@ -528,7 +528,12 @@ _BASE_BINDINGS: dict[str, Any] = {
 
 def _build_function(body: ast.expr, bindings: dict[str, Any], name: str,
                     handler: bool) -> FunctionType:
-    """Compile ``def name(ctx, *, <bindings>): return body`` from our own tree."""
+    """Compile ``def name(ctx): return body`` from our own tree.
+
+    ``bindings`` (constants, functions, helpers) become the function's globals: a plain
+    one-argument function keeps CPython's fastest call path (keyword-only defaults would
+    halve the call rate). Python's builtins are not reachable (``__builtins__`` is empty).
+    """
     stmt: ast.stmt = ast.Return(body)
     if handler:
         stmt = ast.Try(
@@ -539,10 +544,8 @@ def _build_function(body: ast.expr, bindings: dict[str, Any], name: str,
                                           [ast.Name("ctx", ast.Load()),
                                            ast.Name("_e", ast.Load())], []))])],
             orelse=[], finalbody=[])
-    names = sorted(bindings)
     args = ast.arguments(
-        posonlyargs=[], args=[ast.arg("ctx")], vararg=None,
-        kwonlyargs=[ast.arg(n) for n in names], kw_defaults=[None for _ in names],
+        posonlyargs=[], args=[ast.arg("ctx")], vararg=None, kwonlyargs=[], kw_defaults=[],
         kwarg=None, defaults=[])
     fdef = ast.FunctionDef(name=name, args=args, body=[stmt], decorator_list=[], returns=None,
                            type_comment=None)
@@ -552,9 +555,9 @@ def _build_function(body: ast.expr, bindings: dict[str, Any], name: str,
     ast.fix_missing_locations(module)
     code = compile(module, "<telcoflow-expression>", "exec")
     fcode = next(c for c in code.co_consts if isinstance(c, CodeType))
-    fn = FunctionType(fcode, {"__builtins__": {}}, name)
-    fn.__kwdefaults__ = dict(bindings)
-    return fn
+    namespace: dict[str, Any] = {"__builtins__": {}}
+    namespace.update(bindings)
+    return FunctionType(fcode, namespace, name)
 
 
 def compile_expression(

@@ -28,12 +28,13 @@ Semantics (identical on both backends; events must arrive in time order per key)
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from telcoflow.errors import TelcoflowRuntimeError
 from telcoflow.money import to_decimal
@@ -201,12 +202,29 @@ def durable_available() -> bool:
     return True
 
 
+class _Shard:
+    """One registered ruleset of a stateful rule definition (shared process-wide)."""
+
+    __slots__ = ("fired", "name", "sessions")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sessions: dict[str, int] = {}  # sid -> last time seen (ms)
+        self.fired: set[str] = set()
+
+
 class _DurableHost:
-    """The one durable-rules host of the process (durable-rules keeps one engine)."""
+    """The one durable-rules host of the process and its ruleset pools.
+
+    durable-rules keeps one engine per process, cannot unregister a ruleset and becomes
+    unstable as rulesets pile up, so rulesets are shared: one pool of shards per distinct
+    rule *definition*, reused by every backend instance (sids are unique process-wide).
+    """
 
     _instance: Any = None
-    _lock = threading.Lock()
+    _lock = threading.RLock()
     _counter = 0
+    _pools: ClassVar[dict[str, list[_Shard]]] = {}
 
     @classmethod
     def get(cls) -> Any:
@@ -214,23 +232,32 @@ class _DurableHost:
             if cls._instance is None:
                 import durable.engine as engine
 
-                cls._instance = engine.Host()
+                class _Host(engine.Host):  # type: ignore[misc]
+                    """No background dispatch threads: every action runs synchronously
+                    inside post() (telcoflow uses no durable timers); the threads race
+                    with post() and crash the engine."""
+
+                    def _run(self) -> None:
+                        return None
+
+                cls._instance = _Host()
             return cls._instance
 
     @classmethod
-    def unique(cls, base: str) -> str:
+    def next_id(cls) -> int:
         with cls._lock:
             cls._counter += 1
-            return f"telcoflow-{base}-{cls._counter}"
+            return cls._counter
+
+    @classmethod
+    def pool(cls, signature: str) -> list[_Shard]:
+        with cls._lock:
+            return cls._pools.setdefault(signature, [])
 
 
-class _Shard:
-    __slots__ = ("fired", "name", "sessions")
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.sessions: dict[str, int] = {}  # sid -> last time seen (ms)
-        self.fired: set[str] = set()
+def _signature(rule: StatefulRule) -> str:
+    steps = "|".join(str(i) for i in range(len(rule.steps)))
+    return f"{rule.id}\0{rule.pattern}\0{_window_ms(rule)}\0{steps}"
 
 
 class DurableBackend:
@@ -251,18 +278,16 @@ class DurableBackend:
         self._max = max_sessions or self.MAX_SESSIONS
         self._shards: dict[str, list[_Shard]] = {}
         self._keys: dict[tuple[str, str], tuple[_Shard, str]] = {}
-        self._next_sid = 0
-        self._lock = threading.Lock()
-        self._rules: dict[str, StatefulRule] = {}
-        self._totals: dict[tuple[str, str], Decimal] = {}
+        self._lock = _DurableHost._lock
 
     def prepare(self, rules: Sequence[StatefulRule]) -> None:
-        """Open the first shard of every rule (rules already prepared keep their state)."""
-        for rule in rules:
-            if rule.id in self._shards:
-                continue
-            self._rules[rule.id] = rule
-            self._shards[rule.id] = [self._new_shard(rule)]
+        """Attach every rule to its pool of rulesets (opened on first use)."""
+        with self._lock:
+            for rule in rules:
+                pool = _DurableHost.pool(_signature(rule))
+                if not pool:
+                    pool.append(self._new_shard(rule))
+                self._shards[rule.id] = pool
 
     def _definition(self, rule: StatefulRule, shard: _Shard) -> dict[str, Any]:
         def run(c: Any) -> None:
@@ -293,15 +318,17 @@ class DurableBackend:
         for j in range(len(rule.steps)):
             terms: list[dict[str, Any]] = [{"r": rule.id}]
             if rule.pattern == "sequence":
-                terms.append({"s": j})
+                terms.append({"step": j})
             if j > 0:
+                # later in arrival order (n) and not earlier in time (t)
+                terms.append({"$gt": {"n": {f"e{j - 1}": "n"}}})
                 terms.append({"$gte": {"t": {f"e{j - 1}": "t"}}})
                 terms.append({"$lte": {"t": {"$add": {"$l": {"e0": "t"}, "$r": w}}}})
             conds.append({f"e{j}": {"$and": terms} if len(terms) > 1 else terms[0]})
         return {"r_0": {"all": conds, "run": run}, "r_1": _init_rule()}
 
     def _new_shard(self, rule: StatefulRule) -> _Shard:
-        shard = _Shard(_DurableHost.unique(rule.id))
+        shard = _Shard(f"telcoflow-{rule.id}-{_DurableHost.next_id()}")
         self._host.register_rulesets({shard.name: self._definition(rule, shard)})
         return shard
 
@@ -322,33 +349,26 @@ class DurableBackend:
         shards = self._shards[rule.id]
         free = next((s for s in shards if len(s.sessions) < self._max), None)
         if free is None and w is not None:
-            for s in shards:
-                for old_sid, seen in list(s.sessions.items()):
-                    if t - seen > w:
-                        self._forget(rule.id, s, old_sid)
+            for (rid, k), (s, old_sid) in list(self._keys.items()):
+                if rid == rule.id and t - s.sessions.get(old_sid, t) > w:
+                    self._delete(s, old_sid)
+                    del self._keys[(rid, k)]
             free = next((s for s in shards if len(s.sessions) < self._max), None)
         if free is None:
             free = self._new_shard(rule)
             shards.append(free)
-        shard = free
-        self._next_sid += 1
-        sid = f"s{self._next_sid}"
-        shard.sessions[sid] = t
-        self._keys[(rule.id, key)] = (shard, sid)
-        self._init(shard, sid)
-        return shard, sid
+        sid = f"s{_DurableHost.next_id()}"
+        free.sessions[sid] = t
+        self._keys[(rule.id, key)] = (free, sid)
+        self._init(free, sid)
+        return free, sid
 
     def _init(self, shard: _Shard, sid: str) -> None:
         # durable-rules crashes (segfault) when deleting a session on which no action ever
         # ran: run a no-op action on every new session so that it can be deleted later.
-        self._host.post(shard.name, {"sid": sid, "init": 1})
-
-    def _forget(self, rule_id: str, shard: _Shard, sid: str) -> None:
-        self._delete(shard, sid)
-        for k, v in list(self._keys.items()):
-            if v == (shard, sid) and k[0] == rule_id:
-                del self._keys[k]
-                break
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self._host.post(shard.name, {"sid": sid, "init": 1})
 
     def observe(self, rule: StatefulRule, obs: Observation) -> bool:
         """Post the observation to the rule's ruleset shard; True when it fired."""
@@ -357,14 +377,19 @@ class DurableBackend:
             shard.sessions[sid] = obs.t
             steps = obs.steps if rule.pattern == "sequence" else (0,)
             for step in steps:
-                msg: dict[str, Any] = {"sid": sid, "r": rule.id, "t": obs.t}
+                n = _DurableHost.next_id()  # arrival order; also makes every message unique
+                msg: dict[str, Any] = {"sid": sid, "id": f"m{n}", "n": n, "r": rule.id,
+                                       "t": obs.t}
                 if rule.pattern == "sequence":
-                    msg["s"] = step
+                    msg["step"] = step
                 if rule.pattern == "total":
                     msg["v"] = str(obs.value or Decimal(0))
                     msg["reach"] = str(obs.reach)
                 try:
-                    self._host.post(shard.name, msg)
+                    with warnings.catch_warnings():
+                        # durable-rules calls datetime.utcfromtimestamp (deprecated in 3.12)
+                        warnings.simplefilter("ignore", DeprecationWarning)
+                        self._host.post(shard.name, msg)
                 except self._not_handled:
                     pass
                 except Exception as exc:
@@ -378,20 +403,18 @@ class DurableBackend:
             return False
 
     def live_keys(self) -> int:
-        """Live durable sessions over all shards."""
-        return sum(len(s.sessions) for shards in self._shards.values() for s in shards)
+        """Keys of this backend holding a live durable session."""
+        return len(self._keys)
 
     def shard_count(self, rule_id: str) -> int:
-        """Ruleset shards opened for ``rule_id``."""
+        """Ruleset shards open for ``rule_id`` (shared by every backend instance)."""
         return len(self._shards.get(rule_id, ()))
 
     def close(self) -> None:
-        """Delete every session (durable-rules cannot unregister rulesets)."""
+        """Delete this backend's sessions (durable-rules cannot unregister rulesets)."""
         with self._lock:
-            for shards in self._shards.values():
-                for s in shards:
-                    for sid in list(s.sessions):
-                        self._delete(s, sid)
+            for shard, sid in self._keys.values():
+                self._delete(shard, sid)
             self._keys.clear()
 
 

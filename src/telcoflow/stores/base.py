@@ -146,11 +146,12 @@ def encode_effects(effects: Sequence[tuple[object, ...]]) -> str:
     records = []
     for effect in effects:
         if effect[0] == "L":
-            key = effect[1]
-            assert isinstance(key, tuple)
-            records.append(_US.join(("L", *key, str(effect[2]), str(effect[3]))))
+            k = effect[1]
+            assert isinstance(k, tuple)
+            records.append(f"L\x1f{k[0]}\x1f{k[1]}\x1f{k[2]}\x1f{k[3]}\x1f{k[4]}\x1f"
+                           f"{effect[2]}\x1f{effect[3]}")
         else:
-            records.append(_US.join(("C", str(effect[1]), str(effect[2]))))
+            records.append(f"C\x1f{effect[1]}\x1f{effect[2]}")
     return _RS.join(records)
 
 

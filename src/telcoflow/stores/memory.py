@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from telcoflow.stores.base import ChangeSet, Claim, DeadLetter, LedgerLine, LineKey
+from telcoflow.stores.base import ChangeSet, Claim, DeadLetter, Effect, LedgerLine, LineKey
 
 __all__ = ["MemoryLedgerStore"]
 
@@ -19,13 +19,19 @@ class MemoryLedgerStore:
         self._ledger: dict[LineKey, list[Decimal]] = {}
         self._counters: dict[str, Decimal] = {}
         self._flags: set[str] = set()
-        self._claims: dict[str, Claim] = {}
+        # (fingerprint, effects) tuples: immutable, so the garbage collector untracks them
+        self._claims: dict[str, tuple[str, tuple[Effect, ...]]] = {}
         self._dead: dict[tuple[str, str], DeadLetter] = {}
 
     def get_claims(self, event_ids: Sequence[str]) -> dict[str, Claim]:
         """The claims that exist among ``event_ids``."""
         claims = self._claims
-        return {i: claims[i] for i in event_ids if i in claims}
+        out: dict[str, Claim] = {}
+        for i in event_ids:
+            found = claims.get(i)
+            if found is not None:
+                out[i] = Claim(i, found[0], list(found[1]))
+        return out
 
     def get_counters(self, keys: Iterable[str]) -> dict[str, Decimal]:
         """Current values of the counters that exist among ``keys``."""
@@ -50,7 +56,9 @@ class MemoryLedgerStore:
         for ckey, delta in changes.counters.items():
             counters[ckey] = counters.get(ckey, _ZERO) + delta
         self._flags.update(changes.flags)
-        self._claims.update(changes.claims)
+        claims = self._claims
+        for event_id, claim in changes.claims.items():
+            claims[event_id] = (claim.fingerprint, tuple(claim.effects))
         for dead in changes.dead_letters:
             self._dead.setdefault((dead.event_id, dead.fingerprint), dead)
 

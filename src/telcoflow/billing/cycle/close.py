@@ -4,7 +4,10 @@ Steps, in order (each amount is rounded once, where it leaves, at the bill line)
 
 1. no subscriptions -> skipped ``no-subscribers``; no ledger charge in the period -> skipped
    ``no-charges`` (bills only where there was consumption);
-2. ledger lines become bill lines (one per subscriber and item type, rounded);
+2. ledger lines become bill lines (one per subscriber and item type, rounded); the real-time
+   path's ``tax`` lines are left out (the close taxes each bill line itself) and its
+   ``discount`` lines (negative) are spread over the subscriber's lines as one ``realtime``
+   discount;
 3. recurring fees are finalized: each subscription's plan fee, prorated by days held, unless
    the ledger already carries that subscriber's ``recurring`` line for the period;
 4. end-of-cycle discounts (thresholds, caps, plan conditions, once-only coupons), each spread
@@ -108,14 +111,22 @@ class CycleCloser:
             return SkippedAccount(account.account_id, "no-subscribers")
         currency = account.currency
         sums: dict[tuple[str, str], list[Decimal]] = {}
+        realtime_discounts: dict[str, Decimal] = {}
         for ln in lines:
             if ln.period != cycle.key or (not ln.amount and not ln.quantity):
+                continue
+            item = ln.item_type
+            if item == "tax":  # the real-time estimate; the close taxes each bill line
                 continue
             if ln.currency != currency:
                 raise CurrencyMismatchError(
                     f"ledger line {ln.subscriber}/{ln.item_type} of account {account.account_id} "
                     f"is in {ln.currency}, expected the account currency {currency}")
-            key = (ln.subscriber, ln.item_type)
+            if item == "discount":  # given in real time: a negative amount
+                realtime_discounts[ln.subscriber] = (
+                    realtime_discounts.get(ln.subscriber, _ZERO) - ln.amount)
+                continue
+            key = (ln.subscriber, item)
             acc = sums.get(key)
             if acc is None:
                 sums[key] = [ln.amount, ln.quantity]
@@ -134,6 +145,8 @@ class CycleCloser:
                 sub, item, descriptions.get(item) or DEFAULT_DESCRIPTIONS.get(item, item), quantity,
                 units.get(item) or DEFAULT_UNITS.get(item, "unit"), amount.quantize(quantum, mode),
                 categories.get(item, "telecom")))
+
+        discounts = _realtime_discounts(work, realtime_discounts, quantum, mode)
 
         # recurring fees, prorated by days held
         commitment = _ZERO
@@ -161,7 +174,7 @@ class CycleCloser:
                 Decimal(days), units.get("recurring", "day"), fee.quantize(quantum, mode),
                 plan.tax_category))
 
-        discounts = _apply_discounts(account, work, policy, plans_held, quantum)
+        discounts.extend(_apply_discounts(account, work, policy, plans_held, quantum))
 
         if commitment:
             spend = sum((w.amount - w.discount for w in work), _ZERO)
@@ -265,6 +278,29 @@ def close_account(
     For many accounts, build one :class:`CycleCloser` and call it per account.
     """
     return CycleCloser(policy, cycle)(account, lines)
+
+
+def _realtime_discounts(work: list[_Line], given: dict[str, Decimal], quantum: Decimal,
+                        mode: str) -> list[DiscountApplied]:
+    """Ledger ``discount`` lines (given in real time, per subscriber) spread over that
+    subscriber's lines (all lines when it has none), never beyond what they cover."""
+    total = _ZERO
+    for sub, amount in sorted(given.items()):
+        amount = amount.quantize(quantum, mode)
+        covered = [w for w in work if w.subscriber_id == sub and w.amount - w.discount > 0]
+        if not covered:
+            covered = [w for w in work if w.amount - w.discount > 0]
+        base = sum((w.amount - w.discount for w in covered), _ZERO)
+        amount = min(amount, base)
+        if amount <= 0:
+            continue
+        for w, part in zip(covered, allocate(amount, [w.amount - w.discount for w in covered],
+                                             quantum), strict=True):
+            w.discount += part
+        total += amount
+    if not total:
+        return []
+    return [DiscountApplied("realtime", "Discounts given during the cycle", total)]
 
 
 def _eligible(spec: DiscountSpec, account: BillingAccount, plans_held: set[str]) -> bool:

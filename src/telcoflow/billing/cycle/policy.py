@@ -26,19 +26,26 @@ Read from YAML (``kind: close-policy``) with every problem located at ``file:lin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from telcoflow.errors import MoneyError
+from telcoflow.errors import DefinitionError, MoneyError, Problem
 from telcoflow.loading.source import load_document, parse_yaml
 from telcoflow.loading.validate import validate_document
 from telcoflow.money import Currency, RoundingPolicy, to_decimal
 
-__all__ = ["ClosePolicy", "DiscountSpec", "PlanSpec", "load_close_policy", "parse_close_policy"]
+__all__ = [
+    "ClosePolicy",
+    "DiscountSpec",
+    "PlanSpec",
+    "load_close_policy",
+    "parse_close_policy",
+    "validate_policy_files",
+]
 
 
 def _decimal(value: Any) -> Decimal:
@@ -137,3 +144,18 @@ def parse_close_policy(text: str, file: str = "<close-policy>") -> ClosePolicy:
 def load_close_policy(path: str | Path) -> ClosePolicy:
     """Load and validate a close policy file; problems are located at file:line:col."""
     return validate_document(load_document(path), ClosePolicy)
+
+
+def validate_policy_files(paths: Sequence[Path]) -> list[ClosePolicy]:
+    """Validate close-policy files (the ``close-policy`` kind of ``telcoflow validate``);
+    raise :class:`DefinitionError` with every problem of every file."""
+    problems: list[Problem] = []
+    out: list[ClosePolicy] = []
+    for path in paths:
+        try:
+            out.append(load_close_policy(path))
+        except DefinitionError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise DefinitionError(problems)
+    return out

@@ -35,7 +35,7 @@ from telcoflow.billing.cycle.sources import AccountDirectory, LedgerReader, line
 from telcoflow.billing.cycle.store import BillStore, FinishedAccount
 from telcoflow.errors import TelcoflowError
 
-__all__ = ["BillRunJob", "BillRunSummary", "Shard", "bill_run", "close_batch"]
+__all__ = ["BillRunJob", "BillRunSummary", "Shard", "bill_run", "close_batch", "sqlite_job"]
 
 _FORMATS = frozenset({"xml", "html", "json"})
 
@@ -239,6 +239,31 @@ def close_batch(job: BillRunJob, account_ids: Sequence[str]) -> tuple[int, int]:
 def _batches(ids: Sequence[str], size: int) -> Iterator[list[str]]:
     for start in range(0, len(ids), size):
         yield list(ids[start:start + size])
+
+
+def sqlite_job(
+    *,
+    policy: str | Path,
+    ledger: str | Path,
+    accounts: str | Path,
+    store: str | Path,
+    cycle_day: int,
+    year: int,
+    month: int,
+    formats: Sequence[str] = ("xml", "html"),
+    batch_size: int = 500,
+) -> BillRunJob:
+    """A job over SQLite files: the close policy YAML, the ledger (the real-time store's
+    file), the account directory and the bill store (what ``telcoflow bill-run`` needs)."""
+    from functools import partial
+
+    from telcoflow.billing.cycle.policy import load_close_policy
+    from telcoflow.billing.cycle.sources import SqliteAccounts, SqliteLedger
+
+    return BillRunJob(
+        cycle=BillCycle.for_month(cycle_day, year, month), policy=load_close_policy(policy),
+        ledger=partial(SqliteLedger, str(ledger)), accounts=partial(SqliteAccounts, str(accounts)),
+        store_path=store, formats=frozenset(formats), batch_size=batch_size)
 
 
 def bill_run(

@@ -105,19 +105,22 @@ class MemoryAccounts:
 
 
 class SqliteLedger:
-    """Ledger lines in a SQLite file (table ``ledger_lines``), read in batches per account.
+    """Read (batch per account range) the ledger file of
+    :class:`telcoflow.stores.sqlite.SQLiteLedgerStore`: same table ``ledger``, same schema.
 
-    The schema mirrors :class:`~telcoflow.stores.base.LedgerLine`; amounts and quantities are
-    stored as decimal text (exact). :meth:`write` is for preparing ledgers in tests and
-    benchmarks; the real-time path writes through its ledger store.
+    The store keeps its lines in memory and answers ``lines(account=...)`` by scanning them;
+    a close over millions of accounts needs indexed batch reads instead, which this reader
+    does on the store's primary key (account first). Amounts and quantities are decimal text.
+    :meth:`write` prepares ledgers in tests and benchmarks (the real-time path writes through
+    its ledger store).
     """
 
     SCHEMA = """
-    CREATE TABLE IF NOT EXISTS ledger_lines (
+    CREATE TABLE IF NOT EXISTS ledger (
         account TEXT NOT NULL, subscriber TEXT NOT NULL, item_type TEXT NOT NULL,
         period TEXT NOT NULL, currency TEXT NOT NULL, amount TEXT NOT NULL,
         quantity TEXT NOT NULL,
-        PRIMARY KEY (period, account, subscriber, item_type, currency)
+        PRIMARY KEY (account, subscriber, item_type, period, currency)
     ) WITHOUT ROWID
     """
 
@@ -130,14 +133,14 @@ class SqliteLedger:
         """Insert (or replace) ledger lines in one transaction."""
         with _tx(self._conn):
             self._conn.executemany(
-                "INSERT OR REPLACE INTO ledger_lines VALUES (?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO ledger VALUES (?,?,?,?,?,?,?)",
                 ((ln.account, ln.subscriber, ln.item_type, ln.period, ln.currency,
                   str(ln.amount), str(ln.quantity)) for ln in lines))
 
     def lines(self, *, account: str | None = None, period: str | None = None) -> list[LedgerLine]:
         """Ledger lines, optionally for one account and / or one period, sorted by key."""
         rows = self._conn.execute(
-            "SELECT * FROM ledger_lines WHERE (?1 IS NULL OR account=?1) AND "
+            "SELECT * FROM ledger WHERE (?1 IS NULL OR account=?1) AND "
             "(?2 IS NULL OR period=?2) ORDER BY account, subscriber, item_type, period, currency",
             (account, period))
         return [_line(r) for r in rows]
@@ -150,8 +153,8 @@ class SqliteLedger:
         if not account_ids:
             return out
         rows = self._conn.execute(
-            "SELECT * FROM ledger_lines WHERE period=? AND account BETWEEN ? AND ?",
-            (period, min(account_ids), max(account_ids)))
+            "SELECT * FROM ledger WHERE account BETWEEN ? AND ? AND period=?",
+            (min(account_ids), max(account_ids), period))
         for r in rows:
             bucket = out.get(r[0])
             if bucket is not None:
@@ -162,7 +165,7 @@ class SqliteLedger:
         """Overwrite one line's amount (what an audit must catch when done by hand)."""
         with _tx(self._conn):
             self._conn.execute(
-                "UPDATE ledger_lines SET amount=? WHERE period=? AND account=? AND subscriber=? "
+                "UPDATE ledger SET amount=? WHERE period=? AND account=? AND subscriber=? "
                 "AND item_type=? AND currency=?",
                 (str(amount), line.period, line.account, line.subscriber, line.item_type,
                  line.currency))

@@ -4,14 +4,14 @@ Each batch is written in one ``BEGIN IMMEDIATE`` transaction that first *claims*
 accounts (their ``(cycle, account)`` key is the primary key of ``bill_accounts``; an account
 already finished is left alone) and then writes the bills of the accounts it claimed. A crash
 loses at most the batch in flight (rolled back, redone by the rerun); no account is ever
-finished twice. Documents are stored zlib-compressed.
+finished twice. Documents are stored as they were rendered (compressing each small
+document costs more CPU than rendering it; compress the file or the backups instead).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -102,7 +102,7 @@ class BillStore:
                                    str(b.total), int(b.total.scaleb(exp)), now))
                     docs = dict(f.documents)
                     bills.append((b.bill_id, cycle, f.account_id,
-                                  *(_pack(docs.get(fmt)) for fmt in _FORMATS)))
+                                  *(docs.get(fmt) for fmt in _FORMATS)))
                 else:
                     reason = f.skipped.reason if f.skipped else "unknown"
                     claims.append((cycle, f.account_id, "skipped", reason, None, None, None,
@@ -138,7 +138,7 @@ class BillStore:
         row = self._conn.execute(
             f"SELECT {fmt} FROM bills WHERE cycle=? AND account_id=?", (cycle, account_id)
         ).fetchone()
-        return None if row is None or row[0] is None else zlib.decompress(row[0])
+        return None if row is None or row[0] is None else bytes(row[0])
 
     def documents(self, cycle: str, fmt: str = "xml") -> Iterator[tuple[str, bytes]]:
         """Every stored document of ``fmt`` for ``cycle``: (account id, bytes)."""
@@ -147,12 +147,8 @@ class BillStore:
         for account_id, blob in self._conn.execute(
                 f"SELECT account_id, {fmt} FROM bills WHERE cycle=? ORDER BY account_id", (cycle,)):
             if blob is not None:
-                yield account_id, zlib.decompress(blob)
+                yield account_id, bytes(blob)
 
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
-
-
-def _pack(data: bytes | None) -> bytes | None:
-    return None if data is None else zlib.compress(data, 1)

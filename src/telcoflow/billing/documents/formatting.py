@@ -8,13 +8,15 @@ falls back to its language (``de_AT`` -> ``de_DE`` rules), then to ``en_GB``.
 '1.234,50\\xa0€'
 >>> format_money(Decimal("-1234.5"), "USD", "en_US")
 '-$1,234.50'
->>> from datetime import date
+>>> from collections.abc import Callable
+from datetime import date
 >>> format_date(date(2026, 12, 15), "fr_FR", "long")
 '15 décembre 2026'
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -23,7 +25,7 @@ from functools import lru_cache
 from telcoflow.money import Currency
 
 __all__ = ["LOCALES", "LocaleRules", "format_date", "format_money", "format_number",
-           "locale_rules"]
+           "locale_rules", "money_formatter"]
 
 _NBSP = "\xa0"
 
@@ -91,6 +93,30 @@ def format_number(value: Decimal, locale: str = "en_GB", places: int | None = No
     if rules.decimal == "." and rules.group == ",":
         return text
     return text.translate({44: rules.group, 46: rules.decimal})
+
+
+@lru_cache(maxsize=256)
+def money_formatter(currency: str, locale: str = "en_GB") -> Callable[[Decimal], str]:
+    """A fast formatter of amounts in ``currency`` for ``locale`` (same output as
+    :func:`format_money`), built once per pair."""
+    rules = locale_rules(locale)
+    quantum = _QUANTA[Currency.of(currency).exponent]
+    symbol = _SYMBOLS.get(currency, currency)
+    table = None if rules.decimal == "." and rules.group == "," else {
+        44: rules.group, 46: rules.decimal}
+    if rules.symbol_first:
+        sep = _NBSP if rules.symbol_space or len(symbol) == 3 else ""
+        pos, neg = symbol + sep + "{}", "-" + symbol + sep + "{}"
+    else:
+        pos, neg = "{}" + _NBSP + symbol, "-{}" + _NBSP + symbol
+
+    def fmt(value: Decimal) -> str:
+        text = format(abs(value).quantize(quantum, ROUND_HALF_UP), ",f")
+        if table is not None:
+            text = text.translate(table)
+        return (neg if value < 0 else pos).format(text)
+
+    return fmt
 
 
 def format_money(value: Decimal, currency: str, locale: str = "en_GB") -> str:

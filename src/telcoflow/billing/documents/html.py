@@ -8,22 +8,24 @@ Templates compile once per renderer; build one renderer and reuse it.
 
 Host templates are looked up first in ``template_dirs`` (then in ``templates``, a mapping of
 name -> source), then in the package's ``templates/`` folder, so a host may replace
-``statement.html.j2`` whole, or only ``base.html.j2`` (the layout), or extend either.
+``statement.html.j2`` whole, or extend the packaged one under its full name
+(``{% extends "telcoflow/statement.html.j2" %}``, which always means the package's) and override
+its blocks: ``title``, ``style``, ``header``, ``content``, ``footer``. The packaged template
+uses no inheritance itself: each level of it costs about a third more rendering time.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from markupsafe import Markup
 
 from telcoflow.billing.cycle.model import (
     AccountPosition,
@@ -34,13 +36,14 @@ from telcoflow.billing.cycle.model import (
     PayerPart,
     TaxSummary,
 )
-from telcoflow.billing.documents.formatting import format_date, format_money, format_number
+from telcoflow.billing.documents.formatting import format_date, format_number, money_formatter
 from telcoflow.billing.documents.xml import BillDocumentError
 
 __all__ = ["StatementRenderer"]
 
 
 def _package_template(name: str) -> tuple[str, str, Callable[[], bool]] | None:
+    name = name.removeprefix("telcoflow/")
     if "/" in name or "\\" in name or name.startswith("."):
         return None
     ref = resources.files("telcoflow.billing.documents").joinpath("templates").joinpath(name)
@@ -49,14 +52,13 @@ def _package_template(name: str) -> tuple[str, str, Callable[[], bool]] | None:
     return ref.read_text(encoding="utf-8"), f"telcoflow:templates/{name}", lambda: True
 
 
-@lru_cache(maxsize=256)
-def _money_formatter(currency: str, locale: str) -> Callable[[Decimal], str]:
-    return functools.partial(format_money, currency=currency, locale=locale)
-
-
 @jinja2.pass_context
-def _money(ctx: jinja2.runtime.Context, value: Decimal) -> str:
-    return _money_formatter(ctx["currency"], ctx["locale"])(value)
+def _money(ctx: jinja2.runtime.Context, value: Decimal) -> Markup:
+    # amounts format to digits, separators and a currency symbol: nothing to escape
+    fmt = ctx.get("_money_fmt")
+    if fmt is None:
+        fmt = money_formatter(ctx["currency"], ctx["locale"])
+    return Markup(fmt(value))
 
 
 @jinja2.pass_context
@@ -128,7 +130,8 @@ class StatementRenderer:
         """The statement of ``bill`` as an HTML page (``extra`` names reach the template)."""
         try:
             return self._template.render(
-                bill=bill, currency=bill.currency, locale=bill.locale, title=self.title, **extra)
+                bill=bill, currency=bill.currency, locale=bill.locale, title=self.title,
+                _money_fmt=money_formatter(bill.currency, bill.locale), **extra)
         except jinja2.TemplateError as exc:
             raise BillDocumentError(
                 f"cannot render the statement of bill {bill.bill_id}: {_where(exc)}") from exc

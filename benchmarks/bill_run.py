@@ -1,0 +1,286 @@
+"""Bill run benchmark: close 1,000,000 accounts (``--quick``: 20,000) with XML and HTML bills.
+
+Setup (not timed): a ledger in the real-time store's SQLite format (table ``ledger`` of
+``telcoflow.stores.sqlite.SQLiteLedgerStore``, rows written directly: that store keeps every
+line in memory, too much at this size) and a billing-account directory. About 92 % of the
+accounts have usage, 4 % have no subscribers and 4 % no charges (both get no bill).
+
+Timed: ``bill_run`` on a process pool of 2 (this machine's cores): read ledger batches, close
+(recurring fees, discounts, minimum spend, taxes, split, position), render XML + HTML,
+compress, claim-and-write every batch in SQLite.
+
+Baseline (same run): the naive close, which re-reads and re-aggregates every raw rated event
+of an account (about 110 per subscriber) instead of reading the ledger, then closes, renders
+and writes the same way. It runs on a subset of accounts in one process, and its per-account
+time is extrapolated to the full population on 2 processes (ideal scaling, favourable to the
+baseline). Peak RSS is printed for the parent and the largest worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+
+from telcoflow.billing.cycle import (
+    BillCycle,
+    BillingAccount,
+    BillRunJob,
+    BillStore,
+    PayerRule,
+    SqliteAccounts,
+    SqliteLedger,
+    Subscription,
+    bill_run,
+    parse_close_policy,
+)
+from telcoflow.billing.cycle.close import CycleCloser
+from telcoflow.billing.cycle.model import SkippedAccount
+from telcoflow.billing.cycle.sources import account_to_json
+from telcoflow.billing.cycle.store import FinishedAccount
+from telcoflow.billing.documents import StatementRenderer, render_bill_xml, validate_bill_xml
+from telcoflow.stores.base import LedgerLine
+
+POLICY = """
+kind: close-policy
+currency: EUR
+plans:
+  basic: {fee: "19.99", description: "5G Basic"}
+  family: {fee: "39.99", description: "5G Family", minimum_spend: "45.00"}
+  max: {fee: "59.99", description: "5G Max"}
+discounts:
+  - {id: data-10, kind: percentage, value: "10", applies_to: [data], threshold: "10.00",
+     cap: "5.00", description: "10% off data"}
+  - {id: welcome, kind: fixed, value: "5.00", coupon: W5, description: "Welcome coupon"}
+tax_categories: {slice: digital}
+taxes:
+  default: {telecom: "20", digital: "10"}
+  ES-CN: {telecom: "7", digital: "7"}
+"""
+CYCLE = BillCycle.for_month(1, 2026, 11)
+PERIOD = CYCLE.key
+PLANS = ("basic", "basic", "family", "max")
+LOCALES = ("en_GB", "en_GB", "en_GB", "de_DE", "fr_FR")
+EVENTS_PER_LINE = {"voice": 30, "data": 60, "sms": 20, "slice": 3}
+
+
+def _account(i: int, rng: random.Random) -> tuple[BillingAccount, list[tuple[str, ...]]]:
+    """Account i and its ledger rows (store format: 7 text columns)."""
+    aid = f"ACC{i:08d}"
+    kind = i % 25
+    if kind == 0:
+        return BillingAccount(aid, f"Customer {i}", "EUR"), []
+    n_subs = 1 if rng.random() < 0.7 else (2 if rng.random() < 0.83 else 3)
+    start = date(2026, 11, rng.randint(2, 28)) if rng.random() < 0.05 else None
+    subs = tuple(Subscription(f"{aid}-{s}", rng.choice(PLANS), start=start if s == 0 else None)
+                 for s in range(n_subs))
+    acc = BillingAccount(
+        aid, f"Customer {i}", "EUR", subscriptions=subs,
+        jurisdiction="ES-CN" if rng.random() < 0.1 else "default",
+        locale=rng.choice(LOCALES),
+        previous_balance=Decimal(rng.randint(0, 5000)) / 100,
+        payments=Decimal(rng.randint(0, 5000)) / 100,
+        coupons=("W5",) if rng.random() < 0.03 else (),
+        payers=(PayerRule("CORP-1", frozenset({"recurring", "data"}), Decimal("40.00")),)
+        if rng.random() < 0.05 else (),
+        address=(f"{i % 900 + 1} High Street", "Springfield"))
+    if kind == 1:
+        return acc, []
+    rows: list[tuple[str, ...]] = []
+    for s in subs:
+        sub = s.subscriber_id
+        rows.append((aid, sub, "voice", PERIOD, "EUR", f"{rng.randint(0, 3000) / 100:.2f}",
+                     str(rng.randint(60, 30000))))
+        rows.append((aid, sub, "data", PERIOD, "EUR", f"{rng.randint(0, 4000) / 100:.4f}",
+                     str(rng.randint(10, 50000))))
+        if rng.random() < 0.6:
+            rows.append((aid, sub, "sms", PERIOD, "EUR", f"{rng.randint(0, 500) / 100:.2f}",
+                         str(rng.randint(1, 200))))
+        if rng.random() < 0.1:
+            rows.append((aid, sub, "slice", PERIOD, "EUR", f"{rng.randint(100, 900) / 100:.2f}",
+                         str(rng.randint(1, 12))))
+    return acc, rows
+
+
+def prepare(workdir: Path, n: int, seed: int = 7) -> tuple[Path, Path, int]:
+    """Write the ledger and the account directory; return their paths and the row count."""
+    ledger_path, accounts_path = workdir / "ledger.db", workdir / "accounts.db"
+    SqliteLedger(ledger_path).close()
+    SqliteAccounts(accounts_path).close()
+    rng = random.Random(seed)
+    lconn = sqlite3.connect(ledger_path, isolation_level=None)
+    aconn = sqlite3.connect(accounts_path, isolation_level=None)
+    for c in (lconn, aconn):
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("PRAGMA synchronous=OFF")
+    rows_total = 0
+    step = 20_000
+    for lo in range(0, n, step):
+        accounts: list[tuple[str, int, str]] = []
+        rows: list[tuple[str, ...]] = []
+        for i in range(lo, min(n, lo + step)):
+            acc, acc_rows = _account(i, rng)
+            accounts.append((acc.account_id, acc.cycle_day, account_to_json(acc)))
+            rows.extend(acc_rows)
+        lconn.execute("BEGIN")
+        lconn.executemany("INSERT INTO ledger VALUES (?,?,?,?,?,?,?)", rows)
+        lconn.execute("COMMIT")
+        aconn.execute("BEGIN")
+        aconn.executemany("INSERT INTO billing_accounts VALUES (?,?,?)", accounts)
+        aconn.execute("COMMIT")
+        rows_total += len(rows)
+    lconn.close()
+    aconn.close()
+    return ledger_path, accounts_path, rows_total
+
+
+def _split(amount: Decimal, quantity: int, parts: int) -> Iterator[tuple[Decimal, int]]:
+    """``parts`` raw events whose amounts and quantities sum exactly to the ledger line."""
+    each = (amount / parts).quantize(Decimal("0.0001"))
+    q_each = quantity // parts
+    for p in range(parts - 1):
+        yield each, q_each
+        del p
+    yield amount - each * (parts - 1), quantity - q_each * (parts - 1)
+
+
+def prepare_raw_events(
+    workdir: Path, ledger_path: Path, account_ids: list[str]
+) -> tuple[Path, int]:
+    """Raw rated events of ``account_ids`` (every ledger line split into its events)."""
+    path = workdir / "raw.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE raw_events (event_id TEXT PRIMARY KEY, account TEXT NOT NULL, "
+                 "subscriber TEXT NOT NULL, item_type TEXT NOT NULL, period TEXT NOT NULL, "
+                 "currency TEXT NOT NULL, amount TEXT NOT NULL, quantity TEXT NOT NULL)")
+    conn.execute("CREATE INDEX raw_events_account ON raw_events (account, period)")
+    ledger = SqliteLedger(ledger_path)
+    events: list[tuple[str, ...]] = []
+    for lines in ledger.lines_for_accounts(PERIOD, account_ids).values():
+        for ln in lines:
+            parts = EVENTS_PER_LINE.get(ln.item_type, 5)
+            for k, (amount, qty) in enumerate(_split(ln.amount, int(ln.quantity), parts)):
+                events.append((f"{ln.account}/{ln.subscriber}/{ln.item_type}/{k}", ln.account,
+                               ln.subscriber, ln.item_type, PERIOD, "EUR", str(amount),
+                               str(qty)))
+    ledger.close()
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO raw_events VALUES (?,?,?,?,?,?,?,?)", events)
+    conn.execute("COMMIT")
+    conn.close()
+    return path, len(events)
+
+
+def naive_close(raw_path: Path, accounts_path: Path, store_path: Path,
+                account_ids: list[str]) -> float:
+    """Close ``account_ids`` re-aggregating raw events per account; return seconds."""
+    policy = parse_close_policy(POLICY)
+    closer = CycleCloser(policy, CYCLE)
+    statement = StatementRenderer()
+    directory = SqliteAccounts(accounts_path)
+    store = BillStore(store_path)
+    raw = sqlite3.connect(raw_path)
+    started = time.perf_counter()
+    for lo in range(0, len(account_ids), 500):
+        batch = account_ids[lo:lo + 500]
+        finished = []
+        for acc in directory.get_accounts(batch):
+            sums: dict[tuple[str, str], list[Decimal]] = {}
+            for sub, item, amount, qty in raw.execute(
+                    "SELECT subscriber, item_type, amount, quantity FROM raw_events "
+                    "WHERE account=? AND period=?", (acc.account_id, PERIOD)):
+                s = sums.setdefault((sub, item), [Decimal(0), Decimal(0)])
+                s[0] += Decimal(amount)
+                s[1] += Decimal(qty)
+            lines = [LedgerLine(acc.account_id, sub, item, PERIOD, "EUR", a, q)
+                     for (sub, item), (a, q) in sums.items()]
+            result = closer(acc, lines)
+            if isinstance(result, SkippedAccount):
+                finished.append(FinishedAccount(acc.account_id, None, result))
+            else:
+                docs = (("xml", render_bill_xml(result)),
+                        ("html", statement.render(result).encode("utf-8")))
+                finished.append(FinishedAccount(acc.account_id, result, None, docs))
+        store.write(CYCLE.key, finished)
+    took = time.perf_counter() - started
+    raw.close()
+    store.close()
+    directory.close()
+    return took
+
+
+def _rss_mb(who: int) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024  # Linux: kilobytes
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="20,000 accounts")
+    parser.add_argument("--accounts", type=int, default=None)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--baseline-accounts", type=int, default=None)
+    args = parser.parse_args()
+    n = args.accounts or (20_000 if args.quick else 1_000_000)
+    k = args.baseline_accounts or (1_000 if args.quick else 4_000)
+    workdir = Path(tempfile.mkdtemp(prefix="telcoflow-bill-run-"))
+    try:
+        t0 = time.perf_counter()
+        ledger_path, accounts_path, rows = prepare(workdir, n)
+        print(f"prepared {n:,} accounts, {rows:,} ledger rows in {time.perf_counter() - t0:.1f} s"
+              f" (not timed)", flush=True)
+
+        job = BillRunJob(CYCLE, parse_close_policy(POLICY),
+                         ledger=partial(SqliteLedger, ledger_path),
+                         accounts=partial(SqliteAccounts, accounts_path),
+                         store_path=workdir / "bills.db", batch_size=1000)
+        summary = bill_run(job, processes=args.processes, progress=sys.stderr.isatty())
+        print(summary.render(), flush=True)
+        seconds = summary.duration_s
+        assert summary.bills + len(summary.skipped) == n, "every account finished once"
+        parent_mb, worker_mb = _rss_mb(resource.RUSAGE_SELF), _rss_mb(resource.RUSAGE_CHILDREN)
+        print(f"bill run: {n:,} accounts in {seconds:.1f} s = {n / seconds:,.0f} accounts/s; "
+              f"peak RSS parent {parent_mb:.0f} MB, largest worker {worker_mb:.0f} MB "
+              f"(total <= {parent_mb + args.processes * worker_mb:.0f} MB)", flush=True)
+        store = BillStore(workdir / "bills.db")
+        checked = 0
+        for _, doc in store.documents(CYCLE.key, "xml"):
+            validate_bill_xml(doc)
+            checked += 1
+            if checked >= 200:
+                break
+        store.close()
+        db_mb = (workdir / "bills.db").stat().st_size / 2**20
+        print(f"validated {checked} stored XML bills against bill.xsd; bill store {db_mb:.0f} MB")
+
+        directory = SqliteAccounts(accounts_path)
+        ids = directory.account_ids(1)[:k]
+        directory.close()
+        raw_path, events = prepare_raw_events(workdir, ledger_path, ids)
+        naive = naive_close(raw_path, accounts_path, workdir / "naive.db", ids)
+        per_account = naive / len(ids)
+        extrapolated = per_account * n / args.processes
+        print(f"baseline naive close: {len(ids):,} accounts ({events:,} raw events) in "
+              f"{naive:.2f} s on 1 process = {per_account * 1e6:.0f} us/account; extrapolated "
+              f"to {n:,} accounts on {args.processes} processes: {extrapolated:.1f} s")
+        print(json.dumps({"benchmark": "bill_run", "value": round(seconds, 2), "unit": "s",
+                          "baseline_name": "naive_close_reaggregating_raw_events_extrapolated",
+                          "baseline": round(extrapolated, 2)}))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,121 @@
+"""Crash test: kill -9 a process streaming events into SQLite, restart, compare the ledger.
+
+A child process streams a seeded synthetic month (1,000,000 events; ``--quick``: 100,000)
+through the full default graph into a SQLite ledger, one durable transaction per batch. The
+parent kills it with SIGKILL at random instants (10 times; ``--quick``: 3) and restarts it;
+each restart replays the stream from the start (claimed events are no-ops). After the last
+run completes, the SQLite ledger, counters and claim count must equal -- exactly -- those of
+the same stream processed once, without crashes, into the memory store.
+
+The last line is the JSON result: ``value`` is the number of ledger lines that differ (0
+means exact), ``baseline`` the number of ledger lines expected.
+
+Usage: python benchmarks/crash_test.py [--quick] [--seed N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from telcoflow.billing.realtime import RealtimeBilling, default_graph
+from telcoflow.generator import generate_events, generate_population
+from telcoflow.stores import LedgerStore, LineKey, MemoryLedgerStore, SQLiteLedgerStore
+
+ACCOUNTS = 2000
+
+
+def stream(store: LedgerStore, events: int, seed: int) -> None:
+    pop = generate_population(ACCOUNTS, seed=seed)
+    billing = RealtimeBilling(default_graph(pop.profiles, pop.rater, fees=pop.fees), store)
+    billing.stream(generate_events(pop, events=events, seed=seed + 1), batch_size=1000)
+
+
+def child(db: str, events: int, seed: int) -> None:
+    store = SQLiteLedgerStore(db)
+    stream(store, events, seed)
+    store.close()
+
+
+def state(store: LedgerStore) -> tuple[dict[LineKey, tuple[Decimal, Decimal]], int]:
+    lines: dict[LineKey, tuple[Decimal, Decimal]] = {
+        (ln.account, ln.subscriber, ln.item_type, ln.period, ln.currency):
+            (ln.amount, ln.quantity)
+        for ln in store.lines()
+    }
+    return lines, store.claim_count()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--child", nargs=3, metavar=("DB", "EVENTS", "SEED"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], int(args.child[1]), int(args.child[2]))
+        return 0
+    events, kills = (100_000, 3) if args.quick else (1_000_000, 10)
+    rng = random.Random(args.seed)
+
+    t0 = time.perf_counter()
+    expected_store = MemoryLedgerStore()
+    stream(expected_store, events, args.seed)
+    expected, expected_claims = state(expected_store)
+    clean_seconds = time.perf_counter() - t0
+    print(f"expected ledger: {len(expected)} lines, {expected_claims} claims "
+          f"(memory store, no crash, {clean_seconds:.1f} s)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = str(Path(tmp) / "crash.db")
+        cmd = [sys.executable, __file__, "--child", db, str(events), str(args.seed)]
+        # kill points spread over the expected run time (SQLite is a little slower)
+        budget = clean_seconds * 1.3
+        for k in range(kills):
+            proc = subprocess.Popen(cmd)
+            delay = rng.uniform(0.2 * budget / kills, budget * (k + 1) / kills)
+            time.sleep(delay)
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+                killed = "killed"
+            else:
+                killed = f"had already finished (exit {proc.returncode})"
+            store = SQLiteLedgerStore(db)
+            claims = store.claim_count()
+            store.close()
+            print(f"run {k + 1}: {killed} after {delay:.2f} s; {claims} events claimed so far")
+        t1 = time.perf_counter()
+        final = subprocess.run(cmd, check=False)
+        print(f"final run: exit {final.returncode} in {time.perf_counter() - t1:.1f} s")
+        store = SQLiteLedgerStore(db)
+        got, got_claims = state(store)
+        store.close()
+
+    keys = set(expected) | set(got)
+    differing = sorted(k for k in keys if expected.get(k) != got.get(k))
+    for key in differing[:10]:
+        print(f"  differs: {key}: expected {expected.get(key)}, got {got.get(key)}")
+    exact = not differing and got_claims == expected_claims and final.returncode == 0
+    total = sum((v[0] for v in got.values()), Decimal(0))
+    print(f"ledger {'EQUALS' if exact else 'DIFFERS FROM'} the expected totals exactly: "
+          f"{len(got)} lines, total {total}, {got_claims} claims "
+          f"(expected {expected_claims})")
+    print(json.dumps({"benchmark": "crash_test", "value": len(differing) +
+                      abs(got_claims - expected_claims), "unit": "differing_lines",
+                      "baseline_name": "expected_ledger_lines", "baseline": len(expected)}))
+    return 0 if exact else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Billing events as bus message bodies: compact JSON arrays, exact decimals, ISO times.
+
+``encode_event(UsageEvent(...))`` gives ``["usage", "ev-1", "sub-1", ...]`` (fields in
+declaration order; decimals as strings, datetimes ISO 8601); :func:`decode_event` reverses it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from telcoflow.bus.base import Message
+from telcoflow.errors import EventRejectedError
+from telcoflow.events import Event, FeeEvent, LifecycleEvent, PaymentEvent, UsageEvent
+
+__all__ = ["billing_message", "decode_event", "encode_event"]
+
+_TYPES: dict[str, type[Any]] = {
+    cls.kind: cls for cls in (UsageEvent, FeeEvent, LifecycleEvent, PaymentEvent)
+}
+#: per kind: (field name, converter from JSON) in declaration order
+_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
+    kind: tuple((f.name, str(f.type)) for f in fields(cls)) for kind, cls in _TYPES.items()
+}
+
+
+def _out(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def encode_event(event: Event) -> str:
+    """The message body of a billing event."""
+    kind = event.kind
+    return json.dumps([kind, *(_out(getattr(event, name)) for name, _ in _FIELDS[kind])],
+                      separators=(",", ":"))
+
+
+def decode_event(body: str) -> Event:
+    """The billing event of a message body (``EventRejectedError`` reason ``undecodable``)."""
+    try:
+        data = json.loads(body)
+        kind = data[0]
+        spec = _FIELDS[kind]
+        if len(data) != len(spec) + 1:
+            raise ValueError(f"expected {len(spec)} fields for a {kind} event, got "
+                             f"{len(data) - 1}")
+        args: list[Any] = []
+        for (name, typ), value in zip(spec, data[1:], strict=True):
+            if typ == "Decimal":
+                if not isinstance(value, str):
+                    raise ValueError(f"`{name}` must be a decimal string (got {value!r})")
+                args.append(Decimal(value))
+            elif typ == "datetime":
+                args.append(datetime.fromisoformat(value))
+            else:
+                args.append(value)
+        event: Event = _TYPES[kind](*args)
+        return event
+    except (ValueError, KeyError, IndexError, TypeError, InvalidOperation) as exc:
+        shown = body if len(body) <= 120 else body[:117] + "..."
+        raise EventRejectedError(f"cannot decode a billing event from {shown!r}: {exc}",
+                                 reason="undecodable") from exc
+
+
+def billing_message(event: Event) -> Message:
+    """The bus message of a billing event (kind ``billing``, partitioned by its account)."""
+    return Message("billing", event.account, encode_event(event))

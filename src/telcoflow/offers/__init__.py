@@ -1,0 +1,78 @@
+"""telcoflow.offers: 5G offers on top of the rule packs in ``rules/5g/``.
+
+* :mod:`~telcoflow.offers.recommend`: next-best-offer (eligibility rules, tunable scoring,
+  explanations); :mod:`~telcoflow.offers.config`: the tuning file.
+* :mod:`~telcoflow.offers.triggers`: stateful offer triggers (stadium, traveller), at most
+  once per window.
+* :mod:`~telcoflow.offers.portraits`: usage aggregates and customer segments.
+* :mod:`~telcoflow.offers.partners`: partner benefit lines and the per-partner report.
+* :mod:`~telcoflow.offers.slicepass`: rating around a slice pass.
+* :mod:`~telcoflow.offers.devices`: device-count charging with day-based proration.
+* :mod:`~telcoflow.offers.journeys`: start a journey from a recommendation.
+* :mod:`~telcoflow.offers.charts`: text and SVG bar charts.
+
+See ``docs/5g-packs.md``.
+"""
+
+from telcoflow.offers.charts import svg_bars, text_bars
+from telcoflow.offers.config import (
+    OfferSpec,
+    RecommendationConfig,
+    load_recommendation_config,
+    parse_recommendation_config,
+)
+from telcoflow.offers.devices import Device, DeviceBill, DeviceCharge, device_charges
+from telcoflow.offers.partners import (
+    BenefitHolding,
+    BenefitLine,
+    PartnerReport,
+    PartnerTotals,
+    benefit_lines,
+    partner_report,
+)
+from telcoflow.offers.portraits import Portrait, PortraitBuilder, usage_aggregates
+from telcoflow.offers.recommend import (
+    Contribution,
+    Exclusion,
+    Recommendation,
+    RecommendationResult,
+    Recommender,
+    period_of,
+)
+from telcoflow.offers.slicepass import PassUsage, SlicePass, SlicePassBill, SlicePassRater
+from telcoflow.offers.triggers import OfferTriggers, TriggeredOffer, VenueEvent
+
+__all__ = [
+    "BenefitHolding",
+    "BenefitLine",
+    "Contribution",
+    "Device",
+    "DeviceBill",
+    "DeviceCharge",
+    "Exclusion",
+    "OfferSpec",
+    "OfferTriggers",
+    "PartnerReport",
+    "PartnerTotals",
+    "PassUsage",
+    "Portrait",
+    "PortraitBuilder",
+    "Recommendation",
+    "RecommendationConfig",
+    "RecommendationResult",
+    "Recommender",
+    "SlicePass",
+    "SlicePassBill",
+    "SlicePassRater",
+    "TriggeredOffer",
+    "VenueEvent",
+    "benefit_lines",
+    "device_charges",
+    "load_recommendation_config",
+    "parse_recommendation_config",
+    "partner_report",
+    "period_of",
+    "svg_bars",
+    "text_bars",
+    "usage_aggregates",
+]
