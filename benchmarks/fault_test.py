@@ -41,8 +41,9 @@ import psycopg
 
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.bus import BusResetError, BusUnavailableError, Message, billing_message
+from telcoflow.bus.codec import body_fingerprint
 from telcoflow.bus.redis_streams import RedisStreamBus
-from telcoflow.events import Event, UsageEvent
+from telcoflow.events import Event, UsageEvent, fingerprint
 from telcoflow.generator import generate_events, generate_population
 from telcoflow.stores import MemoryLedgerStore
 from telcoflow.stores.postgres import PostgresLedgerStore
@@ -107,7 +108,7 @@ class Producer(threading.Thread):
     has not durably processed, in the original order, before going on."""
 
     def __init__(self, bus: RedisStreamBus, store: PostgresLedgerStore,
-                 messages: list[tuple[str, Message]], chunk: int = 2000) -> None:
+                 messages: list[tuple[str, str, Message]], chunk: int = 2000) -> None:
         super().__init__(name="producer", daemon=True)
         self.bus, self.store, self.messages, self.chunk = bus, store, messages, chunk
         self.published = 0
@@ -121,7 +122,7 @@ class Producer(threading.Thread):
                 try:
                     if self.published < len(self.messages):
                         part = self.messages[self.published:self.published + self.chunk]
-                        self.bus.publish([m for _, m in part], timeout=600)
+                        self.bus.publish([m for _, _, m in part], timeout=600)
                         self.published += len(part)
                     elif self.bus.lost():  # all published, but Redis lost what was pending
                         self.republish()
@@ -136,11 +137,11 @@ class Producer(threading.Thread):
 
     def republish(self) -> None:
         done = self.messages[:self.published]
-        ids = list(dict.fromkeys(i for i, _ in done))
-        processed: set[str] = set()
-        for start in range(0, len(ids), 5000):
-            processed |= self.store.processed(ids[start:start + 5000])
-        again = [m for i, m in done if i not in processed]
+        pairs = [(i, fp) for i, fp, _ in done]
+        processed: set[tuple[str, str]] = set()
+        for start in range(0, len(pairs), 5000):
+            processed |= self.store.processed_payloads(pairs[start:start + 5000])
+        again = [m for i, fp, m in done if (i, fp) not in processed]
         self.bus.reset()
         for start in range(0, len(again), self.chunk):
             self.bus.publish(again[start:start + self.chunk], timeout=600)
@@ -166,10 +167,15 @@ def restart_redis() -> None:
 
 
 def run_fault_test(*, accounts: int = 2000, events: int = 200_000, workers: int = 4,
-                   kills: int = 4, redis_restart: bool = True, cut_postgres: bool = True,
+                   kills: int = 4, redis_restart: bool = True, lose_streams: bool = False,
+                   cut_postgres: bool = True,
                    seed: int = 11, batch: int = 500, timeout: float = 900.0,
                    log: Callable[[str], None] = print) -> FaultReport:
-    """Run the fault test (see the module docs); return its report."""
+    """Run the fault test (see the module docs); return its report.
+
+    ``lose_streams`` deletes the run's Redis keys instead of restarting the shared server
+    (what the pytest version does: other tests use that Redis).
+    """
     rng = random.Random(seed)
     pop = generate_population(accounts, seed=seed)
     stream = list(generate_events(pop, events=events, seed=seed + 1))
@@ -188,8 +194,8 @@ def run_fault_test(*, accounts: int = 2000, events: int = 200_000, workers: int 
     url = f"{PG_URL}?schema={run}&application_name={app}"
     store = PostgresLedgerStore(url)
     bus = RedisStreamBus(REDIS_URL, prefix=run, partitions=8, max_backlog=20_000)
-    messages = [(e.id, billing_message(e)) for e in all_events]
-    messages += [("bad-undecodable-1", m) for m in raw]
+    messages = [(e.id, fingerprint(e), billing_message(e)) for e in all_events]
+    messages += [("bad-undecodable-1", body_fingerprint(m.body), m) for m in raw]
     report = FaultReport(len(messages), 0.0, ref_seconds)
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
@@ -197,13 +203,15 @@ def run_fault_test(*, accounts: int = 2000, events: int = 200_000, workers: int 
             procs[f"w{i}"] = _worker(f"w{i}", url, run, accounts, seed, batch)
         time.sleep(1.0)
         producer = Producer(bus, store, messages)
-        ids = list(dict.fromkeys(i for i, _ in messages))
+        ids = list(dict.fromkeys(i for i, _, _ in messages))
         t_start = time.perf_counter()
         producer.start()
         plan = sorted(rng.uniform(0.05, 0.85) for _ in range(kills))
         faults: list[tuple[float, str]] = [(p, "kill") for p in plan]
         if redis_restart:
             faults.append((rng.uniform(0.3, 0.6), "redis"))
+        if lose_streams:  # what a restart does to this run's keys, without a restart
+            faults.append((rng.uniform(0.3, 0.6), "purge"))
         if cut_postgres:
             faults.append((rng.uniform(0.2, 0.8), "postgres"))
         faults.sort()
@@ -238,6 +246,9 @@ def run_fault_test(*, accounts: int = 2000, events: int = 200_000, workers: int 
                 elif kind == "redis":
                     restart_redis()
                     report.faults.append(f"Redis restarted (streams lost) at {progress:.0%}")
+                elif kind == "purge":
+                    bus.purge()
+                    report.faults.append(f"every Redis key of the run deleted at {progress:.0%}")
                 else:
                     with psycopg.connect(PG_URL, autocommit=True) as admin:
                         row = admin.execute(

@@ -18,6 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from telcoflow.journeys.definition import load_journey
+from telcoflow.journeys.runtime import JourneyRuntime
 from telcoflow.loading.catalog import load_catalog
 from telcoflow.money import Money, RoundingPolicy
 from telcoflow.offers import (
@@ -33,6 +35,7 @@ from telcoflow.offers import (
     svg_bars,
     text_bars,
 )
+from telcoflow.offers.journeys import start_offer_journey
 from telcoflow.rating.price_models import compile_tariffs
 from telcoflow.rules.pack import load_pack
 
@@ -91,7 +94,9 @@ def make_crowd(n: int = 120, seed: int = 7) -> list[dict[str, Any]]:
 # Entering the stadium during the match is a network event; the offer-triggers pack (on
 # durable-rules where it imports) fires the stadium-pass offer at most once per match, the
 # recommender checks eligibility and scores every candidate offer, and about half of the
-# fans whose best offer is the pass buy it.
+# fans whose best offer is the pass accept it: the recommendation starts the slice-pass
+# purchase journey (`journeys/slice_pass_purchase.yaml`), which checks the slice coverage,
+# takes the payment and provisions the slice.
 
 
 # %%
@@ -102,6 +107,9 @@ def run_offers(crowd: list[dict[str, Any]], seed: int = 7) -> dict[str, Any]:
     recommender = Recommender.from_files(RULES / "recommend-weights.yaml", CATALOG)
     situation = {"scenario": "stadium", "region": "stadium-north", "venue_event": "match-1",
                  "network_quality": "poor"}
+    journey = load_journey(REPO / "journeys" / "slice_pass_purchase.yaml")
+    runtime = JourneyRuntime([journey], actions=dict.fromkeys(journey.actions, _noop))
+    outcomes: dict[str, int] = {}
     offered: list[Any] = []
     bought: dict[str, SlicePass] = {}
     explanations: list[str] = []
@@ -115,9 +123,21 @@ def run_offers(crowd: list[dict[str, Any]], seed: int = 7) -> dict[str, Any]:
             if len(explanations) < 2:
                 explanations.append(result.explain())
             if result.offers[:1] == ["stadium-pass-3h"] and rng.random() < 0.5:
-                fan["has_pass"] = True
-                bought[fan["id"]] = SlicePass.from_catalog(
-                    CATALOG, "stadium-pass-3h", subscriber=fan["id"], start=fan["arrives"])
+                inst = start_offer_journey(result.chosen[0], runtime, subscriber=fan["id"])
+                steps = [("select_pass", {"pass_id": "stadium-pass-3h",
+                                          "venue": "stadium-north"}),
+                         ("no_coverage" if rng.random() < 0.05 else "coverage_confirmed", {}),
+                         ("payment_succeeded", {}), ("slice_provisioned", {})]
+                for trigger, payload in steps:
+                    if inst.state in ("completed", "rejected"):
+                        break
+                    runtime.send(inst, trigger, payload, channel="app")
+                outcomes[inst.state] = outcomes.get(inst.state, 0) + 1
+                if inst.state == "completed":
+                    fan["has_pass"] = True
+                    bought[fan["id"]] = SlicePass.from_catalog(
+                        CATALOG, "stadium-pass-3h", subscriber=fan["id"],
+                        start=fan["arrives"])
         # the same fan seen again during the match: no second offer
         triggers.process({**event, "time": (fan["arrives"] + timedelta(minutes=30))
                           .isoformat()})
@@ -125,7 +145,11 @@ def run_offers(crowd: list[dict[str, Any]], seed: int = 7) -> dict[str, Any]:
     suppressed = triggers.suppressed
     triggers.close()
     return {"offered": offered, "bought": bought, "explanations": explanations,
-            "backend": backend, "suppressed": suppressed}
+            "backend": backend, "suppressed": suppressed, "journeys": outcomes}
+
+
+def _noop(**_: Any) -> None:
+    """Stands in for the host's journey actions (coverage check, payment, provisioning)."""
 
 
 # %% [markdown]
@@ -228,7 +252,7 @@ def main(out: Callable[[str], Any] = print) -> dict[str, Any]:
     report = partners_of_the_day(crowd, coast["bought"])
     out(f"{len(crowd)} fans; stadium-pass offers made: {len(offers['offered'])} "
         f"(backend {offers['backend']}, {offers['suppressed']} repeats suppressed); "
-        f"passes bought: {len(offers['bought'])}")
+        f"passes bought: {len(offers['bought'])} (purchase journeys: {offers['journeys']})")
     out(f"travellers: {coast['offered']} scenic-live offers, {len(coast['bought'])} bought")
     for text in offers["explanations"]:
         out(text)

@@ -32,7 +32,6 @@ callable). :func:`demo_app` runs the synthetic population of :mod:`telcoflow.gen
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib
 import json
 import logging
@@ -54,7 +53,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from telcoflow.billing.graph import GraphBuilder, ProcessGraph
 from telcoflow.billing.realtime import BatchResult, RealtimeBilling
 from telcoflow.bus.base import Bus, BusError, BusUnavailableError, Message
-from telcoflow.bus.codec import decode_event
+from telcoflow.bus.codec import body_fingerprint, decode_event
 from telcoflow.config import BackendConfig, load_config
 from telcoflow.errors import ConcurrencyError, EventRejectedError, StoreError, TelcoflowError
 from telcoflow.events import Event
@@ -246,8 +245,7 @@ class Worker:
                 events.append(decode_event(m.body))
             except EventRejectedError as exc:
                 dead.append(DeadLetter(_event_id(m), "undecodable", str(exc),
-                                       hashlib.blake2b(m.body.encode(), digest_size=10)
-                                       .hexdigest(), m.body))
+                                       body_fingerprint(m.body), m.body))
                 self.bus.dead_letter(m, "undecodable", str(exc), consumer=self.name)
         if dead:
             self._retrying(lambda: self.store.apply(ChangeSet(dead_letters=dead)))
@@ -494,8 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.info("signal %d: finishing the batch in hand, then stopping", signum)
         worker.stop()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     server = None
     if args.metrics_port is not None:
         server = serve_endpoint(worker, args.metrics_host, args.metrics_port)
@@ -506,8 +503,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         handled = worker.run(max_messages=args.max_messages, idle_exit=args.idle_exit)
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if server is not None:
             server.shutdown()
+            server.server_close()
         store.close()
         bus.close()
     log.info("worker %s stopped after %d messages", worker.name, handled)

@@ -59,3 +59,12 @@ def test_every_validation_error_is_collected_and_located() -> None:
 def test_format_path() -> None:
     assert format_path(("offerings", 2, "prices", 0)) == "$.offerings[2].prices[0]"
     assert format_path(("a b",)) == "$['a b']"
+
+
+def test_merge_keys_may_be_overridden_but_explicit_duplicates_may_not() -> None:
+    text = "base: &b {q: 1, r: 2}\nitem:\n  <<: *b\n  q: 3\n"
+    doc = parse_yaml(text, "m.yaml")
+    assert doc.problems == []
+    assert doc.data["item"] == {"q": 3, "r": 2}
+    doc = parse_yaml("item:\n  <<: {q: 1}\n  q: 3\n  q: 4\n", "m.yaml")
+    assert [p.code for p in doc.problems] == ["E-yaml-duplicate-key"]

@@ -68,6 +68,11 @@ def test_memory_run_in_process(tmp_path: Path) -> None:
     again = bill_run(job, processes=1, progress=False)
     assert (again.bills, again.already_finished) == (0, 50)
     assert "bills 0" in again.render()
+    with pytest.raises(ValueError, match="must be picklable"):
+        bill_run(BillRunJob(NOV, job.policy, ledger=lambda: MemoryLedger(lines),
+                            accounts=lambda: MemoryAccounts(accounts),
+                            store_path=tmp_path / "other.db", batch_size=7),
+                 processes=2, progress=False)
 
 
 def test_sqlite_pool_run_shards_and_xsd(
@@ -144,6 +149,10 @@ def test_kill_9_and_rerun_gives_exactly_one_bill_each(
             if done >= target:
                 break
         time.sleep(0.01)
+    if proc.poll() is not None:
+        log.close()
+        pytest.fail("the bill run ended before it was killed:\n"
+                    + (tmp_path / "first.log").read_text())
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     log.close()

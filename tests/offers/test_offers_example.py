@@ -24,6 +24,8 @@ def test_the_script_runs_and_its_figures_agree() -> None:
     offers, day, report = summary["offers"], summary["day"], summary["report"]
     bought = len(offers["bought"])
     assert 0 < bought <= len(offers["offered"])
+    # every pass bought went through the slice-pass purchase journey to `completed`
+    assert offers["journeys"].get("completed") == bought
     # every fan is seen twice during the match: each offer made once, the repeat suppressed
     assert offers["suppressed"] == len(offers["offered"])
     assert day["fees"] == Money(Decimal("5.00") * bought, "EUR")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from offers_world import catalog, pack
 
+from telcoflow.errors import RatingError
 from telcoflow.money import Money
 from telcoflow.offers import BenefitHolding, benefit_lines, partner_report
 
@@ -77,3 +79,8 @@ def test_prorated_lines_never_exceed_the_full_cycle(day: int) -> None:
     assert line.partner_cost <= _eur("7.00")
     assert line.revenue_share <= line.customer
     assert line.days == 30 - day + 1
+
+
+def test_an_unknown_offering_names_the_subscriber() -> None:
+    with pytest.raises(RatingError, match=r"unknown offering 'gone'.*subscriber 'z'"):
+        _lines([BenefitHolding("z", "gone", date(2026, 11, 1))])

@@ -183,17 +183,29 @@ def test_an_offer_without_journey_cannot_start_one(recommender: Recommender) -> 
         start_offer_journey(rec, JourneyRuntime([]), subscriber="t1")
 
 
-SHIPPED = Path(__file__).resolve().parents[2] / "journeys"
+SHIPPED = Path(__file__).resolve().parents[2] / "journeys" / "slice_pass_purchase.yaml"
 
 
-def test_the_shipped_slice_pass_journey_if_present(recommender: Recommender) -> None:
-    from telcoflow.journeys.definition import load_journeys
+def test_the_shipped_slice_pass_journey_runs_from_a_recommendation(
+        recommender: Recommender) -> None:
+    from telcoflow.journeys.definition import load_journey
 
-    journeys = [j for j in load_journeys([SHIPPED]) if j.id == "slice-pass-purchase"]
-    if not journeys:
-        pytest.skip("journeys/ has no slice-pass-purchase journey yet")
-    runtime = JourneyRuntime(journeys, actions={a: (lambda *a, **k: None)
-                                                for a in journeys[0].actions})
+    journey = load_journey(SHIPPED)
+    assert journey.id == "slice-pass-purchase"
+    charged: list[str] = []
+
+    def charge_pass(*, context: object, payload: object, **_: object) -> None:
+        charged.append(str(dict(context)["offer_id"]))  # type: ignore[call-overload]
+
+    actions = {a: (lambda **_: None) for a in journey.actions}
+    actions["charge_pass"] = charge_pass
+    runtime = JourneyRuntime([journey], actions=actions)
     rec = recommender.recommend(FAN, MATCH).chosen[0]
-    inst = start_offer_journey(rec, runtime, subscriber="s1", save=False)
-    assert inst.journey_id == "slice-pass-purchase"
+    inst = start_offer_journey(rec, runtime, subscriber="s1")
+    assert inst.state == "browsing"
+    steps = [("select_pass", {"pass_id": rec.offer, "venue": "stadium-north"}),
+             ("coverage_confirmed", {}), ("payment_succeeded", {}), ("slice_provisioned", {})]
+    states = [runtime.send(inst, trigger, payload, channel="app").state
+              for trigger, payload in steps]
+    assert states == ["coverage_check", "payment", "provisioning", "completed"]
+    assert charged == ["stadium-pass-3h"]

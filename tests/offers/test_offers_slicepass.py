@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from offers_world import catalog, pack
 
 from telcoflow.errors import RatingError
@@ -81,3 +83,29 @@ def test_an_offering_without_slice_pass_is_refused() -> None:
     with pytest.raises(RatingError, match="'video-plus' is not a slice pass"):
         SlicePass.from_catalog(catalog(), "video-plus", subscriber="a",
                                start="2026-11-27T18:00:00")
+
+
+_EVENT = st.fixed_dictionaries({
+    "minute": st.integers(min_value=-60, max_value=240),   # from 17:00 to 22:00
+    "region": st.sampled_from(["stadium-north", "capital"]),
+    "volume_mb": st.integers(min_value=0, max_value=3000),
+    "qos_class": st.sampled_from(["urllc", "urllc", "embb"]),
+})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_EVENT, max_size=8))
+def test_volumes_are_conserved_and_the_pass_never_gives_more_than_5_gb(
+        rater: SlicePassRater, raw: list[dict[str, object]]) -> None:
+    events = [{"time": (datetime(2026, 11, 27, 18) + timedelta(minutes=int(str(e["minute"]))))
+               .isoformat(), "region": e["region"], "volume_mb": e["volume_mb"],
+               "qos_class": e["qos_class"]} for e in raw]
+    bill = rater.rate(_pass(), events)
+    used = sum((Decimal(str(e["volume_mb"])) for e in events), Decimal(0))
+    assert bill.free_mb + sum(bill.billed_mb.values(), Decimal(0)) == used
+    assert bill.free_mb <= Decimal(5000)
+    for u in bill.events:
+        assert u.free_mb + u.billed_mb == u.volume_mb
+    # the normal tariff is at most 1.00 per GB (graduated, home): never more than billed GB
+    assert bill.usage_amount.amount <= sum(bill.billed_mb.values(), Decimal(0)) / 1000
+    assert bill.total >= bill.fee

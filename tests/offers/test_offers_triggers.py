@@ -46,6 +46,9 @@ def test_the_stadium_pass_is_offered_once_per_venue_event(triggers: OfferTrigger
     # the next day's concert is a new window
     made = triggers.process(_enter("a", "2026-11-28T19:30:00Z"))
     assert [(t.offer, t.window) for t in made] == [("stadium-pass-3h", "concert-9")]
+    # once the match is over its marks can go: a and b were offered during match-1
+    assert triggers.forget("match-1") == 2
+    assert triggers.forget("match-1") == 0
 
 
 def test_no_offer_with_a_pass_or_without_5g(triggers: OfferTriggers) -> None:

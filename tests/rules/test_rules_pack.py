@@ -224,3 +224,17 @@ def test_broken_plugins_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
                         lambda group: [_EntryPoint("gone", "gone:x", ImportError("nope"))])
     with pytest.raises(RuleError, match=r"plugin gone \(gone:x\) cannot be imported"):
         reg.load_entry_points()
+
+
+def test_validate_pack_files_for_telcoflow_validate(tmp_path: Path) -> None:
+    from telcoflow.rules.packs import validate_pack_files
+
+    packs = validate_pack_files([Path("rules/rating/pack.yaml"), Path("rules/rating/tests.yaml"),
+                                 Path("rules/credit-control.rules.yaml")])
+    assert [p.name for p in packs] == ["nova5g-rating", "nova5g-credit-control"]
+    bad = tmp_path / "bad.rules.yaml"
+    bad.write_text("kind: rule-pack\nname: bad\ndecisions: [{name: d, rules: [{id: r, "
+                   "if: 'a ** 2'}]}]\n")
+    with pytest.raises(RuleError) as info:
+        validate_pack_files([bad])
+    assert info.value.problems[0].file == str(bad)

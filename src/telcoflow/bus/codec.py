@@ -6,6 +6,7 @@ declaration order; decimals as strings, datetimes ISO 8601); :func:`decode_event
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import fields
 from datetime import datetime
@@ -16,7 +17,7 @@ from telcoflow.bus.base import Message
 from telcoflow.errors import EventRejectedError
 from telcoflow.events import Event, FeeEvent, LifecycleEvent, PaymentEvent, UsageEvent
 
-__all__ = ["billing_message", "decode_event", "encode_event"]
+__all__ = ["billing_message", "body_fingerprint", "decode_event", "encode_event"]
 
 _TYPES: dict[str, type[Any]] = {
     cls.kind: cls for cls in (UsageEvent, FeeEvent, LifecycleEvent, PaymentEvent)
@@ -72,3 +73,8 @@ def decode_event(body: str) -> Event:
 def billing_message(event: Event) -> Message:
     """The bus message of a billing event (kind ``billing``, partitioned by its account)."""
     return Message("billing", event.account, encode_event(event))
+
+
+def body_fingerprint(body: str) -> str:
+    """The fingerprint of a message body that is not an event (its dead letter's)."""
+    return hashlib.blake2b(body.encode(), digest_size=10).hexdigest()

@@ -144,12 +144,32 @@ def _decode(obj: dict[str, Any]) -> Any:
     return obj
 
 
+_ENCODER = json.JSONEncoder(default=_encode, separators=(",", ":"))
+_fast_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, default=_encode, separators=(",", ":"), sort_keys=True)
+    try:
+        return _fast_dumps(value)  # plain JSON types: the C encoder
+    except TypeError:
+        return _ENCODER.encode(value)  # decimals and dates, tagged
 
 
 def _loads(text: str) -> Any:
     return json.loads(text, object_hook=_decode)
+
+
+def _dump_deadlines(deadlines: tuple[tuple[float, str], ...]) -> str:
+    """``due state`` pairs, one per line (``repr`` keeps every bit of the float)."""
+    return "\n".join(f"{due!r} {state}" for due, state in deadlines)
+
+
+def _load_deadlines(text: str) -> tuple[tuple[float, str], ...]:
+    out = []
+    for line in text.splitlines():
+        due, _, state = line.partition(" ")
+        out.append((float(due), sys.intern(state)))
+    return tuple(out)
 
 
 @contextmanager
@@ -205,7 +225,7 @@ class SQLiteJourneyStore:
 
     @staticmethod
     def _row(inst: JourneyInstance) -> tuple[Any, ...]:
-        return (_dumps(inst.context), _dumps(inst.deadlines), inst.next_deadline,
+        return (_dumps(inst.context), _dump_deadlines(inst.deadlines), inst.next_deadline,
                 _dumps(inst.memory) if inst.memory else None, inst.outcome, inst.state,
                 inst.version)
 
@@ -253,7 +273,7 @@ class SQLiteJourneyStore:
             history += (at, intern(trigger), intern(state), intern(channel))
         memory = _loads(row[6]) if row[6] else None
         return JourneyInstance(row[0], row[1], row[2], intern(row[3]), _loads(row[4]), history,
-                               tuple((d, intern(s)) for d, s in _loads(row[5])), memory,
+                               _load_deadlines(row[5]), memory,
                                row[8], row[7])
 
     def save(self, instance: JourneyInstance, expected_version: int) -> None:
@@ -271,28 +291,39 @@ class SQLiteJourneyStore:
             records += self._records(inst, expected + 1)
         db = self._db
         with _sqlite_errors("saving"):
-            db.execute("BEGIN")
+            db.execute("BEGIN IMMEDIATE")  # the write lock: versions cannot change under us
             try:
                 cur = db.executemany(
                     "UPDATE journey_instances SET context=?, deadlines=?, next_due=?, memory=?, "
                     "outcome=?, state=?, version=?, journey_version=? WHERE id=? AND version=?",
                     rows)
                 if cur.rowcount != len(rows):
-                    raise self._find_conflict(items)
+                    db.execute("ROLLBACK")
+                    self._check_versions(items)  # names the instance someone else moved
+                    raise ConcurrencyError("an instance appears twice in one batch")
                 db.executemany("INSERT INTO journey_records VALUES (?,?,?,?,?,?)", records)
+            except ConcurrencyError:
+                raise
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
 
-    def _find_conflict(self, items: Sequence[tuple[JourneyInstance, int]]) -> ConcurrencyError:
-        for inst, expected in items:
-            row = self._db.execute("SELECT version FROM journey_instances WHERE id = ?",
-                                   (inst.id,)).fetchone()
-            # rows already updated in this transaction carry the new version
-            if row is None or row[0] not in (expected, inst.version):
-                return _conflict(inst.id, expected, None if row is None else row[0])
-        return ConcurrencyError("an instance was saved twice in one batch")
+    def _check_versions(self, items: Sequence[tuple[JourneyInstance, int]]) -> None:
+        expected = {inst.id: version for inst, version in items}
+        if len(expected) != len(items):
+            raise ConcurrencyError("an instance appears twice in one batch")
+        ids = list(expected)
+        found: dict[str, int] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(self._db.execute(
+                f"SELECT id, version FROM journey_instances WHERE id IN ({marks})",
+                chunk).fetchall())
+        for iid, version in expected.items():
+            if found.get(iid) != version:
+                raise _conflict(iid, version, found.get(iid))
 
     def due(self, now: float) -> list[str]:
         """Ids of instances with a deadline due at or before ``now``."""

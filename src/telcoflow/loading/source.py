@@ -47,6 +47,7 @@ _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 def format_path(path: Sequence[str | int]) -> str:
@@ -113,9 +114,12 @@ class _Builder:
         return self._scalar(node, path)
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[Any, Any]:
-        self.constructor.flatten_mapping(node)  # YAML merge keys (<<)
+        explicit = sum(1 for k, _ in node.value if k.tag != _MERGE)
+        self.constructor.flatten_mapping(node)  # YAML merge keys (<<) go first
+        merged = len(node.value) - explicit
         out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
+        from_merge: set[Any] = set()  # keys a merge brought in: a later entry may override
+        for index, (key_node, value_node) in enumerate(node.value):
             key = self._scalar(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
             line, col = key_node.start_mark.line + 1, key_node.start_mark.column + 1
             if key is None or isinstance(key, (list, dict)):
@@ -126,12 +130,16 @@ class _Builder:
             if not isinstance(key, (str, int)):
                 key = str(key)
             p = (*path, key)
-            if key in out:
+            if key in out and key not in from_merge:
                 first = self.doc.positions.get(p, (None, None))[0]
                 self.doc.problems.append(Problem(
                     f"duplicate key {key!r} (first defined on line {first})",
                     "E-yaml-duplicate-key", self.doc.file, line, col, format_path(p)))
                 continue
+            if index < merged:
+                from_merge.add(key)
+            else:
+                from_merge.discard(key)
             self.doc.positions[p] = (line, col)
             out[key] = self.build(value_node, p)
         return out

@@ -17,6 +17,7 @@ from decimal import Decimal
 from telcoflow.catalog import Catalog, RecurringPrice
 from telcoflow.errors import RatingError
 from telcoflow.money import Money, to_decimal
+from telcoflow.offers import _lookup
 from telcoflow.rating.price_models import compile_price
 from telcoflow.rating.proration import cycle_bounds
 from telcoflow.rules.pack import RulePack
@@ -66,7 +67,7 @@ def device_prices(catalog: Catalog, offering_id: str, *, price_id: str | None = 
                   max_rank: int = 20) -> tuple[int, list[Decimal]]:
     """``(included devices, monthly price of ranks 1..max_rank)`` from the offering's
     per-device recurring price."""
-    offering = catalog.offering(offering_id)
+    offering = _lookup.offering(catalog, offering_id, needed_by="device prices")
     prices = [p for p in offering.prices if isinstance(p, RecurringPrice) and p.per == "device"
               and (price_id is None or p.id == price_id)]
     if not prices or prices[0].price is None:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from telcoflow.catalog import Catalog
 from telcoflow.errors import RatingError
 from telcoflow.money import Currency, Money, to_decimal
+from telcoflow.offers import _lookup
 from telcoflow.rating.proration import cycle_bounds
 from telcoflow.rules.pack import RulePack
 
@@ -118,7 +119,8 @@ def benefit_lines(pack: RulePack, catalog: Catalog, holdings: Iterable[BenefitHo
         if last < first:
             continue
         days = (last - first).days + 1
-        offering = catalog.offering(h.offering, on=first)
+        offering = _lookup.offering(catalog, h.offering, first,
+                                    needed_by=f"benefits of subscriber {h.subscriber!r}")
         for benefit_id in offering.benefits:
             b = catalog.benefit(benefit_id)
             cur = catalog.currency_of(b)

@@ -174,8 +174,9 @@ class Recommender:
             if catalog is not None:
                 try:
                     offering = catalog.offering(spec.id)
-                except (KeyError, LookupError) as exc:
-                    problems.append(Problem(f"offer {spec.id!r} is not in the catalog ({exc})",
+                except KeyError as exc:
+                    problems.append(Problem(f"offer {spec.id!r} is not in the catalog "
+                                            f"({exc.args[0]})",
                                             "E-recommend-offer", config_file,
                                             path=f"$.offers[{i}].id"))
                     continue
@@ -200,7 +201,7 @@ class Recommender:
             try:
                 self.pack.decision(name)
             except KeyError as exc:
-                problems.append(Problem(str(exc).strip('"'), "E-recommend-pack", self.pack.file))
+                problems.append(Problem(str(exc.args[0]), "E-recommend-pack", self.pack.file))
         if problems:
             return problems
         for item in self.pack.decision("signals").items:

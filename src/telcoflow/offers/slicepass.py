@@ -18,6 +18,7 @@ from typing import Any
 from telcoflow.catalog import Catalog, OneTimePrice
 from telcoflow.errors import RatingError
 from telcoflow.money import Money, to_decimal
+from telcoflow.offers import _lookup
 from telcoflow.rating.price_models import CompiledTariff, compile_tariffs, unit_factor
 from telcoflow.rules.functions import to_datetime
 from telcoflow.rules.pack import RulePack
@@ -47,7 +48,7 @@ class SlicePass:
         """The pass ``offering_id`` bought at ``start``: window from the offering's
         ``slice_pass.duration_hours``, volume from its slice allowance, price from its
         one-time prices."""
-        offering = catalog.offering(offering_id)
+        offering = _lookup.offering(catalog, offering_id, needed_by=f"slice pass of {subscriber!r}")
         sp = offering.slice_pass
         if sp is None:
             raise RatingError(f"offering {offering_id!r} is not a slice pass (no `slice_pass`)")

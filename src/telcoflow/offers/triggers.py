@@ -107,6 +107,13 @@ class OfferTriggers:
         """:meth:`process` each event in order; every offer made."""
         return [t for ev in events for t in self.process(ev)]
 
+    def forget(self, window: str) -> int:
+        """Forget the offers made in ``window`` (e.g. once a match is over), so that the
+        memory of offers made does not grow without end; returns how many were dropped."""
+        gone = {mark for mark in self._offered if mark[2] == window}
+        self._offered -= gone
+        return len(gone)
+
     def close(self) -> None:
         """Release the stateful engine's state."""
         self.engine.close()

@@ -51,7 +51,8 @@ class Outputs:
 class Item:
     """One rule or table row, compiled."""
 
-    __slots__ = ("cond", "equalities", "expr", "id", "outputs", "position", "priority")
+    __slots__ = ("cond", "equalities", "expr", "id", "outputs", "position", "priority",
+                 "static")
 
     def __init__(self, id: str, position: int, priority: int, expr: CompiledExpression | None,
                  outputs: Outputs) -> None:
@@ -62,16 +63,52 @@ class Item:
         self.cond: Callable[[Mapping[str, Any]], Any] | None = expr.fn if expr else None
         self.equalities: Mapping[PathKey, frozenset[Any]] = expr.equalities if expr else {}
         self.outputs = outputs
+        self.static: Mapping[str, Any] | None = None if outputs.computed else outputs.static
 
 
 class _Node:
-    __slots__ = ("children", "default", "items", "path")
+    __slots__ = ("children", "default", "getter", "items", "path")
 
     def __init__(self) -> None:
         self.path: PathKey | None = None
+        self.getter: Callable[[Any], Any] = _no_getter
         self.children: dict[Any, _Node] = {}
         self.default: _Node | None = None
         self.items: tuple[Item, ...] = ()
+
+
+def _no_getter(ctx: Any) -> Any:
+    return _MISSING
+
+
+def _getter(path: PathKey) -> Callable[[Any], Any]:
+    """A fast reader of ``path`` (mappings), falling back to :func:`_get`; ``_MISSING``
+    when absent."""
+    if len(path) == 1:
+        (a,) = path
+
+        def get1(ctx: Any) -> Any:
+            try:
+                return ctx[a]
+            except (LookupError, TypeError):
+                return _get(ctx, path)
+
+        return get1
+    if len(path) == 2:
+        a, b = path
+
+        def get2(ctx: Any) -> Any:
+            try:
+                return ctx[a][b]
+            except (LookupError, TypeError):
+                return _get(ctx, path)
+
+        return get2
+
+    def get_n(ctx: Any) -> Any:
+        return _get(ctx, path)
+
+    return get_n
 
 
 def _get(ctx: Any, path: PathKey) -> Any:
@@ -118,6 +155,7 @@ class RuleIndex:
             for value in it.equalities.get(path, ()):
                 buckets.setdefault(value, []).append(it)
         node.path = path
+        node.getter = _getter(path)
         node.items = ()
         seen_used = used | {path}
         for value, bucket in buckets.items():
@@ -130,7 +168,7 @@ class RuleIndex:
         """Items that may match ``ctx``, in order."""
         node = self.root
         while node.path is not None:
-            value = _get(ctx, node.path)
+            value = node.getter(ctx)
             try:
                 child = node.children.get(value)
             except TypeError:  # unhashable value: only the wildcard items can match
@@ -155,8 +193,8 @@ def _position(item: Item) -> int:
 class CompiledDecision:
     """One decision of a pack, ready to evaluate many times."""
 
-    __slots__ = ("aggregate", "default", "guard", "hit", "index", "items", "kind", "name",
-                 "output", "where")
+    __slots__ = ("aggregate", "default", "fast", "guard", "hit", "index", "items", "kind",
+                 "name", "output", "where")
 
     def __init__(self, name: str, kind: str, hit: str, items: Sequence[Item], *,
                  aggregate: str | None = None, output: str | None = None,
@@ -177,21 +215,61 @@ class CompiledDecision:
                 it.position = pos
         self.items = tuple(ordered)
         self.index = RuleIndex(self.items)
+        self.fast: Callable[[Mapping[str, Any]], Any] = self._specialise()
+        """The decision as one function of the context (same result as :meth:`evaluate`)."""
+
+    def _specialise(self) -> Callable[[Mapping[str, Any]], Any]:
+        """Build the evaluation function for this hit policy, with everything it needs bound
+        as local variables (the hot path of every pack)."""
+        candidates = self.index.candidates
+        default = self.default
+        guard = self.guard.fn if self.guard is not None else None
+        combine = self._combine
+        if self.hit in ("first", "priority"):
+            def first(ctx: Mapping[str, Any]) -> Any:
+                if guard is not None and not guard(ctx):
+                    return None
+                for it in candidates(ctx):
+                    cond = it.cond
+                    if cond is None or cond(ctx):
+                        out = it.static
+                        return out if out is not None else it.outputs(ctx)
+                return default(ctx) if default is not None else None
+
+            return first
+        name = self.output
+        if self.hit == "collect" and self.aggregate == "sum" and name is not None and \
+                all(it.static is not None and name in it.static for it in self.items):
+            zero = Decimal(0)
+
+            def collect_sum(ctx: Mapping[str, Any]) -> Any:
+                if guard is not None and not guard(ctx):
+                    return None
+                total: Any = zero
+                found = False
+                for it in candidates(ctx):
+                    cond = it.cond
+                    if cond is None or cond(ctx):
+                        total = total + it.static[name]  # type: ignore[index]
+                        found = True
+                if not found and default is not None:
+                    return combine(ctx, [])
+                return total
+
+            return collect_sum
+
+        def collect(ctx: Mapping[str, Any]) -> Any:
+            if guard is not None and not guard(ctx):
+                return None
+            return combine(ctx, [it for it in candidates(ctx)
+                                 if it.cond is None or it.cond(ctx)])
+
+        return collect
 
     # -- fast path --------------------------------------------------------------------------
     def evaluate(self, ctx: Mapping[str, Any]) -> Any:
         """The decision's value for ``ctx`` (outputs mapping, list, aggregate or None)."""
-        if self.guard is not None and not self.guard.fn(ctx):
-            return None
-        cands = self.index.candidates(ctx)
-        hit = self.hit
-        if hit == "first" or hit == "priority":
-            for it in cands:
-                if it.cond is None or it.cond(ctx):
-                    return it.outputs(ctx)
-            return self.default(ctx) if self.default is not None else None
-        matched = [it for it in cands if it.cond is None or it.cond(ctx)]
-        return self._combine(ctx, matched)
+        return self.fast(ctx)
 
     def _combine(self, ctx: Mapping[str, Any], matched: list[Item]) -> Any:
         hit = self.hit

@@ -38,6 +38,7 @@ from __future__ import annotations
 import ast
 import decimal
 import difflib
+import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping
 from decimal import Decimal
 from types import CodeType, FunctionType
@@ -423,13 +424,13 @@ class _Compiler:
         if isinstance(path[0], str):
             self.check_name(target, path[0])
         self.paths.setdefault(path, None)
-        default: ast.expr = ast.Constant(None) if name == "has" else self.visit(node.args[1], depth)
+        missing: ast.expr = ast.Name("_M", ast.Load()) if name == "has" \
+            else self.visit(node.args[1], depth)
         call = ast.Call(ast.Name("_lookup", ast.Load()),
-                        [ast.Name("ctx", ast.Load()), self.const(path), ast.Name("_M", ast.Load())],
-                        [])
+                        [ast.Name("ctx", ast.Load()), self.const(path), missing], [])
         if name == "has":
             return ast.Compare(call, [ast.IsNot()], [ast.Name("_M", ast.Load())])
-        return ast.Call(ast.Name("_or_value", ast.Load()), [call, default], [])
+        return call  # get(path, default): the lookup returns the default when missing
 
 
 class _AbortError(Exception):
@@ -482,15 +483,18 @@ def _mod(a: Any, b: Any) -> Any:
 
 def _lookup(ctx: Any, path: tuple[str | int, ...], missing: Any) -> Any:
     cur = ctx
+    try:  # fast path: mappings all the way down
+        for key in path:
+            cur = cur[key]
+        return cur
+    except (LookupError, TypeError):
+        pass
+    cur = ctx
     for key in path:
         cur = _step(cur, key)
         if cur is _MISSING:
             return missing
     return cur
-
-
-def _or_value(value: Any, default: Any) -> Any:
-    return default if value is _MISSING else value
 
 
 def _make_get(source: str, where: str | None) -> Callable[[Any, Any, str | None], Any]:
@@ -522,7 +526,7 @@ def _split_dotted(path: str) -> tuple[str | int, ...]:
 
 _BASE_BINDINGS: dict[str, Any] = {
     "_div": _div, "_floordiv": _floordiv, "_mod": _mod, "_lookup": _lookup,
-    "_or_value": _or_value, "_M": _MISSING,
+    "_M": _MISSING,
 }
 
 
@@ -553,7 +557,10 @@ def _build_function(body: ast.expr, bindings: dict[str, Any], name: str,
         fdef.type_params = []  # type: ignore[attr-defined,unused-ignore]
     module = ast.Module(body=[fdef], type_ignores=[])
     ast.fix_missing_locations(module)
-    code = compile(module, "<telcoflow-expression>", "exec")
+    with warnings.catch_warnings():
+        # CPython warns about e.g. "s"["x"]: the runtime error is ours to report
+        warnings.simplefilter("ignore", SyntaxWarning)
+        code = compile(module, "<telcoflow-expression>", "exec")
     fcode = next(c for c in code.co_consts if isinstance(c, CodeType))
     namespace: dict[str, Any] = {"__builtins__": {}}
     namespace.update(bindings)
@@ -601,7 +608,10 @@ def compile_expression(
     comp = _Compiler(text, functions, allowed_names, file, line, column)
     try:
         # parse a parenthesised copy so that multi-line YAML text parses as one expression
-        tree = ast.parse(f"(\n{text}\n)", mode="eval")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)  # invalid escapes
+            tree = ast.parse(f"(\n{text}\n)", mode="eval")
         tree = _unwrap(tree)
     except SyntaxError as exc:
         lineno = max((exc.lineno or 2) - 1, 1)

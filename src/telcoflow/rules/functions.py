@@ -28,6 +28,8 @@ _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 def to_datetime(value: object) -> datetime:
     """A :class:`datetime` from a datetime, a date (midnight) or an ISO 8601 string."""
+    if type(value) is str:
+        return _parse_iso(value)
     if isinstance(value, datetime):
         return value
     if isinstance(value, date):
@@ -46,6 +48,8 @@ def _parse_iso(text: str) -> datetime:
 
 
 def _to_date(value: object) -> date:
+    if type(value) is str:
+        return _parse_iso(value).date()
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -148,7 +152,7 @@ def in_band(ts: object, spec: str) -> bool:
     A window that wraps midnight (``fri 22:00-06:00``) belongs to the day it starts on.
     """
     dt = to_datetime(ts)
-    t = dt.time().replace(tzinfo=None)
+    t = dt.time()  # naive wall-clock time of the event
     wd = dt.weekday()
     for days, start, end in parse_band(spec):
         if start <= end:

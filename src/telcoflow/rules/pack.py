@@ -97,7 +97,7 @@ class RulePack:
         self.lets = tuple(lets)
         self._lets = tuple((n, e.fn) for n, e in lets)
         self.decisions = tuple(decisions)
-        self._decisions = tuple((d.name, d.evaluate) for d in decisions)
+        self._decisions = tuple((d.name, d.fast) for d in decisions)
         self.stateful = tuple(stateful)
         self.tests = tuple(tests)
 

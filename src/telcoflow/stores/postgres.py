@@ -466,6 +466,21 @@ class PostgresLedgerStore:
                 {"i": ids}).fetchall()
         return {r[0] for r in rows}
 
+    def processed_payloads(self, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """The ``(event id, fingerprint)`` pairs among ``pairs`` that are durably done:
+        claimed or dead-lettered with that very payload (a conflicting copy of an accepted
+        id is not done until it is dead-lettered itself)."""
+        ids = list(dict.fromkeys(i for i, _ in pairs))
+        if not ids:
+            return set()
+        with self._pg.run("reading processed payloads") as conn:
+            rows = conn.execute(
+                "SELECT event_id, fingerprint FROM claims WHERE event_id = ANY(%(i)s) UNION "
+                "SELECT event_id, fingerprint FROM dead_letters WHERE event_id = ANY(%(i)s)",
+                {"i": ids}).fetchall()
+        found = {(i, f) for i, f in rows}
+        return {p for p in pairs if p in found}
+
     def close(self) -> None:
         """Close the connection."""
         self._pg.close()
@@ -562,6 +577,8 @@ class PostgresJourneyStore:
         """Save several ``(instance, expected_version)`` in one transaction (all or none)."""
         if not items:
             return
+        if len({inst.id for inst, _ in items}) != len(items):
+            raise ConcurrencyError("an instance appears twice in one batch")
         rows = []
         records: list[tuple[Any, ...]] = []
         for inst, expected in items:

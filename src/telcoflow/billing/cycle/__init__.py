@@ -7,7 +7,7 @@
 * :mod:`.store`, :mod:`.run`: the sharded, resumable bill run on a process pool.
 """
 
-from telcoflow.billing.cycle.close import close_account
+from telcoflow.billing.cycle.close import CycleCloser, close_account
 from telcoflow.billing.cycle.model import (
     AccountPosition,
     Bill,
@@ -28,8 +28,9 @@ from telcoflow.billing.cycle.policy import (
     PlanSpec,
     load_close_policy,
     parse_close_policy,
+    validate_policy_files,
 )
-from telcoflow.billing.cycle.run import BillRunJob, BillRunSummary, Shard, bill_run
+from telcoflow.billing.cycle.run import BillRunJob, BillRunSummary, Shard, bill_run, sqlite_job
 from telcoflow.billing.cycle.sources import (
     AccountDirectory,
     LedgerReader,
@@ -51,6 +52,7 @@ __all__ = [
     "BillStore",
     "BillingAccount",
     "ClosePolicy",
+    "CycleCloser",
     "DiscountApplied",
     "DiscountSpec",
     "LedgerReader",
@@ -70,4 +72,6 @@ __all__ = [
     "close_account",
     "load_close_policy",
     "parse_close_policy",
+    "sqlite_job",
+    "validate_policy_files",
 ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -308,6 +309,7 @@ def bill_run(
                 merge(worker.run(batch))
                 advance(len(batch))
         else:
+            _check_picklable(job)
             ctx = multiprocessing.get_context(mp_context)
             with ProcessPoolExecutor(procs, mp_context=ctx, initializer=_init_worker,
                                      initargs=(job,)) as pool:
@@ -333,6 +335,16 @@ def bill_run(
         bills=total.bills, skipped=tuple(total.skipped), failed=tuple(total.failed),
         totals=total.totals, lines=total.lines, duration_s=time.perf_counter() - started,
         stored_bills=stored.bills, stored_skipped=len(stored.skipped))
+
+
+def _check_picklable(job: BillRunJob) -> None:
+    try:
+        pickle.dumps(job)
+    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+        raise ValueError(
+            "a bill run on several processes sends its job to each worker, so the job must be "
+            "picklable: give `ledger` and `accounts` as functools.partial(SqliteLedger, path) "
+            f"and the like, not lambdas or local functions ({exc})") from exc
 
 
 def _first_done(pending: dict[Future[_Outcome], int]) -> set[Future[_Outcome]]:
