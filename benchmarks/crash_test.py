@@ -2,10 +2,12 @@
 
 A child process streams a seeded synthetic month (1,000,000 events; ``--quick``: 100,000)
 through the full default graph into a SQLite ledger, one durable transaction per batch. The
-parent kills it with SIGKILL at random instants (10 times; ``--quick``: 3) and restarts it;
-each restart replays the stream from the start (claimed events are no-ops). After the last
-run completes, the SQLite ledger, counters and claim count must equal -- exactly -- those of
-the same stream processed once, without crashes, into the memory store.
+parent kills it with SIGKILL at random points (10 times; ``--quick``: 3): when the child has
+claimed a random number of events, a random 0-50 ms later (inside a later batch or its
+commit), then restarts it; each restart replays the stream from the start (claimed events
+are no-ops). After the last run completes, the SQLite ledger lines and claim count must
+equal -- exactly -- those of the same stream processed once, without crashes, into the
+memory store.
 
 The last line is the JSON result: ``value`` is the number of ledger lines that differ (0
 means exact), ``baseline`` the number of ledger lines expected.
@@ -27,22 +29,30 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from telcoflow.billing.realtime import RealtimeBilling, default_graph
+from telcoflow.billing.realtime import BatchResult, RealtimeBilling, default_graph
 from telcoflow.generator import generate_events, generate_population
 from telcoflow.stores import LedgerStore, LineKey, MemoryLedgerStore, SQLiteLedgerStore
 
 ACCOUNTS = 2000
 
 
-def stream(store: LedgerStore, events: int, seed: int) -> None:
+def stream(store: LedgerStore, events: int, seed: int, *, report: bool = False) -> None:
     pop = generate_population(ACCOUNTS, seed=seed)
     billing = RealtimeBilling(default_graph(pop.profiles, pop.rater, fees=pop.fees), store)
-    billing.stream(generate_events(pop, events=events, seed=seed + 1), batch_size=1000)
+    claimed = [store.claim_count()]
+
+    def progress(result: BatchResult) -> None:
+        # events newly claimed by this batch (duplicates of earlier runs are no-ops)
+        claimed[0] += result.accepted - result.duplicates
+        print(f"claimed {claimed[0]}", flush=True)
+
+    billing.stream(generate_events(pop, events=events, seed=seed + 1), batch_size=1000,
+                   on_batch=progress if report else None)
 
 
 def child(db: str, events: int, seed: int) -> None:
     store = SQLiteLedgerStore(db)
-    stream(store, events, seed)
+    stream(store, events, seed, report=True)
     store.close()
 
 
@@ -79,24 +89,32 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         db = str(Path(tmp) / "crash.db")
         cmd = [sys.executable, __file__, "--child", db, str(events), str(args.seed)]
-        # kill points spread over the expected run time (SQLite is a little slower)
-        budget = clean_seconds * 1.3
-        for k in range(kills):
-            proc = subprocess.Popen(cmd)
-            delay = rng.uniform(0.2 * budget / kills, budget * (k + 1) / kills)
-            time.sleep(delay)
+        # kill points: random numbers of claimed events; the kill lands a random 0-50 ms
+        # after the child reports passing one (so inside a later batch or its commit)
+        targets = sorted(rng.sample(range(1, events), kills))
+        for k, target in enumerate(targets):
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+            assert proc.stdout is not None
+            reached = 0
+            for line in proc.stdout:
+                reached = int(line.split()[1])
+                if reached >= target:
+                    time.sleep(rng.uniform(0, 0.05))
+                    break
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
                 killed = "killed"
             else:
                 killed = f"had already finished (exit {proc.returncode})"
+            proc.stdout.close()
+            proc.wait()
             store = SQLiteLedgerStore(db)
             claims = store.claim_count()
             store.close()
-            print(f"run {k + 1}: {killed} after {delay:.2f} s; {claims} events claimed so far")
+            print(f"run {k + 1}: {killed} after passing {reached} claimed events (target "
+                  f"{target}); {claims} events claimed on disk")
         t1 = time.perf_counter()
-        final = subprocess.run(cmd, check=False)
+        final = subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL)
         print(f"final run: exit {final.returncode} in {time.perf_counter() - t1:.1f} s")
         store = SQLiteLedgerStore(db)
         got, got_claims = state(store)

@@ -22,7 +22,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes: a few minutes in all")
     parser.add_argument("names", nargs="*", help="script names to run (default: all)")
     args = parser.parse_args()
-    scripts = sorted(p for p in HERE.glob("*.py") if p.name != "run.py" and not p.name.startswith("_"))
+    scripts = sorted(
+        p for p in HERE.glob("*.py") if p.name != "run.py" and not p.name.startswith("_")
+    )
     if args.names:
         scripts = [p for p in scripts if p.stem in args.names]
     results: list[dict[str, object]] = []

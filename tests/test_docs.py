@@ -27,6 +27,8 @@ def test_doc_examples_run(page: Path, tmp_path: Path) -> None:
             try:
                 exec(code, namespace)  # the project's own docs, not user input
             except Exception as exc:  # pragma: no cover - reported with location
-                raise AssertionError(f"{page.name} block {i + 1} (line {start}) failed: {exc!r}") from exc
+                raise AssertionError(
+                    f"{page.name} block {i + 1} (line {start}) failed: {exc!r}"
+                ) from exc
     finally:
         os.chdir(old)

@@ -51,7 +51,9 @@ def schema(name: str | None, out: Path | None) -> None:
 
     schemas = json_schemas()
     if name is not None and name not in schemas:
-        click.echo(f"unknown schema {name!r}; expected one of: {', '.join(sorted(schemas))}", err=True)
+        click.echo(
+            f"unknown schema {name!r}; expected one of: {', '.join(sorted(schemas))}", err=True
+        )
         raise SystemExit(2)
     selected = {name: schemas[name]} if name else schemas
     if out is not None:
@@ -65,8 +67,14 @@ def schema(name: str | None, out: Path | None) -> None:
 
 @main.command()
 @click.option("--accounts", default=200, show_default=True, help="synthetic accounts to bill")
-@click.option("--out", "out_dir", default="telcoflow-demo", show_default=True,
-              type=click.Path(path_type=Path), help="output folder (SQLite ledger, bills, reports)")
+@click.option(
+    "--out",
+    "out_dir",
+    default="telcoflow-demo",
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="output folder (SQLite ledger, bills, reports)",
+)
 @click.option("--seed", default=7, show_default=True, help="generator seed")
 def demo(accounts: int, out_dir: Path, seed: int) -> None:
     """Run the main job on the embedded defaults (SQLite, in-process bus)."""

@@ -26,8 +26,13 @@ class DemoOutcome:
     events_rejected: int
 
 
-def run_demo(*, accounts: int = 200, out_dir: Path = Path("telcoflow-demo"), seed: int = 7,
-             echo: Callable[[str], object] = print) -> DemoOutcome:
+def run_demo(
+    *,
+    accounts: int = 200,
+    out_dir: Path = Path("telcoflow-demo"),
+    seed: int = 7,
+    echo: Callable[[str], object] = print,
+) -> DemoOutcome:
     """Run the whole demo, writing into ``out_dir`` (recreated), and report through ``echo``."""
     from telcoflow.billing.demo import run_billing_demo
     from telcoflow.demo_catalog import run_catalog_demo

@@ -36,15 +36,43 @@ __all__ = [
 
 #: ISO 4217 minor-unit exponents for the currencies telcoflow knows out of the box.
 _ISO_EXPONENTS: dict[str, int] = {
-    "EUR": 2, "USD": 2, "GBP": 2, "CHF": 2, "CNY": 2, "INR": 2, "BRL": 2, "ZAR": 2,
-    "SEK": 2, "NOK": 2, "DKK": 2, "PLN": 2, "CAD": 2, "AUD": 2, "MXN": 2, "NGN": 2,
-    "JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "VND": 0,
-    "BHD": 3, "KWD": 3, "OMR": 3, "TND": 3, "JOD": 3,
+    "EUR": 2,
+    "USD": 2,
+    "GBP": 2,
+    "CHF": 2,
+    "CNY": 2,
+    "INR": 2,
+    "BRL": 2,
+    "ZAR": 2,
+    "SEK": 2,
+    "NOK": 2,
+    "DKK": 2,
+    "PLN": 2,
+    "CAD": 2,
+    "AUD": 2,
+    "MXN": 2,
+    "NGN": 2,
+    "JPY": 0,
+    "KRW": 0,
+    "CLP": 0,
+    "ISK": 0,
+    "VND": 0,
+    "BHD": 3,
+    "KWD": 3,
+    "OMR": 3,
+    "TND": 3,
+    "JOD": 3,
 }
 
-_MONEY_CONTEXT = decimal.Context(prec=38, rounding=decimal.ROUND_HALF_EVEN, traps=[
-    decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow,
-])
+_MONEY_CONTEXT = decimal.Context(
+    prec=38,
+    rounding=decimal.ROUND_HALF_EVEN,
+    traps=[
+        decimal.InvalidOperation,
+        decimal.DivisionByZero,
+        decimal.Overflow,
+    ],
+)
 
 
 def to_decimal(value: object, *, field: str = "amount") -> Decimal:
@@ -52,10 +80,10 @@ def to_decimal(value: object, *, field: str = "amount") -> Decimal:
 
     >>> to_decimal("1.10")
     Decimal('1.10')
-    >>> to_decimal(1.1)
+    >>> to_decimal(1.1)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    telcoflow.errors.MoneyError: `amount` must be a Decimal, int or decimal string, not a float (got 1.1)
+    telcoflow.errors.MoneyError: `amount` must be a Decimal, int or decimal string, not a float...
     """
     if isinstance(value, Decimal):
         if not value.is_finite():
@@ -233,12 +261,16 @@ class Money:
         return bool(self.amount)
 
     # -- rounding and splitting ---------------------------------------------------
-    def rounded(self, policy: RoundingPolicy = RoundingPolicy.HALF_EVEN, exponent: int | None = None) -> Money:
+    def rounded(
+        self, policy: RoundingPolicy = RoundingPolicy.HALF_EVEN, exponent: int | None = None
+    ) -> Money:
         """Round to the currency's minor unit (or ``exponent`` places) with ``policy``."""
         exp = self.currency.exponent if exponent is None else exponent
         return Money(policy.quantize(self.amount, exp), self.currency)
 
-    def allocate(self, weights: Sequence[object], policy: RoundingPolicy = RoundingPolicy.HALF_EVEN) -> list[Money]:
+    def allocate(
+        self, weights: Sequence[object], policy: RoundingPolicy = RoundingPolicy.HALF_EVEN
+    ) -> list[Money]:
         """Split into parts proportional to ``weights`` that sum *exactly* to this amount.
 
         Each part is rounded to the minor unit; the remainder goes to the parts with the
@@ -310,7 +342,9 @@ class Increment:
         object.__setattr__(self, "step", to_decimal(self.step, field="step"))
         object.__setattr__(self, "minimum", to_decimal(self.minimum, field="minimum"))
         if self.step < 0 or self.minimum < 0:
-            raise MoneyError(f"increments must be >= 0 (got step {self.step}, minimum {self.minimum})")
+            raise MoneyError(
+                f"increments must be >= 0 (got step {self.step}, minimum {self.minimum})"
+            )
 
     def charged(self, quantity: Decimal) -> Decimal:
         """The quantity that is charged for ``quantity`` used."""

@@ -52,7 +52,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from telcoflow.billing.graph import GraphBuilder, ProcessGraph
 from telcoflow.billing.realtime import BatchResult, RealtimeBilling
-from telcoflow.bus.base import Bus, BusError, BusUnavailableError, Message
+from telcoflow.bus.base import Bus, BusError, BusUnavailableError, Message, default_consumer_name
 from telcoflow.bus.codec import body_fingerprint, decode_event
 from telcoflow.config import BackendConfig, load_config
 from telcoflow.errors import ConcurrencyError, EventRejectedError, StoreError, TelcoflowError
@@ -473,8 +473,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from telcoflow.bus.redis_streams import default_consumer_name
-
     try:
         config = load_config(args.config, ledger_url=args.ledger_url, bus_url=args.bus_url,
                              journeys_url=args.journeys_url, cache_url=args.cache_url,

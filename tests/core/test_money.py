@@ -96,7 +96,10 @@ def test_voice_worked_example() -> None:
     assert (per_second * inc.charged(Decimal(125))).rounded() == Money("0.30", "EUR")
 
 
-@given(st.decimals(min_value=0, max_value=100_000, places=3), st.decimals(min_value=0, max_value=10, places=3))
+@given(
+    st.decimals(min_value=0, max_value=100_000, places=3),
+    st.decimals(min_value=0, max_value=10, places=3),
+)
 def test_increments_never_decrease(q: Decimal, extra: Decimal) -> None:
     inc = Increment(step=Decimal("1"), minimum=Decimal("0"))
     assert inc.charged(q + extra) >= inc.charged(q) >= q

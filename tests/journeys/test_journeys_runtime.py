@@ -375,3 +375,22 @@ def test_transitions_engine_gives_the_same_walk(rec: Recorder, clock: ManualCloc
     with pytest.raises(EventRejectedError) as info:
         machine.send(machine.start("pay", channel="app"), "retry", channel="app")
     assert info.value.reason == "invalid-trigger"
+
+
+def test_scheduler_loop_fires_deadlines_without_threads(runtime: JourneyRuntime,
+                                                       clock: ManualClock) -> None:
+    runtime.create("pay", channel="app", instance_id="s1")
+    runtime.dispatch("s1", "start_payment", {"amount": 1}, channel="app")  # due at 1900
+    ticks: list[float] = []
+    seen: list[str] = []
+
+    def sleep(seconds: float) -> None:
+        ticks.append(clock.now)
+        clock.advance(seconds)
+
+    fired = runtime.run_scheduler(interval=300, sleep=sleep, stop=lambda: len(ticks) >= 5,
+                                  on_fired=lambda rs: seen.extend(r.state for r in rs))
+    # ticks at 1000, 1300, 1600, 1900 (fires), 2200
+    assert ticks == [1000.0, 1300.0, 1600.0, 1900.0, 2200.0]
+    assert fired == 1
+    assert seen == ["abandoned"]

@@ -87,6 +87,12 @@ def test_none_parent_is_reported() -> None:
         compile_expression("account.limit > 1")({"account": None})
 
 
+def test_multiplying_collections_from_data_is_refused() -> None:
+    # "x" * 10**9 from context data must not exhaust memory
+    with pytest.raises(EvaluationError, match="`\\*` needs numbers, got str and int"):
+        compile_expression("event.service * 1000000000")(CTX)
+
+
 def test_type_errors_become_evaluation_errors() -> None:
     with pytest.raises(EvaluationError, match="TypeError"):
         compile_expression("event.service + 1")(CTX)
@@ -116,6 +122,7 @@ def test_objects_with_attributes_work_through_the_slow_path() -> None:
     ("(y := 1)", "E-expr-syntax"),
     ('f"{x}"', "E-expr-syntax"),
     ('"a" * 3', "E-expr-type"),
+    ("[0] * 3", "E-expr-type"),
     ("x[1:2]", "E-expr-syntax"),
     ("x is 1", "E-expr-syntax"),
     ("b'x'", "E-expr-syntax"),

@@ -17,6 +17,8 @@ yet acknowledged, and raises :class:`BackpressureError` if that lasts ``timeout`
 
 from __future__ import annotations
 
+import os
+import socket
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ __all__ = [
     "Consumer",
     "DeadMessage",
     "Message",
+    "default_consumer_name",
     "partition_of",
 ]
 
@@ -79,6 +82,11 @@ class DeadMessage:
     reason: str
     detail: str
     consumer: str = ""
+
+
+def default_consumer_name() -> str:
+    """``<host>-<pid>``: unique per running process (a pod's name in Kubernetes)."""
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 def partition_of(key: str, partitions: int) -> int:

@@ -28,8 +28,6 @@ what is not durably processed (ask the ledger: ``PostgresLedgerStore.processed``
 from __future__ import annotations
 
 import math
-import os
-import socket
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -48,7 +46,7 @@ from telcoflow.bus.base import (
     partition_of,
 )
 
-__all__ = ["RedisStreamBus", "RedisStreamConsumer", "default_consumer_name"]
+__all__ = ["RedisStreamBus", "RedisStreamConsumer"]
 
 _PUBLISH = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
@@ -72,11 +70,6 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-
-
-def default_consumer_name() -> str:
-    """``<host>-<pid>``: unique per running process."""
-    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 @contextmanager

@@ -26,6 +26,7 @@ every trigger, guard, action, counter and target defined, guards valid rule expr
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -441,7 +442,8 @@ class _Semantics:
         return sorted(set(paths), key=lambda p: self.states[p].order)
 
     def config(self, leaves: Iterable[str]) -> str:
-        return "+".join(self.sort(leaves))
+        """The configuration id (interned: instances share the compiled string)."""
+        return sys.intern("+".join(self.sort(leaves)))
 
     def active(self, leaves: Iterable[str]) -> set[str]:
         out: set[str] = set()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import time
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -54,6 +55,9 @@ class JourneyRuntime:
     ``actions`` supplies the host's named actions; every action a registered journey lists
     must be present. ``store`` defaults to a :class:`~.store.MemoryJourneyStore`; ``clock``
     is any callable returning POSIX seconds (default: the wall clock).
+
+    A runtime is meant for one worker (it is not thread-safe); several workers share a
+    store, and the store's version check keeps them from moving one instance twice.
     """
 
     def __init__(self, journeys: Iterable[Journey] = (), *,
@@ -174,8 +178,14 @@ class JourneyRuntime:
         else:
             payload = _EMPTY
         chosen: FlatTransition | None
+        row = journey.table.get(instance.state)
+        if row is None:
+            raise EventRejectedError(
+                f"instance {instance.id} is in {instance.state!r}, which is not a state of "
+                f"journey {journey.id} v{journey.version}", reason="unknown-state",
+                event_id=instance.id)
         if self._table:
-            candidates = journey.table[instance.state].get(trigger)
+            candidates = row.get(trigger)
             if candidates is None:
                 self._reject(journey, instance, trigger)
                 raise AssertionError  # pragma: no cover
@@ -199,7 +209,7 @@ class JourneyRuntime:
                 chosen = t
                 break
         else:
-            if trigger not in journey.table[instance.state]:
+            if trigger not in row:
                 self._reject(journey, instance, trigger)
             chosen = self._machines[journey.key].choose(
                 instance.state, trigger, _Allows(instance, payload, channel, trigger))
@@ -311,6 +321,25 @@ class JourneyRuntime:
                     continue
                 results.extend(fired)
         return results
+
+    def run_scheduler(self, *, interval: float = 1.0,
+                      sleep: Callable[[float], None] = time.sleep,
+                      stop: Callable[[], bool] = lambda: False,
+                      on_fired: Callable[[list[SendResult]], None] | None = None) -> int:
+        """Call :meth:`tick` every ``interval`` seconds until ``stop()`` is true.
+
+        A plain loop in the caller's thread (no threads are started); run it in a worker
+        process or task. Returns the number of transitions fired. Tests pass a ``sleep``
+        that advances a :class:`~.instance.ManualClock`.
+        """
+        fired = 0
+        while not stop():
+            results = self.tick()
+            fired += len(results)
+            if results and on_fired is not None:
+                on_fired(results)
+            sleep(interval)
+        return fired
 
     # ------------------------------------------------------------------ migrations
 

@@ -47,8 +47,11 @@ def validate_paths(paths: Sequence[str | Path]) -> tuple[list[Problem], int]:
             continue
         kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
         if kind not in KINDS:
-            problems.append(doc.problem(
-                ("kind",), f"`kind` must be one of {sorted(KINDS)} (found {kind!r})", "E-kind"))
+            problems.append(
+                doc.problem(
+                    ("kind",), f"`kind` must be one of {sorted(KINDS)} (found {kind!r})", "E-kind"
+                )
+            )
             continue
         by_kind[kind].append(path)
     for kind, files in by_kind.items():

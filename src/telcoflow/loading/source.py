@@ -123,18 +123,32 @@ class _Builder:
             key = self._scalar(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
             line, col = key_node.start_mark.line + 1, key_node.start_mark.column + 1
             if key is None or isinstance(key, (list, dict)):
-                self.doc.problems.append(Problem(
-                    "mapping keys must be scalars", "E-yaml-key", self.doc.file, line, col,
-                    format_path(path)))
+                self.doc.problems.append(
+                    Problem(
+                        "mapping keys must be scalars",
+                        "E-yaml-key",
+                        self.doc.file,
+                        line,
+                        col,
+                        format_path(path),
+                    )
+                )
                 continue
             if not isinstance(key, (str, int)):
                 key = str(key)
             p = (*path, key)
             if key in out and key not in from_merge:
                 first = self.doc.positions.get(p, (None, None))[0]
-                self.doc.problems.append(Problem(
-                    f"duplicate key {key!r} (first defined on line {first})",
-                    "E-yaml-duplicate-key", self.doc.file, line, col, format_path(p)))
+                self.doc.problems.append(
+                    Problem(
+                        f"duplicate key {key!r} (first defined on line {first})",
+                        "E-yaml-duplicate-key",
+                        self.doc.file,
+                        line,
+                        col,
+                        format_path(p),
+                    )
+                )
                 continue
             if index < merged:
                 from_merge.add(key)
@@ -175,8 +189,11 @@ def parse_yaml(text: str, file: str = "<string>") -> Document:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else None
             col = mark.column + 1 if mark else None
-            doc.problems.append(Problem(
-                f"YAML syntax error: {exc.problem or exc}", "E-yaml-syntax", file, line, col))
+            doc.problems.append(
+                Problem(
+                    f"YAML syntax error: {exc.problem or exc}", "E-yaml-syntax", file, line, col
+                )
+            )
             return doc
         except yaml.YAMLError as exc:
             doc.problems.append(Problem(f"YAML error: {exc}", "E-yaml-syntax", file))
@@ -200,7 +217,9 @@ def load_document(path: str | Path) -> Document:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise DefinitionError([Problem(f"cannot read file: {exc.strerror}", "E-io", str(p))]) from exc
+        raise DefinitionError(
+            [Problem(f"cannot read file: {exc.strerror}", "E-io", str(p))]
+        ) from exc
     return parse_yaml(text, str(p))
 
 

@@ -51,10 +51,10 @@ def _exists(data: Any, path: tuple[str | int, ...]) -> bool:
     for part in path:
         if isinstance(cur, dict) and part in cur:
             cur = cur[part]
-        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
-            cur = cur[part]
-        else:
+            continue
+        if not (isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)):
             return False
+        cur = cur[part]
     return True
 
 

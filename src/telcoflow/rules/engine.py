@@ -14,7 +14,7 @@ from telcoflow.errors import TelcoflowRuntimeError
 from telcoflow.rules.expressions import CompiledExpression, resolve_path
 from telcoflow.rules.trace import DecisionTrace, Match
 
-__all__ = ["CompiledDecision", "DecisionError", "Item", "Outputs", "RuleIndex"]
+__all__ = ["CompiledDecision", "DecisionError", "Item", "Outputs", "RuleIndex", "Term"]
 
 _MISSING = object()
 _LEAF_SIZE = 4
@@ -48,14 +48,24 @@ class Outputs:
         return MappingProxyType(out)
 
 
-class Item:
-    """One rule or table row, compiled."""
+Term = tuple["PathKey | None", str]
+"""One conjunct of a rule's condition: (the path it tests for equality or None, its text)."""
 
-    __slots__ = ("cond", "equalities", "expr", "id", "outputs", "position", "priority",
-                 "static")
+
+class Item:
+    """One rule or table row, compiled.
+
+    ``terms`` (optional) are the conjuncts of the condition; a term tied to a path is an
+    equality the index can settle, so :meth:`residual` compiles the condition without the
+    terms the index already checked on the way to a leaf.
+    """
+
+    __slots__ = ("_residuals", "cond", "equalities", "expr", "id", "make", "outputs",
+                 "position", "priority", "static", "terms")
 
     def __init__(self, id: str, position: int, priority: int, expr: CompiledExpression | None,
-                 outputs: Outputs) -> None:
+                 outputs: Outputs, *, terms: tuple[Term, ...] = (),
+                 make: Callable[[str], CompiledExpression | None] | None = None) -> None:
         self.id = id
         self.position = position
         self.priority = priority
@@ -64,6 +74,27 @@ class Item:
         self.equalities: Mapping[PathKey, frozenset[Any]] = expr.equalities if expr else {}
         self.outputs = outputs
         self.static: Mapping[str, Any] | None = None if outputs.computed else outputs.static
+        self.terms = terms
+        self.make = make
+        self._residuals: dict[frozenset[PathKey], Item] = {}
+
+    def residual(self, settled: frozenset[PathKey]) -> Item:
+        """This item with the equality terms on ``settled`` paths removed from its condition
+        (the index has checked them); ``self`` when nothing can be removed."""
+        drop = frozenset(p for p, _ in self.terms if p is not None and p in settled)
+        if not drop or self.make is None:
+            return self
+        found = self._residuals.get(drop)
+        if found is None:
+            rest = [text for p, text in self.terms if p is None or p not in drop]
+            expr = self.make(" and ".join(rest)) if rest else None
+            found = Item.__new__(Item)
+            for name in Item.__slots__:
+                setattr(found, name, getattr(self, name))
+            found.cond = expr.fn if expr is not None else None
+            found._residuals = {}
+            self._residuals[drop] = found
+        return found
 
 
 class _Node:
@@ -140,7 +171,8 @@ class RuleIndex:
 
     def _build(self, items: list[Item], used: frozenset[PathKey], level: int) -> _Node:
         node = _Node()
-        node.items = tuple(items)
+        # a leaf: each item without the equality terms settled on the way here
+        node.items = tuple(it.residual(used) for it in items)
         if len(items) <= _LEAF_SIZE or level >= _MAX_LEVELS:
             return node
         counts = Counter(p for it in items for p in it.equalities if p not in used)

@@ -45,6 +45,7 @@ from types import CodeType, FunctionType
 from typing import Any
 
 from telcoflow.errors import ExpressionError, Problem, TelcoflowError, TelcoflowRuntimeError
+from telcoflow.money import Money
 
 __all__ = [
     "MAX_DEPTH",
@@ -329,9 +330,13 @@ class _Compiler:
                     and not isinstance(op, ast.Add):
                 self.problem(side, "arithmetic on text is not allowed (only + joins text)",
                              "E-expr-type")
+            elif isinstance(side, (ast.List, ast.Tuple, ast.Set, ast.Dict)) \
+                    and not isinstance(op, ast.Add):
+                self.problem(side, "arithmetic on collections is not allowed", "E-expr-type")
         left, right = self.visit(node.left, depth), self.visit(node.right, depth)
-        if isinstance(op, (ast.Div, ast.FloorDiv, ast.Mod)):
-            helper = {ast.Div: "_div", ast.FloorDiv: "_floordiv", ast.Mod: "_mod"}[type(op)]
+        if isinstance(op, (ast.Div, ast.FloorDiv, ast.Mod, ast.Mult)):
+            helper = {ast.Div: "_div", ast.FloorDiv: "_floordiv", ast.Mod: "_mod",
+                      ast.Mult: "_mul"}[type(op)]
             return ast.Call(ast.Name(helper, ast.Load()), [left, right], [])
         return ast.BinOp(left, op.__class__(), right)
 
@@ -469,6 +474,17 @@ def _to_dec(v: Any) -> Any:
     return v
 
 
+_NUMBERS = (int, Decimal, float, Money)
+
+
+def _mul(a: Any, b: Any) -> Any:
+    # numbers only: "x" * 10**9 or [0] * 10**9 from context data must not exhaust memory
+    if isinstance(a, _NUMBERS) and isinstance(b, _NUMBERS):
+        product: Any = a
+        return product * b  # Decimal x float raises TypeError, reported like any other
+    raise TypeError(f"`*` needs numbers, got {type(a).__name__} and {type(b).__name__}")
+
+
 def _div(a: Any, b: Any) -> Any:
     return _to_dec(a) / _to_dec(b)
 
@@ -525,7 +541,7 @@ def _split_dotted(path: str) -> tuple[str | int, ...]:
 
 
 _BASE_BINDINGS: dict[str, Any] = {
-    "_div": _div, "_floordiv": _floordiv, "_mod": _mod, "_lookup": _lookup,
+    "_div": _div, "_floordiv": _floordiv, "_mod": _mod, "_mul": _mul, "_lookup": _lookup,
     "_M": _MISSING,
 }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -19,7 +19,7 @@ from typing import Any
 from telcoflow.errors import DefinitionError, ExpressionError, Problem, RuleError
 from telcoflow.loading.source import Document, PathKey, format_path, parse_yaml
 from telcoflow.loading.validate import validate_document
-from telcoflow.rules.engine import CompiledDecision, Item, Outputs
+from telcoflow.rules.engine import CompiledDecision, Item, Outputs, Term
 from telcoflow.rules.expressions import CompiledExpression, compile_expression
 from telcoflow.rules.model import (
     DecisionModel,
@@ -324,7 +324,7 @@ class _Builder:
             seen[rule.id] = i
             if not rule.enabled:
                 continue
-            terms = []
+            terms: list[Term] = []
             for key, value in rule.when.items():
                 if not _PATH_RE.match(key):
                     self.problems.append(src.problem((*rpath, "when", key),
@@ -332,19 +332,29 @@ class _Builder:
                                                      f"as event.zone (found {key!r})",
                                                      "E-rule-when"))
                     continue
-                terms.append(_eq_text(key, value))
+                terms.append((tuple(key.split(".")), _eq_text(key, value)))
             if rule.if_ is not None:
                 checked = self.expr(src, (*rpath, "if"), rule.if_, earlier)
                 if checked is not None:
-                    terms.append(f"({checked.source})")
+                    terms.append((None, f"({checked.source})"))
             expr = None
+            line, col = src.value_at((*rpath, "when") if rule.when else (*rpath, "if"))
             if terms:
-                line, col = src.value_at((*rpath, "when") if rule.when else (*rpath, "if"))
-                expr = self.expr_text(src, rpath, " and ".join(terms), earlier, line, col)
+                expr = self.expr_text(src, rpath, " and ".join(t for _, t in terms), earlier,
+                                      line, col)
             self.check_kind(src, (*rpath, "then"), model.kind, rule.then)
             outputs = self.outputs(src, (*rpath, "then"), rule.then, earlier)
-            items.append(Item(rule.id, i, rule.priority, expr, outputs))
+            items.append(Item(rule.id, i, rule.priority, expr, outputs, terms=tuple(terms),
+                              make=self.maker(src, rpath, earlier, line, col)))
         return items
+
+    def maker(self, src: _Source, path: PathKey, earlier: Sequence[str], line: int | None,
+              col: int | None) -> Callable[[str], CompiledExpression | None]:
+        """Compile a residual condition (a subset of terms that already compiled)."""
+        def make(text: str) -> CompiledExpression | None:
+            return self.expr_text(src, path, text, earlier, line, col)
+
+        return make
 
     def expr_text(self, src: _Source, path: PathKey, text: str, earlier: Sequence[str],
                   line: int | None, col: int | None) -> CompiledExpression | None:
@@ -378,7 +388,7 @@ class _Builder:
                            f"({len(table.inputs)} inputs + {len(table.outputs)} outputs)",
                     "E-table-shape"))
                 continue
-            terms = []
+            terms: list[Term] = []
             for j, cell in enumerate(row[: len(table.inputs)]):
                 try:
                     term = _cell_text(cell, inputs[j])
@@ -386,17 +396,22 @@ class _Builder:
                     self.problems.append(src.problem((*rpath, j), str(exc), "E-table-cell"))
                     continue
                 if term is not None:
-                    terms.append(term)
+                    literal = not isinstance(cell, str) or not _is_test(cell)
+                    settled = tuple(inputs[j].split(".")) \
+                        if literal and _PATH_RE.match(inputs[j]) else None
+                    terms.append((settled, term))
             expr = None
+            line, col = src.value_at(rpath)
             if terms:
-                line, col = src.value_at(rpath)
-                expr = self.expr_text(src, rpath, " and ".join(terms), earlier, line, col)
+                expr = self.expr_text(src, rpath, " and ".join(t for _, t in terms), earlier,
+                                      line, col)
             then = dict(zip(table.outputs, row[len(table.inputs):], strict=True))
             self.check_kind(src, rpath, kind, then)
             outputs = self.outputs(src, rpath, {k: v for k, v in then.items() if v != "-"},
                                    earlier)
             prio = table.priorities[r] if table.priorities and r < len(table.priorities) else 0
-            items.append(Item(f"row {r + 1}", r, prio, expr, outputs))
+            items.append(Item(f"row {r + 1}", r, prio, expr, outputs, terms=tuple(terms),
+                              make=self.maker(src, rpath, earlier, line, col)))
         return items
 
     # -- stateful -----------------------------------------------------------------------
@@ -463,6 +478,12 @@ def _eq_text(path: str, value: Any) -> str:
     return f"{path} == {_literal(value)}"
 
 
+def _is_test(cell: str) -> bool:
+    """Whether a text cell is a test (range, comparison, not(), ``?``) rather than a literal."""
+    s = cell.strip()
+    return bool(_RANGE_RE.match(s) or _CMP_RE.match(s) or _NOT_RE.match(s) or "?" in s)
+
+
 def _cell_text(cell: Any, input_src: str) -> str | None:
     """An input cell as a condition over the input expression (None: any value)."""
     inp = f"({input_src})"
@@ -486,7 +507,7 @@ def _cell_text(cell: Any, input_src: str) -> str | None:
         return f"{inp} not in [{m[1]}]"
     if "?" in s:
         return "(" + s.replace("?", inp) + ")"
-    return f"{inp} == {_literal(s)}"
+    return f"{inp} == {_literal(s)}"  # keep in step with _is_test
 
 
 def _read(path: Path) -> tuple[str, str]:

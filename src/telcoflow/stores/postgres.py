@@ -514,17 +514,16 @@ class PostgresJourneyStore:
 
     @staticmethod
     def _row(inst: JourneyInstance) -> tuple[Any, ...]:
-        from telcoflow.journeys.store import _dumps
+        # the SQLite backend's encoding, reused: both backends store the very same text
+        from telcoflow.journeys.store import SQLiteJourneyStore
 
-        return (_dumps(inst.context), _dumps(inst.deadlines), inst.next_deadline,
-                _dumps(inst.memory) if inst.memory else None, inst.outcome, inst.state,
-                inst.version)
+        return SQLiteJourneyStore._row(inst)
 
     @staticmethod
     def _records(inst: JourneyInstance, first: int) -> list[tuple[Any, ...]]:
-        h = inst.history
-        return [(inst.id, i // 4, h[i], h[i + 1], h[i + 2], h[i + 3])
-                for i in range(first * 4, len(h), 4)]
+        from telcoflow.journeys.store import SQLiteJourneyStore
+
+        return SQLiteJourneyStore._records(inst, first)
 
     def create(self, instance: JourneyInstance) -> None:
         """Add a new instance (``ConcurrencyError`` if its id exists)."""

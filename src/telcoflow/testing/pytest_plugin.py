@@ -43,6 +43,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     """Collect rule packs (see the module docstring for which files)."""
     if not _is_pack_file(file_path) or not _wanted(file_path, parent.config):
         return None
+    if file_path.name != "pack.yaml" and (file_path.parent / "pack.yaml").is_file():
+        return None  # a part of a folder pack: collected with its pack.yaml
     return RulePackFile.from_parent(parent, path=file_path)
 
 
