@@ -3,11 +3,12 @@
 A child process streams a seeded synthetic month (1,000,000 events; ``--quick``: 100,000)
 through the full default graph into a SQLite ledger, one durable transaction per batch. The
 parent kills it with SIGKILL at random points (10 times; ``--quick``: 3): when the child has
-claimed a random number of events, a random 0-50 ms later (inside a later batch or its
-commit), then restarts it; each restart replays the stream from the start (claimed events
-are no-ops). After the last run completes, the SQLite ledger lines and claim count must
-equal -- exactly -- those of the same stream processed once, without crashes, into the
-memory store.
+claimed a random number of events, a random 0-300 ms later (inside a later batch or its
+commit), then restarts it. A host step of the graph writes the stream offset in each batch's
+transaction; a restart resumes 5,000 events before it, so every restart also replays
+committed events (which must be no-ops). After the last run completes, the SQLite ledger
+lines and claim count must equal -- exactly -- those of the same stream processed once,
+without crashes, into the memory store.
 
 The last line is the JSON result: ``value`` is the number of ledger lines that differ (0
 means exact), ``baseline`` the number of ledger lines expected.
@@ -27,27 +28,50 @@ import sys
 import tempfile
 import time
 from decimal import Decimal
+from itertools import islice
 from pathlib import Path
 
+from telcoflow.billing.batch import Batch
 from telcoflow.billing.realtime import BatchResult, RealtimeBilling, default_graph
 from telcoflow.generator import generate_events, generate_population
 from telcoflow.stores import LedgerStore, LineKey, MemoryLedgerStore, SQLiteLedgerStore
 
 ACCOUNTS = 2000
+OFFSET = "offset|crash-test"
+OVERLAP = 5000
+
+
+class Checkpoint:
+    """A host step: the stream offset, written in the same transaction as the batch."""
+
+    name = "checkpoint"
+    needs = ("emitted",)
+    provides = ("checkpointed",)
+
+    def __call__(self, batch: Batch) -> None:
+        batch.tx.add(None, OFFSET, Decimal(batch.submitted))
 
 
 def stream(store: LedgerStore, events: int, seed: int, *, report: bool = False) -> None:
+    """Stream the month into ``store``, resuming a little before the committed offset.
+
+    Resuming ``OVERLAP`` events early replays some committed events on every restart, so
+    the exactly-once claims are exercised, not only the offset.
+    """
     pop = generate_population(ACCOUNTS, seed=seed)
-    billing = RealtimeBilling(default_graph(pop.profiles, pop.rater, fees=pop.fees), store)
+    graph = default_graph(pop.profiles, pop.rater, fees=pop.fees).add(Checkpoint())
+    billing = RealtimeBilling(graph, store)
+    offset = int(store.get_counters([OFFSET]).get(OFFSET, Decimal(0)))
+    start = max(0, offset - OVERLAP)
     claimed = [store.claim_count()]
 
     def progress(result: BatchResult) -> None:
-        # events newly claimed by this batch (duplicates of earlier runs are no-ops)
+        # events newly claimed by this batch (replayed ones are no-ops)
         claimed[0] += result.accepted - result.duplicates
         print(f"claimed {claimed[0]}", flush=True)
 
-    billing.stream(generate_events(pop, events=events, seed=seed + 1), batch_size=1000,
-                   on_batch=progress if report else None)
+    source = islice(generate_events(pop, events=events, seed=seed + 1), start, None)
+    billing.stream(source, batch_size=1000, on_batch=progress if report else None)
 
 
 def child(db: str, events: int, seed: int) -> None:
@@ -99,7 +123,7 @@ def main() -> int:
             for line in proc.stdout:
                 reached = int(line.split()[1])
                 if reached >= target:
-                    time.sleep(rng.uniform(0, 0.05))
+                    time.sleep(rng.uniform(0, 0.3))
                     break
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGKILL)

@@ -267,6 +267,10 @@ def run_fault_test(*, accounts: int = 2000, events: int = 200_000, workers: int 
                     break
             time.sleep(0.1)
         report.seconds = time.perf_counter() - t_start
+        ready_by = time.monotonic() + 30  # let restarted workers finish starting up
+        while time.monotonic() < ready_by and not all(
+                bus.redis.zscore(f"{run}:members:workers", n) is not None for n in procs):
+            time.sleep(0.1)
         producer.finished.set()
         producer.join(timeout=10)
         report.republished = producer.republished

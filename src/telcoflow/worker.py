@@ -55,7 +55,13 @@ from telcoflow.billing.realtime import BatchResult, RealtimeBilling
 from telcoflow.bus.base import Bus, BusError, BusUnavailableError, Message, default_consumer_name
 from telcoflow.bus.codec import body_fingerprint, decode_event
 from telcoflow.config import BackendConfig, load_config
-from telcoflow.errors import ConcurrencyError, EventRejectedError, StoreError, TelcoflowError
+from telcoflow.errors import (
+    ConcurrencyError,
+    DefinitionError,
+    EventRejectedError,
+    StoreError,
+    TelcoflowError,
+)
 from telcoflow.events import Event
 from telcoflow.stores.base import ChangeSet, DeadLetter, LedgerStore
 
@@ -108,7 +114,8 @@ class Worker:
 
     def __init__(self, app: WorkerApp, store: LedgerStore, bus: Bus, *, name: str,
                  group: str = "workers", batch_size: int = 500, poll_timeout: float = 0.5,
-                 metrics: WorkerMetrics | None = None) -> None:
+                 metrics: WorkerMetrics | None = None,
+                 stop_event: threading.Event | None = None) -> None:
         if batch_size < 1:
             raise StoreError(f"`batch_size` must be >= 1 (got {batch_size})")
         self.app = app
@@ -120,7 +127,7 @@ class Worker:
         self.metrics = metrics if metrics is not None else WorkerMetrics()
         self.billing = RealtimeBilling(app.graph, store)
         self.consumer = bus.consumer(name, group=group)
-        self.stop_event = threading.Event()
+        self.stop_event = stop_event if stop_event is not None else threading.Event()
         self.handled = 0
         self.last_loop = time.monotonic()
         self.last_error = ""
@@ -473,24 +480,58 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("signal %d: finishing the batch in hand, then stopping", signum)
+        stop.set()
+
+    # first of all, so that a SIGTERM while starting up is a clean stop too
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return _serve(args, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _until_up(what: str, make: Callable[[], Any], stop: threading.Event,
+              timeout: float = 120.0) -> Any:
+    """``make()``, retried with backoff while its service is unreachable (``StoreError``)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.2
+    while True:
+        try:
+            return make()
+        except DefinitionError:
+            raise
+        except StoreError as exc:
+            if stop.is_set() or time.monotonic() >= deadline:
+                raise
+            log.warning("%s: %s (retrying)", what, exc)
+            stop.wait(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
     try:
         config = load_config(args.config, ledger_url=args.ledger_url, bus_url=args.bus_url,
                              journeys_url=args.journeys_url, cache_url=args.cache_url,
                              bus_partitions=args.partitions, bus_prefix=args.prefix)
         app = load_app(args.app)(config)
-        store = config.open_ledger()
-        bus = config.open_bus()
-        worker = Worker(app, store, bus, name=args.name or default_consumer_name(),
-                        group=args.group, batch_size=args.batch_size)
+        store: LedgerStore = _until_up("opening the ledger", config.open_ledger, stop)
     except TelcoflowError as exc:
         log.error("%s", exc)
         return 2
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        log.info("signal %d: finishing the batch in hand, then stopping", signum)
-        worker.stop()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        bus = config.open_bus()
+        worker = _until_up("joining the bus", partial(
+            Worker, app, store, bus, name=args.name or default_consumer_name(),
+            group=args.group, batch_size=args.batch_size, stop_event=stop), stop)
+    except TelcoflowError as exc:
+        log.error("%s", exc)
+        store.close()
+        return 2
     server = None
     if args.metrics_port is not None:
         server = serve_endpoint(worker, args.metrics_host, args.metrics_port)
@@ -501,8 +542,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         handled = worker.run(max_messages=args.max_messages, idle_exit=args.idle_exit)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         if server is not None:
             server.shutdown()
             server.server_close()

@@ -196,3 +196,20 @@ def test_account_level_external_fee() -> None:
                                        description="partner video")])
     assert result.accepted == 1
     assert billing.totals() == {("corp", "", "external", "2026-11-01", "EUR"): Dec("7.00")}
+
+
+def test_rerating_on_sqlite_survives_a_reopen(tmp_path: Path) -> None:
+    store = SQLiteLedgerStore(tmp_path / "r.db", checkpoint_every=1000)
+    billing = make_billing(store)
+    events = [data("b1", "s-bucket", "post", 80), data("b2", "s-bucket", "post", 50)]
+    billing.process(events)
+    corrected = default_graph(world(), tariffs(data_price="0.04"), fees=FEES).build()
+    billing.rerate(events, graph=corrected)
+    billing.process([data("b3", "s-bucket", "post", 10)])  # journaled, not checkpointed
+    # crash: reopen without closing. Rerated: 30 MB x 0.04 = 1.20; b3 went through the
+    # pipeline's own (uncorrected) graph: 10 MB x 0.05 = 0.50; 1.70 in all
+    reopened = make_billing(SQLiteLedgerStore(tmp_path / "r.db"))
+    assert reopened.account_totals() == {"post": Dec("1.70")}
+    assert reopened.store.get_counters(["alw|s-bucket|d100|2026-11-01"]) == {
+        "alw|s-bucket|d100|2026-11-01": Dec(100)}
+    assert reopened.process(events).duplicates == 2

@@ -298,3 +298,32 @@ def test_validate_hook_for_the_cli(tmp_path) -> None:  # type: ignore[no-untyped
     assert [p.code for p in found] == ["E-journey-target"]
     assert found[0].file is not None
     assert found[0].file.endswith("bad.yaml")
+
+
+def test_one_transition_per_event_innermost_first_then_document_order() -> None:
+    j = journey("""
+        kind: journey
+        id: order
+        triggers: {x: {}, y: {}}
+        states:
+          both:
+            initial: true
+            parallel: true
+            on: {x: out, y: out}
+            states:
+              r1:
+                states:
+                  a: {initial: true, on: {x: b}}
+                  b: {on: {y: a}}
+              r2:
+                states:
+                  c: {initial: true, on: {x: d}}
+                  d: {on: {y: c}}
+          out: {outcome: completed}
+        """)
+    start = "both.r1.a+both.r2.c"
+    # both regions and the parallel state accept x: the first region (document order) takes it
+    assert [t.target for t in j.table[start]["x"]] == [
+        "both.r1.b+both.r2.c", "both.r1.a+both.r2.d", "out"]
+    # y: no leaf accepts it in `start`, so the parallel state's own transition fires
+    assert [t.target for t in j.table[start]["y"]] == ["out"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from telcoflow.errors import ConcurrencyError, EventRejectedError, JourneyError
+from telcoflow.errors import ConcurrencyError, EventRejectedError, JourneyError, StoreError
 from telcoflow.journeys.actions import ActionRegistry
 from telcoflow.journeys.definition import Journey, parse_journey
 from telcoflow.journeys.instance import ManualClock
@@ -394,3 +394,52 @@ def test_scheduler_loop_fires_deadlines_without_threads(runtime: JourneyRuntime,
     assert ticks == [1000.0, 1300.0, 1600.0, 1900.0, 2200.0]
     assert fired == 1
     assert seen == ["abandoned"]
+
+
+@pytest.mark.parametrize("make_store", [MemoryJourneyStore, SQLiteJourneyStore])
+def test_create_many_is_all_or_nothing(make_store: Any, runtime: JourneyRuntime) -> None:
+    from telcoflow.journeys.store import JourneyStore
+
+    store = make_store()
+    assert isinstance(store, JourneyStore)
+    a, b = (runtime.start("pay", channel="app", instance_id=i) for i in ("a", "b"))
+    store.create_many([a])
+    with pytest.raises(ConcurrencyError):
+        store.create_many([b, a])  # `a` exists: `b` is not added either
+    with pytest.raises(StoreError, match="no journey instance 'b'"):
+        store.load("b")
+    store.create_many([b])
+    assert sorted(i.id for i in store.instances()) == ["a", "b"]
+
+
+@pytest.mark.parametrize("make_store", [MemoryJourneyStore, SQLiteJourneyStore])
+def test_a_failed_timeout_stays_due(make_store: Any, clock: ManualClock) -> None:
+    journey = parse_journey(textwrap.dedent("""
+        kind: journey
+        id: flaky
+        triggers: {go: {}}
+        actions: [expire]
+        states:
+          waiting:
+            initial: true
+            timeout: {after: 60, target: expired, actions: [expire]}
+            on: {go: done}
+          done: {outcome: completed}
+          expired: {outcome: abandoned}
+        """), "flaky.yaml")
+    failures = [RuntimeError("mail server down")]
+
+    def expire(**_: Any) -> None:
+        if failures:
+            raise failures.pop()
+
+    runtime = JourneyRuntime([journey], actions={"expire": expire}, store=make_store(),
+                             clock=clock)
+    runtime.create("flaky", channel="app", instance_id="f1")
+    clock.advance(60)
+    with pytest.raises(RuntimeError, match="mail server down"):
+        runtime.tick()
+    assert runtime.store.load("f1").state == "waiting"  # nothing half-done
+    [fired] = runtime.tick()  # still due: fires now that the action works
+    assert (fired.state, fired.actions) == ("expired", ("expire",))
+    assert runtime.tick() == []

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from telcoflow.journeys.definition import load_journey
-from telcoflow.journeys.diagrams import to_dot, to_html, to_mermaid
+from telcoflow.journeys.diagrams import render_diagram, to_dot, to_html, to_mermaid
 from telcoflow.journeys.instance import ManualClock
 from telcoflow.journeys.metrics import JourneyMetrics, journey_metrics, render_metrics_html
 from telcoflow.journeys.paths import shortest_paths, transition_cover
@@ -108,3 +110,11 @@ def test_metrics_html_report_is_escaped() -> None:
     assert "<script>" not in html
     assert "100.0 %" in html
     assert m._repr_html_() == html
+
+
+def test_render_diagram_from_a_path() -> None:
+    path = ROOT / "journeys" / "top_up.yaml"
+    assert render_diagram(path, "mermaid") == to_mermaid(TOP_UP)
+    assert render_diagram(str(path), "dot") == to_dot(TOP_UP)
+    with pytest.raises(ValueError, match="format must be one of"):
+        render_diagram(TOP_UP, "png")

@@ -103,6 +103,16 @@ def test_due_and_batch_is_all_or_nothing(store: PostgresJourneyStore,
     assert store.due(10_000.0) == []
 
 
+def test_create_many_is_all_or_nothing(store: PostgresJourneyStore,
+                                       runtime: JourneyRuntime) -> None:
+    a, b = (runtime.start("pay", channel="app", instance_id=i) for i in ("a", "b"))
+    store.create_many([a, b])
+    c = runtime.start("pay", channel="app", instance_id="c")
+    with pytest.raises(ConcurrencyError, match="already exist"):
+        store.create_many([c, a])  # a exists: c is not created either
+    assert sorted(i.id for i in store.instances()) == ["a", "b"]
+
+
 def test_unstorable_context_is_a_store_error(store: PostgresJourneyStore,
                                              runtime: JourneyRuntime) -> None:
     inst = runtime.start("pay", channel="app", instance_id="x", context={"bad": object()})

@@ -66,6 +66,8 @@ class Batch:
         """Send ``item`` to the dead letters with ``reason``; the caller drops it from items."""
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
         self.tx.dead_letter(item.event, item.fingerprint, reason, message)
+        if item.effects:  # posted, then rejected: its effects belong to no claim
+            self.tx.unjournaled = True
 
     @property
     def accepted(self) -> int:

@@ -23,7 +23,7 @@ _ZERO = Decimal(0)
 class LedgerTransaction:
     """Reads and writes of one batch against a :class:`~telcoflow.stores.base.LedgerStore`."""
 
-    __slots__ = ("_flags", "changes", "store", "values")
+    __slots__ = ("_flags", "changes", "store", "unjournaled", "values")
 
     def __init__(self, store: LedgerStore) -> None:
         self.store = store
@@ -32,6 +32,10 @@ class LedgerTransaction:
         #: may read it directly before falling back to :meth:`counter`)
         self.values: dict[str, Decimal] = {}
         self._flags: dict[str, bool] = {}
+        #: set when a change is not recorded in any claim's effects (a counter moved with
+        #: ``effects=None``, a reversal, an item rejected after posting): the store must
+        #: then write its sums with this batch instead of journaling the claims only
+        self.unjournaled = False
 
     # -- claims ---------------------------------------------------------------------------
     def claims(self, event_ids: Sequence[str]) -> dict[str, Claim]:
@@ -84,6 +88,8 @@ class LedgerTransaction:
         deltas[key] = deltas.get(key, _ZERO) + delta
         if effects is not None:
             effects.append(("C", key, delta))
+        else:
+            self.unjournaled = True
         return value
 
     # -- flags ----------------------------------------------------------------------------
@@ -106,6 +112,7 @@ class LedgerTransaction:
     # -- reversal (rerating) ---------------------------------------------------------------
     def reverse(self, effects: Sequence[Effect]) -> None:
         """Post the negative of every effect (undo an event's ledger and counter changes)."""
+        self.unjournaled = True
         scratch: list[Effect] = []
         for effect in effects:
             if effect[0] == "L":
@@ -123,6 +130,8 @@ class LedgerTransaction:
     def commit(self) -> ChangeSet:
         """Apply the change set to the store atomically; start a fresh one; return the old."""
         changes = self.changes
+        changes.journaled = not self.unjournaled
         self.store.apply(changes)
         self.changes = ChangeSet()
+        self.unjournaled = False
         return changes

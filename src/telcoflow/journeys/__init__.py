@@ -14,7 +14,7 @@ from telcoflow.journeys.definition import (
     parse_journey,
     validate_journey_files,
 )
-from telcoflow.journeys.diagrams import to_dot, to_html, to_mermaid
+from telcoflow.journeys.diagrams import render_diagram, to_dot, to_html, to_mermaid
 from telcoflow.journeys.instance import JourneyInstance, ManualClock, SendResult, TransitionRecord
 from telcoflow.journeys.metrics import JourneyMetrics, journey_metrics, render_metrics_html
 from telcoflow.journeys.models import JourneyFile
@@ -40,6 +40,7 @@ __all__ = [
     "load_journey",
     "load_journeys",
     "parse_journey",
+    "render_diagram",
     "render_metrics_html",
     "shortest_paths",
     "to_dot",

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import Path
 
 from telcoflow.journeys.definition import TIMEOUT_PREFIX, Journey
 from telcoflow.journeys.models import TransitionSpec
 
-__all__ = ["to_dot", "to_html", "to_mermaid"]
+__all__ = ["DIAGRAM_FORMATS", "render_diagram", "to_dot", "to_html", "to_mermaid"]
+
+#: Formats of :func:`render_diagram`.
+DIAGRAM_FORMATS = ("mermaid", "dot")
 
 
 def _duration(seconds: float) -> str:
@@ -164,3 +168,17 @@ def to_html(journey: Journey) -> str:
             f"<table><thead><tr><th>from</th><th>on</th><th>to</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>"
             f"<pre class=\"mermaid\">{esc(to_mermaid(journey))}</pre></div>")
+
+
+def render_diagram(source: Journey | str | Path, fmt: str = "mermaid") -> str:
+    """Diagram text of a journey (or of the journey file at ``source``): ``mermaid`` or ``dot``.
+
+    This is what ``telcoflow journey diagram PATH --format mermaid|dot`` prints.
+    """
+    if fmt not in DIAGRAM_FORMATS:
+        raise ValueError(f"format must be one of {DIAGRAM_FORMATS} (got {fmt!r})")
+    if not isinstance(source, Journey):
+        from telcoflow.journeys.definition import load_journey
+
+        source = load_journey(source)
+    return to_mermaid(source) if fmt == "mermaid" else to_dot(source)

@@ -263,10 +263,12 @@ class JourneyRuntime:
             inst.outcome = t.outcome
             inst.deadlines = ()
         elif t.deadlines_replace:
-            if t.deadlines_set:
-                inst.deadlines = tuple([(now + after, s) for s, after in t.deadlines_set])
+            new = t.deadlines_set
+            if len(new) == 1:
+                state, after = new[0]
+                inst.deadlines = ((now + after, state),)
             else:
-                inst.deadlines = ()
+                inst.deadlines = tuple([(now + after, s) for s, after in new])
         elif t.deadlines_clear:
             clear = t.deadlines_clear
             kept = [d for d in inst.deadlines if d[1] not in clear]

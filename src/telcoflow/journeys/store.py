@@ -1,14 +1,16 @@
 """Where journey instances live: a small :class:`JourneyStore` protocol and two backends.
 
-A backend implements six methods. Saving is optimistic: ``save(instance, expected_version)``
-succeeds only if the stored version still equals ``expected_version``, otherwise it raises
-:class:`~telcoflow.errors.ConcurrencyError` (another worker moved the instance first).
+A backend implements seven small methods: ``create``/``create_many``, ``load``,
+``save``/``save_many``, ``due`` and ``instances``. Saving is optimistic:
+``save(instance, expected_version)`` succeeds only if the stored version still equals
+``expected_version``, otherwise it raises :class:`~telcoflow.errors.ConcurrencyError`
+(another worker moved the instance first).
 
 * :class:`MemoryJourneyStore`: a dict of private copies (tests, single process).
 * :class:`SQLiteJourneyStore`: the embedded default; instances in one table, their transition
   records appended to another (``journey_records``, the source of journey metrics).
 
-A PostgreSQL backend needs the same six methods (``UPDATE ... WHERE version = %s``).
+A PostgreSQL backend needs the same seven methods (``UPDATE ... WHERE version = %s``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ class JourneyStore(Protocol):
 
     def create(self, instance: JourneyInstance) -> None:
         """Add a new instance (``ConcurrencyError`` if its id exists)."""
+
+    def create_many(self, instances: Sequence[JourneyInstance]) -> None:
+        """Add new instances atomically (``ConcurrencyError`` if an id exists)."""
 
     def load(self, instance_id: str) -> JourneyInstance:
         """A private copy of the instance (``StoreError`` if unknown)."""
@@ -70,14 +75,23 @@ class MemoryJourneyStore:
 
     def create(self, instance: JourneyInstance) -> None:
         """Add a new instance (``ConcurrencyError`` if its id exists)."""
-        if instance.id in self._rows:
-            raise ConcurrencyError(f"instance {instance.id} already exists")
-        self._put(instance)
+        self.create_many([instance])
+
+    def create_many(self, instances: Sequence[JourneyInstance]) -> None:
+        """Add new instances atomically (``ConcurrencyError`` if an id exists)."""
+        ids = [i.id for i in instances]
+        taken = [iid for iid in ids if iid in self._rows]
+        if taken or len(set(ids)) != len(ids):
+            raise ConcurrencyError(f"instance(s) already exist: {taken or ids}")
+        for inst in instances:
+            self._put(inst)
 
     def _put(self, instance: JourneyInstance) -> None:
+        old = self._rows.get(instance.id)
         self._rows[instance.id] = instance.copy()
-        if instance.deadlines:
-            heapq.heappush(self._due, (instance.deadlines[0][0], instance.id))
+        due = instance.next_deadline
+        if due is not None and (old is None or old.next_deadline != due):
+            heapq.heappush(self._due, (due, instance.id))
 
     def load(self, instance_id: str) -> JourneyInstance:
         """A private copy of the instance (``StoreError`` if unknown)."""
@@ -102,12 +116,17 @@ class MemoryJourneyStore:
     def due(self, now: float) -> list[str]:
         """Ids of instances with a deadline due at or before ``now``."""
         out: dict[str, None] = {}
+        pending: list[tuple[float, str]] = []
         heap = self._due
         while heap and heap[0][0] <= now:
-            _, iid = heapq.heappop(heap)
-            row = self._rows.get(iid)
-            if row is not None and row.deadlines and row.deadlines[0][0] <= now:
-                out[iid] = None
+            entry = heapq.heappop(heap)
+            row = self._rows.get(entry[1])
+            if row is not None and row.next_deadline == entry[0]:
+                out[entry[1]] = None
+                pending.append(entry)  # still due until a save moves the deadline
+            # else: stale (the deadline moved or the instance finished)
+        for entry in pending:
+            heapq.heappush(heap, entry)
         return list(out)
 
     def instances(self, journey_id: str | None = None) -> Iterator[JourneyInstance]:
@@ -242,20 +261,31 @@ class SQLiteJourneyStore:
 
     def create(self, instance: JourneyInstance) -> None:
         """Add a new instance (``ConcurrencyError`` if its id exists)."""
-        ctx, deadlines, due, memory, outcome, state, version = self._row(instance)
-        with _sqlite_errors(f"creating {instance.id}"):
+        self.create_many([instance])
+
+    def create_many(self, instances: Sequence[JourneyInstance]) -> None:
+        """Add new instances in one transaction (``ConcurrencyError`` if an id exists)."""
+        rows = []
+        records: list[tuple[Any, ...]] = []
+        for inst in instances:
+            ctx, deadlines, due, memory, outcome, state, version = self._row(inst)
+            rows.append((inst.id, inst.journey_id, inst.journey_version, state, ctx, deadlines,
+                         due, memory, outcome, version))
+            records += self._records(inst, 0)
+        db = self._db
+        with _sqlite_errors("creating instances"):
+            db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute("BEGIN")
-                self._db.execute(
-                    "INSERT INTO journey_instances VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (instance.id, instance.journey_id, instance.journey_version, state, ctx,
-                     deadlines, due, memory, outcome, version))
-                self._db.executemany("INSERT INTO journey_records VALUES (?,?,?,?,?,?)",
-                                     self._records(instance, 0))
-                self._db.execute("COMMIT")
+                db.executemany("INSERT INTO journey_instances VALUES (?,?,?,?,?,?,?,?,?,?)",
+                               rows)
+                db.executemany("INSERT INTO journey_records VALUES (?,?,?,?,?,?)", records)
             except sqlite3.IntegrityError as exc:
-                self._db.execute("ROLLBACK")
-                raise ConcurrencyError(f"instance {instance.id} already exists") from exc
+                db.execute("ROLLBACK")
+                raise ConcurrencyError(f"an instance already exists ({exc})") from exc
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     def load(self, instance_id: str) -> JourneyInstance:
         """A private copy of the instance (``StoreError`` if unknown)."""

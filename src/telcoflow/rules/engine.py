@@ -113,26 +113,26 @@ def _no_getter(ctx: Any) -> Any:
 
 
 def _getter(path: PathKey) -> Callable[[Any], Any]:
-    """A fast reader of ``path`` (mappings), falling back to :func:`_get`; ``_MISSING``
-    when absent."""
+    """A fast reader of ``path`` (plain dicts without raising), falling back to
+    :func:`_get`; ``_MISSING`` when absent."""
     if len(path) == 1:
         (a,) = path
 
         def get1(ctx: Any) -> Any:
-            try:
-                return ctx[a]
-            except (LookupError, TypeError):
-                return _get(ctx, path)
+            if type(ctx) is dict:
+                return ctx.get(a, _MISSING)
+            return _get(ctx, path)
 
         return get1
     if len(path) == 2:
         a, b = path
 
         def get2(ctx: Any) -> Any:
-            try:
-                return ctx[a][b]
-            except (LookupError, TypeError):
-                return _get(ctx, path)
+            if type(ctx) is dict:
+                inner = ctx.get(a, _MISSING)
+                if type(inner) is dict:
+                    return inner.get(b, _MISSING)
+            return _get(ctx, path)
 
         return get2
 
@@ -140,19 +140,6 @@ def _getter(path: PathKey) -> Callable[[Any], Any]:
         return _get(ctx, path)
 
     return get_n
-
-
-def _get(ctx: Any, path: PathKey) -> Any:
-    cur = ctx
-    for key in path:
-        try:
-            cur = cur[key]
-        except (LookupError, TypeError):
-            try:
-                cur = resolve_path(cur, (key,))
-            except LookupError:
-                return _MISSING
-    return cur
 
 
 class RuleIndex:

@@ -499,15 +499,9 @@ def _mod(a: Any, b: Any) -> Any:
 
 def _lookup(ctx: Any, path: tuple[str | int, ...], missing: Any) -> Any:
     cur = ctx
-    try:  # fast path: mappings all the way down
-        for key in path:
-            cur = cur[key]
-        return cur
-    except (LookupError, TypeError):
-        pass
-    cur = ctx
     for key in path:
-        cur = _step(cur, key)
+        # plain dicts without raising (a missing optional field is the common case)
+        cur = cur.get(key, _MISSING) if type(cur) is dict else _step(cur, key)
         if cur is _MISSING:
             return missing
     return cur

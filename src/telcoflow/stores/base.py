@@ -14,7 +14,10 @@ A backend stores five things:
 Writes arrive as one :class:`ChangeSet` per batch through :meth:`LedgerStore.apply`, which
 must be atomic: the claims of a batch and its ledger writes commit together or not at all
 (that is what makes the effect of an event exactly-once). Ledger and counter changes are
-*deltas*, so a multi-writer backend (PostgreSQL) can add them in SQL.
+*deltas*, so a multi-writer backend (PostgreSQL) can add them in SQL. When
+``ChangeSet.journaled`` is true the deltas are exactly the sum of the claims' effects, and a
+backend may make only the claims durable at once (a journal) and fold the sums into its
+tables later, replaying the journal after a crash (the SQLite store does).
 
 The behaviour suite in ``tests/stores/test_stores_behaviour.py`` is parametrized over backends;
 a new backend passes it to be accepted.
@@ -93,6 +96,9 @@ class ChangeSet:
     flags: set[str] = field(default_factory=set)
     claims: dict[str, Claim] = field(default_factory=dict)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    #: True when the ledger and counter deltas are exactly the sum of the new claims'
+    #: effects, so a backend may journal the claims and fold the sums in later
+    journaled: bool = False
 
     def is_empty(self) -> bool:
         """True when nothing would change."""

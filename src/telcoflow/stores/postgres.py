@@ -25,6 +25,7 @@ connection (server restarted, backend terminated) is reported as
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import zlib
@@ -122,6 +123,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX IF NOT EXISTS bills_cycle ON bills (cycle, account_id)",
     )),
 )
+
+
+#: a JSON array of texts as a PostgreSQL array (parameters travel as one JSON text: json.dumps
+#: is C code, much cheaper than dumping a Python list element by element)
+_IDS = "ARRAY(SELECT json_array_elements_text(%s::json))"
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def split_postgres_url(url: str) -> tuple[str, str | None]:
@@ -278,8 +288,8 @@ class PostgresLedgerStore:
             return out
         with self._pg.run("reading claims") as conn:
             rows = conn.execute(
-                "SELECT event_id, fingerprint, effects FROM claims WHERE event_id = ANY(%s)",
-                (ids,)).fetchall()
+                f"SELECT event_id, fingerprint, effects FROM claims WHERE event_id = ANY({_IDS})",
+                (_json(ids),)).fetchall()
         for event_id, fp, effects in rows:
             out[event_id] = Claim(event_id, fp, decode_effects(effects))
         self._seen_claims.update(out)
@@ -287,18 +297,22 @@ class PostgresLedgerStore:
 
     def warm(self, owners: Iterable[str]) -> None:
         """Read every counter and flag owned by ``owners`` (account / subscriber ids) at once."""
-        new = [o for o in dict.fromkeys(owners) if o not in self._owners]
+        new = list(dict.fromkeys(owners))
+        self._owners.clear()  # a fresh snapshot: nothing read before is trusted
+        self._warm_counters.clear()
+        self._warm_flags.clear()
         if not new:
             return
         with self._pg.run("warming counters") as conn:
-            counters = conn.execute(
-                "SELECT key, value FROM counters WHERE split_part(key, '|', 2) = ANY(%s)",
-                (new,)).fetchall()
-            flags = conn.execute(
-                "SELECT key FROM flags WHERE split_part(key, '|', 2) = ANY(%s)",
-                (new,)).fetchall()
-        self._warm_counters.update(counters)
-        self._warm_flags.update(k for (k,) in flags)
+            rows = conn.execute(
+                f"SELECT key, value FROM counters WHERE split_part(key, '|', 2) = ANY({_IDS}) "
+                f"UNION ALL SELECT key, NULL FROM flags WHERE split_part(key, '|', 2) = "
+                f"ANY({_IDS})", (_json(new), _json(new))).fetchall()
+        for key, value in rows:
+            if value is None:
+                self._warm_flags.add(key)
+            else:
+                self._warm_counters[key] = value
         self._owners.update(new)
 
     def _owned(self, key: str) -> bool:
@@ -322,8 +336,8 @@ class PostgresLedgerStore:
                 ask.append(key)
         if ask:
             with self._pg.run("reading counters") as conn:
-                rows = conn.execute("SELECT key, value FROM counters WHERE key = ANY(%s)",
-                                    (ask,)).fetchall()
+                rows = conn.execute(f"SELECT key, value FROM counters WHERE key = ANY({_IDS})",
+                                    (_json(ask),)).fetchall()
             out.update(rows)
         return out
 
@@ -339,8 +353,8 @@ class PostgresLedgerStore:
                 ask.append(key)
         if ask:
             with self._pg.run("reading flags") as conn:
-                rows = conn.execute("SELECT key FROM flags WHERE key = ANY(%s)",
-                                    (ask,)).fetchall()
+                rows = conn.execute(f"SELECT key FROM flags WHERE key = ANY({_IDS})",
+                                    (_json(ask),)).fetchall()
             out.update(k for (k,) in rows)
         return out
 
@@ -371,57 +385,55 @@ class PostgresLedgerStore:
         dead = changes.dead_letters
         with self._pg.run("commit of a batch") as conn, conn.transaction():
             if ledger:
-                cols: list[list[str]] = [[], [], [], [], []]
-                amounts: list[Decimal] = []
-                quantities: list[Decimal] = []
-                for key, (amount, quantity) in ledger:
-                    for i in range(5):
-                        cols[i].append(key[i])
-                    amounts.append(amount)
-                    quantities.append(quantity)
                 conn.execute(
-                    "INSERT INTO ledger AS l SELECT * FROM unnest(%s::text[], %s::text[], "
-                    "%s::text[], %s::text[], %s::text[], %s::numeric[], %s::numeric[]) "
+                    "INSERT INTO ledger AS l SELECT * FROM json_to_recordset(%s::json) AS "
+                    "t(account text, subscriber text, item_type text, period text, "
+                    "currency text, amount numeric, quantity numeric) "
                     "ON CONFLICT (account, subscriber, item_type, period, currency) DO UPDATE "
                     "SET amount = l.amount + excluded.amount, "
                     "quantity = l.quantity + excluded.quantity",
-                    (*cols, amounts, quantities))
+                    (_json([{"account": k[0], "subscriber": k[1], "item_type": k[2],
+                             "period": k[3], "currency": k[4], "amount": str(a),
+                             "quantity": str(q)} for k, (a, q) in ledger]),))
             if counters:
                 conn.execute(
-                    "INSERT INTO counters AS c SELECT * FROM unnest(%s::text[], %s::numeric[]) "
+                    "INSERT INTO counters AS c SELECT key, value::numeric FROM "
+                    "json_each_text(%s::json) AS t(key, value) ORDER BY key "
                     "ON CONFLICT (key) DO UPDATE SET value = c.value + excluded.value",
-                    ([k for k, _ in counters], [v for _, v in counters]))
+                    (_json({k: str(v) for k, v in counters}),))
             if changes.flags:
                 conn.execute(
-                    "INSERT INTO flags SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING",
-                    (sorted(changes.flags),))
+                    f"INSERT INTO flags SELECT unnest({_IDS}) ON CONFLICT DO NOTHING",
+                    (_json(sorted(changes.flags)),))
             if fresh:
                 ids = [c.event_id for c in fresh]
                 inserted = conn.execute(
-                    "INSERT INTO claims SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) "
+                    "INSERT INTO claims SELECT * FROM json_to_recordset(%s::json) AS "
+                    "t(event_id text, fingerprint text, effects text) "
                     "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-                    (ids, [c.fingerprint for c in fresh],
-                     [encode_effects(c.effects) for c in fresh])).fetchall()
+                    (_json([{"event_id": c.event_id, "fingerprint": c.fingerprint,
+                             "effects": encode_effects(c.effects)} for c in fresh]),)
+                ).fetchall()
                 if len(inserted) != len(ids):
                     got = {i for (i,) in inserted}
                     taken = [i for i in ids if i not in got]
                     raise ClaimConflictError(taken)
             if replaced:
                 conn.execute(
-                    "INSERT INTO claims AS c SELECT * FROM unnest(%s::text[], %s::text[], "
-                    "%s::text[]) ON CONFLICT (event_id) DO UPDATE SET "
+                    "INSERT INTO claims AS c SELECT * FROM json_to_recordset(%s::json) AS "
+                    "t(event_id text, fingerprint text, effects text) "
+                    "ON CONFLICT (event_id) DO UPDATE SET "
                     "fingerprint = excluded.fingerprint, effects = excluded.effects",
-                    ([c.event_id for c in replaced], [c.fingerprint for c in replaced],
-                     [encode_effects(c.effects) for c in replaced]))
+                    (_json([{"event_id": c.event_id, "fingerprint": c.fingerprint,
+                             "effects": encode_effects(c.effects)} for c in replaced]),))
             if dead:
                 conn.execute(
                     "INSERT INTO dead_letters (event_id, fingerprint, reason, message, payload) "
-                    "SELECT e, f, r, m, p FROM unnest(%s::text[], %s::text[], %s::text[], "
-                    "%s::text[], %s::text[]) WITH ORDINALITY AS d(e, f, r, m, p, n) ORDER BY n "
+                    "SELECT e, f, r, m, p FROM json_to_recordset(%s::json) AS "
+                    "d(n integer, e text, f text, r text, m text, p text) ORDER BY n "
                     "ON CONFLICT (event_id, fingerprint) DO NOTHING",
-                    ([d.event_id for d in dead], [d.fingerprint for d in dead],
-                     [d.reason for d in dead], [d.message for d in dead],
-                     [d.payload for d in dead]))
+                    (_json([{"n": n, "e": d.event_id, "f": d.fingerprint, "r": d.reason,
+                             "m": d.message, "p": d.payload} for n, d in enumerate(dead)]),))
 
     # -- queries ------------------------------------------------------------------------
     def lines(self, *, account: str | None = None, period: str | None = None) -> list[LedgerLine]:
@@ -527,20 +539,32 @@ class PostgresJourneyStore:
 
     def create(self, instance: JourneyInstance) -> None:
         """Add a new instance (``ConcurrencyError`` if its id exists)."""
-        ctx, deadlines, due, memory, outcome, state, version = self._jsonable(instance)
-        with self._pg.run(f"creating journey instance {instance.id}") as conn:
+        self.create_many([instance])
+
+    def create_many(self, instances: Sequence[JourneyInstance]) -> None:
+        """Add new instances in one transaction (``ConcurrencyError`` if an id exists)."""
+        ids = [i.id for i in instances]
+        if len(set(ids)) != len(ids):
+            raise ConcurrencyError(f"an instance appears twice in one batch: {ids}")
+        rows = []
+        records: list[tuple[Any, ...]] = []
+        for inst in instances:
+            ctx, deadlines, due, memory, outcome, state, version = self._jsonable(inst)
+            rows.append((inst.id, inst.journey_id, inst.journey_version, state, ctx, deadlines,
+                         due, memory, outcome, version))
+            records += self._records(inst, 0)
+        if not rows:
+            return
+        shown = ", ".join(ids[:5]) + (" ..." if len(ids) > 5 else "")
+        with self._pg.run(f"creating journey instance(s) {shown}") as conn:
             try:
-                with conn.transaction():
-                    conn.execute(
-                        "INSERT INTO journey_instances VALUES "
-                        "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                        (instance.id, instance.journey_id, instance.journey_version, state, ctx,
-                         deadlines, due, memory, outcome, version))
-                    with conn.cursor() as cur:
-                        cur.executemany("INSERT INTO journey_records VALUES (%s,%s,%s,%s,%s,%s)",
-                                        self._records(instance, 0))
+                with conn.transaction(), conn.cursor() as cur:
+                    cur.executemany("INSERT INTO journey_instances VALUES "
+                                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", rows)
+                    cur.executemany("INSERT INTO journey_records VALUES (%s,%s,%s,%s,%s,%s)",
+                                    records)
             except psycopg.errors.UniqueViolation as exc:
-                raise ConcurrencyError(f"instance {instance.id} already exists") from exc
+                raise ConcurrencyError(f"instance(s) already exist among {shown}") from exc
 
     def _jsonable(self, instance: JourneyInstance) -> tuple[Any, ...]:
         try:

@@ -10,6 +10,16 @@ counters and flags (small: one row per account / subscriber / item type / period
 in memory, loaded when the store opens and updated only after a commit succeeds; claims and
 dead letters (one row per event) stay on disk and are read in batches.
 
+**Journal and checkpoints.** A claim row holds its event's effects (ledger postings and
+counter changes). When a change set says it is *journaled* (its sums are exactly its claims'
+effects, as the real-time graph's batches are), a commit writes only the claims, flags and
+dead letters; the ``ledger`` and ``counters`` tables are brought up to date by a
+*checkpoint* -- in the same transaction as a later batch, every ``checkpoint_every``
+batches, when a change set is not journaled, or on :meth:`SQLiteLedgerStore.flush` /
+``close``. Opening the store replays the claims committed after the last checkpoint, so a
+crash at any instant loses nothing that was committed. :meth:`lines` is always current; the
+``ledger`` table itself is current as of the last checkpoint.
+
 Amounts are stored as decimal text, never as SQLite REAL.
 """
 
@@ -46,8 +56,10 @@ CREATE TABLE IF NOT EXISTS ledger (
 CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS flags (key TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS claims (
-    event_id TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, effects TEXT NOT NULL
-) WITHOUT ROWID;
+    seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, fingerprint TEXT NOT NULL,
+    effects TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dead_letters (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, fingerprint TEXT NOT NULL,
     reason TEXT NOT NULL, message TEXT NOT NULL, payload TEXT NOT NULL,
@@ -71,16 +83,24 @@ class SQLiteLedgerStore:
     ``path`` may be ``":memory:"`` for a private, non-durable database.
     """
 
-    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL",
+                 checkpoint_every: int = 50) -> None:
         if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise StoreError(
                 f"`synchronous` must be OFF, NORMAL, FULL or EXTRA (got {synchronous!r})"
             )
+        if checkpoint_every < 1:
+            raise StoreError(f"`checkpoint_every` must be >= 1 (got {checkpoint_every})")
         self.path = str(path)
+        self.checkpoint_every = checkpoint_every
+        self._since_checkpoint = 0
+        self._dirty_lines: set[LineKey] = set()
+        self._dirty_counters: set[str] = set()
         with _sqlite_errors("open", self.path):
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={synchronous}")
+            self._db.execute("PRAGMA cache_size=-65536")
             self._db.executescript(_SCHEMA)
             self._ledger: dict[LineKey, list[Decimal]] = {
                 (a, s, i, p, c): [Decimal(amount), Decimal(qty)]
@@ -90,6 +110,34 @@ class SQLiteLedgerStore:
                 k: Decimal(v) for k, v in self._db.execute("SELECT key, value FROM counters")
             }
             self._flags: set[str] = {k for (k,) in self._db.execute("SELECT key FROM flags")}
+            self._replay_journal()
+
+    def _replay_journal(self) -> None:
+        """Fold the claims committed after the last checkpoint into the caches."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'checkpoint'").fetchone()
+        done = int(row[0]) if row else 0
+        ledger, counters = self._ledger, self._counters
+        for (text,) in self._db.execute(
+                "SELECT effects FROM claims WHERE seq > ? ORDER BY seq", (done,)):
+            for effect in decode_effects(text):
+                if effect[0] == "L":
+                    key, amount, quantity = effect[1], effect[2], effect[3]
+                    assert isinstance(key, tuple)
+                    assert isinstance(amount, Decimal)
+                    assert isinstance(quantity, Decimal)
+                    line = ledger.get(key)
+                    if line is None:
+                        ledger[key] = [amount, quantity]
+                    else:
+                        line[0] += amount
+                        line[1] += quantity
+                    self._dirty_lines.add(key)
+                else:
+                    ckey, delta = effect[1], effect[2]
+                    assert isinstance(ckey, str)
+                    assert isinstance(delta, Decimal)
+                    counters[ckey] = counters.get(ckey, _ZERO) + delta
+                    self._dirty_counters.add(ckey)
 
     # -- reads ------------------------------------------------------------------------
     def get_claims(self, event_ids: Sequence[str]) -> dict[str, Claim]:
@@ -123,7 +171,6 @@ class SQLiteLedgerStore:
         """Apply a change set in one durable transaction; the cache follows only on success."""
         if changes.is_empty():
             return
-        ledger_rows: list[tuple[str, ...]] = []
         new_lines: dict[LineKey, list[Decimal]] = {}
         for key, (amount, quantity) in changes.ledger.items():
             old = self._ledger.get(key)
@@ -131,43 +178,42 @@ class SQLiteLedgerStore:
                 amount = old[0] + amount
                 quantity = old[1] + quantity
             new_lines[key] = [amount, quantity]
-            ledger_rows.append((*key, str(amount), str(quantity)))
         new_counters: dict[str, Decimal] = {}
         for ckey, delta in changes.counters.items():
             new_counters[ckey] = self._counters.get(ckey, _ZERO) + delta
+        checkpoint = (not changes.journaled
+                      or self._since_checkpoint + 1 >= self.checkpoint_every)
         db = self._db
         with _sqlite_errors("commit of a batch", self.path):
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.executemany(
-                    "INSERT INTO ledger VALUES (?,?,?,?,?,?,?) "
-                    "ON CONFLICT (account, subscriber, item_type, period, currency) "
-                    "DO UPDATE SET amount = excluded.amount, quantity = excluded.quantity",
-                    ledger_rows,
-                )
-                db.executemany(
-                    "INSERT INTO counters VALUES (?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    [(k, str(v)) for k, v in new_counters.items()],
-                )
-                db.executemany(
-                    "INSERT OR IGNORE INTO flags VALUES (?)", [(f,) for f in changes.flags]
-                )
-                db.executemany(
-                    "INSERT OR REPLACE INTO claims VALUES (?, ?, ?)",
-                    [
-                        (c.event_id, c.fingerprint, encode_effects(c.effects))
-                        for c in changes.claims.values()
-                    ],
-                )
-                db.executemany(
-                    "INSERT OR IGNORE INTO dead_letters "
-                    "(event_id, fingerprint, reason, message, payload) VALUES (?, ?, ?, ?, ?)",
-                    [
-                        (d.event_id, d.fingerprint, d.reason, d.message, d.payload)
-                        for d in changes.dead_letters
-                    ],
-                )
+                if changes.claims:
+                    if not changes.journaled:  # rerating replaces earlier claims
+                        db.executemany("DELETE FROM claims WHERE event_id = ?",
+                                       [(c.event_id,) for c in changes.claims.values()])
+                    db.executemany(
+                        "INSERT INTO claims (event_id, fingerprint, effects) VALUES (?, ?, ?)",
+                        [
+                            (c.event_id, c.fingerprint, encode_effects(c.effects))
+                            for c in changes.claims.values()
+                        ],
+                    )
+                if changes.flags:
+                    db.executemany(
+                        "INSERT OR IGNORE INTO flags VALUES (?)", [(f,) for f in changes.flags]
+                    )
+                if changes.dead_letters:
+                    db.executemany(
+                        "INSERT OR IGNORE INTO dead_letters "
+                        "(event_id, fingerprint, reason, message, payload) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        [
+                            (d.event_id, d.fingerprint, d.reason, d.message, d.payload)
+                            for d in changes.dead_letters
+                        ],
+                    )
+                if checkpoint:
+                    self._write_sums(new_lines, new_counters)
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:
@@ -176,6 +222,56 @@ class SQLiteLedgerStore:
         self._ledger.update(new_lines)
         self._counters.update(new_counters)
         self._flags.update(changes.flags)
+        if checkpoint:
+            self._dirty_lines.clear()
+            self._dirty_counters.clear()
+            self._since_checkpoint = 0
+        else:
+            self._dirty_lines.update(new_lines)
+            self._dirty_counters.update(new_counters)
+            self._since_checkpoint += 1
+
+    def _write_sums(self, new_lines: dict[LineKey, list[Decimal]],
+                    new_counters: dict[str, Decimal]) -> None:
+        """Write every line and counter changed since the last checkpoint (in a transaction)."""
+        lines = {k: self._ledger[k] for k in self._dirty_lines}
+        lines.update(new_lines)
+        counters = {k: self._counters[k] for k in self._dirty_counters}
+        counters.update(new_counters)
+        db = self._db
+        db.executemany(
+            "INSERT INTO ledger VALUES (?,?,?,?,?,?,?) "
+            "ON CONFLICT (account, subscriber, item_type, period, currency) "
+            "DO UPDATE SET amount = excluded.amount, quantity = excluded.quantity",
+            [(*k, str(v[0]), str(v[1])) for k, v in lines.items()],
+        )
+        db.executemany(
+            "INSERT INTO counters VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [(k, str(v)) for k, v in counters.items()],
+        )
+        db.execute(
+            "INSERT INTO meta VALUES ('checkpoint', (SELECT coalesce(max(seq), 0) FROM claims)) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        )
+
+    def flush(self) -> None:
+        """Checkpoint now: write every pending line and counter sum to the tables."""
+        if not (self._dirty_lines or self._dirty_counters):
+            return
+        db = self._db
+        with _sqlite_errors("checkpoint", self.path):
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                self._write_sums({}, {})
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+        self._dirty_lines.clear()
+        self._dirty_counters.clear()
+        self._since_checkpoint = 0
 
     # -- queries ------------------------------------------------------------------------
     def lines(self, *, account: str | None = None, period: str | None = None) -> list[LedgerLine]:
@@ -202,6 +298,7 @@ class SQLiteLedgerStore:
         return int(count)
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Checkpoint pending sums and close the database connection."""
+        self.flush()
         with _sqlite_errors("close", self.path):
             self._db.close()
