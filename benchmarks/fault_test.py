@@ -43,6 +43,7 @@ from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.bus import BusResetError, BusUnavailableError, Message, billing_message
 from telcoflow.bus.codec import body_fingerprint
 from telcoflow.bus.redis_streams import RedisStreamBus
+from telcoflow.errors import StoreError
 from telcoflow.events import Event, UsageEvent, fingerprint
 from telcoflow.generator import generate_events, generate_population
 from telcoflow.stores import MemoryLedgerStore
@@ -125,15 +126,25 @@ class Producer(threading.Thread):
                         self.bus.publish([m for _, _, m in part], timeout=600)
                         self.published += len(part)
                     elif self.bus.lost():  # all published, but Redis lost what was pending
-                        self.republish()
+                        self.republish_until_done()
                     else:
                         self.finished.wait(0.2)
                 except BusUnavailableError:
                     time.sleep(0.2)
                 except BusResetError:
-                    self.republish()
+                    self.republish_until_done()
+                except StoreError:  # the ledger connection was cut: ask again
+                    time.sleep(0.2)
         except BaseException as exc:  # reported by the main thread
             self.error = exc
+
+    def republish_until_done(self) -> None:
+        while True:
+            try:
+                self.republish()
+                return
+            except (StoreError, BusUnavailableError):
+                time.sleep(0.2)
 
     def republish(self) -> None:
         done = self.messages[:self.published]

@@ -86,6 +86,69 @@ def demo(accounts: int, out_dir: Path, seed: int) -> None:
         _fail(exc)
 
 
+@main.command("test")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("-q", "--quiet", is_flag=True, help="print failures only")
+def test_cmd(paths: tuple[Path, ...], quiet: bool) -> None:
+    """Run the test cases that rule packs carry (every backend for stateful cases)."""
+    from telcoflow.rules.packtests import run_pack_tests
+
+    results = run_pack_tests(list(paths))
+    failed = [r for r in results if not r.passed]
+    for r in results:
+        if not (quiet and r.passed):
+            click.echo(str(r))
+    click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed or not results:
+        raise SystemExit(1)
+
+
+@main.command()
+@click.argument("pack", type=click.Path(exists=True, path_type=Path))
+@click.argument("event", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def explain(pack: Path, event: Path) -> None:
+    """Explain one evaluation: which rules and table rows matched, and what they saw.
+
+    EVENT is a JSON or YAML file holding the context, e.g. {"event": {...}}.
+    """
+    from telcoflow.loading.source import load_document
+    from telcoflow.rules.pack import explain as explain_pack
+
+    try:
+        doc = load_document(event)
+        doc.raise_if_problems()
+        if not isinstance(doc.data, dict):
+            doc.problems.append(doc.problem((), "the event file must hold a mapping", "E-type"))
+            doc.raise_if_problems()
+        click.echo(explain_pack(pack, doc.data).render())
+    except TelcoflowError as exc:
+        _fail(exc)
+
+
+@main.group()
+def journey() -> None:
+    """Customer journeys: diagrams and checks."""
+
+
+@journey.command("diagram")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mermaid", "dot", "html"]),
+    default="mermaid",
+    show_default=True,
+)
+def journey_diagram(path: Path, fmt: str) -> None:
+    """Print a journey's state diagram as Mermaid, Graphviz DOT or HTML."""
+    from telcoflow.journeys.diagrams import render_diagram
+
+    try:
+        click.echo(render_diagram(path, fmt))
+    except TelcoflowError as exc:
+        _fail(exc)
+
+
 def run() -> None:  # pragma: no cover - console entry
     """Entry point that maps our errors to a non-zero exit without a traceback."""
     try:

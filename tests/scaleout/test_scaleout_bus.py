@@ -8,6 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scaleout_helpers import REDIS_URL, redis_prefix
 
 from telcoflow.bus import (
@@ -189,3 +191,58 @@ def test_undecodable_bodies_are_rejected_with_a_reason(body: str) -> None:
     with pytest.raises(EventRejectedError, match="cannot decode") as info:
         decode_event(body)
     assert info.value.reason == "undecodable"
+
+
+@pytest.mark.services
+def test_a_consumer_never_reads_a_partition_whose_lease_it_lost(
+        require_service: Callable[[str], None]) -> None:
+    from telcoflow.bus.redis_streams import RedisStreamBus
+
+    with redis_prefix(require_service) as prefix:
+        bus = RedisStreamBus(REDIS_URL, prefix=prefix, partitions=1, lease_ms=5000)
+        a = bus.consumer("a")
+        a.poll(10, timeout=0.05)
+        assert a.owned() == frozenset({0})
+        # while `a` was busy, its lease went to `b` (expired, or Redis lost it)
+        bus.redis.set(f"{prefix}:lease:workers:0", "b", px=5000)
+        bus.publish(messages(3, 1))
+        assert a.poll(10, timeout=0.05) == []  # checked before reading: not read
+        assert a.owned() == frozenset()
+        bus.close()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2), st.sampled_from(["ack", "rewind", "die"]),
+                          st.integers(1, 7)), max_size=25))
+def test_in_process_bus_keeps_each_keys_order_whatever_consumers_do(
+        ops: list[tuple[int, str, int]]) -> None:
+    # whatever consumers do -- acknowledge, rewind after a failure, die holding messages --
+    # each key's messages are first acknowledged in publishing order, and none is lost
+    bus = MemoryBus(3)
+    sent = messages(40, 5)
+    bus.publish(sent)
+    names = {i: f"c{i}" for i in range(3)}
+    consumers = {i: bus.consumer(names[i]) for i in range(3)}
+    acked: list[str] = []
+    generation = 0
+    for who, what, n in ops:
+        c = consumers[who]
+        batch = c.poll(n, timeout=0)
+        if what == "ack":
+            c.ack(batch)
+            acked += [m.body for m in batch]
+        elif what == "rewind":
+            c.rewind()
+        else:
+            c.close()
+            generation += 1
+            consumers[who] = bus.consumer(f"{names[who]}-{generation}")
+    survivor = consumers[0]
+    for c in list(consumers.values())[1:]:
+        c.close()
+    acked += [m.body for m in drain(survivor, 40 - len(set(acked)), seconds=1)]
+    first = list(dict.fromkeys(acked))
+    assert sorted(first) == sorted(m.body for m in sent)  # none lost
+    for k in range(5):
+        key_bodies = [b for b in first if int(b.split("-")[1]) % 5 == k]
+        assert key_bodies == [f"body-{i}" for i in range(k, 40, 5)]

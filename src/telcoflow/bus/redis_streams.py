@@ -314,11 +314,33 @@ class RedisStreamConsumer:
                     self._recovering.add(p)
         self._next_balance = time.monotonic() + self.balance_s
 
+    def _renew(self) -> None:
+        """Renew the owned leases (each for ``lease_ms`` from now); drop those lost."""
+        bus = self.bus
+        owned = sorted(self._owned)
+        with _redis_errors("renewing partition leases", bus.url), bus.redis.pipeline(
+                transaction=False) as pipe:
+            for p in owned:
+                bus._acquire(keys=[self._lease(p)], args=[self.name, bus.lease_ms],
+                             client=pipe)
+            renewed = pipe.execute()
+        for p, ok in zip(owned, renewed, strict=True):
+            if not ok:
+                self._owned.discard(p)
+                self._recovering.discard(p)
+
     def poll(self, max_messages: int = 500, timeout: float = 1.0) -> list[Message]:
         """Up to ``max_messages`` messages of owned partitions: first the pending entries of
-        partitions just taken over (or rewound), oldest first, then new entries."""
+        partitions just taken over (or rewound), oldest first, then new entries.
+
+        The leases are renewed before every read, so a partition lost while this consumer
+        was busy (its lease expired, or Redis restarted and another consumer took it) is
+        never read again: one owner per partition at any time.
+        """
         if time.monotonic() >= self._next_balance:
             self._balance()
+        elif self._owned:
+            self._renew()
         if not self._owned:
             time.sleep(min(timeout, self.balance_s))
             return []

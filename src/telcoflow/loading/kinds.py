@@ -24,6 +24,8 @@ Validator = Callable[[Sequence[Path]], object]
 KINDS: dict[str, str] = {
     "catalog": "telcoflow.loading.catalog:load_catalog_files",
     "rule-pack": "telcoflow.rules.packs:validate_pack_files",
+    "rule-pack-part": "telcoflow.rules.packs:validate_pack_files",
+    "offer-recommendation": "telcoflow.offers.config:validate_recommendation_files",
     "journey": "telcoflow.journeys.definition:validate_journey_files",
 }
 
@@ -42,21 +44,21 @@ def validate_paths(paths: Sequence[str | Path]) -> tuple[list[Problem], int]:
     for path in iter_yaml_files(list(paths)):
         checked += 1
         doc = load_document(path)
-        if doc.problems:
-            problems.extend(doc.problems)
-            continue
         kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
         if kind not in KINDS:
+            problems.extend(doc.problems)
             problems.append(
                 doc.problem(
                     ("kind",), f"`kind` must be one of {sorted(KINDS)} (found {kind!r})", "E-kind"
                 )
             )
             continue
+        # the kind's validator re-reads the file and reports its parse problems with the rest
         by_kind[kind].append(path)
     for kind, files in by_kind.items():
         try:
             _resolve(KINDS[kind])(files)
         except DefinitionError as exc:
             problems.extend(exc.problems)
-    return problems, checked
+    unique = list(dict.fromkeys(problems))  # a problem seen by two passes is listed once
+    return unique, checked

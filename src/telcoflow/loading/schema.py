@@ -35,6 +35,10 @@ ENTRY_POINT_GROUP = "telcoflow.schemas"
 #: Built-in file kinds, as ``"module:attribute"`` (imported lazily, when exported).
 BUILTIN_SCHEMAS: Mapping[str, str] = {
     "catalog": "telcoflow.catalog.model:CatalogFile",
+    "rule-pack": "telcoflow.rules.model:RulePackModel",
+    "rule-pack-part": "telcoflow.rules.model:RulePackPartModel",
+    "journey": "telcoflow.journeys.models:JourneyFile",
+    "offer-recommendation": "telcoflow.offers.config:RecommendationConfig",
 }
 
 

@@ -11,12 +11,13 @@ from types import MappingProxyType
 from typing import Any
 
 from telcoflow.errors import TelcoflowRuntimeError
-from telcoflow.rules.expressions import CompiledExpression, resolve_path
+from telcoflow.rules.expressions import _MISSING as _STEP_MISSING
+from telcoflow.rules.expressions import CompiledExpression, _step
 from telcoflow.rules.trace import DecisionTrace, Match
 
 __all__ = ["CompiledDecision", "DecisionError", "Item", "Outputs", "RuleIndex", "Term"]
 
-_MISSING = object()
+_MISSING = _STEP_MISSING  # one sentinel for "absent" across expressions and indexes
 _LEAF_SIZE = 4
 _MAX_LEVELS = 4
 
@@ -110,6 +111,16 @@ class _Node:
 
 def _no_getter(ctx: Any) -> Any:
     return _MISSING
+
+
+def _get(ctx: Any, path: PathKey) -> Any:
+    """The value at ``path`` through mappings, sequences and attributes, or ``_MISSING``."""
+    cur = ctx
+    for key in path:
+        cur = _step(cur, key)
+        if cur is _STEP_MISSING:
+            return _MISSING
+    return cur
 
 
 def _getter(path: PathKey) -> Callable[[Any], Any]:

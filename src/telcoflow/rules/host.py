@@ -49,10 +49,14 @@ def _stateful_digest(pack: RulePack) -> str:
 
 
 class RuleHost:
-    """Holds the current version of a pack; thread-safe; reloadable while running."""
+    """Holds the current version of a pack; thread-safe; reloadable while running.
+
+    ``stateful_backend`` runs the pack's stateful rules: ``"auto"`` (durable-rules where it
+    imports, else pure Python), ``"python"``, ``"durable"``, or a factory of a backend.
+    """
 
     def __init__(self, pack: RulePack | str | Path, *, registry: Registry | None = None,
-                 stateful_backend: str | Callable[[], StatefulBackend] = "python") -> None:
+                 stateful_backend: str | Callable[[], StatefulBackend] = "auto") -> None:
         self._registry = registry
         self._backend = stateful_backend
         self._lock = threading.Lock()

@@ -147,15 +147,23 @@ _US = "\x1f"
 _RS = "\x1e"
 
 
-def encode_effects(effects: Sequence[tuple[object, ...]]) -> str:
-    """Encode claim effects as compact text (unit / record separators; exact decimals)."""
+def encode_effects(effects: Sequence[tuple[object, ...]],
+                   key_text: dict[object, str] | None = None) -> str:
+    """Encode claim effects as compact text (unit / record separators; exact decimals).
+
+    ``key_text`` optionally caches the text of ledger keys across calls (a backend keeps
+    one per store: there are far fewer ledger lines than events).
+    """
+    cache: dict[object, str] = {} if key_text is None else key_text
     records = []
     for effect in effects:
         if effect[0] == "L":
             k = effect[1]
-            assert isinstance(k, tuple)
-            records.append(f"L\x1f{k[0]}\x1f{k[1]}\x1f{k[2]}\x1f{k[3]}\x1f{k[4]}\x1f"
-                           f"{effect[2]}\x1f{effect[3]}")
+            text = cache.get(k)
+            if text is None:
+                assert isinstance(k, tuple)
+                text = cache[k] = "\x1f".join(k)
+            records.append(f"L\x1f{text}\x1f{effect[2]}\x1f{effect[3]}")
         else:
             records.append(f"C\x1f{effect[1]}\x1f{effect[2]}")
     return _RS.join(records)

@@ -80,7 +80,9 @@ def _sqlite_errors(what: str, path: str) -> Iterator[None]:
 class SQLiteLedgerStore:
     """A durable :class:`~telcoflow.stores.base.LedgerStore` in one SQLite file.
 
-    ``path`` may be ``":memory:"`` for a private, non-durable database.
+    ``path`` may be ``":memory:"`` for a private, non-durable database. ``synchronous`` is
+    SQLite's durability level (``FULL``: every commit is fsynced); ``checkpoint_every`` is
+    how many journaled batches may pass before the ledger and counter tables are rewritten.
     """
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL",
@@ -96,6 +98,7 @@ class SQLiteLedgerStore:
         self._since_checkpoint = 0
         self._dirty_lines: set[LineKey] = set()
         self._dirty_counters: set[str] = set()
+        self._key_text: dict[object, str] = {}
         with _sqlite_errors("open", self.path):
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -194,7 +197,7 @@ class SQLiteLedgerStore:
                     db.executemany(
                         "INSERT INTO claims (event_id, fingerprint, effects) VALUES (?, ?, ?)",
                         [
-                            (c.event_id, c.fingerprint, encode_effects(c.effects))
+                            (c.event_id, c.fingerprint, encode_effects(c.effects, self._key_text))
                             for c in changes.claims.values()
                         ],
                     )
