@@ -100,6 +100,8 @@ def resolve_path(context: Any, path: tuple[str | int, ...]) -> Any:
 
 
 def _step(obj: Any, key: Any) -> Any:
+    if type(obj) is dict:  # the common case first: isinstance(..., Mapping) is an ABC check
+        return obj.get(key, _MISSING)
     if isinstance(obj, Mapping):
         return obj.get(key, _MISSING)
     if isinstance(key, int) and isinstance(obj, (list, tuple)):
