@@ -1,3 +1,23 @@
-"""Public test helpers for code that embeds telcoflow (clocks, stores, rule-pack fixtures)."""
+"""Public test helpers for code that embeds telcoflow.
 
-__all__: list[str] = []
+* journey path tests: :func:`journey_paths`, :func:`journey_path_params` (pytest parameters
+  covering every state / transition), :func:`run_journey_path`, :func:`noop_actions`;
+* :class:`ManualClock`, a clock tests drive by hand (journey deadlines, reservations);
+* the pytest plugin (:mod:`telcoflow.testing.pytest_plugin`) collects rule-pack test cases.
+"""
+
+from telcoflow.testing.journeys import (
+    ManualClock,
+    journey_path_params,
+    journey_paths,
+    noop_actions,
+    run_journey_path,
+)
+
+__all__ = [
+    "ManualClock",
+    "journey_path_params",
+    "journey_paths",
+    "noop_actions",
+    "run_journey_path",
+]
