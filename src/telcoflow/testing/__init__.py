@@ -6,13 +6,19 @@
 * the pytest plugin (:mod:`telcoflow.testing.pytest_plugin`) collects rule-pack test cases.
 """
 
-from telcoflow.testing.journeys import (
-    ManualClock,
-    journey_path_params,
-    journey_paths,
-    noop_actions,
-    run_journey_path,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from telcoflow.testing.journeys import (
+        ManualClock,
+        journey_path_params,
+        journey_paths,
+        noop_actions,
+        run_journey_path,
+    )
 
 __all__ = [
     "ManualClock",
@@ -21,3 +27,10 @@ __all__ = [
     "noop_actions",
     "run_journey_path",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: the pytest plugin lives in this package and must import cheaply.
+    if name in __all__:
+        return getattr(importlib.import_module("telcoflow.testing.journeys"), name)
+    raise AttributeError(f"module 'telcoflow.testing' has no attribute {name!r}")
