@@ -65,7 +65,16 @@ from telcoflow.errors import (
 from telcoflow.events import Event
 from telcoflow.stores.base import ChangeSet, DeadLetter, LedgerStore
 
-__all__ = ["Worker", "WorkerApp", "WorkerMetrics", "demo_app", "load_app", "main"]
+__all__ = [
+    "Worker",
+    "WorkerApp",
+    "WorkerMetrics",
+    "bill_run_handler",
+    "demo_app",
+    "load_app",
+    "main",
+    "serve_endpoint",
+]
 
 log = logging.getLogger("telcoflow.worker")
 
@@ -264,9 +273,9 @@ class Worker:
             self._count(result)
         except (_StopRequestedError, ConcurrencyError):
             raise
-        except Exception as exc:  # a poison event or a bug: find it, dead-letter it
+        except Exception:  # a poison event or a bug: find it, dead-letter it
             log.exception("batch of %d events failed; retrying them one by one", len(events))
-            self._one_by_one(events, messages, exc)
+            self._one_by_one(events, messages)
 
     def _process(self, events: Sequence[Event]) -> BatchResult:
         warm = getattr(self.store, "warm", None)
@@ -279,8 +288,7 @@ class Worker:
             warm(owners)
         return self.billing.process(events)
 
-    def _one_by_one(self, events: Sequence[Event], messages: Sequence[Message],
-                    first: Exception) -> None:
+    def _one_by_one(self, events: Sequence[Event], messages: Sequence[Message]) -> None:
         by_id = {_event_id(m): m for m in messages}
         for e in events:
             try:
@@ -296,7 +304,6 @@ class Worker:
                 if m is not None:
                     self.bus.dead_letter(m, "worker-error", detail, consumer=self.name)
                 self.metrics.messages.labels("billing", "worker-error").inc()
-        del first
 
     def _count(self, result: BatchResult) -> None:
         m = self.metrics.messages
@@ -413,6 +420,18 @@ def serve_endpoint(worker: Worker, host: str, port: int) -> ThreadingHTTPServer:
 
 
 # ------------------------------------------------------------------------------ apps
+
+
+def bill_run_handler(job: Any) -> Callable[[str], object]:
+    """A ``WorkerApp.bill_run`` running shard ``"I/N"`` of ``job`` (a
+    :class:`~telcoflow.billing.cycle.run.BillRunJob`) in the worker's process; the bill run
+    is resumable, so a shard delivered twice finishes only what is missing."""
+    from telcoflow.billing.cycle.run import bill_run
+
+    def run(shard: str) -> object:
+        return bill_run(job, shard=shard.strip(), processes=1, progress=False)
+
+    return run
 
 
 def load_app(spec: str) -> AppFactory:

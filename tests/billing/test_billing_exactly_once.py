@@ -213,3 +213,17 @@ def test_rerating_on_sqlite_survives_a_reopen(tmp_path: Path) -> None:
     assert reopened.store.get_counters(["alw|s-bucket|d100|2026-11-01"]) == {
         "alw|s-bucket|d100|2026-11-01": Dec(100)}
     assert reopened.process(events).duplicates == 2
+
+
+def test_closing_a_period_checkpoints_the_sqlite_ledger_table(tmp_path: Path) -> None:
+    import sqlite3
+
+    store = SQLiteLedgerStore(tmp_path / "c.db", checkpoint_every=1000)
+    billing = make_billing(store)
+    billing.process([data("c1", "s-post", "post", 100)])  # 100 x 0.05 = 5.00, journaled
+    raw = sqlite3.connect(tmp_path / "c.db")
+    assert raw.execute("SELECT count(*) FROM ledger").fetchone()[0] == 0  # not yet folded
+    billing.close_period("post", "2026-11-01")
+    # a bill run reading the table after the close sees every line of the period
+    assert raw.execute("SELECT amount FROM ledger").fetchone()[0] == "5.00"
+    store.close()

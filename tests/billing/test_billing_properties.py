@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from telcoflow.billing.profiles import AccountProfile, DictProfiles, SplitPolicy, SubscriberProfile
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
+from telcoflow.errors import RatingError
 from telcoflow.events import UsageEvent
 from telcoflow.rating.allowances import Allowance
 from telcoflow.rating.rater import TableRater, UnitTariff
@@ -116,3 +117,43 @@ def test_allowance_is_used_before_money() -> None:
     # 60 free; then 40 free + 20 x 0.05 = 1.00
     assert [(r.charges[0].allowance_units, r.charges[0].gross) for r in rated] == [
         (Dec(60), Dec(0)), (Dec(40), Dec("1.00"))]
+
+
+def test_allowances_are_used_by_priority() -> None:
+    late = Allowance("late", Dec(10), frozenset({"data"}), priority=20)
+    first = Allowance("first", Dec(10), frozenset({"data"}), priority=1)
+    acct = AccountProfile("a")
+    sub = SubscriberProfile("s", acct, allowances=(late, first))
+    assert [a.name for a in sub.allowances] == ["first", "late"]
+    b = RealtimeBilling(default_graph(DictProfiles([acct], [sub]), tariffs()),
+                        MemoryLedgerStore())
+    b.process([UsageEvent("e", "s", "a", "data", NOV, Dec(15))])
+    # 10 from "first" (priority 1), then 5 from "late"
+    assert b.store.get_counters(["alw|s|first|2026-11-01", "alw|s|late|2026-11-01"]) == {
+        "alw|s|first|2026-11-01": Dec(10), "alw|s|late|2026-11-01": Dec(5)}
+
+
+def test_a_price_error_rejects_without_using_the_allowance() -> None:
+    class Capped:
+        item_type = "data"
+
+        def charged_units(self, quantity: Dec) -> Dec:
+            return quantity
+
+        def amount(self, units: Dec) -> Dec:
+            if units > 100:
+                raise RatingError(f"quantity {units} is above the last tier")
+            return units
+
+    class CappedRater:
+        def tariff(self, event: UsageEvent, subscriber: SubscriberProfile) -> Capped:
+            return Capped()
+
+    bucket = Allowance("d", Dec(50), frozenset({"data"}))
+    acct = AccountProfile("a")
+    sub = SubscriberProfile("s", acct, allowances=(bucket,))
+    b = RealtimeBilling(default_graph(DictProfiles([acct], [sub]), CappedRater()),
+                        MemoryLedgerStore())
+    result = b.process([UsageEvent("big", "s", "a", "data", NOV, Dec(500))])
+    assert result.rejected == {"unrateable": 1}
+    assert b.store.get_counters(["alw|s|d|2026-11-01"]) == {}

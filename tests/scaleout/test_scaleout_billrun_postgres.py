@@ -66,6 +66,7 @@ def test_postgres_holds_what_sqlite_holds(require_service: Callable[[str], None]
         assert pg.document(cycle, billed.account_id) == (
             f"<bill id='{billed.bill.bill_id}'/>".encode())
         assert pg.document(cycle, billed.account_id, "html") is None
+        assert dict(pg.documents(cycle)) == dict(sqlite.documents(cycle))
         with pytest.raises(StoreError, match="document format"):
             pg.document(cycle, billed.account_id, "pdf")
         pg.close()

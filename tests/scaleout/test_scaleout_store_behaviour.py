@@ -18,10 +18,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scaleout_helpers import PG_URL, pg_schema, unique
 
 from telcoflow.errors import ConcurrencyError, StoreError
-from telcoflow.stores import ChangeSet, Claim, DeadLetter, LedgerStore
+from telcoflow.stores import ChangeSet, Claim, DeadLetter, LedgerStore, MemoryLedgerStore
 from telcoflow.stores.postgres import MIGRATIONS, PostgresLedgerStore, split_postgres_url
 
 pytestmark = pytest.mark.services
@@ -164,3 +166,44 @@ def test_schema_comes_from_the_url() -> None:
     assert (url, schema) == ("postgresql://u@h:5432/db?sslmode=disable", "s1")
     with pytest.raises(StoreError, match="postgresql://"):
         split_postgres_url("mysql://h/db")
+
+
+_KEYS = st.sampled_from([("a1", "s1", "data", "2026-11", "EUR"), ("a1", "s2", "tax", "2026-11",
+                                                                   "EUR"),
+                         ("a2", "s3", "voice", "2026-12", "EUR")])
+_AMOUNTS = st.decimals(min_value=-1000, max_value=1000, places=4, allow_nan=False,
+                       allow_infinity=False)
+_CHANGES = st.builds(
+    lambda ledger, counters, flags, dead: ChangeSet(
+        ledger={k: [a, q] for k, (a, q) in ledger.items()}, counters=counters,
+        flags=flags, dead_letters=[DeadLetter(e, "invalid", "m", f) for e, f in dead]),
+    st.dictionaries(_KEYS, st.tuples(_AMOUNTS, _AMOUNTS), max_size=3),
+    st.dictionaries(st.sampled_from(["bal|a1", "spend|a2|p", "alw|s1|x|p"]), _AMOUNTS,
+                    max_size=3),
+    st.sets(st.sampled_from(["f1", "f2", "ntf|a1|p|80"]), max_size=2),
+    st.lists(st.tuples(st.sampled_from(["e1", "e2"]), st.sampled_from(["fa", "fb"])),
+             max_size=2),
+)
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(_CHANGES, min_size=1, max_size=5))
+def test_postgres_never_drifts_from_memory(store: PostgresLedgerStore,
+                                           batches: list[ChangeSet]) -> None:
+    # the same change sets, applied to both, leave the same ledger, counters, flags and
+    # dead letters (exact decimals; dead letters once per id and payload, oldest first)
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute(f'TRUNCATE "{store.schema}".ledger, "{store.schema}".counters, '
+                      f'"{store.schema}".flags, "{store.schema}".dead_letters')
+    memory = MemoryLedgerStore()
+    for changes in batches:
+        memory.apply(changes)
+        store.apply(changes)
+    assert store.lines() == memory.lines()
+    keys = ["bal|a1", "spend|a2|p", "alw|s1|x|p"]
+    assert store.get_counters(keys) == memory.get_counters(keys)
+    assert store.get_flags(["f1", "f2", "ntf|a1|p|80"]) == memory.get_flags(
+        ["f1", "f2", "ntf|a1|p|80"])
+    assert [(d.event_id, d.fingerprint) for d in store.dead_letters()] == [
+        (d.event_id, d.fingerprint) for d in memory.dead_letters()]

@@ -20,12 +20,18 @@ from scaleout_helpers import PG_URL, REDIS_URL, pg_schema, redis_prefix
 
 from telcoflow.billing.batch import Batch
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
-from telcoflow.bus import MemoryBus, Message, billing_message
+from telcoflow.bus import (
+    MemoryBus,
+    Message,
+    bill_run_messages,
+    billing_message,
+    journey_message,
+)
 from telcoflow.errors import StoreError
 from telcoflow.events import Event
 from telcoflow.generator import Population, generate_events, generate_population
 from telcoflow.stores import ChangeSet, MemoryLedgerStore
-from telcoflow.worker import Worker, WorkerApp, main, serve_endpoint
+from telcoflow.worker import Worker, WorkerApp, bill_run_handler, main, serve_endpoint
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -153,11 +159,9 @@ def test_journey_messages_start_and_move_instances() -> None:
                                   generate_population(1).rater), journeys=runtime)
     bus = MemoryBus(2)
     start = {"start": {"journey": "pay"}, "instance": "j1", "channel": "app"}
-    move = {"instance": "j1", "trigger": "start_payment", "payload": {"amount": 1},
-            "channel": "app"}
     bus.publish([Message("journey", "j1", json.dumps(start)),
                  Message("journey", "j1", json.dumps(start)),  # redelivered: no second start
-                 Message("journey", "j1", json.dumps(move)),
+                 journey_message("j1", "start_payment", {"amount": 1}, channel="app"),
                  Message("journey", "j1", json.dumps({"instance": "j1", "trigger": "nope"}))])
     Worker(app, MemoryLedgerStore(), bus, name="w1").run(idle_exit=0.2)
     assert runtime.store.load("j1").state == "paying.pending"
@@ -165,14 +169,42 @@ def test_journey_messages_start_and_move_instances() -> None:
         json.dumps({"instance": "j1", "trigger": "nope"})]
 
 
-def test_bill_run_shards_are_handed_to_the_app() -> None:
-    shards: list[str] = []
-    app = WorkerApp(default_graph(generate_population(1).profiles,
-                                  generate_population(1).rater), bill_run=shards.append)
-    bus = MemoryBus(1)
-    bus.publish([Message("billrun", "2026-11", "1/2"), Message("billrun", "2026-11", "2/2")])
+def test_bill_run_shards_on_the_bus_bill_every_account_once(tmp_path: Path) -> None:
+    import importlib.util
+
+    from telcoflow.billing.cycle import (
+        BillRunJob,
+        BillStore,
+        MemoryAccounts,
+        MemoryLedger,
+        parse_close_policy,
+    )
+
+    spec = importlib.util.spec_from_file_location(
+        "_cycle_helpers_for_worker", Path(__file__).resolve().parents[1] / "cycle" /
+        "cycle_helpers.py")
+    assert spec is not None
+    assert spec.loader is not None
+    helpers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helpers)
+    accounts, lines = helpers.population(50)
+    job = BillRunJob(helpers.NOV, parse_close_policy(helpers.POLICY_YAML),
+                     ledger=lambda: MemoryLedger(lines),
+                     accounts=lambda: MemoryAccounts(accounts),
+                     store_path=tmp_path / "bills.db", batch_size=7)
+    pop = generate_population(1)
+    app = WorkerApp(default_graph(pop.profiles, pop.rater), bill_run=bill_run_handler(job))
+    bus = MemoryBus(2)
+    bus.publish(bill_run_messages(3, cycle=helpers.NOV.key))
+    bus.publish(bill_run_messages(3, cycle=helpers.NOV.key)[:1])  # shard 1/3 redelivered
     Worker(app, MemoryLedgerStore(), bus, name="w1").run(idle_exit=0.2)
-    assert shards == ["1/2", "2/2"]
+    store = BillStore(tmp_path / "bills.db")
+    # 50 accounts: 5 without subscribers, 5 without charges -> 40 bills, each exactly once
+    assert store.totals(helpers.NOV.key).bills == 40
+    assert set(store.bill_counts(helpers.NOV.key).values()) == {1}
+    assert len(store.finished_accounts(helpers.NOV.key)) == 50
+    store.close()
+    assert bus.dead_letters() == []
 
 
 def test_health_and_metrics_endpoint(

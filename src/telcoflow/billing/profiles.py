@@ -73,13 +73,19 @@ class AccountProfile:
 
 @dataclass(frozen=True, slots=True)
 class SubscriberProfile:
-    """A subscriber (a line, a SIM): its account, offer and allowances."""
+    """A subscriber (a line, a SIM): its account, offer and allowances (kept by priority)."""
 
     id: str
     account: AccountProfile
     offer: str = ""
     allowances: tuple[Allowance, ...] = ()
     segment: str = ""
+
+    def __post_init__(self) -> None:
+        # allowances are used in priority order (lower first; stable for equal priorities)
+        ordered = tuple(sorted(self.allowances, key=lambda a: a.priority))
+        if ordered != self.allowances:
+            object.__setattr__(self, "allowances", ordered)
 
 
 @runtime_checkable

@@ -278,6 +278,7 @@ class Rate:
                     batch.reject(item, "unrateable", str(exc))
                     continue
                 left = units
+                takes: list[tuple[str, Decimal, Decimal]] = []
                 allowances: tuple[Allowance, ...] = sub.allowances
                 if allowances and units:
                     usage_type, zone = e.usage_type, e.zone
@@ -291,15 +292,20 @@ class Rate:
                             free = alw.units - used
                             if free > 0:
                                 take = free if free < left else left
-                                # inlined LedgerTransaction.add
-                                values[key] = used + take
-                                deltas[key] = deltas.get(key, _ZERO) + take
-                                item.effects.append(("C", key, take))
+                                takes.append((key, used, take))
                                 left -= take
                                 if not left:
                                     break
-                item.charges = [Charge(tariff.item_type, tariff.amount(left), units,
-                                       units - left)]
+                try:
+                    amount = tariff.amount(left)
+                except RatingError as exc:  # e.g. above a price model's last tier
+                    batch.reject(item, "unrateable", str(exc))
+                    continue
+                for key, used, take in takes:  # inlined LedgerTransaction.add
+                    values[key] = used + take
+                    deltas[key] = deltas.get(key, _ZERO) + take
+                    item.effects.append(("C", key, take))
+                item.charges = [Charge(tariff.item_type, amount, units, units - left)]
             elif type(e) is FeeEvent:
                 assert item.account is not None
                 if e.currency != item.account.currency:

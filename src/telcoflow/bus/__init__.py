@@ -15,7 +15,13 @@ from telcoflow.bus.base import (
     Message,
     partition_of,
 )
-from telcoflow.bus.codec import billing_message, decode_event, encode_event
+from telcoflow.bus.codec import (
+    bill_run_messages,
+    billing_message,
+    decode_event,
+    encode_event,
+    journey_message,
+)
 from telcoflow.bus.memory import MemoryBus, MemoryConsumer
 
 __all__ = [
@@ -29,8 +35,10 @@ __all__ = [
     "MemoryBus",
     "MemoryConsumer",
     "Message",
+    "bill_run_messages",
     "billing_message",
     "decode_event",
     "encode_event",
+    "journey_message",
     "partition_of",
 ]

@@ -17,7 +17,14 @@ from telcoflow.bus.base import Message
 from telcoflow.errors import EventRejectedError
 from telcoflow.events import Event, FeeEvent, LifecycleEvent, PaymentEvent, UsageEvent
 
-__all__ = ["billing_message", "body_fingerprint", "decode_event", "encode_event"]
+__all__ = [
+    "bill_run_messages",
+    "billing_message",
+    "body_fingerprint",
+    "decode_event",
+    "encode_event",
+    "journey_message",
+]
 
 _TYPES: dict[str, type[Any]] = {
     cls.kind: cls for cls in (UsageEvent, FeeEvent, LifecycleEvent, PaymentEvent)
@@ -78,3 +85,20 @@ def billing_message(event: Event) -> Message:
 def body_fingerprint(body: str) -> str:
     """The fingerprint of a message body that is not an event (its dead letter's)."""
     return hashlib.blake2b(body.encode(), digest_size=10).hexdigest()
+
+
+def journey_message(instance_id: str, trigger: str, payload: dict[str, Any] | None = None, *,
+                    channel: str = "system") -> Message:
+    """A journey event for instance ``instance_id`` (kind ``journey``, keyed by instance)."""
+    body = {"instance": instance_id, "trigger": trigger, "payload": payload or {},
+            "channel": channel}
+    return Message("journey", instance_id, json.dumps(body, separators=(",", ":"),
+                                                      default=str))
+
+
+def bill_run_messages(shards: int, *, cycle: str = "") -> list[Message]:
+    """One ``billrun`` message per shard ``"1/N"`` .. ``"N/N"`` (spread over partitions)."""
+    if shards < 1:
+        raise ValueError(f"`shards` must be >= 1 (got {shards})")
+    return [Message("billrun", f"billrun:{cycle}:{i}", f"{i}/{shards}")
+            for i in range(1, shards + 1)]

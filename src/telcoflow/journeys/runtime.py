@@ -41,6 +41,7 @@ from telcoflow.journeys.instance import (
     system_clock,
 )
 from telcoflow.journeys.machine import JourneyMachine
+from telcoflow.journeys.plan import DL_CLEAR, DL_REPLACE1, Plan, compile_plan
 from telcoflow.journeys.store import JourneyStore, MemoryJourneyStore
 
 __all__ = ["ENGINES", "JourneyRuntime"]
@@ -72,7 +73,8 @@ class JourneyRuntime:
         self.clock = clock or system_clock
         self.engine = engine
         self._table = engine == "table"
-        self._last: Journey | None = None  # the journey of the previous send (a cache)
+        self._plans: dict[tuple[str, int], Plan] = {}
+        self._plan = Plan(None, self.actions.get)  # the previous event's plan (a cache)
         self._journeys: dict[tuple[str, int], Journey] = {}
         self._latest: dict[str, int] = {}
         self._machines: dict[tuple[str, int], JourneyMachine] = {}
@@ -101,6 +103,7 @@ class JourneyRuntime:
             raise JourneyError([Problem(f"journey {journey.id} v{journey.version} is already "
                                         "registered", "E-journey-duplicate", journey.file)])
         self._machines[key] = JourneyMachine(journey)
+        self._plans[key] = compile_plan(journey, self.actions.get)
         self._journeys[key] = journey
         self._latest[journey.id] = max(self._latest.get(journey.id, 0), journey.version)
 
@@ -157,68 +160,115 @@ class JourneyRuntime:
         ``unknown-payload-field``) and leaves the instance untouched. When triggers match but
         no guard holds, nothing moves and ``result.moved`` is False.
         """
-        journey = self._last
-        if (journey is None or instance.journey_id != journey.id
-                or instance.journey_version != journey.version):
-            journey = self._last = self.journey(instance.journey_id, instance.journey_version)
+        # The hot path: every check below is one lookup on the plan of the previous event's
+        # journey; anything unusual (another journey, a finished instance, an unknown
+        # channel) goes through _prepare, which raises in the documented order.
+        plan = self._plan
+        if (instance.journey_id != plan.id or instance.journey_version != plan.version
+                or instance.outcome is not None):
+            plan = self._prepare(instance, trigger)
+        try:
+            canonical = plan.channels[channel]
+            candidates = plan.rows[instance.state][trigger]
+        except KeyError:
+            self._refuse(plan, instance, trigger, payload, channel)
+            raise AssertionError from None  # pragma: no cover
+        if payload:
+            declared = plan.payloads.get(trigger)
+            if declared is None or not declared.issuperset(payload):
+                self._refuse(plan, instance, trigger, payload, channel)
+        else:
+            payload = _EMPTY
+        if self._table:
+            for step in candidates:
+                if not step.gated or step.allows(instance.memory, instance.context, payload,
+                                                 channel, trigger):
+                    break
+            else:
+                return SendResult(instance.id, None, trigger, instance.state)
+        else:
+            chosen = self._machines[(plan.id or "", plan.version)].choose(
+                instance.state, trigger, _Allows(instance, payload, channel, trigger))
+            if chosen is None:
+                return SendResult(instance.id, None, trigger, instance.state)
+            step = plan.steps[chosen.index]
+        at = self.clock() if now is None else now
+        # apply the step: host actions first (they may refuse by raising: nothing changed yet)
+        ctx = instance.context
+        updates: dict[str, Any] | None = None
+        fns = step.fns
+        if fns:
+            view = MappingProxyType(ctx)
+            for fn in fns:
+                out = fn(context=view, payload=payload, instance_id=instance.id,
+                         channel=channel, trigger=step.trigger)
+                if out:
+                    if updates is None:
+                        updates = dict(out)
+                    else:
+                        updates.update(out)
+        if payload:
+            ctx.update(payload)
+        for counter in step.increment:
+            ctx[counter] = ctx.get(counter, 0) + 1
+        if updates:
+            ctx.update(updates)
+        target = step.target
+        instance.state = target
+        instance.history += (at, step.trigger, target, canonical)
+        if step.memory_updates is not None:
+            memory = instance.memory if instance.memory is not None else {}
+            memory.update(step.memory_updates)
+            instance.memory = memory
+        op = step.deadline_op
+        if op:
+            if op == DL_REPLACE1:
+                instance.deadlines = ((at + step.after, step.deadline_state),)
+            elif op == DL_CLEAR:
+                instance.deadlines = ()
+                if step.outcome is not None:
+                    instance.outcome = step.outcome
+            else:
+                instance.deadlines = step.new_deadlines(instance.deadlines, at)
+        instance.version += 1
+        return SendResult(instance.id, step.transition)
+
+    def _prepare(self, instance: JourneyInstance, trigger: str) -> Plan:
+        """The plan of the instance's journey; refuse a finished instance."""
+        key = (instance.journey_id, instance.journey_version)
+        plan = self._plans.get(key)
+        if plan is None:
+            self.journey(*key)  # raises: not registered
+            raise AssertionError  # pragma: no cover
+        self._plan = plan
         if instance.outcome is not None:
             raise EventRejectedError(
                 f"instance {instance.id} already finished ({instance.outcome}); "
                 f"{trigger!r} refused", reason="finished", event_id=instance.id)
-        if channel not in journey.channels and channel != SYSTEM_CHANNEL:
-            self._check_channel(journey, channel, instance.id)
-        if payload:
-            declared = journey.triggers.get(trigger, ())
-            for key in payload:
-                if key not in declared:
-                    raise EventRejectedError(
-                        f"payload field {key!r} is not declared for trigger {trigger!r} "
-                        f"(declared: {list(declared)}) in event for {instance.id}",
-                        reason="unknown-payload-field", event_id=instance.id)
-        else:
-            payload = _EMPTY
-        chosen: FlatTransition | None
-        row = journey.table.get(instance.state)
-        if row is None:
+        return plan
+
+    def _refuse(self, plan: Plan, instance: JourneyInstance, trigger: str,
+                payload: Mapping[str, Any] | None, channel: str) -> None:
+        """Raise the first reason to refuse the event, in the documented order."""
+        if channel not in plan.channels:
+            self._check_channel(self.journey(plan.id or "", plan.version), channel,
+                                instance.id)
+        declared = plan.payloads.get(trigger, frozenset())
+        for key in payload or ():
+            if key not in declared:
+                raise EventRejectedError(
+                    f"payload field {key!r} is not declared for trigger {trigger!r} "
+                    f"(declared: {sorted(declared)}) in event for {instance.id}",
+                    reason="unknown-payload-field", event_id=instance.id)
+        if instance.state not in plan.rows:
             raise EventRejectedError(
                 f"instance {instance.id} is in {instance.state!r}, which is not a state of "
-                f"journey {journey.id} v{journey.version}", reason="unknown-state",
+                f"journey {plan.id} v{plan.version}", reason="unknown-state",
                 event_id=instance.id)
-        if self._table:
-            candidates = row.get(trigger)
-            if candidates is None:
-                self._reject(journey, instance, trigger)
-                raise AssertionError  # pragma: no cover
-            chosen = None
-            scope: dict[str, Any] | None = None
-            for t in candidates:
-                if t.memory_key is not None and (instance.memory or _EMPTY).get(
-                        t.memory_key) != t.memory_value:
-                    continue
-                check = t.check
-                if check is not None:
-                    if not t.check_event:
-                        if not check(instance.context):
-                            continue
-                    else:
-                        if scope is None:
-                            scope = {**instance.context, **payload, "channel": channel,
-                                     "trigger": trigger}
-                        if not check(scope):
-                            continue
-                chosen = t
-                break
-        else:
-            if trigger not in row:
-                self._reject(journey, instance, trigger)
-            chosen = self._machines[journey.key].choose(
-                instance.state, trigger, _Allows(instance, payload, channel, trigger))
-        if chosen is None:
-            return SendResult(instance.id, None, trigger, instance.state)
-        self._apply(instance, chosen, payload, channel, self.clock() if now is None else now)
-        return SendResult(instance.id, chosen)
+        self._reject(plan, instance, trigger)
 
-    def _reject(self, journey: Journey, instance: JourneyInstance, trigger: str) -> None:
+    def _reject(self, plan: Plan, instance: JourneyInstance, trigger: str) -> None:
+        journey = self.journey(plan.id or "", plan.version)
         if trigger not in journey.triggers and not trigger.startswith(TIMEOUT_PREFIX):
             raise EventRejectedError(
                 f"unknown trigger {trigger!r} for journey {journey.id} v{journey.version} "
@@ -228,60 +278,6 @@ class JourneyRuntime:
             f"trigger {trigger!r} is not allowed in state {instance.state!r} of instance "
             f"{instance.id} (allowed: {allowed})", reason="invalid-trigger",
             event_id=instance.id)
-
-    def _apply(self, inst: JourneyInstance, t: FlatTransition, payload: Mapping[str, Any],
-               channel: str, now: float) -> None:
-        ctx = inst.context
-        updates: dict[str, Any] | None = None
-        if t.actions:
-            updates = {}
-            view = MappingProxyType(ctx)
-            get = self.actions.get
-            for name in t.actions:
-                fn = get(name)
-                if fn is None:  # registration checked this; an emptied registry is a bug
-                    raise EventRejectedError(f"action {name!r} is not registered",
-                                             reason="unknown-action", event_id=inst.id)
-                out = fn(context=view, payload=payload, instance_id=inst.id, channel=channel,
-                         trigger=t.trigger)
-                if out:
-                    updates.update(out)
-        # every host action succeeded: now change the instance
-        if payload:
-            ctx.update(payload)
-        for counter in t.increment:
-            ctx[counter] = ctx.get(counter, 0) + 1
-        if updates:
-            ctx.update(updates)
-        inst.state = t.target
-        inst.history += (now, t.trigger, t.target, channel)
-        if t.memory_updates:
-            memory = inst.memory if inst.memory is not None else {}
-            memory.update(t.memory_updates)
-            inst.memory = memory
-        if t.outcome is not None:
-            inst.outcome = t.outcome
-            inst.deadlines = ()
-        elif t.deadlines_replace:
-            new = t.deadlines_set
-            if len(new) == 1:
-                state, after = new[0]
-                inst.deadlines = ((now + after, state),)
-            else:
-                inst.deadlines = tuple([(now + after, s) for s, after in new])
-        elif t.deadlines_clear:
-            clear = t.deadlines_clear
-            kept = [d for d in inst.deadlines if d[1] not in clear]
-            if t.deadlines_set:
-                kept += [(now + after, s) for s, after in t.deadlines_set]
-                kept.sort()
-            inst.deadlines = tuple(kept)
-        elif t.deadlines_set:
-            kept = list(inst.deadlines)
-            kept += [(now + after, s) for s, after in t.deadlines_set]
-            kept.sort()
-            inst.deadlines = tuple(kept)
-        inst.version += 1
 
     # ------------------------------------------------------------------ store-backed
 

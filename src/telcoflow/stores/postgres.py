@@ -760,6 +760,19 @@ class PostgresBillStore:
                     sql.Identifier(fmt)), (cycle, account_id)).fetchone()
         return None if row is None or row[0] is None else zlib.decompress(row[0])
 
+    def documents(self, cycle: str, fmt: str = "xml") -> Iterator[tuple[str, bytes]]:
+        """Every stored document of ``fmt`` for ``cycle``: (account id, bytes)."""
+        if fmt not in self._FORMATS:
+            raise StoreError(f"document format must be one of {self._FORMATS} (got {fmt!r})")
+        with self._pg.run("reading bill documents") as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT account_id, {} FROM bills WHERE cycle = %s "
+                        "ORDER BY account_id COLLATE \"C\"").format(sql.Identifier(fmt)),
+                (cycle,)).fetchall()
+        for account_id, blob in rows:
+            if blob is not None:
+                yield account_id, zlib.decompress(blob)
+
     def close(self) -> None:
         """Close the connection."""
         self._pg.close()

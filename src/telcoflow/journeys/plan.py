@@ -1,0 +1,143 @@
+"""A journey version compiled for one runtime: the hot-path dispatch table.
+
+:class:`~telcoflow.journeys.definition.Journey` holds the flat transitions with their effects
+worked out; this module turns them into what :meth:`JourneyRuntime.send
+<telcoflow.journeys.runtime.JourneyRuntime.send>` reads per event, so that an event costs a few
+dictionary lookups and attribute reads and creates no intermediate objects:
+
+* ``rows[state][trigger]`` -> the candidate :class:`Step` objects in the order they are tried;
+* each step has its host actions already resolved to callables (bound when the journey is
+  registered: a registry never drops or replaces an action), a single ``gated`` flag (a guard
+  or a history condition to test, else the step fires at once), and its deadline change as a
+  small op code with its constants, so the common "replace by one deadline" and "clear all"
+  cases build one tuple and nothing else;
+* ``channels`` maps each accepted channel (the journey's and ``system``) to the journey's own
+  interned string, and ``payloads`` maps each trigger to the frozenset of its payload fields,
+  so the two event checks are one lookup and one C-level ``issuperset``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from telcoflow.journeys.definition import FlatTransition, Journey
+from telcoflow.journeys.instance import SYSTEM_CHANNEL
+
+__all__ = ["DL_CLEAR", "DL_NONE", "DL_OTHER", "DL_REPLACE1", "Plan", "Step", "compile_plan"]
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+#: Deadline op codes of a step.
+DL_NONE = 0  # deadlines unchanged
+DL_CLEAR = 1  # no deadline afterwards (final state, or every deadline cleared, none set)
+DL_REPLACE1 = 2  # exactly one deadline afterwards: (now + after, state)
+DL_OTHER = 3  # anything else: Step.new_deadlines
+
+
+class Step:
+    """One compiled transition, as the runtime's hot path reads it."""
+
+    __slots__ = ("after", "check", "check_event", "deadline_op", "deadline_state",
+                 "deadlines_clear", "deadlines_replace", "deadlines_set", "fns", "gated",
+                 "increment", "memory_key", "memory_updates", "memory_value", "outcome",
+                 "target", "transition", "trigger")
+
+    def __init__(self, t: FlatTransition, fns: tuple[Callable[..., Any], ...]) -> None:
+        self.transition = t
+        self.trigger = t.trigger
+        self.target = t.target
+        self.fns = fns
+        self.check = t.check
+        self.check_event = t.check_event
+        self.memory_key = t.memory_key
+        self.memory_value = t.memory_value
+        self.gated = t.check is not None or t.memory_key is not None
+        self.increment = t.increment
+        self.memory_updates = dict(t.memory_updates) if t.memory_updates else None
+        self.outcome = t.outcome
+        self.deadlines_set = t.deadlines_set
+        self.deadlines_clear = t.deadlines_clear
+        self.deadlines_replace = t.deadlines_replace
+        self.after = 0.0
+        self.deadline_state = ""
+        if t.outcome is not None or (t.deadlines_replace and not t.deadlines_set):
+            self.deadline_op = DL_CLEAR
+        elif t.deadlines_replace and len(t.deadlines_set) == 1:
+            self.deadline_op = DL_REPLACE1
+            self.deadline_state, self.after = t.deadlines_set[0]
+        elif t.deadlines_replace or t.deadlines_clear or t.deadlines_set:
+            self.deadline_op = DL_OTHER
+        else:
+            self.deadline_op = DL_NONE
+
+    def allows(self, memory: Mapping[str, str] | None, context: dict[str, Any],
+               payload: Mapping[str, Any], channel: str, trigger: str) -> bool:
+        """True when the step's history condition and guard hold for this event."""
+        if self.memory_key is not None and (memory or _EMPTY).get(
+                self.memory_key) != self.memory_value:
+            return False
+        check = self.check
+        if check is None:
+            return True
+        if not self.check_event:
+            return bool(check(context))
+        return bool(check({**context, **payload, "channel": channel, "trigger": trigger}))
+
+    def new_deadlines(self, old: tuple[tuple[float, str], ...], now: float,
+                      ) -> tuple[tuple[float, str], ...]:
+        """The deadlines after this step (the ``DL_OTHER`` cases), sorted by due time."""
+        if self.deadlines_replace:
+            return tuple([(now + after, s) for s, after in self.deadlines_set])
+        if self.deadlines_clear:
+            clear = self.deadlines_clear
+            kept = [d for d in old if d[1] not in clear]
+        else:
+            kept = list(old)
+        if self.deadlines_set:
+            kept += [(now + after, s) for s, after in self.deadlines_set]
+            kept.sort()
+        return tuple(kept)
+
+
+class Plan:
+    """A journey version compiled for one runtime (see the module docstring)."""
+
+    __slots__ = ("channels", "id", "journey", "payloads", "rows", "steps", "version")
+
+    def __init__(self, journey: Journey | None,
+                 actions: Callable[[str], Callable[..., Any] | None]) -> None:
+        self.journey = journey
+        self.id: str | None = None
+        self.version = 0
+        self.channels: dict[str, str] = {}
+        self.payloads: dict[str, frozenset[str]] = {}
+        self.rows: dict[str, dict[str, tuple[Step, ...]]] = {}
+        self.steps: dict[int, Step] = {}
+        if journey is None:
+            return  # the "no journey yet" sentinel: matches no instance
+        self.id = journey.id
+        self.version = journey.version
+        self.channels = {c: sys.intern(c) for c in journey.channels}
+        self.channels[SYSTEM_CHANNEL] = SYSTEM_CHANNEL
+        self.payloads = {trigger: frozenset(fields)
+                         for trigger, fields in journey.triggers.items()}
+        for t in journey.transitions:
+            fns = []
+            for name in t.actions:
+                fn = actions(name)
+                if fn is None:  # JourneyRuntime.register checked this first
+                    raise KeyError(name)
+                fns.append(fn)
+            self.steps[t.index] = Step(t, tuple(fns))
+        for state, row in journey.table.items():
+            self.rows[state] = {trigger: tuple(self.steps[t.index] for t in candidates)
+                                for trigger, candidates in row.items()}
+
+
+def compile_plan(journey: Journey,
+                 actions: Callable[[str], Callable[..., Any] | None]) -> Plan:
+    """The runtime plan of ``journey`` with its actions resolved through ``actions``."""
+    return Plan(journey, actions)
