@@ -1,25 +1,112 @@
-"""telcoflow: 5G catalogs, rule packs, real-time billing and customer journeys for BSS teams."""
+"""telcoflow: 5G catalogs, rule packs, real-time billing and customer journeys for BSS teams.
+
+The most used names are importable from here; they load their module on first use, so
+``import telcoflow`` stays cheap. Each area's full API lives in its package
+(``telcoflow.catalog``, ``telcoflow.rules``, ``telcoflow.billing``, ``telcoflow.journeys``...).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from telcoflow.errors import (
+    ConcurrencyError,
     CurrencyMismatchError,
     DefinitionError,
+    EventRejectedError,
+    ExpressionError,
+    GraphError,
+    JourneyError,
     MoneyError,
     Problem,
+    RatingError,
+    RuleError,
+    StoreError,
     TelcoflowError,
+    TelcoflowRuntimeError,
 )
 from telcoflow.money import Currency, Increment, Money, RoundingPolicy
 
+if TYPE_CHECKING:
+    from telcoflow.billing import GraphBuilder, OnlineCharging, RealtimeBilling, default_graph
+    from telcoflow.catalog import Catalog
+    from telcoflow.journeys import ActionRegistry, JourneyRuntime, load_journey
+    from telcoflow.loading.catalog import load_catalog
+    from telcoflow.ops import Kpis
+    from telcoflow.rules import RuleHost, compile_expression, explain, load_pack, run_pack_tests
+    from telcoflow.stores import MemoryLedgerStore, SQLiteLedgerStore
+
 __version__ = "0.1.0"
 
+_LAZY: dict[str, str] = {
+    "ActionRegistry": "telcoflow.journeys",
+    "Catalog": "telcoflow.catalog",
+    "GraphBuilder": "telcoflow.billing",
+    "JourneyRuntime": "telcoflow.journeys",
+    "Kpis": "telcoflow.ops",
+    "MemoryLedgerStore": "telcoflow.stores",
+    "OnlineCharging": "telcoflow.billing",
+    "RealtimeBilling": "telcoflow.billing",
+    "RuleHost": "telcoflow.rules",
+    "SQLiteLedgerStore": "telcoflow.stores",
+    "compile_expression": "telcoflow.rules",
+    "default_graph": "telcoflow.billing",
+    "explain": "telcoflow.rules",
+    "load_catalog": "telcoflow.loading.catalog",
+    "load_journey": "telcoflow.journeys",
+    "load_pack": "telcoflow.rules",
+    "run_pack_tests": "telcoflow.rules",
+}
+
 __all__ = [
+    "ActionRegistry",
+    "Catalog",
+    "ConcurrencyError",
     "Currency",
     "CurrencyMismatchError",
     "DefinitionError",
+    "EventRejectedError",
+    "ExpressionError",
+    "GraphBuilder",
+    "GraphError",
     "Increment",
+    "JourneyError",
+    "JourneyRuntime",
+    "Kpis",
+    "MemoryLedgerStore",
     "Money",
     "MoneyError",
+    "OnlineCharging",
     "Problem",
+    "RatingError",
+    "RealtimeBilling",
     "RoundingPolicy",
+    "RuleError",
+    "RuleHost",
+    "SQLiteLedgerStore",
+    "StoreError",
     "TelcoflowError",
+    "TelcoflowRuntimeError",
     "__version__",
+    "compile_expression",
+    "default_graph",
+    "explain",
+    "load_catalog",
+    "load_journey",
+    "load_pack",
+    "run_pack_tests",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'telcoflow' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -256,15 +256,18 @@ class Worker:
     def _billing(self, messages: Sequence[Message]) -> None:
         events: list[Event] = []
         dead: list[DeadLetter] = []
+        undecodable: list[tuple[Message, str]] = []
         for m in messages:
             try:
                 events.append(decode_event(m.body))
             except EventRejectedError as exc:
                 dead.append(DeadLetter(_event_id(m), "undecodable", str(exc),
                                        body_fingerprint(m.body), m.body))
-                self.bus.dead_letter(m, "undecodable", str(exc), consumer=self.name)
-        if dead:
+                undecodable.append((m, str(exc)))
+        if dead:  # the ledger's dead letters first (durable), then the bus's stream
             self._retrying(lambda: self.store.apply(ChangeSet(dead_letters=dead)))
+            for m, why in undecodable:
+                self.bus.dead_letter(m, "undecodable", why, consumer=self.name)
             self.metrics.messages.labels("billing", "undecodable").inc(len(dead))
         if not events:
             return

@@ -18,6 +18,9 @@ new entry, so an account's events stay in order.
 stream's length is its backlog; :meth:`RedisStreamBus.publish` refuses to grow a partition
 beyond ``max_backlog`` (it waits, then raises :class:`~telcoflow.bus.base.BackpressureError`).
 
+**One Redis.** The Lua scripts touch two keys (the epoch and a stream): on Redis Cluster,
+give a prefix with a hash tag (``{telcoflow}``) so that a bus's keys share one slot.
+
 **Losing Redis.** Publishing is guarded by the epoch (a Lua script checks it and appends in
 one step): after a restart that lost the streams, :meth:`RedisStreamBus.publish` raises
 :class:`~telcoflow.bus.base.BusResetError` and publishes nothing; the producer re-publishes
@@ -240,11 +243,12 @@ class RedisStreamConsumer:
     """
 
     def __init__(self, bus: RedisStreamBus, name: str, group: str, *,
-                 balance_s: float = 0.5) -> None:
+                 balance_s: float | None = None) -> None:
         self.bus = bus
         self.name = name
         self.group = group
-        self.balance_s = balance_s
+        # heartbeats several times per lease, so a live member never looks dead
+        self.balance_s = balance_s if balance_s is not None else min(0.5, bus.lease_ms / 4000)
         self.member_ttl_ms = bus.lease_ms
         self.resets = 0
         self._owned: set[int] = set()
