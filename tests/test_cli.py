@@ -90,3 +90,9 @@ def test_journey_diagram_formats() -> None:
     code, out = _run("journey", "diagram", "--format", "dot", str(REPO / "journeys/top_up.yaml"))
     assert code == 0
     assert out.lstrip().startswith("digraph")
+
+
+def test_worker_command_forwards_its_arguments() -> None:
+    code, out = _run("worker", "--help")
+    assert code == 0
+    assert "--ledger-url" in out

@@ -149,6 +149,15 @@ def journey_diagram(path: Path, fmt: str) -> None:
         _fail(exc)
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def worker(args: tuple[str, ...]) -> None:
+    """Run a stateless worker consuming the event bus (see ``telcoflow worker --help``)."""
+    from telcoflow.worker import main as worker_main
+
+    raise SystemExit(worker_main(list(args)))
+
+
 def run() -> None:  # pragma: no cover - console entry
     """Entry point that maps our errors to a non-zero exit without a traceback."""
     try:

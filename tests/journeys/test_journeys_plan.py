@@ -9,6 +9,8 @@ instance (state, context, history, deadlines, memory, version, outcome) and the 
 
 from __future__ import annotations
 
+import sqlite3
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from telcoflow.errors import EventRejectedError
-from telcoflow.journeys.definition import TIMEOUT_PREFIX, FlatTransition, Journey, load_journey
+from telcoflow.journeys.definition import (
+    TIMEOUT_PREFIX,
+    FlatTransition,
+    Journey,
+    load_journey,
+    parse_journey,
+)
 from telcoflow.journeys.instance import SYSTEM_CHANNEL, JourneyInstance
 from telcoflow.journeys.plan import DL_CLEAR, DL_NONE, DL_OTHER, DL_REPLACE1, Plan
 from telcoflow.journeys.runtime import JourneyRuntime
@@ -27,6 +35,38 @@ from telcoflow.testing.journeys import noop_actions
 
 ROOT = Path(__file__).resolve().parents[2]
 JOURNEYS = {p.stem: load_journey(p) for p in sorted((ROOT / "journeys").glob("*.yaml"))}
+# Two parallel regions with their own timeouts: entering sets two deadlines at once, and a
+# region moving clears one deadline and sets another while the other region's stays.
+JOURNEYS["twin_timeouts"] = parse_journey(textwrap.dedent("""\
+    kind: journey
+    id: twin
+    triggers: {go: {}, a_done: {}, a_retry: {}, b_done: {}}
+    states:
+      start: {initial: true, on: {go: both}}
+      both:
+        parallel: true
+        on_done: done
+        states:
+          a:
+            states:
+              wait:
+                initial: true
+                timeout: {after: 10m, target: gave_up}
+                on: {a_done: ok, a_retry: again}
+              again:
+                timeout: {after: 5m, target: gave_up}
+                on: {a_done: ok}
+              ok: {final: true}
+          b:
+            states:
+              wait:
+                initial: true
+                timeout: {after: 1h, target: gave_up}
+                on: {b_done: ok}
+              ok: {final: true}
+      done: {outcome: completed}
+      gave_up: {outcome: abandoned}
+    """), "twin.yaml")
 
 
 def _reference_send(journey: Journey, inst: JourneyInstance, trigger: str,
@@ -118,7 +158,7 @@ def test_fast_path_matches_the_reference(name: str) -> None:
 
 
 def test_every_deadline_op_is_compiled_and_walked() -> None:
-    """The shipped journeys use every deadline op code, so the property above covers each."""
+    """The journeys walked above use every deadline op code, so the property covers each."""
     ops = set()
     for journey in JOURNEYS.values():
         plan = Plan(journey, noop_actions(journey).get)
@@ -130,10 +170,11 @@ def test_prepaid_walk_of_the_benchmark() -> None:
     """The benchmark's nine events, checked against the reference at every step."""
     journey = JOURNEYS["prepaid_online_purchase"]
     triggers = list(journey.user_triggers())
-    steps = [("choose_offer", {"a": "prepaid-s"}), ("select_number", {"a": "+49151"}),
-             ("payment_failed", {}), ("retry_payment", {}), ("kyc_passed", {}),
-             ("payment_succeeded", {}), ("choose_delivery", {"a": False}),
-             ("sim_shipped", {}), ("sim_delivered", {})]
+    steps: list[tuple[str, dict[str, Any]]] = [
+        ("choose_offer", {"a": "prepaid-s"}), ("select_number", {"a": "+49151"}),
+        ("payment_failed", {}), ("retry_payment", {}), ("kyc_passed", {}),
+        ("payment_succeeded", {}), ("choose_delivery", {"a": False}),
+        ("sim_shipped", {}), ("sim_delivered", {})]
     inst = _walk(journey, [(triggers.index(t), p, "web") for t, p in steps])
     assert inst.state == "activation"
     assert inst.context["payment_attempts"] == 1  # one payment_failed
@@ -163,8 +204,6 @@ def test_sqlite_store_settings_and_record_uniqueness(tmp_path: Path) -> None:
     runtime = JourneyRuntime([journey], actions=noop_actions(journey), store=store)
     inst = runtime.start(journey.id, channel="app", instance_id="u-1", now=0.0)
     store.create(inst)
-    import sqlite3
-
     with pytest.raises(sqlite3.IntegrityError):  # one record per (instance, seq)
         db.execute("INSERT INTO journey_records VALUES ('u-1', 0, 1.0, 'x', 'y', 'app')")
     store.close()
