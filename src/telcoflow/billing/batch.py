@@ -12,27 +12,44 @@ from typing import Any
 
 from telcoflow.billing.ledger import LedgerTransaction
 from telcoflow.billing.profiles import AccountProfile, SubscriberProfile
-from telcoflow.events import Charge, Event, Notification, RatedRecord
+from telcoflow.events import Charge, Event, Notification, RatedRecord, fingerprint
 from telcoflow.stores.base import Effect
 
 __all__ = ["Batch", "Item"]
 
 
 class Item:
-    """One event on its way through the graph."""
+    """One event on its way through the graph.
 
-    __slots__ = ("account", "charges", "effects", "event", "fingerprint", "period",
+    ``fingerprint`` (the payload digest, :func:`telcoflow.events.fingerprint`) is computed
+    the first time it is read: on the hot path only replays, conflicts, dead letters and
+    stores that persist fingerprints need it.
+    """
+
+    __slots__ = ("_fingerprint", "account", "charges", "effects", "event", "period",
                  "post_period", "subscriber")
 
     def __init__(self, event: Event) -> None:
         self.event = event
-        self.fingerprint = ""
+        self._fingerprint = ""
         self.subscriber: SubscriberProfile | None = None
         self.account: AccountProfile | None = None
         self.period = ""
         self.post_period = ""
         self.charges: list[Charge] = _NO_CHARGES
         self.effects: list[Effect] = []
+
+    @property
+    def fingerprint(self) -> str:
+        """The event's payload fingerprint (computed once, when first needed)."""
+        fp = self._fingerprint
+        if not fp:
+            fp = self._fingerprint = fingerprint(self.event)
+        return fp
+
+    @fingerprint.setter
+    def fingerprint(self, value: str) -> None:
+        self._fingerprint = value
 
     def __repr__(self) -> str:
         return f"Item({self.event!r}, period={self.post_period!r}, charges={self.charges!r})"

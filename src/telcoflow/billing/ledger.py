@@ -9,7 +9,7 @@ transaction as its ledger write.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 
 from telcoflow.events import Event, fingerprint
@@ -23,10 +23,13 @@ _ZERO = Decimal(0)
 class LedgerTransaction:
     """Reads and writes of one batch against a :class:`~telcoflow.stores.base.LedgerStore`."""
 
-    __slots__ = ("_flags", "changes", "store", "unjournaled", "values")
+    __slots__ = ("_flags", "changes", "deferred_fingerprints", "store", "unjournaled",
+                 "values")
 
     def __init__(self, store: LedgerStore) -> None:
         self.store = store
+        #: the store fingerprints claimed events itself, when read back (see ``stores.base``)
+        self.deferred_fingerprints: bool = getattr(store, "deferred_fingerprints", False) is True
         self.changes = ChangeSet()
         #: current counter values read or written in this transaction (steps on the hot path
         #: may read it directly before falling back to :meth:`counter`)
@@ -52,6 +55,13 @@ class LedgerTransaction:
     def claim(self, event_id: str, fp: str, effects: list[Effect]) -> None:
         """Claim ``event_id`` with its fingerprint and effects (written at commit)."""
         self.changes.claims[event_id] = Claim(event_id, fp, effects)
+
+    def claim_event(self, event: Event, fp: str, effects: list[Effect]) -> None:
+        """Claim ``event`` (fingerprint ``fp``, which may be ``""`` if the store defers it)."""
+        if self.deferred_fingerprints:
+            self.changes.claims[event.id] = Claim(event.id, "", effects, event)
+        else:
+            self.changes.claims[event.id] = Claim(event.id, fp or fingerprint(event), effects)
 
     def dead_letter(self, event: Event, fp: str, reason: str, message: str) -> None:
         """Record a rejected event."""
@@ -100,6 +110,16 @@ class LedgerTransaction:
             value = bool(self.store.get_flags((key,)))
             self._flags[key] = value
         return value
+
+    def flags_among(self, keys: Collection[str]) -> set[str]:
+        """The flags set among ``keys`` (one store read for the keys not read before)."""
+        known = self._flags
+        missing = [k for k in keys if k not in known]
+        if missing:
+            found = self.store.get_flags(missing)
+            for k in missing:
+                known[k] = k in found
+        return {k for k in keys if known[k]}
 
     def set_flag(self, key: str) -> bool:
         """Set flag ``key``; return True if it was not set before (the first time)."""

@@ -48,18 +48,34 @@ def next_period(period: str, bill_cycle_day: int) -> str:
     return end.isoformat()
 
 class PeriodResolver:
-    """A cached :func:`period_of` for the hot path (one dict lookup per event)."""
+    """A cached :func:`period_of` for the hot path (one dict lookup per event).
 
-    __slots__ = ("_cache",)
+    ``table(bill_cycle_day)`` is the cache for one bill cycle day (day ordinal -> period),
+    for loops that look up many days; :meth:`resolve` fills it on a miss.
+    """
+
+    __slots__ = ("_tables",)
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[int, int], str] = {}
+        self._tables: dict[int, dict[int, str]] = {}
+
+    def table(self, bill_cycle_day: int) -> dict[int, str]:
+        """The cache ``{day ordinal: period}`` of ``bill_cycle_day`` (read it, don't write)."""
+        found = self._tables.get(bill_cycle_day)
+        if found is None:
+            found = self._tables[bill_cycle_day] = {}
+        return found
+
+    def resolve(self, ordinal: int, bill_cycle_day: int) -> str:
+        """The period containing the day ``ordinal`` (``date.toordinal()``), cached."""
+        table = self.table(bill_cycle_day)
+        found = table.get(ordinal)
+        if found is None:
+            found = table[ordinal] = period_of(date.fromordinal(ordinal), bill_cycle_day)
+        return found
 
     def __call__(self, day: date, bill_cycle_day: int) -> str:
         """The period containing ``day`` for ``bill_cycle_day``."""
-        key = (day.toordinal(), bill_cycle_day)
-        found = self._cache.get(key)
-        if found is None:
-            found = period_of(date.fromordinal(key[0]), bill_cycle_day)
-            self._cache[key] = found
-        return found
+        ordinal = day.toordinal()
+        found = self.table(bill_cycle_day).get(ordinal)
+        return found if found is not None else self.resolve(ordinal, bill_cycle_day)

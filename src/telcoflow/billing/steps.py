@@ -17,7 +17,7 @@ from typing import Literal
 
 from telcoflow.billing.batch import Batch, Item
 from telcoflow.billing.periods import PeriodResolver, next_period
-from telcoflow.billing.profiles import AccountProfile, ProfileCache
+from telcoflow.billing.profiles import AccountProfile, ProfileCache, SubscriberProfile
 from telcoflow.billing.recurring import RecurringFees
 from telcoflow.errors import DefinitionError, RatingError
 from telcoflow.events import (
@@ -33,8 +33,9 @@ from telcoflow.events import (
     UsageEvent,
     fingerprint,
 )
-from telcoflow.rating.allowances import Allowance
-from telcoflow.rating.rater import Rater
+from telcoflow.rating.allowances import Allowance, allowance_key
+from telcoflow.stores.base import Claim
+from telcoflow.rating.rater import Rater, Tariff
 
 __all__ = [
     "CreditControl",
@@ -53,6 +54,7 @@ __all__ = [
 ]
 
 _ZERO = Decimal(0)
+_ONE = Decimal(1)
 _HUNDRED = Decimal(100)
 
 LatePolicy = Literal["next", "reject"]
@@ -136,7 +138,9 @@ class Validate:
 class Deduplicate:
     """Same id and payload again: a no-op; same id, other payload: rejected (``conflict``).
 
-    Claims are read in one batch query; while rerating, claimed ids go through.
+    Claims are read in one batch query; while rerating, claimed ids go through. Payload
+    fingerprints are computed only when an id is seen again (a claim exists, or an earlier
+    item of the batch has it).
     """
 
     __slots__ = ()
@@ -148,25 +152,30 @@ class Deduplicate:
         """Keep the items seen for the first time."""
         items = batch.items
         claims = batch.tx.claims([i.event.id for i in items])
-        seen: dict[str, str] = {}
+        seen: dict[str, Item] = {}
         keep = []
         rerate = batch.rerate
         for item in items:
-            e = item.event
-            fp = item.fingerprint = fingerprint(e)
-            claim = claims.get(e.id)
-            earlier = seen.get(e.id)
-            if earlier is None and claim is not None and (
-                    not rerate or claim.fingerprint != fp):
-                earlier = claim.fingerprint
-            if earlier is None:
-                seen[e.id] = fp
+            eid = item.event.id
+            if eid not in seen and (not claims or eid not in claims):
+                seen[eid] = item  # the common case: a new id (no fingerprint needed)
                 keep.append(item)
-            elif earlier == fp:
+                continue
+            first = seen.get(eid)
+            if first is not None:
+                earlier = first.fingerprint
+            else:
+                earlier = claims[eid].fingerprint
+                if rerate and earlier == item.fingerprint:  # rerating: the same event again
+                    seen[eid] = item
+                    keep.append(item)
+                    continue
+            fp = item.fingerprint
+            if earlier == fp:
                 batch.duplicates += 1
             else:
                 batch.reject(item, "conflict",
-                             f"event {e.id} was already accepted with another payload "
+                             f"event {eid} was already accepted with another payload "
                              f"(fingerprint {earlier}, got {fp})")
         batch.items = keep
 
@@ -180,7 +189,7 @@ class Enrich:
     ``next`` policy (the default) such events post to the next open period.
     """
 
-    __slots__ = ("late_policy", "periods", "profiles")
+    __slots__ = ("_closed_keys", "late_policy", "periods", "profiles")
     name = "enrich"
     needs = ("unique",)
     provides = ("profile", "period")
@@ -192,25 +201,37 @@ class Enrich:
         self.profiles = profiles
         self.late_policy = late_policy
         self.periods = PeriodResolver()
+        # period -> account id -> closed-flag key (the keys are read once per batch)
+        self._closed_keys: dict[str, dict[str, str]] = {}
+
+    def _closed_key(self, account: str, period: str) -> str:
+        keys = self._closed_keys.get(period)
+        if keys is None:
+            if len(self._closed_keys) > 64:  # bounded: a few cycles are ever live
+                self._closed_keys.clear()
+            keys = self._closed_keys[period] = {}
+        key = keys[account] = closed_flag(account, period)
+        return key
 
     def __call__(self, batch: Batch) -> None:
-        """Keep the items whose customer is known."""
-        profiles = self.profiles
+        """Keep the items whose customer is known; closed periods: one flag read per batch."""
+        subscriber_of = self.profiles.subscriber
         periods = self.periods
-        flag = batch.tx.flag
-        open_period: dict[tuple[str, str], str] = {}
+        closed_keys = self._closed_keys
+        keys: dict[str, Item] = {}
         keep = []
+        table_bcd, table = -1, periods.table(-1)
         for item in batch.items:
             e = item.event
             if type(e) is PaymentEvent or (type(e) is FeeEvent and not e.subscriber):
                 # payments, and fees charged to an account rather than a line
-                account = profiles.account(e.account)
+                account = self.profiles.account(e.account)
                 if account is None:
                     batch.reject(item, "unknown-account",
                                  f"unknown account {e.account!r} (event {e.id})")
                     continue
             else:
-                sub = profiles.subscriber(e.subscriber)
+                sub = subscriber_of(e.subscriber)
                 if sub is None:
                     batch.reject(item, "unknown-subscriber",
                                  f"unknown subscriber {e.subscriber!r} (event {e.id})")
@@ -224,23 +245,74 @@ class Enrich:
                 item.subscriber = sub
             item.account = account
             bcd = account.bill_cycle_day
-            period = periods(e.start, bcd)
-            item.period = period
-            seen_key = (account.id, period)
-            post_period = open_period.get(seen_key)
-            if post_period is None:
-                post_period = period
-                while flag(closed_flag(account.id, post_period)):
-                    post_period = next_period(post_period, bcd)
-                open_period[seen_key] = post_period
-            if post_period != period and self.late_policy == "reject":
-                batch.reject(item, "period-closed",
-                             f"event {e.id} falls in period {period} of account "
-                             f"{account.id}, which is closed")
-                continue
-            item.post_period = post_period
+            if bcd != table_bcd:
+                table_bcd, table = bcd, periods.table(bcd)
+            ordinal = e.start.toordinal()
+            period = table.get(ordinal)
+            if period is None:
+                period = periods.resolve(ordinal, bcd)
+            item.period = item.post_period = period
+            by_account = closed_keys.get(period)
+            key = by_account.get(account.id) if by_account is not None else None
+            if key is None:
+                key = self._closed_key(account.id, period)
+            keys[key] = item
             keep.append(item)
+        closed = batch.tx.flags_among(keys) if keys else None
+        if closed:  # rare: some events fall in a closed period
+            keep = [item for item in keep if self._late(batch, item)]
         batch.items = keep
+
+    def _late(self, batch: Batch, item: Item) -> bool:
+        """Move an item of a closed period to the next open one (or reject it)."""
+        account = item.account
+        assert account is not None
+        period = post_period = item.period
+        flag = batch.tx.flag
+        while flag(closed_flag(account.id, post_period)):
+            post_period = next_period(post_period, account.bill_cycle_day)
+        if post_period != period and self.late_policy == "reject":
+            batch.reject(item, "period-closed",
+                         f"event {item.event.id} falls in period {period} of account "
+                         f"{account.id}, which is closed")
+            return False
+        item.post_period = post_period
+        return True
+
+
+class _Memo:
+    """A tariff's cached results: quantity -> charged units; units -> amount.
+
+    Tariffs are pure functions of their input (the :class:`~telcoflow.rating.rater.Tariff`
+    contract), so the ``rate`` step remembers their results; each table is bounded.
+    """
+
+    __slots__ = ("amounts", "tariff", "units")
+
+    LIMIT = 4096
+
+    def __init__(self, tariff: Tariff) -> None:
+        self.tariff = tariff  # keeps the tariff alive while it is cached by its id
+        self.units: dict[Decimal, Decimal] = {}
+        self.amounts: dict[Decimal, Decimal] = {}
+
+    def charged_units(self, quantity: Decimal) -> Decimal:
+        """The tariff's charged units for ``quantity``."""
+        found = self.units.get(quantity)
+        if found is None:
+            found = self.tariff.charged_units(quantity)
+            if len(self.units) < self.LIMIT:
+                self.units[quantity] = found
+        return found
+
+    def amount(self, units: Decimal) -> Decimal:
+        """The tariff's amount for ``units``."""
+        found = self.amounts.get(units)
+        if found is None:
+            found = self.tariff.amount(units)
+            if len(self.amounts) < self.LIMIT:
+                self.amounts[units] = found
+        return found
 
 
 class Rate:
@@ -248,9 +320,11 @@ class Rate:
 
     Usage that cannot be rated is rejected (``unrateable``) before any allowance is used;
     fees in a currency other than the account's are rejected (``currency-mismatch``).
+    Tariff results are cached per tariff (bounded); allowance counter keys per subscriber
+    and period.
     """
 
-    __slots__ = ("fees", "rater")
+    __slots__ = ("_alw_keys", "_memos", "fees", "rater")
     name = "rate"
     needs = ("profile", "period")
     provides = ("rated",)
@@ -258,13 +332,36 @@ class Rate:
     def __init__(self, rater: Rater, *, fees: RecurringFees | None = None) -> None:
         self.rater = rater
         self.fees = fees
+        self._memos: dict[int, _Memo] = {}
+        # period -> subscriber id -> (allowances, their counter keys)
+        self._alw_keys: dict[str, dict[str, tuple[tuple[Allowance, ...], tuple[str, ...]]]] = {}
+
+    def _memo(self, tariff: Tariff) -> _Memo:
+        memo = self._memos.get(id(tariff))
+        if memo is None or memo.tariff is not tariff:
+            if len(self._memos) > 4096:
+                self._memos.clear()
+            memo = self._memos[id(tariff)] = _Memo(tariff)
+        return memo
+
+    def _keys(self, sub: SubscriberProfile, period: str) -> tuple[str, ...]:
+        by_sub = self._alw_keys.get(period)
+        if by_sub is None:
+            if len(self._alw_keys) > 64:
+                self._alw_keys.clear()
+            by_sub = self._alw_keys[period] = {}
+        keys = tuple(allowance_key(sub.id, a.name, period) for a in sub.allowances)
+        by_sub[sub.id] = (sub.allowances, keys)
+        return keys
 
     def __call__(self, batch: Batch) -> None:
         """Build each item's charges."""
         tx = batch.tx
         values = tx.values
         deltas = tx.changes.counters
-        rater = self.rater
+        tariff_of = self.rater.tariff
+        memos = self._memos
+        alw_keys = self._alw_keys
         keep = []
         for item in batch.items:
             e = item.event
@@ -272,20 +369,32 @@ class Rate:
             if type(e) is UsageEvent:
                 assert sub is not None
                 try:
-                    tariff = rater.tariff(e, sub)
-                    units = tariff.charged_units(e.quantity)
+                    tariff = tariff_of(e, sub)
+                    memo = memos.get(id(tariff))
+                    if memo is None or memo.tariff is not tariff:
+                        memo = self._memo(tariff)
+                    units = memo.units.get(e.quantity)
+                    if units is None:
+                        units = memo.charged_units(e.quantity)
                 except RatingError as exc:
                     batch.reject(item, "unrateable", str(exc))
                     continue
                 left = units
-                takes: list[tuple[str, Decimal, Decimal]] = []
-                allowances: tuple[Allowance, ...] = sub.allowances
+                takes: list[tuple[str, Decimal, Decimal]] | None = None
+                allowances = sub.allowances
                 if allowances and units:
+                    period = item.period
+                    by_sub = alw_keys.get(period)
+                    cached = by_sub.get(sub.id) if by_sub is not None else None
+                    if cached is not None and cached[0] is allowances:
+                        keys = cached[1]
+                    else:
+                        keys = self._keys(sub, period)
                     usage_type, zone = e.usage_type, e.zone
-                    for alw in allowances:
+                    takes = []
+                    for alw, key in zip(allowances, keys, strict=True):
                         if usage_type in alw.usage_types and (
                                 alw.zones is None or zone in alw.zones):
-                            key = f"alw|{sub.id}|{alw.name}|{item.period}"
                             used = values.get(key)
                             if used is None:
                                 used = tx.counter(key)
@@ -296,15 +405,19 @@ class Rate:
                                 left -= take
                                 if not left:
                                     break
-                try:
-                    amount = tariff.amount(left)
-                except RatingError as exc:  # e.g. above a price model's last tier
-                    batch.reject(item, "unrateable", str(exc))
-                    continue
-                for key, used, take in takes:  # inlined LedgerTransaction.add
-                    values[key] = used + take
-                    deltas[key] = deltas.get(key, _ZERO) + take
-                    item.effects.append(("C", key, take))
+                amount = memo.amounts.get(left)
+                if amount is None:
+                    try:
+                        amount = memo.amount(left)
+                    except RatingError as exc:  # e.g. above a price model's last tier
+                        batch.reject(item, "unrateable", str(exc))
+                        continue
+                if takes:
+                    effects = item.effects
+                    for key, used, take in takes:  # inlined LedgerTransaction.add
+                        values[key] = used + take
+                        deltas[key] = deltas.get(key, _ZERO) + take
+                        effects.append(("C", key, take))
                 item.charges = [Charge(tariff.item_type, amount, units, units - left)]
             elif type(e) is FeeEvent:
                 assert item.account is not None
@@ -313,7 +426,7 @@ class Rate:
                                  f"event {e.id}: fee in {e.currency}, account "
                                  f"{item.account.id} bills in {item.account.currency}")
                     continue
-                item.charges = [Charge(e.fee_type, e.amount, Decimal(1))]
+                item.charges = [Charge(e.fee_type, e.amount, _ONE)]
             elif type(e) is LifecycleEvent and self.fees is not None:
                 assert sub is not None
                 try:
@@ -581,7 +694,9 @@ class Emit:
 
     def __call__(self, batch: Batch) -> None:
         """Emit and claim."""
-        claim = batch.tx.claim
+        tx = batch.tx
+        claims = tx.changes.claims
+        deferred = tx.deferred_fingerprints
         rated = batch.rated
         for item in batch.items:
             e = item.event
@@ -589,12 +704,16 @@ class Emit:
             assert account is not None
             if item.charges:
                 if type(e) is UsageEvent:
-                    usage_type, quantity = e.usage_type, e.quantity
+                    rated.append(RatedRecord(e.id, "usage", account.id, e.subscriber,
+                                             item.post_period, account.currency, item.charges,
+                                             e.start, e.usage_type, e.quantity))
                 else:
-                    usage_type, quantity = e.kind, _ZERO
-                rated.append(RatedRecord(e.id, e.kind, account.id, e.subscriber,
-                                         item.post_period, account.currency, item.charges,
-                                         e.start, usage_type, quantity))
-            claim(e.id, item.fingerprint, item.effects)
+                    rated.append(RatedRecord(e.id, e.kind, account.id, e.subscriber,
+                                             item.post_period, account.currency, item.charges,
+                                             e.start, e.kind, _ZERO))
+            if deferred:  # inlined LedgerTransaction.claim_event
+                claims[e.id] = Claim(e.id, "", item.effects, e)
+            else:
+                claims[e.id] = Claim(e.id, item.fingerprint, item.effects)
         for sink in self.sinks:
             sink(rated, batch.notifications)

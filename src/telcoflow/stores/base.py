@@ -11,6 +11,11 @@ A backend stores five things:
   rerating can reverse them);
 - **dead letters**: rejected events with their reason.
 
+A backend may set a class attribute ``deferred_fingerprints = True`` (optional, not part of
+the protocol): the graph then hands it claims with the event instead of its fingerprint,
+and the backend fingerprints the event only when the claim is read back (the in-memory
+store does: most claims are never read again). Other backends always get the fingerprint.
+
 Writes arrive as one :class:`ChangeSet` per batch through :meth:`LedgerStore.apply`, which
 must be atomic: the claims of a batch and its ledger writes commit together or not at all
 (that is what makes the effect of an event exactly-once). Ledger and counter changes are
@@ -74,6 +79,10 @@ class Claim:
     event_id: str
     fingerprint: str
     effects: list[Effect] = field(default_factory=list)
+    #: the claimed event itself when ``fingerprint`` is deferred (``""``): only given to a
+    #: store whose ``deferred_fingerprints`` attribute is true, which computes
+    #: :func:`telcoflow.events.fingerprint` of it when the claim is read back
+    event: object = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
+from telcoflow.events import Event, fingerprint
 from telcoflow.stores.base import ChangeSet, Claim, DeadLetter, Effect, LedgerLine, LineKey
 
 __all__ = ["MemoryLedgerStore"]
@@ -13,14 +14,22 @@ _ZERO = Decimal(0)
 
 
 class MemoryLedgerStore:
-    """A :class:`~telcoflow.stores.base.LedgerStore` kept in dictionaries (not durable)."""
+    """A :class:`~telcoflow.stores.base.LedgerStore` kept in dictionaries (not durable).
+
+    Fingerprints are deferred (``deferred_fingerprints``): a claim keeps its event and the
+    fingerprint is computed only if the id is asked for again (a replay, a rerating). The
+    events handed to :meth:`apply` must therefore not be mutated afterwards.
+    """
+
+    #: claims may carry their event instead of its fingerprint (see ``stores.base``)
+    deferred_fingerprints = True
 
     def __init__(self) -> None:
         self._ledger: dict[LineKey, list[Decimal]] = {}
         self._counters: dict[str, Decimal] = {}
         self._flags: set[str] = set()
-        # (fingerprint, effects) tuples: immutable, so the garbage collector untracks them
-        self._claims: dict[str, tuple[str, tuple[Effect, ...]]] = {}
+        # (fingerprint or event, effects) tuples
+        self._claims: dict[str, tuple[str | Event, tuple[Effect, ...]]] = {}
         self._dead: dict[tuple[str, str], DeadLetter] = {}
 
     def get_claims(self, event_ids: Sequence[str]) -> dict[str, Claim]:
@@ -30,7 +39,8 @@ class MemoryLedgerStore:
         for i in event_ids:
             found = claims.get(i)
             if found is not None:
-                out[i] = Claim(i, found[0], list(found[1]))
+                fp = found[0]
+                out[i] = Claim(i, fp if isinstance(fp, str) else fingerprint(fp), list(found[1]))
         return out
 
     def get_counters(self, keys: Iterable[str]) -> dict[str, Decimal]:
@@ -58,7 +68,8 @@ class MemoryLedgerStore:
         self._flags.update(changes.flags)
         claims = self._claims
         for event_id, claim in changes.claims.items():
-            claims[event_id] = (claim.fingerprint, tuple(claim.effects))
+            fp = claim.fingerprint
+            claims[event_id] = (fp or claim.event or fp, tuple(claim.effects))  # type: ignore[assignment]
         for dead in changes.dead_letters:
             self._dead.setdefault((dead.event_id, dead.fingerprint), dead)
 
