@@ -158,6 +158,157 @@ def worker(args: tuple[str, ...]) -> None:
     raise SystemExit(worker_main(list(args)))
 
 
+@main.command("bill-run")
+@click.option(
+    "--policy",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="close policy YAML (kind: close-policy)",
+)
+@click.option(
+    "--ledger",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="the real-time SQLite ledger file",
+)
+@click.option(
+    "--accounts",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="SQLite account directory",
+)
+@click.option(
+    "--store",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="SQLite bill store (created; a rerun resumes)",
+)
+@click.option("--cycle-day", type=click.IntRange(1, 28), default=1, show_default=True)
+@click.option("--month", "month_text", required=True, help="the cycle's month, YYYY-MM")
+@click.option("--shard", default=None, help="run one shard I/N (1-based) as an independent job")
+@click.option("--processes", type=int, default=None, help="worker processes (default: cores)")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(["xml", "html", "json"]),
+    default=("xml", "html"),
+    show_default=True,
+)
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+def bill_run_cmd(
+    policy: Path,
+    ledger: Path,
+    accounts: Path,
+    store: Path,
+    cycle_day: int,
+    month_text: str,
+    shard: str | None,
+    processes: int | None,
+    formats: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Close a bill cycle: bills only where there was consumption, resumable, shardable."""
+    from telcoflow.billing.cycle.run import bill_run, sqlite_job
+
+    try:
+        year, month = (int(x) for x in month_text.split("-"))
+    except ValueError:
+        click.echo(f"--month must be YYYY-MM (got {month_text!r})", err=True)
+        raise SystemExit(2) from None
+    try:
+        job = sqlite_job(
+            policy=policy,
+            ledger=ledger,
+            accounts=accounts,
+            store=store,
+            cycle_day=cycle_day,
+            year=year,
+            month=month,
+            formats=formats,
+        )
+        summary = bill_run(job, shard=shard, processes=processes, progress=not as_json)
+    except TelcoflowError as exc:
+        _fail(exc)
+    click.echo(
+        json.dumps(summary.as_dict(), indent=2, default=str) if as_json else summary.render()
+    )
+    if summary.failed:
+        raise SystemExit(1)
+
+
+@main.command()
+@click.argument("kind", type=click.Choice(["balance"]))
+@click.option(
+    "--ledger",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="the real-time SQLite ledger file",
+)
+@click.option(
+    "--store",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="SQLite bill store of the closed cycle",
+)
+@click.option("--period", required=True, help="ledger period key, e.g. 2026-11-01")
+@click.option(
+    "--pack",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="audit rule pack (default: the shipped one)",
+)
+@click.option(
+    "--findings",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="SQLite file where findings are stored",
+)
+@click.option("--json", "as_json", is_flag=True, help="print findings as JSON")
+def audit(
+    kind: str,
+    ledger: Path,
+    store: Path,
+    period: str,
+    pack: Path | None,
+    findings: Path | None,
+    as_json: bool,
+) -> None:
+    """Run an audit now: ``balance`` checks ledger = bills per account and item type and
+    each bill's own arithmetic. Exits 1 when there are findings."""
+    from telcoflow.billing.cycle import BillStore
+    from telcoflow.billing.cycle.sources import SqliteLedger
+    from telcoflow.ops.audits import (
+        FindingStore,
+        audit_bill_store,
+        load_audit_pack,
+        render_findings,
+        shipped_pack,
+    )
+
+    bills = BillStore(store)
+    try:
+        report = audit_bill_store(
+            load_audit_pack(pack or shipped_pack(kind)),
+            ledger=SqliteLedger(str(ledger)),
+            documents=lambda: bills.documents(period, "xml"),
+            period=period,
+        )
+    except TelcoflowError as exc:
+        _fail(exc)
+    finally:
+        bills.close()
+    if findings is not None:
+        found = FindingStore(findings)
+        found.save(report)
+        found.close()
+    click.echo(render_findings(list(report.findings), as_json=as_json))
+    if not as_json:
+        click.echo(f"{report.checked} checks, {len(report.findings)} finding(s)")
+    if report.findings:
+        raise SystemExit(1)
+
+
 def run() -> None:  # pragma: no cover - console entry
     """Entry point that maps our errors to a non-zero exit without a traceback."""
     try:

@@ -2,18 +2,26 @@
 
 1. load the shipped 5G catalog and price a small generated sample with the price models;
 2. generate a population and stream its month through the real-time billing graph into SQLite;
-3. close the cycle: bills (XML, HTML, TMF678 JSON), the daily report and the audit findings.
+3. close the cycle (bill cycle day 1): bills as XML (checked against the shipped XSD), HTML and
+   TMF678 JSON, then the balance and floating audits and the daily report, all written to an
+   output folder.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
-__all__ = ["DemoOutcome", "run_demo"]
+from telcoflow.errors import DefinitionError, Problem
+
+__all__ = ["DemoOutcome", "default_close_policy_path", "run_demo"]
+
+_FORMATS = ("xml", "html", "json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +32,30 @@ class DemoOutcome:
     ledger_path: Path
     events_accepted: int
     events_rejected: int
+    bills: int
+    skipped: int
+    findings: int
+
+
+def default_close_policy_path() -> Path:
+    """The demo operator's close policy, ``examples/close/close-policy.yaml`` of the repository."""
+    candidates = [
+        Path(__file__).resolve().parents[2] / "examples" / "close" / "close-policy.yaml",
+        Path.cwd() / "examples" / "close" / "close-policy.yaml",
+    ]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise DefinitionError(
+        [
+            Problem(
+                "the demo close policy was not found (looked for "
+                + " and ".join(str(c) for c in candidates)
+                + "); it ships with the source repository",
+                "E-demo-no-policy",
+            )
+        ]
+    )
 
 
 def run_demo(
@@ -36,6 +68,7 @@ def run_demo(
     """Run the whole demo, writing into ``out_dir`` (recreated), and report through ``echo``."""
     from telcoflow.billing.demo import run_billing_demo
     from telcoflow.demo_catalog import run_catalog_demo
+    from telcoflow.events import RatedRecord
 
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -46,8 +79,123 @@ def run_demo(
     echo("== 2. a month of synthetic 5G traffic through the real-time billing graph")
     ledger_path = out_dir / "ledger.sqlite"
     buffer = io.StringIO()
-    result = run_billing_demo(accounts, db_path=ledger_path, out=buffer, seed=seed)
+    records: list[RatedRecord] = []
+    result = run_billing_demo(accounts, db_path=ledger_path, out=buffer, seed=seed, records=records)
     echo(buffer.getvalue().rstrip())
     echo("")
+    echo("== 3. cycle close (bill cycle day 1): bills, audits, daily report")
+    bills, skipped, findings = _close(accounts, seed, ledger_path, out_dir, records, echo)
+    echo("")
     echo(f"outputs in {out_dir.resolve()}")
-    return DemoOutcome(out_dir, ledger_path, result.accepted, result.rejected)
+    return DemoOutcome(
+        out_dir, ledger_path, result.accepted, result.rejected, bills, skipped, findings
+    )
+
+
+def _close(
+    accounts: int,
+    seed: int,
+    ledger_path: Path,
+    out_dir: Path,
+    records: Sequence[object],
+    echo: Callable[[str], object],
+) -> tuple[int, int, int]:
+    from telcoflow.billing.cycle import BillingAccount, BillStore, SqliteAccounts, Subscription
+    from telcoflow.billing.cycle.run import bill_run, sqlite_job
+    from telcoflow.billing.cycle.sources import SqliteLedger
+    from telcoflow.billing.documents import validate_bill_xml
+    from telcoflow.events import RatedRecord
+    from telcoflow.generator import generate_population
+    from telcoflow.ops.audits import (
+        FindingStore,
+        audit_bill_store,
+        daily_metrics,
+        load_audit_pack,
+        render_findings,
+        run_floating_audit,
+        shipped_pack,
+    )
+    from telcoflow.ops.daily_report import build_daily_report
+
+    rated = [r for r in records if isinstance(r, RatedRecord)]
+    population = generate_population(accounts, seed=seed)
+    month: date = population.month
+    directory = out_dir / "accounts.sqlite"
+    subs: dict[str, list[Subscription]] = {}
+    for sub in population.subscribers:
+        subs.setdefault(sub.account.id, []).append(Subscription(sub.id, sub.offer))
+    book = SqliteAccounts(directory)
+    book.write(
+        BillingAccount(
+            a.id,
+            f"Customer {a.id}",
+            a.currency,
+            subscriptions=tuple(subs.get(a.id, ())),
+            cycle_day=a.bill_cycle_day,
+        )
+        for a in population.accounts
+    )
+    book.close()
+    job = sqlite_job(
+        policy=default_close_policy_path(),
+        ledger=ledger_path,
+        accounts=directory,
+        store=out_dir / "bills.sqlite",
+        cycle_day=1,
+        year=month.year,
+        month=month.month,
+        formats=_FORMATS,
+    )
+    summary = bill_run(job, processes=1, progress=False)
+    echo(summary.render())
+    period = job.cycle.key
+    store = BillStore(out_dir / "bills.sqlite")
+    bills_dir = out_dir / "bills"
+    bills_dir.mkdir()
+    written = 0
+    try:
+        for fmt in _FORMATS:
+            for account_id, document in store.documents(period, fmt):
+                if fmt == "xml":
+                    validate_bill_xml(document)  # every bill the demo writes is XSD-valid
+                (bills_dir / f"{account_id}.{fmt}").write_bytes(document)
+                written += 1
+        balance = audit_bill_store(
+            load_audit_pack(shipped_pack("balance")),
+            ledger=SqliteLedger(str(ledger_path)),
+            documents=lambda: store.documents(period, "xml"),
+            period=period,
+            rated=rated,
+        )
+    finally:
+        store.close()
+    floating = run_floating_audit(load_audit_pack(shipped_pack("floating")), daily_metrics(rated))
+    findings_store = FindingStore(out_dir / "findings.sqlite")
+    try:
+        for report in (balance, floating):
+            findings_store.save(report)
+    finally:
+        findings_store.close()
+    all_findings = [*balance.findings, *floating.findings]
+    (out_dir / "audit-findings.json").write_text(
+        render_findings(all_findings, as_json=True), encoding="utf-8"
+    )
+    echo(
+        f"balance audit: {balance.checked} checks, {len(balance.findings)} finding(s); "
+        f"floating audit: {floating.checked} checks, {len(floating.findings)} finding(s)"
+    )
+    days = sorted({r.start.date() for r in rated})
+    if days:
+        daily = build_daily_report(days[-1], rated)
+        (out_dir / "daily-report.json").write_text(daily.to_json(), encoding="utf-8")
+        (out_dir / "daily-report.html").write_text(daily.to_html(), encoding="utf-8")
+        echo(
+            f"daily report for {days[-1]}: {daily.to_dict().get('merged_records', '?')} "
+            "merged records"
+        )
+    echo(
+        f"{written} bill documents in {bills_dir} ("
+        + json.dumps(dict(sorted(summary.as_dict().get("skipped_by_reason", {}).items())))
+        + " skipped)"
+    )
+    return summary.bills, len(summary.skipped), len(all_findings)

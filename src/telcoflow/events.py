@@ -42,6 +42,8 @@ __all__ = [
     "UsageEvent",
     "UsageEventIn",
     "fingerprint",
+    "local_fingerprint",
+    "same_payload",
 ]
 
 ZERO = Decimal(0)
@@ -177,6 +179,39 @@ def fingerprint(event: Event) -> str:
     the same id with another fingerprint is a conflicting event and is rejected.
     """
     return hashlib.blake2b(event.canonical().encode(), digest_size=10).hexdigest()
+
+
+def local_fingerprint(event: Event) -> str:
+    """A cheap payload fingerprint valid inside this process only (``~`` + hex digits).
+
+    It hashes the payload fields (quantities and amounts by their text, times with their
+    UTC offset), so two events have the same local fingerprint exactly when they have the
+    same :func:`fingerprint` (up to 64-bit hash collisions). Python salts string hashes per
+    process: only a store that lives and dies with the process (the in-memory store) may
+    keep it.
+    """
+    start = event.start
+    if isinstance(event, UsageEvent):
+        payload: tuple[object, ...] = (
+            "u", event.subscriber, event.account, event.usage_type, start, start.utcoffset(),
+            str(event.quantity), event.unit, event.zone, event.region, event.slice, event.qos,
+            event.device, event.rating_group)
+    elif isinstance(event, FeeEvent):
+        payload = ("f", event.subscriber, event.account, event.fee_type, start,
+                   start.utcoffset(), str(event.amount), event.currency, event.description)
+    elif isinstance(event, LifecycleEvent):
+        payload = ("l", event.subscriber, event.account, event.action, start,
+                   start.utcoffset(), event.offer, event.previous_offer, event.device)
+    else:
+        payload = ("x", event.canonical())
+    return f"~{hash(payload) & 0xFFFFFFFFFFFFFFFF:x}"
+
+
+def same_payload(known: str, event: Event) -> bool:
+    """Whether ``event`` has the fingerprint ``known`` (a :func:`fingerprint` or a local one)."""
+    if known.startswith("~"):
+        return known == local_fingerprint(event)
+    return known == fingerprint(event)
 
 
 class Charge:

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from telcoflow.billing.realtime import BatchResult, RealtimeBilling, default_graph
+from telcoflow.events import RatedRecord
 from telcoflow.generator import generate_events, generate_population
 from telcoflow.stores.sqlite import SQLiteLedgerStore
 
@@ -42,9 +43,13 @@ class DemoResult:
 
 def run_billing_demo(accounts: int = 200, *, db_path: str | Path = "telcoflow-demo.db",
                      out: TextIO | None = None, events: int | None = None, seed: int = 7,
-                     batch_size: int = 1000) -> DemoResult:
+                     batch_size: int = 1000,
+                     records: list[RatedRecord] | None = None) -> DemoResult:
     """Generate ``accounts`` accounts and their month (``events``, default 100 per account),
-    stream it into the SQLite ledger at ``db_path``, print KPIs and totals to ``out``."""
+    stream it into the SQLite ledger at ``db_path``, print KPIs and totals to ``out``.
+
+    When ``records`` is a list, the rated records are appended to it (for reports and audits).
+    """
     console = Console(file=out or sys.stdout, width=100)
     population = generate_population(accounts, seed=seed)
     total_events = events if events is not None else accounts * 100
@@ -65,6 +70,8 @@ def run_billing_demo(accounts: int = 200, *, db_path: str | Path = "telcoflow-de
             def advance(result: BatchResult) -> None:
                 progress.advance(task, result.submitted)
                 rated_total[0] += sum((r.total for r in result.rated), Decimal(0))
+                if records is not None:
+                    records.extend(result.rated)
 
             totals = billing.stream(generate_events(population, events=total_events,
                                                     seed=seed + 1),

@@ -90,6 +90,15 @@ class LedgerTransaction:
             self.values[key] = value
         return value
 
+    def prefetch(self, keys: Sequence[str]) -> None:
+        """Read the counters among ``keys`` not read yet in one store call (0 if absent)."""
+        values = self.values
+        missing = [k for k in keys if k not in values]
+        if missing:
+            found = self.store.get_counters(missing)
+            for k in missing:
+                values[k] = found.get(k, _ZERO)
+
     def add(self, effects: list[Effect] | None, key: str, delta: Decimal) -> Decimal:
         """Add ``delta`` to counter ``key``; return the new value; record the effect."""
         value = self.counter(key) + delta

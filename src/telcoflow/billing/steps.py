@@ -31,7 +31,7 @@ from telcoflow.events import (
     PaymentEvent,
     RatedRecord,
     UsageEvent,
-    fingerprint,
+    same_payload,
 )
 from telcoflow.rating.allowances import Allowance, allowance_key
 from telcoflow.stores.base import Claim
@@ -164,14 +164,16 @@ class Deduplicate:
             first = seen.get(eid)
             if first is not None:
                 earlier = first.fingerprint
+                same = earlier == item.fingerprint
             else:
                 earlier = claims[eid].fingerprint
-                if rerate and earlier == item.fingerprint:  # rerating: the same event again
+                same = same_payload(earlier, item.event)
+                if rerate and same:  # rerating: the same event again
                     seen[eid] = item
                     keep.append(item)
                     continue
             fp = item.fingerprint
-            if earlier == fp:
+            if same:
                 batch.duplicates += 1
             else:
                 batch.reject(item, "conflict",
@@ -363,7 +365,26 @@ class Rate:
         memos = self._memos
         alw_keys = self._alw_keys
         keep = []
-        for item in batch.items:
+        items = batch.items
+        # the allowance counter keys of every item (read from the store in one call)
+        item_keys: list[tuple[str, ...]] = []
+        wanted: list[str] = []
+        for item in items:
+            sub = item.subscriber
+            if sub is None or not sub.allowances or type(item.event) is not UsageEvent:
+                item_keys.append(())
+                continue
+            by_sub = alw_keys.get(item.period)
+            cached = by_sub.get(sub.id) if by_sub is not None else None
+            if cached is not None and cached[0] is sub.allowances:
+                keys = cached[1]
+            else:
+                keys = self._keys(sub, item.period)
+            item_keys.append(keys)
+            wanted.extend(keys)
+        if wanted:
+            tx.prefetch(wanted)
+        for item, keys in zip(items, item_keys, strict=True):
             e = item.event
             sub = item.subscriber
             if type(e) is UsageEvent:
@@ -381,15 +402,8 @@ class Rate:
                     continue
                 left = units
                 takes: list[tuple[str, Decimal, Decimal]] | None = None
-                allowances = sub.allowances
-                if allowances and units:
-                    period = item.period
-                    by_sub = alw_keys.get(period)
-                    cached = by_sub.get(sub.id) if by_sub is not None else None
-                    if cached is not None and cached[0] is allowances:
-                        keys = cached[1]
-                    else:
-                        keys = self._keys(sub, period)
+                if keys and units:
+                    allowances = sub.allowances
                     usage_type, zone = e.usage_type, e.zone
                     takes = []
                     for alw, key in zip(allowances, keys, strict=True):
@@ -521,11 +535,14 @@ class Tax:
             account = item.account
             if account is None or not item.charges or not account.tax_rates:
                 continue
+            rates = account.tax_rates
             for c in item.charges:
-                rate = account.tax_rate(c.item_type)
+                rate = rates.get(c.item_type)  # inlined AccountProfile.tax_rate
+                if rate is None:
+                    rate = rates.get("*", _ZERO)
                 if rate:
                     c.tax_rate = rate
-                    c.tax = tax = (c.gross - c.discount) * rate
+                    c.tax = tax = (c.gross - c.discount if c.discount else c.gross) * rate
                     key = (account.id, item.event.subscriber, "tax", item.post_period,
                            account.currency)
                     line = ledger.get(key)
@@ -558,9 +575,10 @@ class Split:
             account = item.account
             if account is None or not item.charges:
                 continue
+            split = account.split
             for c in item.charges:
-                net = c.gross - c.discount
-                if account.split is None:
+                net = c.gross - c.discount if c.discount else c.gross
+                if split is None:
                     c.shares = [(account.id, net, c.tax)]
                     continue
                 c.shares = self._split(batch, item, account, c, net)
@@ -614,6 +632,24 @@ class Split:
         return [s for s in shares if s[1] or s[2]] or [(account.id, net, c.tax)]
 
 
+class _CreditKeys:
+    """One account's credit-control keys in one period (built once, then looked up)."""
+
+    __slots__ = ("account", "counter", "exhausted", "levels", "lowest")
+
+    def __init__(self, account: AccountProfile, period: str,
+                 levels: tuple[tuple[Decimal, Decimal], ...]) -> None:
+        self.account = account
+        aid = account.id
+        #: the balance (prepaid) or the period's spend (postpaid)
+        self.counter = f"bal|{aid}" if account.prepaid else f"spend|{aid}|{period}"
+        self.exhausted = f"ntf|{aid}|{period}|exhausted"
+        #: ``(percent, amount, flag key)`` per threshold (postpaid with a credit limit)
+        self.levels = tuple((pct, level, f"ntf|{aid}|{period}|{pct}") for pct, level in levels)
+        #: the lowest level: below it, nothing to check
+        self.lowest = min((level for _, level in levels), default=None)
+
+
 class CreditControl:
     """Prepaid balances and postpaid credit limits with once-per-cycle notifications.
 
@@ -621,10 +657,11 @@ class CreditControl:
     (percent of the credit limit) notifies exactly once per cycle (a set-once flag), whatever
     the order of events and however often the stream is replayed. Prepaid: the balance
     (``bal|<account>``) is debited; ``balance-exhausted`` notifies once per cycle. Payments
-    lower the spend; top-ups credit the balance.
+    lower the spend; top-ups credit the balance. The balances and spends of a batch are read
+    from the store in one call.
     """
 
-    __slots__ = ("_levels", "profiles")
+    __slots__ = ("_keys", "_levels", "profiles")
     name = "credit_control"
     needs = ("split",)
     provides = ("controlled",)
@@ -633,14 +670,50 @@ class CreditControl:
         self.profiles = profiles
         self._levels: dict[tuple[Decimal, tuple[Decimal, ...]],
                            tuple[tuple[Decimal, Decimal], ...]] = {}
+        # period -> account id -> its keys
+        self._keys: dict[str, dict[str, _CreditKeys]] = {}
+
+    def _keys_of(self, account: AccountProfile, period: str) -> _CreditKeys:
+        by_account = self._keys.get(period)
+        if by_account is None:
+            if len(self._keys) > 64:  # bounded: a few cycles are ever live
+                self._keys.clear()
+            by_account = self._keys[period] = {}
+        found = by_account.get(account.id)
+        if found is not None and found.account is account:
+            return found
+        limit = account.credit_limit
+        levels: tuple[tuple[Decimal, Decimal], ...] = ()
+        if limit is not None and not account.prepaid:
+            found_levels = self._levels.get((limit, account.thresholds))
+            if found_levels is None:
+                found_levels = tuple((pct, limit * pct / _HUNDRED) for pct in account.thresholds)
+                self._levels[(limit, account.thresholds)] = found_levels
+            levels = found_levels
+        found = by_account[account.id] = _CreditKeys(account, period, levels)
+        return found
 
     def __call__(self, batch: Batch) -> None:
         """Move balances and spends; notify."""
         tx = batch.tx
-        for item in batch.items:
-            e = item.event
+        items = batch.items
+        keys_of = self._keys_of
+        all_keys = self._keys
+        item_keys: list[_CreditKeys] = []
+        for item in items:
             account = item.account
             assert account is not None
+            by_account = all_keys.get(item.post_period)
+            k = by_account.get(account.id) if by_account is not None else None
+            if k is None or k.account is not account:
+                k = keys_of(account, item.post_period)
+            item_keys.append(k)
+        tx.prefetch([k.counter for k in item_keys])
+        values = tx.values
+        deltas = tx.changes.counters
+        for item, k in zip(items, item_keys, strict=True):
+            e = item.event
+            account = k.account
             if type(e) is PaymentEvent:
                 if e.payment_type == "top_up":
                     tx.add(item.effects, f"bal|{account.id}", e.amount)
@@ -652,33 +725,51 @@ class CreditControl:
                     amount = net + tax
                     if not amount:
                         continue
-                    acct = account if account_id == account.id else \
-                        self.profiles.account(account_id)
-                    if acct is None:
+                    if account_id != account.id:  # a payer's share (split)
+                        payer = self.profiles.account(account_id)
+                        if payer is not None:
+                            self._charge(batch, item, keys_of(payer, item.post_period), amount)
                         continue
-                    self._charge(batch, item, acct, amount)
+                    # the account's own share: inlined _charge
+                    key = k.counter
+                    value = values.get(key)
+                    if value is None:
+                        value = tx.counter(key)
+                    if account.prepaid:
+                        amount = -amount
+                    value += amount
+                    values[key] = value
+                    deltas[key] = deltas.get(key, _ZERO) + amount
+                    item.effects.append(("C", key, amount))
+                    if account.prepaid:
+                        if value <= 0:
+                            self._notify(batch, item, k, value)
+                    elif k.lowest is not None and value >= k.lowest:
+                        self._notify(batch, item, k, value)
 
-    def _charge(self, batch: Batch, item: Item, acct: AccountProfile, amount: Decimal) -> None:
+    def _charge(self, batch: Batch, item: Item, k: _CreditKeys, amount: Decimal) -> None:
+        """Debit a balance or add to a spend, then notify if a level is reached."""
+        value = batch.tx.add(item.effects, k.counter, -amount if k.account.prepaid else amount)
+        if (value <= 0) if k.account.prepaid else (k.lowest is not None and value >= k.lowest):
+            self._notify(batch, item, k, value)
+
+    @staticmethod
+    def _notify(batch: Batch, item: Item, k: _CreditKeys, value: Decimal) -> None:
+        """Notifications for a balance or spend ``value`` (each flag once per cycle)."""
         tx = batch.tx
+        acct = k.account
         period = item.post_period
         if acct.prepaid:
-            balance = tx.add(item.effects, f"bal|{acct.id}", -amount)
-            if balance <= 0 and tx.set_flag(f"ntf|{acct.id}|{period}|exhausted"):
+            if tx.set_flag(k.exhausted):
                 batch.notifications.append(Notification(
-                    acct.id, period, "balance-exhausted", _ZERO, balance, _ZERO, item.event.id))
+                    acct.id, period, "balance-exhausted", _ZERO, value, _ZERO, item.event.id))
             return
-        spend = tx.add(item.effects, f"spend|{acct.id}|{period}", amount)
         limit = acct.credit_limit
-        if limit is None:
-            return
-        levels = self._levels.get((limit, acct.thresholds))
-        if levels is None:
-            levels = tuple((pct, limit * pct / _HUNDRED) for pct in acct.thresholds)
-            self._levels[(limit, acct.thresholds)] = levels
-        for pct, level in levels:
-            if spend >= level and tx.set_flag(f"ntf|{acct.id}|{period}|{pct}"):
+        assert limit is not None
+        for pct, level, flag in k.levels:
+            if value >= level and tx.set_flag(flag):
                 batch.notifications.append(Notification(
-                    acct.id, period, "credit-threshold", pct, spend, limit, item.event.id))
+                    acct.id, period, "credit-threshold", pct, value, limit, item.event.id))
 
 
 class Emit:

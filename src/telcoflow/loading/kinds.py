@@ -27,6 +27,7 @@ KINDS: dict[str, str] = {
     "rule-pack-part": "telcoflow.rules.packs:validate_pack_files",
     "offer-recommendation": "telcoflow.offers.config:validate_recommendation_files",
     "journey": "telcoflow.journeys.definition:validate_journey_files",
+    "close-policy": "telcoflow.billing.cycle.policy:validate_policy_files",
 }
 
 

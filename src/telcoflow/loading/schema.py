@@ -39,6 +39,7 @@ BUILTIN_SCHEMAS: Mapping[str, str] = {
     "rule-pack-part": "telcoflow.rules.model:RulePackPartModel",
     "journey": "telcoflow.journeys.models:JourneyFile",
     "offer-recommendation": "telcoflow.offers.config:RecommendationConfig",
+    "close-policy": "telcoflow.billing.cycle.policy:ClosePolicy",
 }
 
 

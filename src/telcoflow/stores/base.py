@@ -172,9 +172,11 @@ def encode_effects(effects: Sequence[tuple[object, ...]],
             if text is None:
                 assert isinstance(k, tuple)
                 text = cache[k] = "\x1f".join(k)
-            records.append(f"L\x1f{text}\x1f{effect[2]}\x1f{effect[3]}")
+                if len(cache) > 1_000_000:  # bounded: restart the cache
+                    cache.clear()
+            records.append(f"L\x1f{text}\x1f{effect[2]!s}\x1f{effect[3]!s}")
         else:
-            records.append(f"C\x1f{effect[1]}\x1f{effect[2]}")
+            records.append(f"C\x1f{effect[1]}\x1f{effect[2]!s}")
     return _RS.join(records)
 
 

@@ -1,35 +1,55 @@
-"""The in-memory ledger store: dictionaries, for tests, benchmarks and short-lived runs."""
+"""The in-memory ledger store: dictionaries, for tests, benchmarks and short-lived runs.
+
+Everything it keeps for long is *atomic* for Python's garbage collector -- strings and
+Decimals, no containers -- so the collector never walks it, however many events it holds
+(a store of tuples and lists makes every full collection walk every claim, and the cost
+per event grows as the store fills):
+
+- ledger lines: two dictionaries, amounts and quantities, keyed by line key;
+- claims: one string per event id, its fingerprint and its effects in the compact text of
+  :func:`~telcoflow.stores.base.encode_effects`.
+
+Fingerprints are deferred (``deferred_fingerprints``): the graph hands over claimed events,
+and the store keeps their :func:`~telcoflow.events.local_fingerprint` (a hash of the payload
+fields, valid in this process only, which is all this store lives for) instead of the
+digest of :func:`~telcoflow.events.fingerprint`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from telcoflow.events import Event, fingerprint
-from telcoflow.stores.base import ChangeSet, Claim, DeadLetter, Effect, LedgerLine, LineKey
+from telcoflow.events import Event, local_fingerprint
+from telcoflow.stores.base import (
+    ChangeSet,
+    Claim,
+    DeadLetter,
+    LedgerLine,
+    LineKey,
+    decode_effects,
+    encode_effects,
+)
 
 __all__ = ["MemoryLedgerStore"]
 
 _ZERO = Decimal(0)
+_GS = "\x1d"  # between a claim's fingerprint and its effects text
 
 
 class MemoryLedgerStore:
-    """A :class:`~telcoflow.stores.base.LedgerStore` kept in dictionaries (not durable).
-
-    Fingerprints are deferred (``deferred_fingerprints``): a claim keeps its event and the
-    fingerprint is computed only if the id is asked for again (a replay, a rerating). The
-    events handed to :meth:`apply` must therefore not be mutated afterwards.
-    """
+    """A :class:`~telcoflow.stores.base.LedgerStore` kept in dictionaries (not durable)."""
 
     #: claims may carry their event instead of its fingerprint (see ``stores.base``)
     deferred_fingerprints = True
 
     def __init__(self) -> None:
-        self._ledger: dict[LineKey, list[Decimal]] = {}
+        self._amounts: dict[LineKey, Decimal] = {}
+        self._quantities: dict[LineKey, Decimal] = {}
         self._counters: dict[str, Decimal] = {}
         self._flags: set[str] = set()
-        # (fingerprint or event, effects) tuples
-        self._claims: dict[str, tuple[str | Event, tuple[Effect, ...]]] = {}
+        self._claims: dict[str, str] = {}  # event id -> fingerprint + GS + effects text
+        self._key_text: dict[object, str] = {}
         self._dead: dict[tuple[str, str], DeadLetter] = {}
 
     def get_claims(self, event_ids: Sequence[str]) -> dict[str, Claim]:
@@ -39,8 +59,8 @@ class MemoryLedgerStore:
         for i in event_ids:
             found = claims.get(i)
             if found is not None:
-                fp = found[0]
-                out[i] = Claim(i, fp if isinstance(fp, str) else fingerprint(fp), list(found[1]))
+                fp, _, text = found.partition(_GS)
+                out[i] = Claim(i, fp, decode_effects(text))
         return out
 
     def get_counters(self, keys: Iterable[str]) -> dict[str, Decimal]:
@@ -54,30 +74,38 @@ class MemoryLedgerStore:
 
     def apply(self, changes: ChangeSet) -> None:
         """Apply a change set (cannot fail half-way: only dictionary updates)."""
-        ledger = self._ledger
+        amounts, quantities = self._amounts, self._quantities
         for key, (amount, quantity) in changes.ledger.items():
-            line = ledger.get(key)
-            if line is None:
-                ledger[key] = [amount, quantity]
+            old = amounts.get(key)
+            if old is None:
+                amounts[key] = amount
+                quantities[key] = quantity
             else:
-                line[0] += amount
-                line[1] += quantity
+                amounts[key] = old + amount
+                if quantity:
+                    quantities[key] += quantity
         counters = self._counters
         for ckey, delta in changes.counters.items():
-            counters[ckey] = counters.get(ckey, _ZERO) + delta
-        self._flags.update(changes.flags)
+            old = counters.get(ckey)
+            counters[ckey] = delta if old is None else old + delta
+        if changes.flags:
+            self._flags.update(changes.flags)
         claims = self._claims
+        key_text = self._key_text
         for event_id, claim in changes.claims.items():
             fp = claim.fingerprint
-            claims[event_id] = (fp or claim.event or fp, tuple(claim.effects))  # type: ignore[assignment]
+            if not fp and isinstance(claim.event, Event):  # deferred: in-process fingerprint
+                fp = local_fingerprint(claim.event)
+            claims[event_id] = f"{fp}{_GS}{encode_effects(claim.effects, key_text)}"
         for dead in changes.dead_letters:
             self._dead.setdefault((dead.event_id, dead.fingerprint), dead)
 
     def lines(self, *, account: str | None = None, period: str | None = None) -> list[LedgerLine]:
         """Ledger lines, optionally filtered, sorted by key."""
+        quantities = self._quantities
         return [
-            LedgerLine(*key, amount=v[0], quantity=v[1])
-            for key, v in sorted(self._ledger.items())
+            LedgerLine(*key, amount=amount, quantity=quantities[key])
+            for key, amount in sorted(self._amounts.items())
             if (account is None or key[0] == account) and (period is None or key[3] == period)
         ]
 
