@@ -59,6 +59,9 @@ class JourneyRuntime:
 
     A runtime is meant for one worker (it is not thread-safe); several workers share a
     store, and the store's version check keeps them from moving one instance twice.
+
+    Each journey is compiled into a :class:`~.plan.Plan` when it is registered, with its
+    actions resolved then (a registry never drops or replaces an action).
     """
 
     def __init__(self, journeys: Iterable[Journey] = (), *,

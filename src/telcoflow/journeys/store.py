@@ -267,7 +267,8 @@ class SQLiteJourneyStore:
             # is truncated back to that size after a checkpoint.
             pages = max(1, int(checkpoint_pages))
             self._db.execute(f"PRAGMA wal_autocheckpoint={pages}")
-            self._db.execute(f"PRAGMA journal_size_limit={pages * 4096}")
+            (page_size,) = self._db.execute("PRAGMA page_size").fetchone()
+            self._db.execute(f"PRAGMA journal_size_limit={pages * int(page_size)}")
             self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
