@@ -20,15 +20,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from telcoflow.events import Event, local_fingerprint
+from telcoflow.events import fingerprint
 from telcoflow.stores.base import (
     ChangeSet,
     Claim,
     DeadLetter,
     LedgerLine,
+    Effect,
     LineKey,
-    decode_effects,
-    encode_effects,
 )
 
 __all__ = ["MemoryLedgerStore"]
@@ -48,8 +47,8 @@ class MemoryLedgerStore:
         self._quantities: dict[LineKey, Decimal] = {}
         self._counters: dict[str, Decimal] = {}
         self._flags: set[str] = set()
-        self._claims: dict[str, str] = {}  # event id -> fingerprint + GS + effects text
-        self._key_text: dict[object, str] = {}
+        # event id -> (fingerprint or the event itself, effects)
+        self._claims: dict[str, tuple[object, tuple[Effect, ...]]] = {}
         self._dead: dict[tuple[str, str], DeadLetter] = {}
 
     def get_claims(self, event_ids: Sequence[str]) -> dict[str, Claim]:
@@ -59,8 +58,10 @@ class MemoryLedgerStore:
         for i in event_ids:
             found = claims.get(i)
             if found is not None:
-                fp, _, text = found.partition(_GS)
-                out[i] = Claim(i, fp, decode_effects(text))
+                fp = found[0]
+                if not isinstance(fp, str):
+                    fp = fingerprint(fp)  # type: ignore[arg-type]
+                out[i] = Claim(i, fp, list(found[1]))
         return out
 
     def get_counters(self, keys: Iterable[str]) -> dict[str, Decimal]:
@@ -91,12 +92,8 @@ class MemoryLedgerStore:
         if changes.flags:
             self._flags.update(changes.flags)
         claims = self._claims
-        key_text = self._key_text
         for event_id, claim in changes.claims.items():
-            fp = claim.fingerprint
-            if not fp and isinstance(claim.event, Event):  # deferred: in-process fingerprint
-                fp = local_fingerprint(claim.event)
-            claims[event_id] = f"{fp}{_GS}{encode_effects(claim.effects, key_text)}"
+            claims[event_id] = (claim.fingerprint or claim.event, tuple(claim.effects))
         for dead in changes.dead_letters:
             self._dead.setdefault((dead.event_id, dead.fingerprint), dead)
 

@@ -61,11 +61,11 @@ DEFAULT_UNITS: dict[str, str] = {
 class _Line:
     """A bill line being built (mutable until taxes are applied)."""
 
-    __slots__ = ("amount", "category", "description", "discount", "item_type", "quantity",
-                 "subscriber_id", "unit")
+    __slots__ = ("amount", "category", "description", "discount", "item_type", "order",
+                 "quantity", "subscriber_id", "unit")
 
     def __init__(self, subscriber_id: str, item_type: str, description: str, quantity: Decimal,
-                 unit: str, amount: Decimal, category: str) -> None:
+                 unit: str, amount: Decimal, category: str, rank: int) -> None:
         self.subscriber_id = subscriber_id
         self.item_type = item_type
         self.description = description
@@ -74,18 +74,61 @@ class _Line:
         self.amount = amount
         self.discount = _ZERO
         self.category = category
+        # bill line order: per subscriber (account-level lines last), fees before usage
+        self.order = (not subscriber_id, subscriber_id, rank, item_type)
+
+
+def _order(w: _Line) -> tuple[bool, str, int, str]:
+    return w.order
+
+
+class _Discount:
+    """A discount spec prepared for one currency's minor unit (done once per closer)."""
+
+    __slots__ = ("amount", "applies_to", "cap", "coupon", "description", "id", "percent",
+                 "plans", "threshold", "value")
+
+    def __init__(self, spec: DiscountSpec, quantum: Decimal, mode: str) -> None:
+        self.id = spec.id
+        self.description = spec.description or spec.id
+        self.applies_to = frozenset(spec.applies_to) if spec.applies_to else None
+        self.threshold = spec.threshold
+        self.percent = spec.kind == "percentage"
+        self.value = spec.value
+        self.amount = spec.value.quantize(quantum, mode)  # a fixed discount, rounded
+        self.cap = None if spec.cap is None else spec.cap.quantize(quantum, mode)
+        self.plans = frozenset(spec.plans)
+        self.coupon = spec.coupon
 
 
 class CycleCloser:
-    """Closes accounts for one cycle under one policy (configured once, called per account)."""
+    """Closes accounts for one cycle under one policy (configured once, called per account).
 
-    __slots__ = ("_quanta", "_rates", "cycle", "policy")
+    What does not change from one account to the next is worked out here, once: the cycle's
+    ledger period, days and due date, each item type's description, unit, tax category and
+    rank, the plans, the discounts rounded to each currency's minor unit, the tax rates of
+    each jurisdiction.
+    """
+
+    __slots__ = ("_discounts", "_due", "_items", "_key", "_mode", "_plans", "_quanta",
+                 "_rates", "cycle", "policy")
 
     def __init__(self, policy: ClosePolicy, cycle: BillCycle) -> None:
         self.policy = policy
         self.cycle = cycle
+        self._key = cycle.key
+        self._mode = policy.rounding.decimal_mode
+        self._due = cycle.bill_date + timedelta(policy.payment_terms_days)
         self._rates: dict[tuple[str, str], Decimal] = {}
         self._quanta: dict[str, Decimal] = {}
+        self._items: dict[str, tuple[str, str, str, int]] = {}
+        self._discounts: dict[Decimal, list[_Discount]] = {}
+        recurring = policy.descriptions.get("recurring") or DEFAULT_DESCRIPTIONS["recurring"]
+        unit = policy.units.get("recurring", "day")
+        self._plans = {
+            plan_id: (plan.fee, plan.description or recurring, unit, plan.tax_category,
+                      plan.minimum_spend)
+            for plan_id, plan in policy.plans.items()}
 
     def rate(self, jurisdiction: str, category: str) -> Decimal:
         """The tax rate (percent) of ``category`` in ``jurisdiction`` (cached)."""
@@ -102,18 +145,29 @@ class CycleCloser:
             q = self._quanta[currency] = Currency.of(currency).quantum
         return q
 
+    def _item(self, item: str) -> tuple[str, str, str, int]:
+        """(description, unit, tax category, rank) of a ledger item type."""
+        info = self._items.get(item)
+        if info is None:
+            policy = self.policy
+            info = self._items[item] = (
+                policy.descriptions.get(item) or DEFAULT_DESCRIPTIONS.get(item, item),
+                policy.units.get(item) or DEFAULT_UNITS.get(item, "unit"),
+                policy.tax_categories.get(item, "telecom"), _RANK.get(item, 7))
+        return info
+
     def __call__(
         self, account: BillingAccount, lines: Iterable[LedgerLine]
     ) -> Bill | SkippedAccount:
         """Close ``account``: its bill, or why it gets none (see :func:`close_account`)."""
-        cycle, policy = self.cycle, self.policy
         if not account.subscriptions:
             return SkippedAccount(account.account_id, "no-subscribers")
         currency = account.currency
+        period = self._key
         sums: dict[tuple[str, str], list[Decimal]] = {}
         realtime_discounts: dict[str, Decimal] = {}
         for ln in lines:
-            if ln.period != cycle.key or (not ln.amount and not ln.quantity):
+            if ln.period != period or (not ln.amount and not ln.quantity):
                 continue
             item = ln.item_type
             if item == "tax":  # the real-time estimate; the close taxes each bill line
@@ -137,121 +191,122 @@ class CycleCloser:
             return SkippedAccount(account.account_id, "no-charges")
 
         quantum = self.quantum(currency)
-        mode = policy.rounding.decimal_mode
-        descriptions, units, categories = policy.descriptions, policy.units, policy.tax_categories
+        mode = self._mode
+        items = self._items
         work: list[_Line] = []
         for (sub, item), (amount, quantity) in sorted(sums.items()):
-            work.append(_Line(
-                sub, item, descriptions.get(item) or DEFAULT_DESCRIPTIONS.get(item, item), quantity,
-                units.get(item) or DEFAULT_UNITS.get(item, "unit"), amount.quantize(quantum, mode),
-                categories.get(item, "telecom")))
+            info = items.get(item) or self._item(item)
+            work.append(_Line(sub, item, info[0], quantity, info[1],
+                              amount.quantize(quantum, mode), info[2], info[3]))
 
-        discounts = _realtime_discounts(work, realtime_discounts, quantum, mode)
+        discounts = (_realtime_discounts(work, realtime_discounts, quantum, mode)
+                     if realtime_discounts else [])
 
         # recurring fees, prorated by days held
+        cycle = self.cycle
+        cycle_days = cycle.days
         commitment = _ZERO
         plans_held: set[str] = set()
         for s in account.subscriptions:
-            days = s.days_held(cycle)
+            days = (cycle_days if s.start is None and s.end is None else s.days_held(cycle))
             if days <= 0:
                 continue
-            plan = policy.plans.get(s.plan_id)
+            plan = self._plans.get(s.plan_id)
             if plan is None:
                 raise RatingError(
                     f"subscription {s.subscriber_id} of account {account.account_id} is on plan "
                     f"{s.plan_id!r}, which the close policy does not define "
-                    f"(known: {sorted(policy.plans)})")
+                    f"(known: {sorted(self.policy.plans)})")
+            fee, description, unit, category, minimum_spend = plan
             plans_held.add(s.plan_id)
-            if plan.minimum_spend is not None:
-                commitment += plan.minimum_spend
+            if minimum_spend is not None:
+                commitment += minimum_spend
             if (s.subscriber_id, "recurring") in sums:
                 continue
-            fee = plan.fee if days == cycle.days else plan.fee * days / cycle.days
-            work.append(_Line(
-                s.subscriber_id, "recurring",
-                plan.description or descriptions.get("recurring")
-                or DEFAULT_DESCRIPTIONS["recurring"],
-                Decimal(days), units.get("recurring", "day"), fee.quantize(quantum, mode),
-                plan.tax_category))
+            if days != cycle_days:
+                fee = fee * days / cycle_days
+            work.append(_Line(s.subscriber_id, "recurring", description, Decimal(days), unit,
+                              fee.quantize(quantum, mode), category, 0))
 
-        discounts.extend(_apply_discounts(account, work, policy, plans_held, quantum))
+        specs = self._discounts.get(quantum)
+        if specs is None:
+            specs = self._discounts[quantum] = [
+                _Discount(d, quantum, mode) for d in self.policy.discounts]
+        if specs:
+            discounts.extend(_apply_discounts(account, work, specs, plans_held, quantum, mode))
 
         if commitment:
-            spend = sum((w.amount - w.discount for w in work), _ZERO)
+            spend = _ZERO
+            for w in work:
+                spend += w.amount - w.discount
             if spend < commitment:
-                work.append(_Line(
-                    "", "minimum_spend",
-                    descriptions.get("minimum_spend") or DEFAULT_DESCRIPTIONS["minimum_spend"],
-                    Decimal(1), "unit", (commitment - spend).quantize(quantum, mode),
-                    categories.get("minimum_spend", "telecom")))
+                info = self._item("minimum_spend")
+                work.append(_Line("", "minimum_spend", info[0], Decimal(1), "unit",
+                                  (commitment - spend).quantize(quantum, mode), info[2], info[3]))
 
         return self._finish(account, work, discounts, quantum, mode)
 
     def _finish(self, account: BillingAccount, work: list[_Line],
                 discounts: Sequence[DiscountApplied], quantum: Decimal, mode: str) -> Bill:
-        cycle, policy = self.cycle, self.policy
         lines: list[BillLine] = []
         tax_groups: dict[tuple[str, Decimal], list[Decimal]] = {}
         subtotal = discount_total = tax_total = total = _ZERO
-        work.sort(key=_line_order)
-        for i, w in enumerate(work, 1):
-            rate = self.rate(account.jurisdiction, w.category)
-            net = w.amount - w.discount
-            tax = (net * rate / _HUNDRED).quantize(quantum, mode) if rate else _ZERO * quantum
+        zero_tax = _ZERO * quantum
+        rates = self._rates
+        jurisdiction = account.jurisdiction
+        work.sort(key=_order)
+        for line_no, w in enumerate(work, 1):
+            category = w.category
+            rate = rates.get((jurisdiction, category))
+            if rate is None:
+                rate = self.rate(jurisdiction, category)
+            amount, discount = w.amount, w.discount
+            net = amount - discount
+            tax = (net * rate / _HUNDRED).quantize(quantum, mode) if rate else zero_tax
             gross = net + tax
-            lines.append(BillLine(i, w.subscriber_id, w.item_type, w.description, w.quantity,
-                                  w.unit, w.amount, w.discount, net, w.category, rate, tax, gross))
-            grp = tax_groups.get((w.category, rate))
+            lines.append(BillLine(line_no, w.subscriber_id, w.item_type, w.description,
+                                  w.quantity, w.unit, amount, discount, net, category, rate, tax,
+                                  gross))
+            grp = tax_groups.get((category, rate))
             if grp is None:
-                tax_groups[(w.category, rate)] = [net, tax]
+                tax_groups[(category, rate)] = [net, tax]
             else:
                 grp[0] += net
                 grp[1] += tax
-            subtotal += w.amount
-            discount_total += w.discount
+            subtotal += amount
+            discount_total += discount
             tax_total += tax
             total += gross
-        taxes = tuple(TaxSummary(c, r, b, t) for (c, r), (b, t) in sorted(tax_groups.items()))
+        taxes = tuple([TaxSummary(c, r, b, t) for (c, r), (b, t) in sorted(tax_groups.items())])
 
-        parts: list[PayerPart] = []
-        assigned = _ZERO
-        taken: set[int] = set()
-        for rule in account.payers:
-            covered = _ZERO
-            for ln in lines:
-                if ln.line_no not in taken and ln.item_type in rule.item_types:
-                    taken.add(ln.line_no)
-                    covered += ln.gross
-            if rule.cap is not None:
-                covered = min(covered, rule.cap.quantize(quantum, mode))
-            if covered > 0:
-                parts.append(PayerPart(rule.payer_id, covered))
-                assigned += covered
-        parts.append(PayerPart(account.account_id, total - assigned))
+        account_id = account.account_id
+        if account.payers:
+            parts = _split(account, lines, total, quantum, mode)
+        else:
+            parts = (PayerPart(account_id, total),)
 
         due = account.previous_balance - account.payments + account.adjustments + total
-        position = AccountPosition(
-            account.previous_balance, account.payments, account.adjustments, total, due,
-            cycle.bill_date + timedelta(policy.payment_terms_days))
+        position = AccountPosition(account.previous_balance, account.payments,
+                                   account.adjustments, total, due, self._due)
         return Bill(
-            bill_id=f"{account.account_id}-{cycle.key}",
-            account_id=account.account_id,
+            bill_id=f"{account_id}-{self._key}",
+            account_id=account_id,
             account_name=account.name,
-            cycle=cycle,
+            cycle=self.cycle,
             currency=account.currency,
             locale=account.locale,
             lines=tuple(lines),
             discounts=tuple(discounts),
             taxes=taxes,
-            payer_parts=tuple(parts),
+            payer_parts=parts,
             position=position,
             subtotal=subtotal,
             discount_total=discount_total,
             tax_total=tax_total,
             total=total,
-            redeemed_coupons=tuple(d.coupon for d in discounts if d.coupon),
+            redeemed_coupons=tuple([d.coupon for d in discounts if d.coupon]) if discounts else (),
             address=account.address,
-            subscribers=tuple(s.subscriber_id for s in account.subscriptions),
+            subscribers=tuple([s.subscriber_id for s in account.subscriptions]),
         )
 
 
@@ -259,9 +314,25 @@ _RANK = {"recurring": 0, "one_time": 1, "voice": 2, "data": 3, "sms": 4, "slice"
          "external": 8, "minimum_spend": 9}
 
 
-def _line_order(w: _Line) -> tuple[bool, str, int, str]:
-    """Bill line order: per subscriber (account-level lines last), fees before usage."""
-    return (not w.subscriber_id, w.subscriber_id, _RANK.get(w.item_type, 7), w.item_type)
+def _split(account: BillingAccount, lines: Sequence[BillLine], total: Decimal,
+           quantum: Decimal, mode: str) -> tuple[PayerPart, ...]:
+    """The payers' parts of ``total`` (each rule in order, capped), the rest to the holder."""
+    parts: list[PayerPart] = []
+    assigned = _ZERO
+    taken: set[int] = set()
+    for rule in account.payers:
+        covered = _ZERO
+        for ln in lines:
+            if ln.line_no not in taken and ln.item_type in rule.item_types:
+                taken.add(ln.line_no)
+                covered += ln.gross
+        if rule.cap is not None:
+            covered = min(covered, rule.cap.quantize(quantum, mode))
+        if covered > 0:
+            parts.append(PayerPart(rule.payer_id, covered))
+            assigned += covered
+    parts.append(PayerPart(account.account_id, total - assigned))
+    return tuple(parts)
 
 
 def close_account(
@@ -303,46 +374,46 @@ def _realtime_discounts(work: list[_Line], given: dict[str, Decimal], quantum: D
     return [DiscountApplied("realtime", "Discounts given during the cycle", total)]
 
 
-def _eligible(spec: DiscountSpec, account: BillingAccount, plans_held: set[str]) -> bool:
-    if spec.plans and not plans_held.intersection(spec.plans):
-        return False
-    if spec.coupon is not None:
-        return spec.coupon in account.coupons and spec.coupon not in account.redeemed_coupons
-    return True
-
-
-def _apply_discounts(account: BillingAccount, work: list[_Line], policy: ClosePolicy,
-                     plans_held: set[str], quantum: Decimal) -> list[DiscountApplied]:
+def _apply_discounts(account: BillingAccount, work: list[_Line], specs: Sequence[_Discount],
+                     plans_held: set[str], quantum: Decimal,
+                     mode: str) -> list[DiscountApplied]:
     out: list[DiscountApplied] = []
-    if not policy.discounts:
-        return out
-    mode = policy.rounding.decimal_mode
-    for spec in policy.discounts:
-        if not _eligible(spec, account, plans_held):
+    for spec in specs:
+        if spec.plans and plans_held.isdisjoint(spec.plans):
             continue
-        covered = [w for w in work
-                   if (not spec.applies_to or w.item_type in spec.applies_to)
-                   and w.amount - w.discount > 0]
-        base = sum((w.amount - w.discount for w in covered), _ZERO)
+        coupon = spec.coupon
+        if coupon is not None and (coupon not in account.coupons
+                                   or coupon in account.redeemed_coupons):
+            continue  # once only: needs the coupon, not yet redeemed
+        applies_to = spec.applies_to
+        covered: list[_Line] = []
+        weights: list[Decimal] = []
+        base = _ZERO
+        for w in work:
+            if applies_to is None or w.item_type in applies_to:
+                left = w.amount - w.discount
+                if left > 0:
+                    covered.append(w)
+                    weights.append(left)
+                    base += left
         if base <= 0 or base < spec.threshold:
             continue
-        if spec.kind == "percentage":
+        if spec.percent:
             amount = (base * spec.value / _HUNDRED).quantize(quantum, mode)
         else:
-            amount = spec.value.quantize(quantum, mode)
+            amount = spec.amount
         if spec.cap is not None:
-            amount = min(amount, spec.cap.quantize(quantum, mode))
+            amount = min(amount, spec.cap)
         amount = min(amount, base)
         if amount <= 0:
             continue
-        parts = allocate(amount, [w.amount - w.discount for w in covered], quantum)
-        for w, part in zip(covered, parts, strict=True):
-            w.discount += part
-        out.append(DiscountApplied(spec.id, spec.description or spec.id, amount, spec.coupon))
+        if len(covered) == 1:
+            covered[0].discount += amount
+        else:
+            for w, part in zip(covered, allocate(amount, weights, quantum), strict=True):
+                w.discount += part
+        out.append(DiscountApplied(spec.id, spec.description, amount, coupon))
     return out
-
-
-
 
 
 def allocate(amount: Decimal, weights: Sequence[Decimal], quantum: Decimal) -> list[Decimal]:

@@ -1,8 +1,12 @@
 """The bill and what a cycle close reads: bill cycles, billing accounts, ledger lines.
 
-Hot-path value objects are frozen ``dataclass(slots=True)`` rather than pydantic models: a
-bill run builds millions of them, and they are built by our own code from validated inputs
-(the close policy, which *is* read from YAML, is a pydantic model: :mod:`.policy`).
+Hot-path value objects are not pydantic models: a bill run builds millions of them, and they
+are built by our own code from validated inputs (the close policy, which *is* read from YAML,
+is a pydantic model: :mod:`.policy`). The records a bill is made of (:class:`BillLine`,
+:class:`TaxSummary`, :class:`PayerPart`, :class:`DiscountApplied`, :class:`AccountPosition`)
+are :class:`typing.NamedTuple` s: immutable, and built as one tuple (a frozen slotted
+dataclass sets each field through ``object.__setattr__``, about six times slower to build,
+which was a tenth of the close); the rest are frozen ``dataclass(slots=True)``.
 
 Amounts on a bill are :class:`~decimal.Decimal` in the bill's single ``currency`` (a bill never
 mixes currencies); :meth:`Bill.money` wraps any of them as :class:`~telcoflow.money.Money`.
@@ -11,10 +15,10 @@ mixes currencies); :meth:`Bill.money` wraps any of them as :class:`~telcoflow.mo
 from __future__ import annotations
 
 import calendar
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from telcoflow.errors import MoneyError
 from telcoflow.money import Money
@@ -140,8 +144,7 @@ class BillingAccount:
     address: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class BillLine:
+class BillLine(NamedTuple):
     """One bill line: a subscriber's charges of one item type, rounded at the line.
 
     ``net = amount - discount``, ``tax`` is rounded on ``net``, ``gross = net + tax``.
@@ -162,8 +165,7 @@ class BillLine:
     gross: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class DiscountApplied:
+class DiscountApplied(NamedTuple):
     """An end-of-cycle discount given on the bill (already spread over its lines)."""
 
     discount_id: str
@@ -172,8 +174,7 @@ class DiscountApplied:
     coupon: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TaxSummary:
+class TaxSummary(NamedTuple):
     """Tax of one category and rate: the sum of the (already rounded) line taxes."""
 
     category: str
@@ -182,16 +183,14 @@ class TaxSummary:
     amount: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class PayerPart:
+class PayerPart(NamedTuple):
     """The share of the bill total a payer owes; parts sum exactly to the total."""
 
     payer_id: str
     amount: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class AccountPosition:
+class AccountPosition(NamedTuple):
     """Previous balance - payments + adjustments + this bill = amount due, by ``due_date``."""
 
     previous_balance: Decimal
@@ -249,28 +248,29 @@ class Bill:
         return Money(amount, self.currency)
 
 
-def _sum(values: Sequence[Decimal]) -> Decimal:
-    return sum(values, _ZERO)
-
-
 def check_bill(bill: Bill) -> list[str]:
     """Every arithmetic inconsistency of ``bill`` (empty when it adds up)."""
     problems: list[str] = []
-    lines = bill.lines
-    for ln in lines:
-        if ln.net != ln.amount - ln.discount:
-            problems.append(f"line {ln.line_no}: net {ln.net} != {ln.amount} - {ln.discount}")
-        if ln.gross != ln.net + ln.tax:
-            problems.append(f"line {ln.line_no}: gross {ln.gross} != {ln.net} + {ln.tax}")
+    subtotal = discount_total = tax_total = total = _ZERO
+    for ln in bill.lines:
+        amount, discount, net, tax, gross = ln.amount, ln.discount, ln.net, ln.tax, ln.gross
+        if net != amount - discount:
+            problems.append(f"line {ln.line_no}: net {net} != {amount} - {discount}")
+        if gross != net + tax:
+            problems.append(f"line {ln.line_no}: gross {gross} != {net} + {tax}")
+        subtotal += amount
+        discount_total += discount
+        tax_total += tax
+        total += gross
     checks = (
-        ("subtotal", bill.subtotal, _sum([ln.amount for ln in lines])),
-        ("discount_total", bill.discount_total, _sum([ln.discount for ln in lines])),
-        ("tax_total", bill.tax_total, _sum([ln.tax for ln in lines])),
-        ("total", bill.total, _sum([ln.gross for ln in lines])),
+        ("subtotal", bill.subtotal, subtotal),
+        ("discount_total", bill.discount_total, discount_total),
+        ("tax_total", bill.tax_total, tax_total),
+        ("total", bill.total, total),
         ("total", bill.total, bill.subtotal - bill.discount_total + bill.tax_total),
-        ("discounts", bill.discount_total, _sum([d.amount for d in bill.discounts])),
-        ("taxes", bill.tax_total, _sum([t.amount for t in bill.taxes])),
-        ("payer parts", bill.total, _sum([p.amount for p in bill.payer_parts])),
+        ("discounts", bill.discount_total, sum([d.amount for d in bill.discounts], _ZERO)),
+        ("taxes", bill.tax_total, sum([t.amount for t in bill.taxes], _ZERO)),
+        ("payer parts", bill.total, sum([p.amount for p in bill.payer_parts], _ZERO)),
     )
     for name, found, expected in checks:
         if found != expected:

@@ -8,8 +8,7 @@ falls back to its language (``de_AT`` -> ``de_DE`` rules), then to ``en_GB``.
 '1.234,50\\xa0€'
 >>> format_money(Decimal("-1234.5"), "USD", "en_US")
 '-$1,234.50'
->>> from collections.abc import Callable
-from datetime import date
+>>> from datetime import date
 >>> format_date(date(2026, 12, 15), "fr_FR", "long")
 '15 décembre 2026'
 """
@@ -25,7 +24,7 @@ from functools import lru_cache
 from telcoflow.money import Currency
 
 __all__ = ["LOCALES", "LocaleRules", "format_date", "format_money", "format_number",
-           "locale_rules", "money_formatter"]
+           "locale_rules", "money_formatter", "number_formatter"]
 
 _NBSP = "\xa0"
 
@@ -95,10 +94,16 @@ def format_number(value: Decimal, locale: str = "en_GB", places: int | None = No
     return text.translate({44: rules.group, 46: rules.decimal})
 
 
+#: How many distinct amounts a formatter remembers (bill amounts repeat a lot: zero
+#: discounts, plan fees, caps); past it, amounts are formatted without being remembered.
+_CACHE_SIZE = 20_000
+
+
 @lru_cache(maxsize=256)
 def money_formatter(currency: str, locale: str = "en_GB") -> Callable[[Decimal], str]:
     """A fast formatter of amounts in ``currency`` for ``locale`` (same output as
-    :func:`format_money`), built once per pair."""
+    :func:`format_money`), built once per pair; it remembers the amounts it formatted
+    (equal decimals format alike: the text depends on the value only)."""
     rules = locale_rules(locale)
     quantum = _QUANTA[Currency.of(currency).exponent]
     symbol = _SYMBOLS.get(currency, currency)
@@ -106,17 +111,42 @@ def money_formatter(currency: str, locale: str = "en_GB") -> Callable[[Decimal],
         44: rules.group, 46: rules.decimal}
     if rules.symbol_first:
         sep = _NBSP if rules.symbol_space or len(symbol) == 3 else ""
-        pos, neg = symbol + sep + "{}", "-" + symbol + sep + "{}"
+        pos, neg, post = symbol + sep, "-" + symbol + sep, ""
     else:
-        pos, neg = "{}" + _NBSP + symbol, "-{}" + _NBSP + symbol
+        pos, neg, post = "", "-", _NBSP + symbol
+    cache: dict[Decimal, str] = {}
+    get = cache.get
 
     def fmt(value: Decimal) -> str:
-        text = format(abs(value).quantize(quantum, ROUND_HALF_UP), ",f")
-        if table is not None:
-            text = text.translate(table)
-        return (neg if value < 0 else pos).format(text)
+        text = get(value)
+        if text is None:
+            text = format(abs(value).quantize(quantum, ROUND_HALF_UP), ",f")
+            if table is not None:
+                text = text.translate(table)
+            text = (neg if value < 0 else pos) + text + post
+            if len(cache) < _CACHE_SIZE:
+                cache[value] = text
+        return text
 
     return fmt
+
+
+@lru_cache(maxsize=64)
+def number_formatter(locale: str = "en_GB") -> Callable[[Decimal], str]:
+    """A fast formatter of numbers for ``locale`` (same output as :func:`format_number`
+    without ``places``), built once per locale."""
+    rules = locale_rules(locale)
+    if rules.decimal == "." and rules.group == ",":
+        def plain(value: Decimal) -> str:
+            return format(value, ",f")
+
+        return plain
+    table = {44: rules.group, 46: rules.decimal}
+
+    def translated(value: Decimal) -> str:
+        return format(value, ",f").translate(table)
+
+    return translated
 
 
 def format_money(value: Decimal, currency: str, locale: str = "en_GB") -> str:

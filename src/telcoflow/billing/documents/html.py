@@ -6,6 +6,12 @@ written by a host cannot reach Python internals nor mutate the bill), autoescapi
 ``money`` (in the bill's currency and locale), ``number``, ``date`` (``short`` or ``long``).
 Templates compile once per renderer; build one renderer and reuse it.
 
+A template sees ``bill`` (the :class:`~telcoflow.billing.cycle.model.Bill`, for the filters),
+``s`` (a :class:`StatementView`: the same bill already formatted for its locale, plain strings
+and tuples, which is what the packaged template prints: a bill run renders a million of them,
+and formatting each cell through a filter costs more than the rest of the page), ``title``,
+``currency`` and ``locale``.
+
 Host templates are looked up first in ``template_dirs`` (then in ``templates``, a mapping of
 name -> source), then in the package's ``templates/`` folder, so a host may replace
 ``statement.html.j2`` whole, or extend the packaged one under its full name
@@ -24,8 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.nodes import Expr
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from telcoflow.billing.cycle.model import (
     AccountPosition,
@@ -36,10 +44,15 @@ from telcoflow.billing.cycle.model import (
     PayerPart,
     TaxSummary,
 )
-from telcoflow.billing.documents.formatting import format_date, format_number, money_formatter
+from telcoflow.billing.documents.formatting import (
+    format_date,
+    format_number,
+    money_formatter,
+    number_formatter,
+)
 from telcoflow.billing.documents.xml import BillDocumentError
 
-__all__ = ["StatementRenderer"]
+__all__ = ["StatementRenderer", "StatementView"]
 
 
 def _package_template(name: str) -> tuple[str, str, Callable[[], bool]] | None:
@@ -71,13 +84,91 @@ def _date(ctx: jinja2.runtime.Context, value: date, style: str = "short") -> str
     return format_date(value, ctx["locale"], style)
 
 
+class StatementView:
+    """A bill formatted for its locale, as the statement template prints it (``s``).
+
+    Every value is a string (amounts with their currency symbol, dates written out) or a tuple
+    of strings: ``lines`` holds ``(subscriber, description, quantity, amount, discount, tax,
+    total)`` per bill line (``quantity`` with its unit), ``discounts`` ``(description,
+    amount)``, ``taxes`` ``(category, rate, base, amount)``, ``split`` ``(payer, amount)``
+    when more than one payer shares the bill (empty otherwise). The template still escapes
+    every value it prints.
+    """
+
+    __slots__ = ("account_id", "account_name", "address", "adjustments", "amount_due",
+                 "bill_id", "bill_total", "discount_total", "discounts", "due", "end",
+                 "issued", "lang", "lines", "payments", "previous_balance", "split", "start",
+                 "subtotal", "tax_total", "taxes", "total")
+
+    lang: str
+    bill_id: str
+    account_id: str
+    account_name: str
+    address: tuple[str, ...]
+    start: str
+    end: str
+    issued: str
+    due: str
+    lines: tuple[tuple[str, str, str, str, str, str, str], ...]
+    subtotal: str
+    discount_total: str
+    tax_total: str
+    total: str
+    discounts: tuple[tuple[str, str], ...]
+    taxes: tuple[tuple[str, str, str, str], ...]
+    split: tuple[tuple[str, str], ...]
+    previous_balance: str
+    payments: str
+    adjustments: str
+    bill_total: str
+    amount_due: str
+
+
 #: Our own immutable value types: their public attributes are plain data, safe to read.
 _PLAIN_DATA: frozenset[type] = frozenset({
-    Bill, BillCycle, BillLine, DiscountApplied, TaxSummary, PayerPart, AccountPosition})
+    Bill, BillCycle, BillLine, DiscountApplied, TaxSummary, PayerPart, AccountPosition,
+    StatementView})
+
+
+try:  # markupsafe's own C escaper (what ``escape`` calls), without the Markup wrapper
+    from markupsafe._speedups import _escape_inner
+except ImportError:  # pragma: no cover - markupsafe without speedups, or an older one
+    def _escape_inner(s: str, /) -> str:
+        return (s.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+                .replace("'", "&#39;").replace('"', "&#34;"))
+
+
+def _escape_output(value: Any) -> str:
+    """Escape one printed value: what :func:`markupsafe.escape` does, without building a
+    ``Markup`` for a plain string (the text goes straight into the page)."""
+    if type(value) is str:
+        return _escape_inner(value)
+    return escape(value)
+
+
+class _OutputCodeGenerator(CodeGenerator):
+    """Compiles ``{{ value }}`` under autoescape to ``environment.escape_output(value)``.
+
+    Same escaping as jinja2's ``escape(value)``; the only difference is that a plain string
+    printed to the page does not become a ``Markup`` object first, which is most of the cost
+    of an autoescaped output (a statement prints some sixty values). Expressions inside
+    ``{{ }}`` (filters, concatenation) still see ``Markup`` as usual.
+    """
+
+    def _output_child_pre(self, node: Expr, frame: Frame, finalize: Any) -> None:
+        if frame.eval_ctx.autoescape and not frame.eval_ctx.volatile:
+            self.write("environment.escape_output(")
+            if finalize.src is not None:
+                self.write(finalize.src)
+            return
+        super()._output_child_pre(node, frame, finalize)
 
 
 class _BillSandbox(ImmutableSandboxedEnvironment):
     """The immutable sandbox, with a fast path for reading our bill value objects."""
+
+    code_generator_class = _OutputCodeGenerator
+    escape_output = staticmethod(_escape_output)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if type(obj) in _PLAIN_DATA and not attribute.startswith("_"):
@@ -125,13 +216,74 @@ class StatementRenderer:
         except jinja2.TemplateError as exc:
             raise BillDocumentError(f"cannot load statement template {template!r}: "
                                     f"{_where(exc)}") from exc
+        self._dates: dict[tuple[date, str, str], str] = {}
+        self._globals: dict[str, Any] = dict(self._template.globals)
+        self._concat: Callable[[Any], str] = self._env.concat
+
+    def _date(self, value: date, locale: str, style: str) -> str:
+        key = (value, locale, style)
+        text = self._dates.get(key)
+        if text is None:
+            if len(self._dates) > 10_000:
+                self._dates.clear()
+            text = self._dates[key] = format_date(value, locale, style)
+        return text
+
+    def view(self, bill: Bill) -> StatementView:
+        """``bill`` formatted for its locale (what the template sees as ``s``)."""
+        locale = bill.locale
+        money = money_formatter(bill.currency, locale)
+        number = number_formatter(locale)
+        cycle, pos = bill.cycle, bill.position
+        v = StatementView()
+        v.lang = locale[:2]
+        v.bill_id = bill.bill_id
+        v.account_id = bill.account_id
+        v.account_name = bill.account_name
+        v.address = bill.address
+        v.start = self._date(cycle.start, locale, "short")
+        v.end = self._date(cycle.end, locale, "short")
+        v.issued = self._date(cycle.bill_date, locale, "long")
+        v.due = self._date(pos.due_date, locale, "long")
+        v.lines = tuple([
+            (ln.subscriber_id, ln.description, number(ln.quantity) + " " + ln.unit,
+             money(ln.amount), money(ln.discount), money(ln.tax), money(ln.gross))
+            for ln in bill.lines])
+        v.subtotal = money(bill.subtotal)
+        v.discount_total = money(bill.discount_total)
+        v.tax_total = money(bill.tax_total)
+        v.total = money(bill.total)
+        v.discounts = tuple([(d.description, money(d.amount)) for d in bill.discounts])
+        v.taxes = tuple([(t.category, number(t.rate), money(t.base), money(t.amount))
+                         for t in bill.taxes])
+        parts = bill.payer_parts
+        v.split = tuple([(p.payer_id, money(p.amount)) for p in parts]) if len(parts) > 1 else ()
+        v.previous_balance = money(pos.previous_balance)
+        v.payments = money(pos.payments)
+        v.adjustments = money(pos.adjustments)
+        v.bill_total = money(pos.bill_total)
+        v.amount_due = money(pos.amount_due)
+        return v
 
     def render(self, bill: Bill, **extra: Any) -> str:
         """The statement of ``bill`` as an HTML page (``extra`` names reach the template)."""
+        # what Template.render does, minus a copy of the variables into the context
+        template = self._template
+        names = self._globals.copy()
+        names["bill"] = bill
+        names["s"] = self.view(bill)
+        names["currency"] = bill.currency
+        names["locale"] = bill.locale
+        names["title"] = self.title
+        names["_money_fmt"] = money_formatter(bill.currency, bill.locale)
+        if extra:
+            names.update(extra)
         try:
-            return self._template.render(
-                bill=bill, currency=bill.currency, locale=bill.locale, title=self.title,
-                _money_fmt=money_formatter(bill.currency, bill.locale), **extra)
+            try:
+                return self._concat(template.root_render_func(
+                    template.new_context(names, shared=True)))
+            except Exception:
+                self._env.handle_exception()  # re-raises, traceback in template lines
         except jinja2.TemplateError as exc:
             raise BillDocumentError(
                 f"cannot render the statement of bill {bill.bill_id}: {_where(exc)}") from exc
