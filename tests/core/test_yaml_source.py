@@ -68,3 +68,18 @@ def test_merge_keys_may_be_overridden_but_explicit_duplicates_may_not() -> None:
     assert doc.data["item"] == {"q": 3, "r": 2}
     doc = parse_yaml("item:\n  <<: {q: 1}\n  q: 3\n  q: 4\n", "m.yaml")
     assert [p.code for p in doc.problems] == ["E-yaml-duplicate-key"]
+
+
+def test_load_each_collects_problems_of_every_source() -> None:
+    from telcoflow.errors import Problem, RuleError
+    from telcoflow.loading.validate import load_each
+
+    def load(name: str) -> str:
+        if name.startswith("bad"):
+            raise DefinitionError([Problem(f"{name} is wrong", "E-test", name, 1, 1)])
+        return name.upper()
+
+    assert load_each(["a", "b"], load) == ["A", "B"]
+    with pytest.raises(RuleError) as info:
+        load_each(["bad1", "ok", "bad2"], load, error=RuleError)
+    assert [p.file for p in info.value.problems] == ["bad1", "bad2"]

@@ -708,17 +708,9 @@ def _from_document(doc: Document) -> Journey:
 def load_journeys(paths: Sequence[str | Path]) -> list[Journey]:
     """Load every journey file under ``paths``; all problems of all files raised together."""
     from telcoflow.loading.source import iter_yaml_files
+    from telcoflow.loading.validate import load_each
 
-    out: list[Journey] = []
-    problems: list[Problem] = []
-    for path in iter_yaml_files(list(paths)):
-        try:
-            out.append(load_journey(path))
-        except DefinitionError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise JourneyError(problems)
-    return out
+    return load_each(iter_yaml_files(list(paths)), load_journey, error=JourneyError)
 
 
 def validate_journey_files(files: Sequence[Path]) -> list[Journey]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import pydantic
@@ -9,9 +10,11 @@ import pydantic
 from telcoflow.errors import DefinitionError, Problem
 from telcoflow.loading.source import Document, format_path
 
-__all__ = ["problems_from_validation_error", "validate_document"]
+__all__ = ["load_each", "problems_from_validation_error", "validate_document"]
 
 M = TypeVar("M", bound=pydantic.BaseModel)
+T = TypeVar("T")
+S = TypeVar("S")
 
 _MAX_FOUND = 60
 
@@ -76,3 +79,23 @@ def validate_document(doc: Document, model: type[M], *, context: dict[str, Any] 
     if problems or result is None:
         raise DefinitionError(problems)
     return result
+
+
+def load_each(
+    sources: Iterable[S],
+    load: Callable[[S], T],
+    *,
+    error: Callable[[list[Problem]], DefinitionError] = DefinitionError,
+) -> list[T]:
+    """Load every source with ``load``; if any fails, raise ``error`` with the problems of
+    *all* sources together (not the first file's only)."""
+    problems: list[Problem] = []
+    out: list[T] = []
+    for source in sources:
+        try:
+            out.append(load(source))
+        except DefinitionError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise error(problems)
+    return out

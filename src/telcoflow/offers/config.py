@@ -16,7 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from telcoflow.errors import DefinitionError, MoneyError, Problem
 from telcoflow.loading.source import Document, load_document, parse_yaml
-from telcoflow.loading.validate import validate_document
+from telcoflow.loading.validate import load_each, validate_document
 from telcoflow.money import to_decimal
 
 __all__ = [
@@ -97,13 +97,4 @@ def load_recommendation_config(path: str | Path) -> RecommendationConfig:
 def validate_recommendation_files(files: Sequence[Path]) -> list[RecommendationConfig]:
     """Validate every ``kind: offer-recommendation`` file; all problems raised together
     (the validator for :data:`telcoflow.loading.kinds.KINDS`)."""
-    problems: list[Problem] = []
-    configs: list[RecommendationConfig] = []
-    for f in files:
-        try:
-            configs.append(load_recommendation_config(f))
-        except DefinitionError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise DefinitionError(problems)
-    return configs
+    return load_each(files, load_recommendation_config)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from telcoflow.errors import DefinitionError, Problem, RuleError
+from telcoflow.errors import RuleError
+from telcoflow.loading.validate import load_each
 from telcoflow.rules.pack import RulePack, load_pack
 
 __all__ = ["validate_pack_files"]
@@ -32,13 +33,4 @@ def validate_pack_files(files: Sequence[Path]) -> list[RulePack]:
     for f in files:
         root = _pack_root(Path(f))
         roots.setdefault(root.resolve(), root)
-    problems: list[Problem] = []
-    packs: list[RulePack] = []
-    for root in roots.values():
-        try:
-            packs.append(load_pack(root))
-        except DefinitionError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise RuleError(problems)
-    return packs
+    return load_each(roots.values(), load_pack, error=RuleError)
