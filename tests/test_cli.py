@@ -47,6 +47,7 @@ def test_schema_exports_every_kind(tmp_path: Path) -> None:
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == [
         "catalog.schema.json",
+        "close-policy.schema.json",
         "journey.schema.json",
         "offer-recommendation.schema.json",
         "rule-pack-part.schema.json",
