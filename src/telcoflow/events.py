@@ -186,9 +186,9 @@ def local_fingerprint(event: Event) -> str:
 
     It hashes the payload fields (quantities and amounts by their text, times with their
     UTC offset), so two events have the same local fingerprint exactly when they have the
-    same :func:`fingerprint` (up to 64-bit hash collisions). Python salts string hashes per
-    process: only a store that lives and dies with the process (the in-memory store) may
-    keep it.
+    same :func:`fingerprint` (up to 64-bit hash collisions), for a tenth of its cost.
+    Python salts string hashes per process, so only a store that lives and dies with the
+    process (the in-memory store) may keep it; compare with :func:`same_payload`.
     """
     start = event.start
     if isinstance(event, UsageEvent):
@@ -203,7 +203,8 @@ def local_fingerprint(event: Event) -> str:
         payload = ("l", event.subscriber, event.account, event.action, start,
                    start.utcoffset(), event.offer, event.previous_offer, event.device)
     else:
-        payload = ("x", event.canonical())
+        payload = ("p", event.subscriber, event.account, event.payment_type, start,
+                   start.utcoffset(), str(event.amount), event.currency)
     return f"~{hash(payload) & 0xFFFFFFFFFFFFFFFF:x}"
 
 

@@ -23,13 +23,13 @@ _ZERO = Decimal(0)
 class LedgerTransaction:
     """Reads and writes of one batch against a :class:`~telcoflow.stores.base.LedgerStore`."""
 
-    __slots__ = ("_flags", "changes", "deferred_fingerprints", "store", "unjournaled",
-                 "values")
+    __slots__ = ("_flags", "changes", "local_fingerprints", "store", "unjournaled", "values")
 
     def __init__(self, store: LedgerStore) -> None:
         self.store = store
-        #: the store fingerprints claimed events itself, when read back (see ``stores.base``)
-        self.deferred_fingerprints: bool = getattr(store, "deferred_fingerprints", False) is True
+        #: the store lives in this process only and keeps
+        #: :func:`~telcoflow.events.local_fingerprint` claims (cheaper than digests)
+        self.local_fingerprints = getattr(store, "local_fingerprints", False) is True
         self.changes = ChangeSet()
         #: current counter values read or written in this transaction (steps on the hot path
         #: may read it directly before falling back to :meth:`counter`)
@@ -53,15 +53,12 @@ class LedgerTransaction:
         return found
 
     def claim(self, event_id: str, fp: str, effects: list[Effect]) -> None:
-        """Claim ``event_id`` with its fingerprint and effects (written at commit)."""
-        self.changes.claims[event_id] = Claim(event_id, fp, effects)
+        """Claim ``event_id`` with its fingerprint and effects (written at commit).
 
-    def claim_event(self, event: Event, fp: str, effects: list[Effect]) -> None:
-        """Claim ``event`` (fingerprint ``fp``, which may be ``""`` if the store defers it)."""
-        if self.deferred_fingerprints:
-            self.changes.claims[event.id] = Claim(event.id, "", effects, event)
-        else:
-            self.changes.claims[event.id] = Claim(event.id, fp or fingerprint(event), effects)
+        ``fp`` is :func:`~telcoflow.events.fingerprint` of the event, or its
+        :func:`~telcoflow.events.local_fingerprint` when ``local_fingerprints`` is true.
+        """
+        self.changes.claims[event_id] = Claim(event_id, fp, effects)
 
     def dead_letter(self, event: Event, fp: str, reason: str, message: str) -> None:
         """Record a rejected event."""

@@ -31,11 +31,12 @@ from telcoflow.events import (
     PaymentEvent,
     RatedRecord,
     UsageEvent,
+    local_fingerprint,
     same_payload,
 )
 from telcoflow.rating.allowances import Allowance, allowance_key
-from telcoflow.stores.base import Claim
 from telcoflow.rating.rater import Rater, Tariff
+from telcoflow.stores.base import Claim
 
 __all__ = [
     "CreditControl",
@@ -282,6 +283,15 @@ class Enrich:
         return True
 
 
+#: a subscriber's allowances, their counter keys in one period, and per allowance
+#: ``(usage types, zones, units included, counter key)``
+_Buckets = tuple[
+    tuple[Allowance, ...],
+    tuple[str, ...],
+    tuple[tuple[frozenset[str], frozenset[str] | None, Decimal, str], ...],
+]
+
+
 class _Memo:
     """A tariff's cached results: quantity -> charged units; units -> amount.
 
@@ -335,8 +345,8 @@ class Rate:
         self.rater = rater
         self.fees = fees
         self._memos: dict[int, _Memo] = {}
-        # period -> subscriber id -> (allowances, their counter keys)
-        self._alw_keys: dict[str, dict[str, tuple[tuple[Allowance, ...], tuple[str, ...]]]] = {}
+        # period -> subscriber id -> (allowances, their counter keys, what each covers)
+        self._alw_keys: dict[str, dict[str, _Buckets]] = {}
 
     def _memo(self, tariff: Tariff) -> _Memo:
         memo = self._memos.get(id(tariff))
@@ -346,15 +356,17 @@ class Rate:
             memo = self._memos[id(tariff)] = _Memo(tariff)
         return memo
 
-    def _keys(self, sub: SubscriberProfile, period: str) -> tuple[str, ...]:
+    def _keys(self, sub: SubscriberProfile, period: str) -> _Buckets:
         by_sub = self._alw_keys.get(period)
         if by_sub is None:
             if len(self._alw_keys) > 64:
                 self._alw_keys.clear()
             by_sub = self._alw_keys[period] = {}
         keys = tuple(allowance_key(sub.id, a.name, period) for a in sub.allowances)
-        by_sub[sub.id] = (sub.allowances, keys)
-        return keys
+        found = by_sub[sub.id] = (sub.allowances, keys, tuple(
+            (a.usage_types, a.zones, a.units, key)
+            for a, key in zip(sub.allowances, keys, strict=True)))
+        return found
 
     def __call__(self, batch: Batch) -> None:
         """Build each item's charges."""
@@ -367,24 +379,22 @@ class Rate:
         keep = []
         items = batch.items
         # the allowance counter keys of every item (read from the store in one call)
-        item_keys: list[tuple[str, ...]] = []
+        item_buckets: list[_Buckets | None] = []
         wanted: list[str] = []
         for item in items:
             sub = item.subscriber
             if sub is None or not sub.allowances or type(item.event) is not UsageEvent:
-                item_keys.append(())
+                item_buckets.append(None)
                 continue
             by_sub = alw_keys.get(item.period)
             cached = by_sub.get(sub.id) if by_sub is not None else None
-            if cached is not None and cached[0] is sub.allowances:
-                keys = cached[1]
-            else:
-                keys = self._keys(sub, item.period)
-            item_keys.append(keys)
-            wanted.extend(keys)
+            if cached is None or cached[0] is not sub.allowances:
+                cached = self._keys(sub, item.period)
+            item_buckets.append(cached)
+            wanted.extend(cached[1])
         if wanted:
             tx.prefetch(wanted)
-        for item, keys in zip(items, item_keys, strict=True):
+        for item, buckets in zip(items, item_buckets, strict=True):
             e = item.event
             sub = item.subscriber
             if type(e) is UsageEvent:
@@ -402,17 +412,15 @@ class Rate:
                     continue
                 left = units
                 takes: list[tuple[str, Decimal, Decimal]] | None = None
-                if keys and units:
-                    allowances = sub.allowances
+                if buckets is not None and units:
                     usage_type, zone = e.usage_type, e.zone
                     takes = []
-                    for alw, key in zip(allowances, keys, strict=True):
-                        if usage_type in alw.usage_types and (
-                                alw.zones is None or zone in alw.zones):
+                    for usage_types, zones, included, key in buckets[2]:
+                        if usage_type in usage_types and (zones is None or zone in zones):
                             used = values.get(key)
                             if used is None:
                                 used = tx.counter(key)
-                            free = alw.units - used
+                            free = included - used
                             if free > 0:
                                 take = free if free < left else left
                                 takes.append((key, used, take))
@@ -787,7 +795,7 @@ class Emit:
         """Emit and claim."""
         tx = batch.tx
         claims = tx.changes.claims
-        deferred = tx.deferred_fingerprints
+        local = tx.local_fingerprints
         rated = batch.rated
         for item in batch.items:
             e = item.event
@@ -802,9 +810,8 @@ class Emit:
                     rated.append(RatedRecord(e.id, e.kind, account.id, e.subscriber,
                                              item.post_period, account.currency, item.charges,
                                              e.start, e.kind, _ZERO))
-            if deferred:  # inlined LedgerTransaction.claim_event
-                claims[e.id] = Claim(e.id, "", item.effects, e)
-            else:
-                claims[e.id] = Claim(e.id, item.fingerprint, item.effects)
+            # inlined LedgerTransaction.claim
+            claims[e.id] = Claim(e.id, local_fingerprint(e) if local else item.fingerprint,
+                                 item.effects)
         for sink in self.sinks:
             sink(rated, batch.notifications)

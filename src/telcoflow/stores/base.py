@@ -11,10 +11,10 @@ A backend stores five things:
   rerating can reverse them);
 - **dead letters**: rejected events with their reason.
 
-A backend may set a class attribute ``deferred_fingerprints = True`` (optional, not part of
-the protocol): the graph then hands it claims with the event instead of its fingerprint,
-and the backend fingerprints the event only when the claim is read back (the in-memory
-store does: most claims are never read again). Other backends always get the fingerprint.
+A backend living in one process only may set a class attribute
+``local_fingerprints = True`` (optional, not part of the protocol): the graph then claims
+events with :func:`~telcoflow.events.local_fingerprint` (a cheap in-process hash) instead
+of the portable digest; the in-memory store does.
 
 Writes arrive as one :class:`ChangeSet` per batch through :meth:`LedgerStore.apply`, which
 must be atomic: the claims of a batch and its ledger writes commit together or not at all
@@ -79,10 +79,6 @@ class Claim:
     event_id: str
     fingerprint: str
     effects: list[Effect] = field(default_factory=list)
-    #: the claimed event itself when ``fingerprint`` is deferred (``""``): only given to a
-    #: store whose ``deferred_fingerprints`` attribute is true, which computes
-    #: :func:`telcoflow.events.fingerprint` of it when the claim is read back
-    event: object = None
 
 
 @dataclass(frozen=True, slots=True)

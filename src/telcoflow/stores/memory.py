@@ -1,18 +1,21 @@
 """The in-memory ledger store: dictionaries, for tests, benchmarks and short-lived runs.
 
-Everything it keeps for long is *atomic* for Python's garbage collector -- strings and
-Decimals, no containers -- so the collector never walks it, however many events it holds
-(a store of tuples and lists makes every full collection walk every claim, and the cost
-per event grows as the store fills):
+It is shaped so that Python's garbage collector does not walk it as it grows (a store of
+one tracked tuple or list per claim makes every full collection walk every claim, and the
+cost per event grows as the store fills):
 
-- ledger lines: two dictionaries, amounts and quantities, keyed by line key;
-- claims: one string per event id, its fingerprint and its effects in the compact text of
-  :func:`~telcoflow.stores.base.encode_effects`.
+- ledger lines and counters are dictionaries of Decimals (amounts and quantities by line
+  key; values by counter key): atomic values, never walked;
+- claims are kept per applied change set in two tuples, fingerprints and effects, whose
+  contents are strings and tuples of strings and Decimals, so the collector stops tracking
+  them after its first passes; the claim index maps each event id to an ``int`` position,
+  which keeps that dictionary untracked too.
 
-Fingerprints are deferred (``deferred_fingerprints``): the graph hands over claimed events,
-and the store keeps their :func:`~telcoflow.events.local_fingerprint` (a hash of the payload
-fields, valid in this process only, which is all this store lives for) instead of the
-digest of :func:`~telcoflow.events.fingerprint`.
+The store lives and dies with its process, so it takes *local* fingerprints
+(``local_fingerprints = True``): the graph claims events with
+:func:`~telcoflow.events.local_fingerprint`, a hash of the payload fields, a tenth of the
+cost of the digest of :func:`~telcoflow.events.fingerprint`. A claim replaced by a later
+change set (rerating) leaves its old entry in its tuple.
 """
 
 from __future__ import annotations
@@ -20,48 +23,49 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from telcoflow.events import fingerprint
 from telcoflow.stores.base import (
     ChangeSet,
     Claim,
     DeadLetter,
-    LedgerLine,
     Effect,
+    LedgerLine,
     LineKey,
 )
 
 __all__ = ["MemoryLedgerStore"]
 
 _ZERO = Decimal(0)
-_GS = "\x1d"  # between a claim's fingerprint and its effects text
+_LOW = (1 << 32) - 1
 
 
 class MemoryLedgerStore:
     """A :class:`~telcoflow.stores.base.LedgerStore` kept in dictionaries (not durable)."""
 
-    #: claims may carry their event instead of its fingerprint (see ``stores.base``)
-    deferred_fingerprints = True
+    #: claims may carry process-local fingerprints (see ``telcoflow.events``)
+    local_fingerprints = True
 
     def __init__(self) -> None:
         self._amounts: dict[LineKey, Decimal] = {}
         self._quantities: dict[LineKey, Decimal] = {}
         self._counters: dict[str, Decimal] = {}
         self._flags: set[str] = set()
-        # event id -> (fingerprint or the event itself, effects)
-        self._claims: dict[str, tuple[object, tuple[Effect, ...]]] = {}
+        # event id -> (change set number << 32) + its index in that change set's tuples
+        self._claims: dict[str, int] = {}
+        # per change set with claims: (fingerprints, effects)
+        self._journal: list[tuple[tuple[str, ...], tuple[tuple[Effect, ...], ...]]] = []
         self._dead: dict[tuple[str, str], DeadLetter] = {}
 
     def get_claims(self, event_ids: Sequence[str]) -> dict[str, Claim]:
         """The claims that exist among ``event_ids``."""
         claims = self._claims
+        journal = self._journal
         out: dict[str, Claim] = {}
         for i in event_ids:
             found = claims.get(i)
             if found is not None:
-                fp = found[0]
-                if not isinstance(fp, str):
-                    fp = fingerprint(fp)  # type: ignore[arg-type]
-                out[i] = Claim(i, fp, list(found[1]))
+                fps, effects = journal[found >> 32]
+                at = found & _LOW
+                out[i] = Claim(i, fps[at], list(effects[at]))
         return out
 
     def get_counters(self, keys: Iterable[str]) -> dict[str, Decimal]:
@@ -91,9 +95,12 @@ class MemoryLedgerStore:
             counters[ckey] = delta if old is None else old + delta
         if changes.flags:
             self._flags.update(changes.flags)
-        claims = self._claims
-        for event_id, claim in changes.claims.items():
-            claims[event_id] = (claim.fingerprint or claim.event, tuple(claim.effects))
+        if changes.claims:
+            claimed = changes.claims
+            first = len(self._journal) << 32
+            self._claims.update(zip(claimed, range(first, first + len(claimed)), strict=True))
+            self._journal.append((tuple([c.fingerprint for c in claimed.values()]),
+                                  tuple([tuple(c.effects) for c in claimed.values()])))
         for dead in changes.dead_letters:
             self._dead.setdefault((dead.event_id, dead.fingerprint), dead)
 

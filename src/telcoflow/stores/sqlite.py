@@ -2,8 +2,12 @@
 
 Every :meth:`SQLiteLedgerStore.apply` is one ``BEGIN IMMEDIATE ... COMMIT`` transaction
 holding a batch's claims, ledger lines, counters, flags and dead letters, so a process killed
-at any instant leaves either the whole batch or none of it. ``synchronous=FULL`` makes each
-commit durable (fsync of the WAL).
+at any instant leaves either the whole batch or none of it. ``synchronous`` is the
+durability level (a parameter): ``FULL`` (the default) fsyncs the WAL at every commit, so a
+commit survives a power loss too; ``NORMAL`` (WAL mode) skips that fsync, so a commit
+survives a crash of the process (kill -9) but the last batches may be lost with a power
+loss or an OS crash -- whole batches, claims with their effects, so exactly-once holds
+and a replay processes them again.
 
 The store is *single-writer*: one process owns the file while it writes. Ledger lines,
 counters and flags (small: one row per account / subscriber / item type / period) are cached

@@ -2,11 +2,12 @@
 
 Hot-path value objects are not pydantic models: a bill run builds millions of them, and they
 are built by our own code from validated inputs (the close policy, which *is* read from YAML,
-is a pydantic model: :mod:`.policy`). The records a bill is made of (:class:`BillLine`,
-:class:`TaxSummary`, :class:`PayerPart`, :class:`DiscountApplied`, :class:`AccountPosition`)
-are :class:`typing.NamedTuple` s: immutable, and built as one tuple (a frozen slotted
-dataclass sets each field through ``object.__setattr__``, about six times slower to build,
-which was a tenth of the close); the rest are frozen ``dataclass(slots=True)``.
+is a pydantic model: :mod:`.policy`). The records read or built per account (accounts,
+subscriptions, payer rules, bill lines, taxes, payer parts, discounts, the position) are
+:class:`typing.NamedTuple` s: immutable, and built as one tuple (a frozen slotted dataclass
+sets each field through ``object.__setattr__``, about six times slower to build, which was a
+tenth of the close); the cycle, the bill and a skip, which check or compare by type, are frozen
+``dataclass(slots=True)``.
 
 Amounts on a bill are :class:`~decimal.Decimal` in the bill's single ``currency`` (a bill never
 mixes currencies); :meth:`Bill.money` wraps any of them as :class:`~telcoflow.money.Money`.
@@ -90,8 +91,7 @@ class BillCycle:
         return self.end + timedelta(days=1)
 
 
-@dataclass(frozen=True, slots=True)
-class Subscription:
+class Subscription(NamedTuple):
     """A subscriber on a plan, held from ``start`` to ``end`` (inclusive; open when None)."""
 
     subscriber_id: str
@@ -107,8 +107,7 @@ class Subscription:
         return max(0, (last - first).days + 1)
 
 
-@dataclass(frozen=True, slots=True)
-class PayerRule:
+class PayerRule(NamedTuple):
     """A payer that covers the gross charges of some item types, optionally up to ``cap``.
 
     Rules apply in order; whatever no rule covers falls to the account holder.
@@ -119,8 +118,7 @@ class PayerRule:
     cap: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class BillingAccount:
+class BillingAccount(NamedTuple):
     """The account data a close needs (a TMF666 billing account, reduced).
 
     ``previous_balance``, ``payments`` and ``adjustments`` are the account position since the

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 from telcoflow.billing.cycle._sqlite import connect as _connect
 from telcoflow.billing.cycle._sqlite import transaction as _tx
@@ -28,8 +29,7 @@ __all__ = ["BillStore", "FinishedAccount", "StoreTotals"]
 _FORMATS = ("xml", "html", "json")
 
 
-@dataclass(frozen=True, slots=True)
-class FinishedAccount:
+class FinishedAccount(NamedTuple):
     """One account's outcome ready to be written: a bill with its documents, or a skip."""
 
     account_id: str
