@@ -184,27 +184,32 @@ def fingerprint(event: Event) -> str:
 def local_fingerprint(event: Event) -> str:
     """A cheap payload fingerprint valid inside this process only (``~`` + hex digits).
 
-    It hashes the payload fields (quantities and amounts by their text, times with their
-    UTC offset), so two events have the same local fingerprint exactly when they have the
-    same :func:`fingerprint` (up to 64-bit hash collisions), for a tenth of its cost.
+    It hashes the payload fields (quantities and amounts by their text, times as local time
+    and UTC offset, as the digest does), so two events have the same local fingerprint
+    exactly when they have the same :func:`fingerprint` (up to 64-bit hash collisions), for
+    a tenth of its cost.
     Python salts string hashes per process, so only a store that lives and dies with the
     process (the in-memory store) may keep it; compare with :func:`same_payload`.
     """
     start = event.start
+    offset = None
+    if start.tzinfo is not None:  # as in the digest: local time, and the offset unless 0
+        offset = start.utcoffset() or None
+        start = start.replace(tzinfo=None)
     if isinstance(event, UsageEvent):
         payload: tuple[object, ...] = (
-            "u", event.subscriber, event.account, event.usage_type, start, start.utcoffset(),
+            "u", event.subscriber, event.account, event.usage_type, start, offset,
             str(event.quantity), event.unit, event.zone, event.region, event.slice, event.qos,
             event.device, event.rating_group)
     elif isinstance(event, FeeEvent):
-        payload = ("f", event.subscriber, event.account, event.fee_type, start,
-                   start.utcoffset(), str(event.amount), event.currency, event.description)
+        payload = ("f", event.subscriber, event.account, event.fee_type, start, offset,
+                   str(event.amount), event.currency, event.description)
     elif isinstance(event, LifecycleEvent):
-        payload = ("l", event.subscriber, event.account, event.action, start,
-                   start.utcoffset(), event.offer, event.previous_offer, event.device)
+        payload = ("l", event.subscriber, event.account, event.action, start, offset,
+                   event.offer, event.previous_offer, event.device)
     else:
-        payload = ("p", event.subscriber, event.account, event.payment_type, start,
-                   start.utcoffset(), str(event.amount), event.currency)
+        payload = ("p", event.subscriber, event.account, event.payment_type, start, offset,
+                   str(event.amount), event.currency)
     return f"~{hash(payload) & 0xFFFFFFFFFFFFFFFF:x}"
 
 

@@ -12,7 +12,7 @@ from billing_world import FEES, NOV, data, make_billing, tariffs, world
 
 from telcoflow.billing.realtime import default_graph
 from telcoflow.errors import DefinitionError
-from telcoflow.events import FeeEvent, PaymentEvent, UsageEvent
+from telcoflow.events import Event, FeeEvent, PaymentEvent, UsageEvent
 from telcoflow.stores import SQLiteLedgerStore
 
 
@@ -49,7 +49,7 @@ def test_duplicates_inside_one_batch() -> None:
 
 def test_accepted_plus_rejected_equals_submitted() -> None:
     billing = make_billing()
-    events = [
+    events: list[Event] = [
         data("ok", "s-post", "post", 1),
         data("neg", "s-post", "post", -5),
         UsageEvent("badtype", "s-post", "post", "fax", NOV, Dec(1)),
@@ -155,7 +155,7 @@ def test_discount_cap_and_tax() -> None:
 
 
 def test_sqlite_backend_gives_the_same_ledger(tmp_path: Path) -> None:
-    events = [data(f"x{i}", "s-emp", "emp", 300 + i) for i in range(10)]
+    events: list[Event] = [data(f"x{i}", "s-emp", "emp", 300 + i) for i in range(10)]
     events.append(FeeEvent("rc", "s-emp", "emp", "recurring", NOV, Dec("60.00")))
     memory = make_billing()
     memory.process(events)

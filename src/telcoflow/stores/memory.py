@@ -6,10 +6,10 @@ cost per event grows as the store fills):
 
 - ledger lines and counters are dictionaries of Decimals (amounts and quantities by line
   key; values by counter key): atomic values, never walked;
-- claims are kept per applied change set in two tuples, fingerprints and effects, whose
+- claims are kept in segments of about 1,024: two tuples, fingerprints and effects, whose
   contents are strings and tuples of strings and Decimals, so the collector stops tracking
-  them after its first passes; the claim index maps each event id to an ``int`` position,
-  which keeps that dictionary untracked too.
+  them after its first passes; the claim index maps each event id to an ``int`` position
+  (segment, index), which keeps that dictionary untracked too.
 
 The store lives and dies with its process, so it takes *local* fingerprints
 (``local_fingerprints = True``): the graph claims events with
@@ -36,6 +36,7 @@ __all__ = ["MemoryLedgerStore"]
 
 _ZERO = Decimal(0)
 _LOW = (1 << 32) - 1
+_SEGMENT = 1024
 
 
 class MemoryLedgerStore:
@@ -51,8 +52,10 @@ class MemoryLedgerStore:
         self._flags: set[str] = set()
         # event id -> (change set number << 32) + its index in that change set's tuples
         self._claims: dict[str, int] = {}
-        # per change set with claims: (fingerprints, effects)
+        # closed segments of about _SEGMENT claims: (fingerprints, effects) tuples
         self._journal: list[tuple[tuple[str, ...], tuple[tuple[Effect, ...], ...]]] = []
+        # the open segment (lists, closed into tuples once they hold _SEGMENT claims)
+        self._open: tuple[list[str], list[tuple[Effect, ...]]] = ([], [])
         self._dead: dict[tuple[str, str], DeadLetter] = {}
 
     def get_claims(self, event_ids: Sequence[str]) -> dict[str, Claim]:
@@ -63,7 +66,8 @@ class MemoryLedgerStore:
         for i in event_ids:
             found = claims.get(i)
             if found is not None:
-                fps, effects = journal[found >> 32]
+                segment = found >> 32
+                fps, effects = journal[segment] if segment < len(journal) else self._open
                 at = found & _LOW
                 out[i] = Claim(i, fps[at], list(effects[at]))
         return out
@@ -97,10 +101,14 @@ class MemoryLedgerStore:
             self._flags.update(changes.flags)
         if changes.claims:
             claimed = changes.claims
-            first = len(self._journal) << 32
+            fps, effects = self._open
+            first = (len(self._journal) << 32) + len(fps)
             self._claims.update(zip(claimed, range(first, first + len(claimed)), strict=True))
-            self._journal.append((tuple([c.fingerprint for c in claimed.values()]),
-                                  tuple([tuple(c.effects) for c in claimed.values()])))
+            fps.extend([c.fingerprint for c in claimed.values()])
+            effects.extend([tuple(c.effects) for c in claimed.values()])
+            if len(fps) >= _SEGMENT:
+                self._journal.append((tuple(fps), tuple(effects)))
+                self._open = ([], [])
         for dead in changes.dead_letters:
             self._dead.setdefault((dead.event_id, dead.fingerprint), dead)
 

@@ -111,7 +111,7 @@ class CycleCloser:
     """
 
     __slots__ = ("_discounts", "_due", "_items", "_key", "_mode", "_plans", "_quanta",
-                 "_rates", "cycle", "policy")
+                 "_rates", "_taxes", "cycle", "policy")
 
     def __init__(self, policy: ClosePolicy, cycle: BillCycle) -> None:
         self.policy = policy
@@ -120,6 +120,7 @@ class CycleCloser:
         self._mode = policy.rounding.decimal_mode
         self._due = cycle.bill_date + timedelta(policy.payment_terms_days)
         self._rates: dict[tuple[str, str], Decimal] = {}
+        self._taxes: dict[str, dict[str, tuple[Decimal, Decimal | None]]] = {}
         self._quanta: dict[str, Decimal] = {}
         self._items: dict[str, tuple[str, str, str, int]] = {}
         self._discounts: dict[Decimal, list[_Discount]] = {}
@@ -137,6 +138,14 @@ class CycleCloser:
         if rate is None:
             rate = self._rates[key] = self.policy.tax_rate(jurisdiction, category)
         return rate
+
+    def _tax_of(self, jurisdiction: str, category: str) -> tuple[Decimal, Decimal | None]:
+        """The rate of ``category`` in ``jurisdiction`` and, unless it is zero, ``rate / 100``:
+        a line's tax ``net * rate / 100`` is then one multiplication, ``net * (rate / 100)``,
+        with the very same result (the fraction has the rate's digits, so the product rounds
+        as ``net * rate`` does, and dividing by 100 only moves the exponent)."""
+        rate = self.rate(jurisdiction, category)
+        return rate, (rate / _HUNDRED if rate else None)
 
     def quantum(self, currency: str) -> Decimal:
         """The minor unit of ``currency`` (cached)."""
@@ -252,17 +261,19 @@ class CycleCloser:
         tax_groups: dict[tuple[str, Decimal], list[Decimal]] = {}
         subtotal = discount_total = tax_total = total = _ZERO
         zero_tax = _ZERO * quantum
-        rates = self._rates
-        jurisdiction = account.jurisdiction
+        taxes_of = self._taxes.get(account.jurisdiction)
+        if taxes_of is None:
+            taxes_of = self._taxes[account.jurisdiction] = {}
         work.sort(key=_order)
         for line_no, w in enumerate(work, 1):
             category = w.category
-            rate = rates.get((jurisdiction, category))
-            if rate is None:
-                rate = self.rate(jurisdiction, category)
+            tax_of = taxes_of.get(category)
+            if tax_of is None:
+                tax_of = taxes_of[category] = self._tax_of(account.jurisdiction, category)
+            rate, fraction = tax_of
             amount, discount = w.amount, w.discount
             net = amount - discount
-            tax = (net * rate / _HUNDRED).quantize(quantum, mode) if rate else zero_tax
+            tax = zero_tax if fraction is None else (net * fraction).quantize(quantum, mode)
             gross = net + tax
             lines.append(BillLine(line_no, w.subscriber_id, w.item_type, w.description,
                                   w.quantity, w.unit, amount, discount, net, category, rate, tax,

@@ -203,21 +203,24 @@ def _day(text: str | None) -> date | None:
     return None if text is None else date.fromisoformat(text)
 
 
+_NO_POSITION = ("0", "0", "0")
+_NO_COUPONS: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+
+
 def account_from_json(text: str) -> BillingAccount:
     """Read an account written by :func:`account_to_json`."""
     d = json.loads(text)
-    pos = d.get("pos", ("0", "0", "0"))
-    cpn = d.get("cpn", ((), ()))
+    pos = d.get("pos", _NO_POSITION)
+    cpn = d.get("cpn", _NO_COUPONS)
+    pay = d.get("pay")
     return BillingAccount(
-        account_id=d["id"], name=d["name"], currency=d["cur"], cycle_day=d["bcd"],
-        subscriptions=tuple(Subscription(s[0], s[1], _day(s[2]), _day(s[3]), s[4])
-                            for s in d["subs"]),
-        jurisdiction=d["jur"], locale=d["loc"],
-        previous_balance=Decimal(pos[0]), payments=Decimal(pos[1]), adjustments=Decimal(pos[2]),
-        coupons=tuple(cpn[0]), redeemed_coupons=frozenset(cpn[1]),
-        payers=tuple(PayerRule(p[0], frozenset(p[1]), None if p[2] is None else Decimal(p[2]))
-                     for p in d.get("pay", ())),
-        address=tuple(d.get("adr", ())),
+        d["id"], d["name"], d["cur"], d["bcd"],
+        tuple([Subscription(s[0], s[1], _day(s[2]), _day(s[3]), s[4]) for s in d["subs"]]),
+        d["jur"], d["loc"], Decimal(pos[0]), Decimal(pos[1]), Decimal(pos[2]),
+        tuple(cpn[0]), frozenset(cpn[1]),
+        tuple([PayerRule(p[0], frozenset(p[1]), None if p[2] is None else Decimal(p[2]))
+               for p in pay]) if pay else (),
+        tuple(d.get("adr", ())),
     )
 
 

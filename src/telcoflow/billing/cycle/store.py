@@ -92,17 +92,20 @@ class BillStore:
                 done.update(r[0] for r in conn.execute(sql, (cycle, *part)))
             claims: list[tuple[object, ...]] = []
             bills: list[tuple[object, ...]] = []
+            exponents: dict[str, int] = {}
             for f in finished:
                 if f.account_id in done:
                     continue
                 if f.bill is not None:
                     b = f.bill
-                    exp = Currency.of(b.currency).exponent
+                    exp = exponents.get(b.currency)
+                    if exp is None:
+                        exp = exponents[b.currency] = Currency.of(b.currency).exponent
                     claims.append((cycle, f.account_id, "billed", None, b.bill_id, b.currency,
                                    str(b.total), int(b.total.scaleb(exp)), now))
                     docs = dict(f.documents)
                     bills.append((b.bill_id, cycle, f.account_id,
-                                  *(docs.get(fmt) for fmt in _FORMATS)))
+                                  docs.get("xml"), docs.get("html"), docs.get("json")))
                 else:
                     reason = f.skipped.reason if f.skipped else "unknown"
                     claims.append((cycle, f.account_id, "skipped", reason, None, None, None,

@@ -32,6 +32,7 @@ from typing import Any
 import jinja2
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.nodes import Expr
+from jinja2.runtime import new_context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 
@@ -216,35 +217,38 @@ class StatementRenderer:
         except jinja2.TemplateError as exc:
             raise BillDocumentError(f"cannot load statement template {template!r}: "
                                     f"{_where(exc)}") from exc
-        self._dates: dict[tuple[date, str, str], str] = {}
+        self._dates: dict[tuple[str, BillCycle, date], tuple[str, str, str, str]] = {}
+        # the template's globals as a plain dict: a context takes the set of their names, and
+        # the template's own ChainMap costs more to list than the rest of the context
         self._globals: dict[str, Any] = dict(self._template.globals)
         self._concat: Callable[[Any], str] = self._env.concat
 
-    def _date(self, value: date, locale: str, style: str) -> str:
-        key = (value, locale, style)
-        text = self._dates.get(key)
-        if text is None:
-            if len(self._dates) > 10_000:
+    def _cycle_dates(self, locale: str, cycle: BillCycle, due: date) -> tuple[str, str, str, str]:
+        """Start, end, issue and due dates as ``locale`` writes them (the same for every bill
+        of a cycle, so worked out once)."""
+        key = (locale, cycle, due)
+        dates = self._dates.get(key)
+        if dates is None:
+            if len(self._dates) > 1000:
                 self._dates.clear()
-            text = self._dates[key] = format_date(value, locale, style)
-        return text
+            dates = self._dates[key] = (
+                format_date(cycle.start, locale, "short"), format_date(cycle.end, locale, "short"),
+                format_date(cycle.bill_date, locale, "long"), format_date(due, locale, "long"))
+        return dates
 
     def view(self, bill: Bill) -> StatementView:
         """``bill`` formatted for its locale (what the template sees as ``s``)."""
         locale = bill.locale
         money = money_formatter(bill.currency, locale)
         number = number_formatter(locale)
-        cycle, pos = bill.cycle, bill.position
+        pos = bill.position
         v = StatementView()
         v.lang = locale[:2]
         v.bill_id = bill.bill_id
         v.account_id = bill.account_id
         v.account_name = bill.account_name
         v.address = bill.address
-        v.start = self._date(cycle.start, locale, "short")
-        v.end = self._date(cycle.end, locale, "short")
-        v.issued = self._date(cycle.bill_date, locale, "long")
-        v.due = self._date(pos.due_date, locale, "long")
+        v.start, v.end, v.issued, v.due = self._cycle_dates(locale, bill.cycle, pos.due_date)
         v.lines = tuple([
             (ln.subscriber_id, ln.description, number(ln.quantity) + " " + ln.unit,
              money(ln.amount), money(ln.discount), money(ln.tax), money(ln.gross))
@@ -252,7 +256,7 @@ class StatementRenderer:
         v.subtotal = money(bill.subtotal)
         v.discount_total = money(bill.discount_total)
         v.tax_total = money(bill.tax_total)
-        v.total = money(bill.total)
+        v.total = total = money(bill.total)
         v.discounts = tuple([(d.description, money(d.amount)) for d in bill.discounts])
         v.taxes = tuple([(t.category, number(t.rate), money(t.base), money(t.amount))
                          for t in bill.taxes])
@@ -261,13 +265,13 @@ class StatementRenderer:
         v.previous_balance = money(pos.previous_balance)
         v.payments = money(pos.payments)
         v.adjustments = money(pos.adjustments)
-        v.bill_total = money(pos.bill_total)
+        v.bill_total = total if pos.bill_total == bill.total else money(pos.bill_total)
         v.amount_due = money(pos.amount_due)
         return v
 
     def render(self, bill: Bill, **extra: Any) -> str:
         """The statement of ``bill`` as an HTML page (``extra`` names reach the template)."""
-        # what Template.render does, minus a copy of the variables into the context
+        # what Template.render does, with the globals merged once rather than per bill
         template = self._template
         names = self._globals.copy()
         names["bill"] = bill
@@ -280,8 +284,9 @@ class StatementRenderer:
             names.update(extra)
         try:
             try:
-                return self._concat(template.root_render_func(
-                    template.new_context(names, shared=True)))
+                context = new_context(self._env, template.name, template.blocks, names,
+                                      shared=True, globals=self._globals)
+                return self._concat(template.root_render_func(context))
             except Exception:
                 self._env.handle_exception()  # re-raises, traceback in template lines
         except jinja2.TemplateError as exc:

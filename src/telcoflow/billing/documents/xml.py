@@ -15,7 +15,7 @@ from typing import Any
 
 from lxml import etree
 
-from telcoflow.billing.cycle.model import Bill
+from telcoflow.billing.cycle.model import Bill, BillCycle
 from telcoflow.errors import TelcoflowRuntimeError
 
 __all__ = ["BILL_NAMESPACE", "BillDocumentError", "bill_schema", "render_bill_xml",
@@ -52,9 +52,14 @@ def _line_head(item_type: str, category: str, description: str, unit: str) -> st
             f'<description>{_x(description)}</description><quantity unit="{_x(unit)}">')
 
 
+@lru_cache(maxsize=64)
+def _cycle_element(cycle: BillCycle) -> str:
+    return (f'<cycle day="{cycle.cycle_day}" start="{cycle.start.isoformat()}" '
+            f'end="{cycle.end.isoformat()}" billDate="{cycle.bill_date.isoformat()}"/>')
+
+
 def render_bill_xml(bill: Bill) -> bytes:
     """The bill as UTF-8 XML bytes (valid against :func:`bill_schema`)."""
-    c = bill.cycle
     p = bill.position
     x, d = _x, _d
     out = [
@@ -65,9 +70,7 @@ def render_bill_xml(bill: Bill) -> bytes:
     ]
     for a in bill.address:
         out.append(f"<addressLine>{x(a)}</addressLine>")
-    out.append(
-        f'</account><cycle day="{c.cycle_day}" start="{c.start.isoformat()}" '
-        f'end="{c.end.isoformat()}" billDate="{c.bill_date.isoformat()}"/><lines>')
+    out.append(f"</account>{_cycle_element(bill.cycle)}<lines>")
     subscriber, escaped = None, ""
     for ln in bill.lines:
         if ln.subscriber_id != subscriber:  # lines come grouped by subscriber
