@@ -7,7 +7,7 @@ accounts have usage, 4 % have no subscribers and 4 % no charges (both get no bil
 
 Timed: ``bill_run`` on a process pool of 2 (this machine's cores): read ledger batches, close
 (recurring fees, discounts, minimum spend, taxes, split, position), render XML + HTML,
-compress, claim-and-write every batch in SQLite.
+claim-and-write every batch in SQLite (documents stored as rendered, uncompressed).
 
 Baseline (same run): the naive close, which re-reads and re-aggregates every raw rated event
 of an account (about 1,700 per subscriber, one query per account) instead of reading the
