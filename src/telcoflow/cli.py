@@ -158,6 +158,14 @@ def worker(args: tuple[str, ...]) -> None:
     raise SystemExit(worker_main(list(args)))
 
 
+_ledger_option = click.option(
+    "--ledger",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="the real-time SQLite ledger file",
+)
+
+
 @main.command("bill-run")
 @click.option(
     "--policy",
@@ -165,12 +173,7 @@ def worker(args: tuple[str, ...]) -> None:
     required=True,
     help="close policy YAML (kind: close-policy)",
 )
-@click.option(
-    "--ledger",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-    help="the real-time SQLite ledger file",
-)
+@_ledger_option
 @click.option(
     "--accounts",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -239,12 +242,7 @@ def bill_run_cmd(
 
 @main.command()
 @click.argument("kind", type=click.Choice(["balance"]))
-@click.option(
-    "--ledger",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    required=True,
-    help="the real-time SQLite ledger file",
-)
+@_ledger_option
 @click.option(
     "--store",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -33,9 +33,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from telcoflow.errors import DefinitionError, MoneyError, Problem
+from telcoflow.errors import MoneyError
 from telcoflow.loading.source import load_document, parse_yaml
-from telcoflow.loading.validate import validate_document
+from telcoflow.loading.validate import load_each, validate_document
 from telcoflow.money import Currency, RoundingPolicy, to_decimal
 
 __all__ = [
@@ -149,13 +149,4 @@ def load_close_policy(path: str | Path) -> ClosePolicy:
 def validate_policy_files(paths: Sequence[Path]) -> list[ClosePolicy]:
     """Validate close-policy files (the ``close-policy`` kind of ``telcoflow validate``);
     raise :class:`DefinitionError` with every problem of every file."""
-    problems: list[Problem] = []
-    out: list[ClosePolicy] = []
-    for path in paths:
-        try:
-            out.append(load_close_policy(path))
-        except DefinitionError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise DefinitionError(problems)
-    return out
+    return load_each(paths, load_close_policy)
