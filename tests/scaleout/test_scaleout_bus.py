@@ -161,6 +161,38 @@ def test_redis_restart_loses_streams_and_the_producer_is_told(
         bus.close()
 
 
+def test_streams_deleted_under_a_blocked_read_do_not_crash_the_consumer(
+        require_service: Callable[[str], None]) -> None:
+    import threading
+
+    from telcoflow.bus.redis_streams import RedisStreamBus, RedisStreamConsumer
+
+    with redis_prefix(require_service) as prefix:
+        bus = RedisStreamBus(REDIS_URL, prefix=prefix, partitions=1, lease_ms=20_000)
+        bus.publish(messages(1, 1))
+        # rebalancing only every 10 s, so the next poll blocks in XREADGROUP for its timeout
+        c = RedisStreamConsumer(bus, "c", "workers", balance_s=10.0)
+        assert len(drain(c, 1)) == 1
+        outcome: list[object] = []
+
+        def blocked_read() -> None:
+            try:
+                outcome.append(c.poll(10, timeout=3.0))
+            except Exception as exc:  # the test reports what escaped
+                outcome.append(exc)
+
+        reader = threading.Thread(target=blocked_read)
+        reader.start()
+        time.sleep(0.5)  # the read is now blocked in XREADGROUP
+        bus.purge()  # deletes the stream under it: Redis answers "UNBLOCKED ..."
+        reader.join(10)
+        assert outcome == [[]]  # an empty read, not a BusError
+        bus.reset()
+        bus.publish(messages(2, 1))
+        assert sorted(m.body for m in drain(c, 2)) == ["body-0", "body-1"]
+        bus.close()
+
+
 EVENTS = [
     UsageEvent("u1", "s1", "a1", "data", datetime(2026, 11, 3, 10, 0, 5), Decimal("12.5"),
                zone="roam-eu", slice="URLLC", rating_group=7),

@@ -351,9 +351,13 @@ class RedisStreamConsumer:
         try:
             return self._read(max_messages, timeout)
         except BusError as exc:
-            if "NOGROUP" not in str(exc) or isinstance(exc, BusUnavailableError):
+            # NOGROUP: Redis restarted and the groups are gone; UNBLOCKED: the stream was
+            # deleted while this read was blocked on it (Redis 7). Both mean the streams were
+            # lost: re-create the groups and let the producer re-publish.
+            lost = "NOGROUP" in str(exc) or "UNBLOCKED" in str(exc)
+            if not lost or isinstance(exc, BusUnavailableError):
                 raise
-            self._ensure_groups()  # Redis restarted: the groups are gone
+            self._ensure_groups()
             self._recovering |= self._owned
             return []
 
