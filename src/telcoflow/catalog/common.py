@@ -30,6 +30,7 @@ from telcoflow.money import Currency, Increment, RoundingPolicy, to_decimal
 __all__ = [
     "Amount",
     "CurrencyCode",
+    "ExactDecimal",
     "Frozen",
     "Id",
     "IdList",
@@ -58,6 +59,8 @@ def _currency(value: str) -> str:
     return value
 
 
+#: Any exact decimal (may be negative), never a float: the base of the types below.
+ExactDecimal = Annotated[Decimal, BeforeValidator(_decimal)]
 #: A decimal amount of money (the currency comes from the enclosing price or the catalog).
 Amount = Annotated[Decimal, BeforeValidator(_decimal), Field(ge=0)]
 #: A decimal quantity (units, seconds, MB, ...), never a float.

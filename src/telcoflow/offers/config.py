@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from telcoflow.errors import DefinitionError, MoneyError, Problem
+from telcoflow.catalog.common import ExactDecimal
+from telcoflow.errors import DefinitionError, Problem
 from telcoflow.loading.source import Document, load_document, parse_yaml
 from telcoflow.loading.validate import load_each, validate_document
-from telcoflow.money import to_decimal
 
 __all__ = [
     "OfferSpec",
@@ -27,15 +27,8 @@ __all__ = [
     "validate_recommendation_files",
 ]
 
-
-def _decimal(value: Any) -> Decimal:
-    try:
-        return to_decimal(value, field="value")
-    except MoneyError as exc:
-        raise ValueError(str(exc).replace("`value` must", "must")) from None
-
-
-Number = Annotated[Decimal, BeforeValidator(_decimal)]
+#: Weights, prices and scores: exact decimals, never floats.
+Number = ExactDecimal
 _ID = r"^[a-z0-9][a-z0-9_.-]*$"
 
 

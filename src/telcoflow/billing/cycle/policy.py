@@ -29,14 +29,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from telcoflow.catalog.common import Amount, Percent
 from telcoflow.errors import MoneyError
 from telcoflow.loading.source import load_document, parse_yaml
 from telcoflow.loading.validate import load_each, validate_document
-from telcoflow.money import Currency, RoundingPolicy, to_decimal
+from telcoflow.money import Currency, RoundingPolicy
 
 __all__ = [
     "ClosePolicy",
@@ -47,16 +48,6 @@ __all__ = [
     "validate_policy_files",
 ]
 
-
-def _decimal(value: Any) -> Decimal:
-    try:
-        return to_decimal(value, field="value")
-    except MoneyError as exc:
-        raise ValueError(str(exc).replace("`value` must", "must")) from None
-
-
-Amount = Annotated[Decimal, BeforeValidator(_decimal), Field(ge=0)]
-Percent = Annotated[Decimal, BeforeValidator(_decimal), Field(ge=0, le=100)]
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$", max_length=120)]
 
 
