@@ -21,6 +21,7 @@ final-unit indication; 150 MB used and committed leave 2.50.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -38,6 +39,25 @@ __all__ = ["Commit", "Grant", "OnlineCharging", "Reservation"]
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
+
+
+def _from_allowances(sub: SubscriberProfile, usage_type: str, zone: str, period: str,
+                     wanted: Decimal,
+                     used_of: Callable[[str], Decimal]) -> Iterator[tuple[str, Decimal]]:
+    """Walk ``sub``'s allowances by priority: ``(counter key, units taken)`` until ``wanted``
+    units are covered; ``used_of(key)`` says how much of an allowance is already gone."""
+    left = wanted
+    for alw in sub.allowances:
+        if left <= 0:
+            return
+        if not alw.covers(usage_type, zone):
+            continue
+        key = allowance_key(sub.id, alw.name, period)
+        free = alw.units - used_of(key)
+        if free > 0:
+            take = min(free, left)
+            left -= take
+            yield key, take
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,18 +149,12 @@ class OnlineCharging:
         counters = self.store.get_counters
         left = requested
         granted = _ZERO
-        for alw in sub.allowances:
-            if left <= 0:
-                break
-            if not alw.covers(res.usage_type, res.zone):
-                continue
-            key = allowance_key(sub.id, alw.name, period)
-            free = alw.units - counters((key,)).get(key, _ZERO) - self._held(key)
-            if free > 0:
-                take = min(free, left)
-                res.allowance_units[key] = take
-                left -= take
-                granted += take
+        for key, take in _from_allowances(
+                sub, res.usage_type, res.zone, period, requested,
+                lambda k: counters((k,)).get(k, _ZERO) + self._held(k)):
+            res.allowance_units[key] = take
+            left -= take
+            granted += take
         limited = False
         if left > 0:
             unit_price = tariff.amount(_ONE)
@@ -184,18 +198,11 @@ class OnlineCharging:
         effects: list[tuple[object, ...]] = []
         left = used
         from_allowance = _ZERO
-        for alw in sub.allowances:
-            if left <= 0:
-                break
-            if not alw.covers(res.usage_type, res.zone):
-                continue
-            key = allowance_key(sub.id, alw.name, period)
-            free = alw.units - tx.counter(key)
-            if free > 0:
-                take = min(free, left)
-                tx.add(effects, key, take)
-                left -= take
-                from_allowance += take
+        for key, take in _from_allowances(sub, res.usage_type, res.zone, period, used,
+                                          tx.counter):
+            tx.add(effects, key, take)
+            left -= take
+            from_allowance += take
         amount = tariff.amount(left)
         if amount:
             if account.prepaid:

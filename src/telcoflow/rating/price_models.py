@@ -95,16 +95,22 @@ class _PerUnit:
             return amount if self.factor == _ONE else amount / self.factor
 
 
-class _Graduated:
+class _TierTable:
+    """Tiers of a graduated or volume model as ``(bound in base units, price, flat fee)``."""
+
     __slots__ = ("factor", "tiers")
 
-    def __init__(self, model: GraduatedPrice, factor: Decimal) -> None:
+    def __init__(self, model: GraduatedPrice | VolumePrice, factor: Decimal) -> None:
         self.factor = factor
         with decimal.localcontext(_CTX):
             self.tiers = tuple(
                 (None if t.up_to is None else t.up_to * factor, t.unit_price, t.flat_fee)
                 for t in model.tiers
             )
+
+
+class _Graduated(_TierTable):
+    __slots__ = ()
 
     def __call__(self, quantity: Decimal) -> Decimal:
         if quantity <= 0:
@@ -127,16 +133,8 @@ class _Graduated:
             return units_total + flats
 
 
-class _Volume:
-    __slots__ = ("factor", "tiers")
-
-    def __init__(self, model: VolumePrice, factor: Decimal) -> None:
-        self.factor = factor
-        with decimal.localcontext(_CTX):
-            self.tiers = tuple(
-                (None if t.up_to is None else t.up_to * factor, t.unit_price, t.flat_fee)
-                for t in model.tiers
-            )
+class _Volume(_TierTable):
+    __slots__ = ()
 
     def __call__(self, quantity: Decimal) -> Decimal:
         if quantity <= 0:
