@@ -15,6 +15,7 @@ from itertools import islice
 from time import perf_counter
 
 from telcoflow.billing.batch import Batch
+from telcoflow.billing.gc_pause import gc_paused
 from telcoflow.billing.graph import GraphBuilder, ProcessGraph
 from telcoflow.billing.ledger import LedgerTransaction
 from telcoflow.billing.periods import next_period
@@ -116,11 +117,16 @@ class RealtimeBilling:
     """Runs a process graph over batches of events against a ledger store.
 
     ``graph`` may be a builder (it is built here, with this pipeline's KPIs).
+    With ``pause_gc`` (the default), Python's cyclic garbage collector is paused while a
+    batch runs and resumed after it (see :mod:`telcoflow.billing.gc_pause`): a batch's
+    short-lived objects die by reference counting, and collecting meanwhile costs about an
+    eighth of the batch's time.
     """
 
     def __init__(self, graph: ProcessGraph | GraphBuilder, store: LedgerStore, *,
-                 kpis: Kpis | None = None) -> None:
+                 kpis: Kpis | None = None, pause_gc: bool = True) -> None:
         self.kpis = kpis if kpis is not None else Kpis()
+        self.pause_gc = pause_gc
         if isinstance(graph, GraphBuilder):
             graph = graph.build(kpis=self.kpis)
         elif graph.kpis is None:
@@ -130,6 +136,12 @@ class RealtimeBilling:
 
     def process(self, events: Sequence[Event]) -> BatchResult:
         """Process one batch in one store transaction; return what it did."""
+        if not self.pause_gc:
+            return self._process(events)
+        with gc_paused():
+            return self._process(events)
+
+    def _process(self, events: Sequence[Event]) -> BatchResult:
         t0 = perf_counter()
         tx = LedgerTransaction(self.store)
         batch = Batch(list(events), tx)

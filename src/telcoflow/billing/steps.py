@@ -36,7 +36,7 @@ from telcoflow.events import (
 )
 from telcoflow.rating.allowances import Allowance, allowance_key
 from telcoflow.rating.rater import Rater, Tariff
-from telcoflow.stores.base import Claim
+from telcoflow.stores.base import Claim, LineKey
 
 __all__ = [
     "CreditControl",
@@ -65,6 +65,21 @@ Sink = Callable[[list[RatedRecord], list[Notification]], None]
 def closed_flag(account: str, period: str) -> str:
     """The flag key marking ``period`` of ``account`` closed."""
     return f"closed|{account}|{period}"
+
+
+_KEY_LIMIT = 1 << 20
+
+
+def _intern(table: dict[LineKey, LineKey], key: LineKey) -> LineKey:
+    """Keep one tuple per ledger line key (bounded), so claims share it.
+
+    An event's effects refer to its line keys; a batch's new tuples that survive in the
+    store's claims are walked by the garbage collector, shared ones are not.
+    """
+    if len(table) >= _KEY_LIMIT:
+        table.clear()
+    table[key] = key
+    return key
 
 
 class Validate:
@@ -463,14 +478,18 @@ class Rate:
 class Ledger:
     """Merge charges into the ledger by account, subscriber, item type and period."""
 
-    __slots__ = ()
+    __slots__ = ("_keys",)
     name = "ledger"
     needs = ("rated",)
     provides = ("posted",)
 
+    def __init__(self) -> None:
+        self._keys: dict[LineKey, LineKey] = {}
+
     def __call__(self, batch: Batch) -> None:
         """Post every charge's gross amount."""
         ledger = batch.tx.changes.ledger
+        keys = self._keys
         for item in batch.items:
             if not item.charges:
                 continue
@@ -481,6 +500,7 @@ class Ledger:
             for c in item.charges:
                 # inlined LedgerTransaction.post (the hottest write)
                 key = (account.id, sub, c.item_type, item.post_period, account.currency)
+                key = keys.get(key) or _intern(keys, key)
                 gross, quantity = c.gross, c.quantity
                 line = ledger.get(key)
                 if line is None:
@@ -531,14 +551,18 @@ class Discount:
 class Tax:
     """Exclusive tax on each charge's net, by item type, posted as a ``tax`` line."""
 
-    __slots__ = ()
+    __slots__ = ("_keys",)
     name = "tax"
     needs = ("discounted",)
     provides = ("taxed",)
 
+    def __init__(self) -> None:
+        self._keys: dict[LineKey, LineKey] = {}
+
     def __call__(self, batch: Batch) -> None:
         """Compute and post the tax of every charge."""
         ledger = batch.tx.changes.ledger
+        keys = self._keys
         for item in batch.items:
             account = item.account
             if account is None or not item.charges or not account.tax_rates:
@@ -553,6 +577,7 @@ class Tax:
                     c.tax = tax = (c.gross - c.discount if c.discount else c.gross) * rate
                     key = (account.id, item.event.subscriber, "tax", item.post_period,
                            account.currency)
+                    key = keys.get(key) or _intern(keys, key)
                     line = ledger.get(key)
                     if line is None:
                         ledger[key] = [tax, _ZERO]

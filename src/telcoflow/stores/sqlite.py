@@ -178,18 +178,19 @@ class SQLiteLedgerStore:
         """Apply a change set in one durable transaction; the cache follows only on success."""
         if changes.is_empty():
             return
-        new_lines: dict[LineKey, list[Decimal]] = {}
-        for key, (amount, quantity) in changes.ledger.items():
-            old = self._ledger.get(key)
-            if old is not None:
-                amount = old[0] + amount
-                quantity = old[1] + quantity
-            new_lines[key] = [amount, quantity]
-        new_counters: dict[str, Decimal] = {}
-        for ckey, delta in changes.counters.items():
-            new_counters[ckey] = self._counters.get(ckey, _ZERO) + delta
         checkpoint = (not changes.journaled
                       or self._since_checkpoint + 1 >= self.checkpoint_every)
+        new_lines: dict[LineKey, list[Decimal]] = {}
+        new_counters: dict[str, Decimal] = {}
+        if checkpoint:  # the new sums are written in this transaction
+            for key, (amount, quantity) in changes.ledger.items():
+                old = self._ledger.get(key)
+                if old is not None:
+                    amount = old[0] + amount
+                    quantity = old[1] + quantity
+                new_lines[key] = [amount, quantity]
+            for ckey, delta in changes.counters.items():
+                new_counters[ckey] = self._counters.get(ckey, _ZERO) + delta
         db = self._db
         with _sqlite_errors("commit of a batch", self.path):
             db.execute("BEGIN IMMEDIATE")
@@ -226,17 +227,29 @@ class SQLiteLedgerStore:
                 if db.in_transaction:
                     db.execute("ROLLBACK")
                 raise
-        self._ledger.update(new_lines)
-        self._counters.update(new_counters)
         self._flags.update(changes.flags)
         if checkpoint:
+            self._ledger.update(new_lines)
+            self._counters.update(new_counters)
             self._dirty_lines.clear()
             self._dirty_counters.clear()
             self._since_checkpoint = 0
-        else:
-            self._dirty_lines.update(new_lines)
-            self._dirty_counters.update(new_counters)
-            self._since_checkpoint += 1
+            return
+        # committed, journaled: fold the deltas into the caches in one pass
+        ledger, counters = self._ledger, self._counters
+        for key, (amount, quantity) in changes.ledger.items():
+            line = ledger.get(key)
+            if line is None:
+                ledger[key] = [amount, quantity]
+            else:
+                line[0] += amount
+                line[1] += quantity
+        for ckey, delta in changes.counters.items():
+            value = counters.get(ckey)
+            counters[ckey] = delta if value is None else value + delta
+        self._dirty_lines.update(changes.ledger)
+        self._dirty_counters.update(changes.counters)
+        self._since_checkpoint += 1
 
     def _write_sums(self, new_lines: dict[LineKey, list[Decimal]],
                     new_counters: dict[str, Decimal]) -> None:
