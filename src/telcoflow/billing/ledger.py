@@ -9,7 +9,7 @@ transaction as its ledger write.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
 
 from telcoflow.events import Event, fingerprint
@@ -23,10 +23,14 @@ _ZERO = Decimal(0)
 class LedgerTransaction:
     """Reads and writes of one batch against a :class:`~telcoflow.stores.base.LedgerStore`."""
 
-    __slots__ = ("_flags", "changes", "local_fingerprints", "store", "unjournaled", "values")
+    __slots__ = ("_flags", "changes", "local_fingerprints", "store", "unjournaled", "values",
+                 "view")
 
     def __init__(self, store: LedgerStore) -> None:
         self.store = store
+        #: the store's committed counters when it keeps them in this process
+        #: (``counter_view``, see :mod:`telcoflow.stores.base`), else ``None``
+        self.view: Mapping[str, Decimal] | None = getattr(store, "counter_view", None)
         #: the store lives in this process only and keeps
         #: :func:`~telcoflow.events.local_fingerprint` claims (cheaper than digests)
         self.local_fingerprints = getattr(store, "local_fingerprints", False) is True
@@ -83,12 +87,22 @@ class LedgerTransaction:
         """The current value of counter ``key`` (0 if it never moved)."""
         value = self.values.get(key)
         if value is None:
-            value = self.store.get_counters((key,)).get(key, _ZERO)
+            view = self.view
+            if view is not None:
+                value = view.get(key, _ZERO)
+            else:
+                value = self.store.get_counters((key,)).get(key, _ZERO)
             self.values[key] = value
         return value
 
     def prefetch(self, keys: Sequence[str]) -> None:
-        """Read the counters among ``keys`` not read yet in one store call (0 if absent)."""
+        """Read the counters among ``keys`` not read yet in one store call (0 if absent).
+
+        A no-op when the store exposes its counters in this process (``view``): they are
+        then read one by one, as cheaply.
+        """
+        if self.view is not None:
+            return
         values = self.values
         missing = [k for k in keys if k not in values]
         if missing:

@@ -377,6 +377,9 @@ class Rate:
             if len(self._alw_keys) > 64:
                 self._alw_keys.clear()
             by_sub = self._alw_keys[period] = {}
+        found = by_sub.get(sub.id)
+        if found is not None and found[0] is sub.allowances:
+            return found
         keys = tuple(allowance_key(sub.id, a.name, period) for a in sub.allowances)
         found = by_sub[sub.id] = (sub.allowances, keys, tuple(
             (a.usage_types, a.zones, a.units, key)
@@ -393,27 +396,25 @@ class Rate:
         alw_keys = self._alw_keys
         keep = []
         items = batch.items
-        # the allowance counter keys of every item (read from the store in one call)
-        item_buckets: list[_Buckets | None] = []
-        wanted: list[str] = []
+        if tx.view is None:  # read the allowance counters of every item in one store call
+            wanted: list[str] = []
+            for item in items:
+                sub = item.subscriber
+                if sub is not None and sub.allowances and type(item.event) is UsageEvent:
+                    wanted.extend(self._keys(sub, item.period)[1])
+            if wanted:
+                tx.prefetch(wanted)
         for item in items:
-            sub = item.subscriber
-            if sub is None or not sub.allowances or type(item.event) is not UsageEvent:
-                item_buckets.append(None)
-                continue
-            by_sub = alw_keys.get(item.period)
-            cached = by_sub.get(sub.id) if by_sub is not None else None
-            if cached is None or cached[0] is not sub.allowances:
-                cached = self._keys(sub, item.period)
-            item_buckets.append(cached)
-            wanted.extend(cached[1])
-        if wanted:
-            tx.prefetch(wanted)
-        for item, buckets in zip(items, item_buckets, strict=True):
             e = item.event
             sub = item.subscriber
             if type(e) is UsageEvent:
                 assert sub is not None
+                buckets: _Buckets | None = None
+                if sub.allowances:
+                    by_sub = alw_keys.get(item.period)
+                    buckets = by_sub.get(sub.id) if by_sub is not None else None
+                    if buckets is None or buckets[0] is not sub.allowances:
+                        buckets = self._keys(sub, item.period)
                 try:
                     tariff = tariff_of(e, sub)
                     memo = memos.get(id(tariff))
@@ -732,21 +733,19 @@ class CreditControl:
         items = batch.items
         keys_of = self._keys_of
         all_keys = self._keys
-        item_keys: list[_CreditKeys] = []
+        if tx.view is None:  # read the balances and spends of every item in one store call
+            tx.prefetch([keys_of(item.account, item.post_period).counter  # type: ignore[arg-type]
+                         for item in items])
+        values = tx.values
+        deltas = tx.changes.counters
         for item in items:
+            e = item.event
             account = item.account
             assert account is not None
             by_account = all_keys.get(item.post_period)
             k = by_account.get(account.id) if by_account is not None else None
             if k is None or k.account is not account:
                 k = keys_of(account, item.post_period)
-            item_keys.append(k)
-        tx.prefetch([k.counter for k in item_keys])
-        values = tx.values
-        deltas = tx.changes.counters
-        for item, k in zip(items, item_keys, strict=True):
-            e = item.event
-            account = k.account
             if type(e) is PaymentEvent:
                 if e.payment_type == "top_up":
                     tx.add(item.effects, f"bal|{account.id}", e.amount)

@@ -14,7 +14,11 @@ A backend stores five things:
 A backend living in one process only may set a class attribute
 ``local_fingerprints = True`` (optional, not part of the protocol): the graph then claims
 events with :func:`~telcoflow.events.local_fingerprint` (a cheap in-process hash) instead
-of the portable digest; the in-memory store does.
+of the portable digest; the in-memory store does. A backend that keeps its committed
+counters in a dictionary in this process may expose it read-only as ``counter_view`` (a
+``Mapping[str, Decimal]``, also optional): a transaction then reads counters from it
+directly instead of batching :meth:`LedgerStore.get_counters` calls; the memory and SQLite
+stores do.
 
 Writes arrive as one :class:`ChangeSet` per batch through :meth:`LedgerStore.apply`, which
 must be atomic: the claims of a batch and its ledger writes commit together or not at all

@@ -20,7 +20,7 @@ change set (rerating) leaves its old entry in its tuple.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from telcoflow.stores.base import (
@@ -49,6 +49,8 @@ class MemoryLedgerStore:
         self._amounts: dict[LineKey, Decimal] = {}
         self._quantities: dict[LineKey, Decimal] = {}
         self._counters: dict[str, Decimal] = {}
+        #: the committed counters, to read only (see ``telcoflow.stores.base``)
+        self.counter_view: Mapping[str, Decimal] = self._counters
         self._flags: set[str] = set()
         # event id -> (change set number << 32) + its index in that change set's tuples
         self._claims: dict[str, int] = {}

@@ -30,7 +30,7 @@ Amounts are stored as decimal text, never as SQLite REAL.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -118,6 +118,8 @@ class SQLiteLedgerStore:
             }
             self._flags: set[str] = {k for (k,) in self._db.execute("SELECT key FROM flags")}
             self._replay_journal()
+        #: the committed counters, to read only (see ``telcoflow.stores.base``)
+        self.counter_view: Mapping[str, Decimal] = self._counters
 
     def _replay_journal(self) -> None:
         """Fold the claims committed after the last checkpoint into the caches."""
