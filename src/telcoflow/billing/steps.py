@@ -396,7 +396,8 @@ class Rate:
         alw_keys = self._alw_keys
         keep = []
         items = batch.items
-        if tx.view is None:  # read the allowance counters of every item in one store call
+        view = tx.view
+        if view is None:  # read the allowance counters of every item in one store call
             wanted: list[str] = []
             for item in items:
                 sub = item.subscriber
@@ -435,7 +436,8 @@ class Rate:
                         if usage_type in usage_types and (zones is None or zone in zones):
                             used = values.get(key)
                             if used is None:
-                                used = tx.counter(key)
+                                used = (view.get(key, _ZERO) if view is not None
+                                        else tx.counter(key))
                             free = included - used
                             if free > 0:
                                 take = free if free < left else left
@@ -733,7 +735,8 @@ class CreditControl:
         items = batch.items
         keys_of = self._keys_of
         all_keys = self._keys
-        if tx.view is None:  # read the balances and spends of every item in one store call
+        view = tx.view
+        if view is None:  # read the balances and spends of every item in one store call
             tx.prefetch([keys_of(item.account, item.post_period).counter  # type: ignore[arg-type]
                          for item in items])
         values = tx.values
@@ -766,7 +769,7 @@ class CreditControl:
                     key = k.counter
                     value = values.get(key)
                     if value is None:
-                        value = tx.counter(key)
+                        value = view.get(key, _ZERO) if view is not None else tx.counter(key)
                     if account.prepaid:
                         amount = -amount
                     value += amount
