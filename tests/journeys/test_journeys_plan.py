@@ -166,6 +166,21 @@ def test_every_deadline_op_is_compiled_and_walked() -> None:
     assert ops == {DL_NONE, DL_CLEAR, DL_REPLACE1, DL_OTHER}
 
 
+def test_rows_hold_their_first_step_and_its_candidates() -> None:
+    """Each row entry is its first candidate; ``choose`` is set when a choice is needed."""
+    for journey in JOURNEYS.values():
+        actions = noop_actions(journey).get
+        table, chooser = Plan(journey, actions), Plan(journey, actions, choose_all=True)
+        for state, row in journey.table.items():
+            for trigger, candidates in row.items():
+                first = table.rows[state][trigger]
+                assert [s.transition for s in first.candidates] == list(candidates)
+                assert first.choose == (candidates[0].check is not None
+                                        or candidates[0].memory_key is not None)
+                assert first.fields == table.payloads.get(trigger, frozenset())
+                assert chooser.rows[state][trigger].choose
+
+
 def test_prepaid_walk_of_the_benchmark() -> None:
     """The benchmark's nine events, checked against the reference at every step."""
     journey = JOURNEYS["prepaid_online_purchase"]

@@ -342,6 +342,29 @@ def test_sqlite_store_round_trip(tmp_path: Any, rec: Recorder, clock: ManualCloc
         reopened.create(inst)
 
 
+def test_sqlite_save_keeps_missing_values_null(rec: Recorder, clock: ManualClock) -> None:
+    """save_many passes missing values as "" or 0 (cheaper to bind): they are stored NULL."""
+    store = SQLiteJourneyStore()
+    runtime = JourneyRuntime([load()], actions=rec.registry, store=store, clock=clock)
+    runtime.create("pay", channel="app", instance_id="n1")
+
+    def columns() -> tuple[Any, ...]:
+        return tuple(store._db.execute(  # a look inside, for the stored NULLs
+            "SELECT next_due, memory, outcome FROM journey_instances WHERE id = 'n1'"
+        ).fetchone())
+
+    runtime.dispatch("n1", "start_payment", {"amount": 1}, channel="web")
+    assert columns() == (1900.0, None, None)
+    runtime.dispatch("n1", "interrupt", channel="web")  # hold: memory set, no deadline
+    assert columns() == (None, '{"paying":"paying.pending"}', None)
+    runtime.dispatch("n1", "resume", channel="web")
+    runtime.dispatch("n1", "succeeded", channel="web")  # done: an outcome
+    assert columns() == (None, '{"paying":"paying.pending"}', "completed")
+    inst = store.load("n1")
+    assert (inst.outcome, inst.deadlines, inst.next_deadline) == ("completed", (), None)
+    assert store.due(10_000.0) == []
+
+
 def test_sqlite_due_and_batch_is_all_or_nothing(rec: Recorder, clock: ManualClock) -> None:
     store = SQLiteJourneyStore()
     runtime = JourneyRuntime([load()], actions=rec.registry, store=store, clock=clock)

@@ -5,15 +5,17 @@ worked out; this module turns them into what :meth:`JourneyRuntime.send
 <telcoflow.journeys.runtime.JourneyRuntime.send>` reads per event, so that an event costs a few
 dictionary lookups and attribute reads and creates no intermediate objects:
 
-* ``rows[state][trigger]`` -> the candidate :class:`Step` objects in the order they are tried;
+* ``rows[state][trigger]`` -> the first candidate :class:`Step`; when it is ``choose``-flagged
+  (it has a guard or a history condition, or the runtime runs the ``transitions`` engine) the
+  runtime tries its ``candidates`` in order, otherwise the step fires at once;
 * each step has its host actions already resolved to callables (bound when the journey is
   registered: a registry never drops or replaces an action), a single ``gated`` flag (a guard
   or a history condition to test, else the step fires at once), and its deadline change as a
   small op code with its constants, so the common "replace by one deadline" and "clear all"
   cases build one tuple and nothing else;
 * ``channels`` maps each accepted channel (the journey's and ``system``) to the journey's own
-  interned string, and ``payloads`` maps each trigger to the frozenset of its payload fields,
-  so the two event checks are one lookup and one C-level ``issuperset``.
+  interned string, and each step carries the frozenset of its trigger's payload fields
+  (``fields``), so the two event checks are one lookup and one C-level ``issuperset``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from telcoflow.journeys.instance import SYSTEM_CHANNEL
 __all__ = ["DL_CLEAR", "DL_NONE", "DL_OTHER", "DL_REPLACE1", "Plan", "Step", "compile_plan"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_NO_FIELDS: frozenset[str] = frozenset()
 
 #: Deadline op codes of a step.
 DL_NONE = 0  # deadlines unchanged
@@ -40,13 +43,21 @@ DL_OTHER = 3  # anything else: Step.new_deadlines
 class Step:
     """One compiled transition, as the runtime's hot path reads it."""
 
-    __slots__ = ("after", "check", "check_event", "deadline_op", "deadline_state",
-                 "deadlines_clear", "deadlines_replace", "deadlines_set", "fns", "gated",
-                 "increment", "memory_key", "memory_updates", "memory_value", "outcome",
-                 "target", "transition", "trigger")
+    __slots__ = ("after", "candidates", "check", "check_event", "choose", "deadline_op",
+                 "deadline_state", "deadlines_clear", "deadlines_replace", "deadlines_set",
+                 "effects", "fields", "fns", "gated", "increment", "memory_key", "memory_updates",
+                 "memory_value", "outcome", "target", "transition", "trigger")
 
-    def __init__(self, t: FlatTransition, fns: tuple[Callable[..., Any], ...]) -> None:
+    def __init__(self, t: FlatTransition, fns: tuple[Callable[..., Any], ...],
+                 fields: frozenset[str] = frozenset()) -> None:
         self.transition = t
+        #: The payload fields the trigger declares (an event may send a subset).
+        self.fields = fields
+        #: The steps of this step's row (same source and trigger) in the order they are
+        #: tried, and whether the runtime must try them (set by :class:`Plan` on the row's
+        #: first step; a step that is not first in its row is never read for either).
+        self.candidates: tuple[Step, ...] = (self,)
+        self.choose = False
         self.trigger = t.trigger
         self.target = t.target
         self.fns = fns
@@ -57,6 +68,9 @@ class Step:
         self.gated = t.check is not None or t.memory_key is not None
         self.increment = t.increment
         self.memory_updates = dict(t.memory_updates) if t.memory_updates else None
+        #: False when the step only moves (no actions, counters or history memory): the
+        #: runtime then only applies the payload.
+        self.effects = bool(fns or t.increment or t.memory_updates)
         self.outcome = t.outcome
         self.deadlines_set = t.deadlines_set
         self.deadlines_clear = t.deadlines_clear
@@ -108,13 +122,14 @@ class Plan:
     __slots__ = ("channels", "id", "journey", "payloads", "rows", "steps", "version")
 
     def __init__(self, journey: Journey | None,
-                 actions: Callable[[str], Callable[..., Any] | None]) -> None:
+                 actions: Callable[[str], Callable[..., Any] | None], *,
+                 choose_all: bool = False) -> None:
         self.journey = journey
         self.id: str | None = None
         self.version = 0
         self.channels: dict[str, str] = {}
         self.payloads: dict[str, frozenset[str]] = {}
-        self.rows: dict[str, dict[str, tuple[Step, ...]]] = {}
+        self.rows: dict[str, dict[str, Step]] = {}
         self.steps: dict[int, Step] = {}
         if journey is None:
             return  # the "no journey yet" sentinel: matches no instance
@@ -131,13 +146,23 @@ class Plan:
                 if fn is None:  # JourneyRuntime.register checked this first
                     raise KeyError(name)
                 fns.append(fn)
-            self.steps[t.index] = Step(t, tuple(fns))
+            self.steps[t.index] = Step(t, tuple(fns), self.payloads.get(t.trigger, _NO_FIELDS))
         for state, row in journey.table.items():
-            self.rows[state] = {trigger: tuple(self.steps[t.index] for t in candidates)
-                                for trigger, candidates in row.items()}
+            entries: dict[str, Step] = {}
+            for trigger, candidates in row.items():
+                steps = tuple(self.steps[t.index] for t in candidates)
+                first = steps[0]
+                first.candidates = steps
+                first.choose = choose_all or first.gated
+                entries[trigger] = first
+            self.rows[state] = entries
 
 
-def compile_plan(journey: Journey,
-                 actions: Callable[[str], Callable[..., Any] | None]) -> Plan:
-    """The runtime plan of ``journey`` with its actions resolved through ``actions``."""
-    return Plan(journey, actions)
+def compile_plan(journey: Journey, actions: Callable[[str], Callable[..., Any] | None], *,
+                 choose_all: bool = False) -> Plan:
+    """The runtime plan of ``journey`` with its actions resolved through ``actions``.
+
+    ``choose_all``: flag every row's first step ``choose`` (the ``transitions`` engine
+    chooses every transition itself).
+    """
+    return Plan(journey, actions, choose_all=choose_all)

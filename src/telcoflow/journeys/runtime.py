@@ -41,13 +41,14 @@ from telcoflow.journeys.instance import (
     system_clock,
 )
 from telcoflow.journeys.machine import JourneyMachine
-from telcoflow.journeys.plan import DL_CLEAR, DL_REPLACE1, Plan, compile_plan
+from telcoflow.journeys.plan import DL_CLEAR, DL_REPLACE1, Plan, Step, compile_plan
 from telcoflow.journeys.store import JourneyStore, MemoryJourneyStore
 
 __all__ = ["ENGINES", "JourneyRuntime"]
 
 ENGINES = ("table", "transitions")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_new = object.__new__
 
 
 class JourneyRuntime:
@@ -106,7 +107,8 @@ class JourneyRuntime:
             raise JourneyError([Problem(f"journey {journey.id} v{journey.version} is already "
                                         "registered", "E-journey-duplicate", journey.file)])
         self._machines[key] = JourneyMachine(journey)
-        self._plans[key] = compile_plan(journey, self.actions.get)
+        self._plans[key] = compile_plan(journey, self.actions.get,
+                                        choose_all=not self._table)
         self._journeys[key] = journey
         self._latest[journey.id] = max(self._latest.get(journey.id, 0), journey.version)
 
@@ -172,69 +174,83 @@ class JourneyRuntime:
             plan = self._prepare(instance, trigger)
         try:
             canonical = plan.channels[channel]
-            candidates = plan.rows[instance.state][trigger]
+            step = plan.rows[instance.state][trigger]
         except KeyError:
             self._refuse(plan, instance, trigger, payload, channel)
             raise AssertionError from None  # pragma: no cover
         if payload:
-            declared = plan.payloads.get(trigger)
-            if declared is None or not declared.issuperset(payload):
+            if not step.fields.issuperset(payload):
                 self._refuse(plan, instance, trigger, payload, channel)
         else:
             payload = _EMPTY
-        if self._table:
-            for step in candidates:
-                if not step.gated or step.allows(instance.memory, instance.context, payload,
-                                                 channel, trigger):
-                    break
-            else:
-                return SendResult(instance.id, None, trigger, instance.state)
-        else:
-            chosen = self._machines[(plan.id or "", plan.version)].choose(
-                instance.state, trigger, _Allows(instance, payload, channel, trigger))
+        if step.choose:
+            chosen = self._choose(plan, step, instance, payload, channel, trigger)
             if chosen is None:
                 return SendResult(instance.id, None, trigger, instance.state)
-            step = plan.steps[chosen.index]
+            step = chosen
         at = self.clock() if now is None else now
-        # apply the step: host actions first (they may refuse by raising: nothing changed yet)
-        ctx = instance.context
-        updates: dict[str, Any] | None = None
-        fns = step.fns
-        if fns:
-            view = MappingProxyType(ctx)
-            for fn in fns:
-                out = fn(context=view, payload=payload, instance_id=instance.id,
-                         channel=channel, trigger=step.trigger)
-                if out:
-                    if updates is None:
-                        updates = dict(out)
-                    else:
-                        updates.update(out)
-        if payload:
-            ctx.update(payload)
-        for counter in step.increment:
-            ctx[counter] = ctx.get(counter, 0) + 1
-        if updates:
-            ctx.update(updates)
+        if step.effects:
+            # host actions first (they may refuse by raising: nothing changed yet), then the
+            # payload, counters, the actions' updates and the history memory
+            ctx = instance.context
+            updates: dict[str, Any] | None = None
+            fns = step.fns
+            if fns:
+                view = MappingProxyType(ctx)
+                for fn in fns:
+                    out = fn(context=view, payload=payload, instance_id=instance.id,
+                             channel=channel, trigger=step.trigger)
+                    if out:
+                        if updates is None:
+                            updates = dict(out)
+                        else:
+                            updates.update(out)
+            if payload:
+                ctx.update(payload)
+            if step.increment:
+                for counter in step.increment:
+                    ctx[counter] = ctx.get(counter, 0) + 1
+            if updates:
+                ctx.update(updates)
+            if step.memory_updates is not None:
+                memory = instance.memory if instance.memory is not None else {}
+                memory.update(step.memory_updates)
+                instance.memory = memory
+        elif payload:
+            instance.context.update(payload)
         target = step.target
         instance.state = target
-        instance.history += (at, step.trigger, target, canonical)
-        if step.memory_updates is not None:
-            memory = instance.memory if instance.memory is not None else {}
-            memory.update(step.memory_updates)
-            instance.memory = memory
+        instance.history.extend((at, step.trigger, target, canonical))
         op = step.deadline_op
-        if op:
-            if op == DL_REPLACE1:
-                instance.deadlines = ((at + step.after, step.deadline_state),)
-            elif op == DL_CLEAR:
+        if op == DL_REPLACE1:
+            instance.deadlines = ((at + step.after, step.deadline_state),)
+        elif op:
+            if op == DL_CLEAR:
                 instance.deadlines = ()
                 if step.outcome is not None:
                     instance.outcome = step.outcome
             else:
                 instance.deadlines = step.new_deadlines(instance.deadlines, at)
         instance.version += 1
-        return SendResult(instance.id, step.transition)
+        # SendResult(instance.id, step.transition) without a Python __init__ call
+        result = _new(SendResult)
+        result.instance_id = instance.id
+        result.transition = step.transition
+        result._trigger = result._state = ""
+        return result
+
+    def _choose(self, plan: Plan, first: Step, instance: JourneyInstance,
+                payload: Mapping[str, Any], channel: str, trigger: str) -> Step | None:
+        """The step the event takes among ``first``'s row, or None when no guard holds."""
+        if self._table:
+            for step in first.candidates:
+                if not step.gated or step.allows(instance.memory, instance.context, payload,
+                                                 channel, trigger):
+                    return step
+            return None
+        chosen = self._machines[(plan.id or "", plan.version)].choose(
+            instance.state, trigger, _Allows(instance, payload, channel, trigger))
+        return None if chosen is None else plan.steps[chosen.index]
 
     def _prepare(self, instance: JourneyInstance, trigger: str) -> Plan:
         """The plan of the instance's journey; refuse a finished instance."""

@@ -212,7 +212,7 @@ def _sqlite_errors(what: str) -> Iterator[None]:
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS journey_instances (
-    id TEXT PRIMARY KEY,
+    id TEXT PRIMARY KEY NOT NULL,
     journey_id TEXT NOT NULL,
     journey_version INTEGER NOT NULL,
     state TEXT NOT NULL,
@@ -222,7 +222,7 @@ CREATE TABLE IF NOT EXISTS journey_instances (
     memory TEXT,
     outcome TEXT,
     version INTEGER NOT NULL
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS journey_instances_due ON journey_instances (next_due)
     WHERE next_due IS NOT NULL;
 CREATE TABLE IF NOT EXISTS journey_records (
@@ -238,9 +238,23 @@ CREATE UNIQUE INDEX IF NOT EXISTS journey_records_instance
 """
 
 
+# The statement of save_many. A missing value is not passed as None but as a value of
+# another type that SQLite turns back into NULL (NULLIF): Python's sqlite3 module binds str,
+# int and float directly but sends every other value, None included, through its adapter
+# lookup, which raises and clears an AttributeError per value (a tenth of the cost of a
+# saved row). next_due is a number or NULL (so "" stands for NULL), memory JSON text or NULL
+# and outcome a name or NULL (so 0 does: an integer binds without a copy).
+_UPDATE = ("UPDATE journey_instances SET context=?, deadlines=?, next_due=NULLIF(?, ''), "
+           "memory=NULLIF(?, 0), outcome=NULLIF(?, 0), state=?, version=?, journey_version=? "
+           "WHERE id=? AND version=?")
+
+
 class SQLiteJourneyStore:
     """Instances in SQLite (a file or ``":memory:"``); records appended, never rewritten.
 
+    Instances go to a rowid table (the id is a unique index): instances created together
+    sit on neighbouring pages, so a batch that moves them dirties few pages, whatever their
+    ids (a file made by an earlier version, keyed by id ``WITHOUT ROWID``, works the same).
     Records go to a rowid table in the order they are written (each batch appends to the
     end of the table; only the small ``(instance_id, seq)`` index is written in place, and
     its uniqueness is a second guard against two writers recording one version).
@@ -359,9 +373,10 @@ class SQLiteJourneyStore:
             deadlines = inst.deadlines
             memory = inst.memory
             iid = inst.id
+            outcome = inst.outcome
             add_row((dumps(inst.context), dump_deadlines(deadlines) if deadlines else "",
-                     deadlines[0][0] if deadlines else None,
-                     dumps(memory) if memory else None, inst.outcome, inst.state, inst.version,
+                     deadlines[0][0] if deadlines else "", dumps(memory) if memory else 0,
+                     outcome if outcome is not None else 0, inst.state, inst.version,
                      inst.journey_version, iid, expected))
             h = inst.history
             for i in range((expected + 1) * 4, len(h), 4):
@@ -370,10 +385,7 @@ class SQLiteJourneyStore:
         with _sqlite_errors("saving"):
             db.execute("BEGIN IMMEDIATE")  # the write lock: versions cannot change under us
             try:
-                cur = db.executemany(
-                    "UPDATE journey_instances SET context=?, deadlines=?, next_due=?, memory=?, "
-                    "outcome=?, state=?, version=?, journey_version=? WHERE id=? AND version=?",
-                    rows)
+                cur = db.executemany(_UPDATE, rows)
                 if cur.rowcount != len(rows):
                     db.execute("ROLLBACK")
                     self._check_versions(items)  # names the instance someone else moved
