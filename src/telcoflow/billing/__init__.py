@@ -3,28 +3,63 @@
 Start with :func:`default_graph` and :class:`RealtimeBilling` (see ``docs/billing.md``).
 Cycle close and bill documents live in :mod:`telcoflow.billing.cycle` and
 :mod:`telcoflow.billing.documents`.
+
+The names below load their module on first use: importing a subpackage (a bill run's worker
+imports :mod:`telcoflow.billing.cycle`) does not pay for the real-time graph, the rating
+engine and the catalog it does not use.
 """
 
-from telcoflow.billing.batch import Batch, Item
-from telcoflow.billing.charging import Commit, Grant, OnlineCharging
-from telcoflow.billing.graph import GraphBuilder, ProcessGraph, Step
-from telcoflow.billing.ledger import LedgerTransaction
-from telcoflow.billing.profiles import (
-    AccountProfile,
-    DictProfiles,
-    DiscountRule,
-    ProfileCache,
-    SplitPolicy,
-    SubscriberProfile,
-)
-from telcoflow.billing.realtime import (
-    Adjustment,
-    BatchResult,
-    RealtimeBilling,
-    StreamTotals,
-    default_graph,
-)
-from telcoflow.billing.recurring import RecurringFees, prorate
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from telcoflow.billing.batch import Batch, Item
+    from telcoflow.billing.charging import Commit, Grant, OnlineCharging
+    from telcoflow.billing.graph import GraphBuilder, ProcessGraph, Step
+    from telcoflow.billing.ledger import LedgerTransaction
+    from telcoflow.billing.profiles import (
+        AccountProfile,
+        DictProfiles,
+        DiscountRule,
+        ProfileCache,
+        SplitPolicy,
+        SubscriberProfile,
+    )
+    from telcoflow.billing.realtime import (
+        Adjustment,
+        BatchResult,
+        RealtimeBilling,
+        StreamTotals,
+        default_graph,
+    )
+    from telcoflow.billing.recurring import RecurringFees, prorate
+
+_LAZY: dict[str, str] = {
+    "AccountProfile": "telcoflow.billing.profiles",
+    "Adjustment": "telcoflow.billing.realtime",
+    "Batch": "telcoflow.billing.batch",
+    "BatchResult": "telcoflow.billing.realtime",
+    "Commit": "telcoflow.billing.charging",
+    "DictProfiles": "telcoflow.billing.profiles",
+    "DiscountRule": "telcoflow.billing.profiles",
+    "Grant": "telcoflow.billing.charging",
+    "GraphBuilder": "telcoflow.billing.graph",
+    "Item": "telcoflow.billing.batch",
+    "LedgerTransaction": "telcoflow.billing.ledger",
+    "OnlineCharging": "telcoflow.billing.charging",
+    "ProcessGraph": "telcoflow.billing.graph",
+    "ProfileCache": "telcoflow.billing.profiles",
+    "RealtimeBilling": "telcoflow.billing.realtime",
+    "RecurringFees": "telcoflow.billing.recurring",
+    "SplitPolicy": "telcoflow.billing.profiles",
+    "Step": "telcoflow.billing.graph",
+    "StreamTotals": "telcoflow.billing.realtime",
+    "SubscriberProfile": "telcoflow.billing.profiles",
+    "default_graph": "telcoflow.billing.realtime",
+    "prorate": "telcoflow.billing.recurring",
+}
 
 __all__ = [
     "AccountProfile",
@@ -50,3 +85,16 @@ __all__ = [
     "default_graph",
     "prorate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'telcoflow.billing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

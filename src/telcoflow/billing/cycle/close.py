@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
+from typing import Any
 
 from telcoflow.billing.cycle.model import (
     AccountPosition,
@@ -33,9 +34,11 @@ from telcoflow.billing.cycle.model import (
     PayerPart,
     SkippedAccount,
     TaxSummary,
+    bill_built_consistent,
 )
 from telcoflow.billing.cycle.policy import ClosePolicy, DiscountSpec
-from telcoflow.errors import CurrencyMismatchError, RatingError
+from telcoflow.billing.cycle.sources import LedgerRow
+from telcoflow.errors import CurrencyMismatchError, MoneyError, RatingError
 from telcoflow.money import Currency
 from telcoflow.stores.base import LedgerLine
 
@@ -110,13 +113,15 @@ class CycleCloser:
     each jurisdiction.
     """
 
-    __slots__ = ("_discounts", "_due", "_items", "_key", "_mode", "_plans", "_quanta",
-                 "_rates", "_taxes", "cycle", "policy")
+    __slots__ = ("_days", "_days_held", "_discounts", "_due", "_full_fees", "_items", "_key",
+                 "_mode", "_plans", "_quanta", "_rates", "_taxes", "cycle", "policy")
 
     def __init__(self, policy: ClosePolicy, cycle: BillCycle) -> None:
         self.policy = policy
         self.cycle = cycle
         self._key = cycle.key
+        self._days = cycle.days
+        self._days_held = Decimal(self._days)  # the quantity of a whole cycle's plan fee
         self._mode = policy.rounding.decimal_mode
         self._due = cycle.bill_date + timedelta(policy.payment_terms_days)
         self._rates: dict[tuple[str, str], Decimal] = {}
@@ -124,6 +129,7 @@ class CycleCloser:
         self._quanta: dict[str, Decimal] = {}
         self._items: dict[str, tuple[str, str, str, int]] = {}
         self._discounts: dict[Decimal, list[_Discount]] = {}
+        self._full_fees: dict[Decimal, dict[str, Decimal]] = {}  # quantum -> plan -> fee
         recurring = policy.descriptions.get("recurring") or DEFAULT_DESCRIPTIONS["recurring"]
         unit = policy.units.get("recurring", "day")
         self._plans = {
@@ -169,37 +175,47 @@ class CycleCloser:
         self, account: BillingAccount, lines: Iterable[LedgerLine]
     ) -> Bill | SkippedAccount:
         """Close ``account``: its bill, or why it gets none (see :func:`close_account`)."""
+        period = self._key
+        return self.close_rows(account, [
+            (ln.subscriber, ln.item_type, ln.currency, ln.amount, ln.quantity)
+            for ln in lines if ln.period == period])
+
+    def close_rows(
+        self, account: BillingAccount, rows: Iterable[LedgerRow]
+    ) -> Bill | SkippedAccount:
+        """Close ``account`` from its ledger lines of this cycle's period, given as
+        :data:`~telcoflow.billing.cycle.sources.LedgerRow` tuples ``(subscriber, item_type,
+        currency, amount, quantity)`` (what a bill run reads: no :class:`LedgerLine` per
+        line); otherwise the same as calling the closer."""
         if not account.subscriptions:
             return SkippedAccount(account.account_id, "no-subscribers")
         currency = account.currency
-        period = self._key
         sums: dict[tuple[str, str], list[Decimal]] = {}
         realtime_discounts: dict[str, Decimal] = {}
-        for ln in lines:
-            if ln.period != period or (not ln.amount and not ln.quantity):
+        for subscriber, item, line_currency, amount, quantity in rows:
+            if not amount and not quantity:
                 continue
-            item = ln.item_type
             if item == "tax":  # the real-time estimate; the close taxes each bill line
                 continue
-            if ln.currency != currency:
+            if line_currency != currency:
                 raise CurrencyMismatchError(
-                    f"ledger line {ln.subscriber}/{ln.item_type} of account {account.account_id} "
-                    f"is in {ln.currency}, expected the account currency {currency}")
+                    f"ledger line {subscriber}/{item} of account {account.account_id} "
+                    f"is in {line_currency}, expected the account currency {currency}")
             if item == "discount":  # given in real time: a negative amount
-                realtime_discounts[ln.subscriber] = (
-                    realtime_discounts.get(ln.subscriber, _ZERO) - ln.amount)
+                realtime_discounts[subscriber] = (
+                    realtime_discounts.get(subscriber, _ZERO) - amount)
                 continue
-            key = (ln.subscriber, item)
+            key = (subscriber, item)
             acc = sums.get(key)
             if acc is None:
-                sums[key] = [ln.amount, ln.quantity]
+                sums[key] = [amount, quantity]
             else:
-                acc[0] += ln.amount
-                acc[1] += ln.quantity
+                acc[0] += amount
+                acc[1] += quantity
         if not sums:
             return SkippedAccount(account.account_id, "no-charges")
 
-        quantum = self.quantum(currency)
+        quantum = self._quanta.get(currency) or self.quantum(currency)
         mode = self._mode
         items = self._items
         work: list[_Line] = []
@@ -213,7 +229,11 @@ class CycleCloser:
 
         # recurring fees, prorated by days held
         cycle = self.cycle
-        cycle_days = cycle.days
+        cycle_days = self._days
+        full_fees = self._full_fees.get(quantum)
+        if full_fees is None:
+            full_fees = self._full_fees[quantum] = {
+                plan_id: plan[0].quantize(quantum, mode) for plan_id, plan in self._plans.items()}
         commitment = _ZERO
         plans_held: set[str] = set()
         for s in account.subscriptions:
@@ -232,10 +252,12 @@ class CycleCloser:
                 commitment += minimum_spend
             if (s.subscriber_id, "recurring") in sums:
                 continue
-            if days != cycle_days:
-                fee = fee * days / cycle_days
-            work.append(_Line(s.subscriber_id, "recurring", description, Decimal(days), unit,
-                              fee.quantize(quantum, mode), category, 0))
+            if days == cycle_days:
+                work.append(_Line(s.subscriber_id, "recurring", description, self._days_held,
+                                  unit, full_fees[s.plan_id], category, 0))
+            else:
+                work.append(_Line(s.subscriber_id, "recurring", description, Decimal(days), unit,
+                                  (fee * days / cycle_days).quantize(quantum, mode), category, 0))
 
         specs = self._discounts.get(quantum)
         if specs is None:
@@ -258,67 +280,74 @@ class CycleCloser:
     def _finish(self, account: BillingAccount, work: list[_Line],
                 discounts: Sequence[DiscountApplied], quantum: Decimal, mode: str) -> Bill:
         lines: list[BillLine] = []
-        tax_groups: dict[tuple[str, Decimal], list[Decimal]] = {}
+        # per tax category: [rate, base, tax] (one jurisdiction per bill: one rate per category)
+        tax_groups: dict[str, list[Decimal]] = {}
         subtotal = discount_total = tax_total = total = _ZERO
         zero_tax = _ZERO * quantum
-        taxes_of = self._taxes.get(account.jurisdiction)
+        jurisdiction = account.jurisdiction
+        taxes_of = self._taxes.get(jurisdiction)
         if taxes_of is None:
-            taxes_of = self._taxes[account.jurisdiction] = {}
+            taxes_of = self._taxes[jurisdiction] = {}
         work.sort(key=_order)
         for line_no, w in enumerate(work, 1):
             category = w.category
             tax_of = taxes_of.get(category)
             if tax_of is None:
-                tax_of = taxes_of[category] = self._tax_of(account.jurisdiction, category)
+                tax_of = taxes_of[category] = self._tax_of(jurisdiction, category)
             rate, fraction = tax_of
             amount, discount = w.amount, w.discount
             net = amount - discount
             tax = zero_tax if fraction is None else (net * fraction).quantize(quantum, mode)
             gross = net + tax
-            lines.append(BillLine(line_no, w.subscriber_id, w.item_type, w.description,
-                                  w.quantity, w.unit, amount, discount, net, category, rate, tax,
-                                  gross))
-            grp = tax_groups.get((category, rate))
+            lines.append(_new_tuple(BillLine, (
+                line_no, w.subscriber_id, w.item_type, w.description, w.quantity, w.unit,
+                amount, discount, net, category, rate, tax, gross)))
+            grp = tax_groups.get(category)
             if grp is None:
-                tax_groups[(category, rate)] = [net, tax]
+                tax_groups[category] = [rate, net, tax]
             else:
-                grp[0] += net
-                grp[1] += tax
+                grp[1] += net
+                grp[2] += tax
             subtotal += amount
             discount_total += discount
             tax_total += tax
             total += gross
-        taxes = tuple([TaxSummary(c, r, b, t) for (c, r), (b, t) in sorted(tax_groups.items())])
+        taxes = tuple([_new_tuple(TaxSummary, (c, r, b, t))
+                       for c, (r, b, t) in sorted(tax_groups.items())])
 
         account_id = account.account_id
         if account.payers:
             parts = _split(account, lines, total, quantum, mode)
         else:
-            parts = (PayerPart(account_id, total),)
+            parts = (_new_tuple(PayerPart, (account_id, total)),)
 
-        due = account.previous_balance - account.payments + account.adjustments + total
-        position = AccountPosition(account.previous_balance, account.payments,
-                                   account.adjustments, total, due, self._due)
-        return Bill(
-            bill_id=f"{account_id}-{self._key}",
-            account_id=account_id,
-            account_name=account.name,
-            cycle=self.cycle,
-            currency=account.currency,
-            locale=account.locale,
-            lines=tuple(lines),
-            discounts=tuple(discounts),
-            taxes=taxes,
-            payer_parts=parts,
-            position=position,
-            subtotal=subtotal,
-            discount_total=discount_total,
-            tax_total=tax_total,
-            total=total,
-            redeemed_coupons=tuple([d.coupon for d in discounts if d.coupon]) if discounts else (),
-            address=account.address,
-            subscribers=tuple([s.subscriber_id for s in account.subscriptions]),
-        )
+        previous, payments, adjustments = (
+            account.previous_balance, account.payments, account.adjustments)
+        position = _new_tuple(AccountPosition, (
+            previous, payments, adjustments, total, previous - payments + adjustments + total,
+            self._due))
+        # what the loop above does not build: the discounts listed sum to the lines' ones
+        # (allocation), and the totals add up (no rounding in the sums); the rest of
+        # check_bill holds by construction (see bill_built_consistent)
+        listed = _ZERO
+        for d in discounts:
+            listed += d.amount
+        if listed != discount_total or total != subtotal - discount_total + tax_total:
+            raise MoneyError(
+                f"bill {account_id}-{self._key} is inconsistent: discounts listed {listed}, "
+                f"on the lines {discount_total}; total {total} for subtotal {subtotal}, "
+                f"discounts {discount_total} and tax {tax_total}")
+        return bill_built_consistent(
+            f"{account_id}-{self._key}", account_id, account.name, self.cycle,
+            account.currency, account.locale, tuple(lines), tuple(discounts), taxes, parts,
+            position, subtotal, discount_total, tax_total, total,
+            tuple([d.coupon for d in discounts if d.coupon]) if discounts else (),
+            account.address, tuple([s.subscriber_id for s in account.subscriptions]))
+
+
+#: Builds a record (a NamedTuple) from a tuple of all its fields, in order, without the
+#: NamedTuple's own ``__new__`` (a Python function taking each field as an argument).
+_new_tuple: Any = tuple.__new__
 
 
 _RANK = {"recurring": 0, "one_time": 1, "voice": 2, "data": 3, "sms": 4, "slice": 5,

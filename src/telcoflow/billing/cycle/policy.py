@@ -35,9 +35,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from telcoflow.catalog.common import Amount, Percent
 from telcoflow.errors import MoneyError
-from telcoflow.loading.source import load_document, parse_yaml
-from telcoflow.loading.validate import load_each, validate_document
 from telcoflow.money import Currency, RoundingPolicy
+
+# YAML reading (telcoflow.loading) is imported where a policy is read: a bill run's worker
+# processes receive the policy already validated and need none of it.
 
 __all__ = [
     "ClosePolicy",
@@ -129,15 +130,23 @@ class ClosePolicy(_Frozen):
 
 def parse_close_policy(text: str, file: str = "<close-policy>") -> ClosePolicy:
     """Parse and validate a close policy from YAML text."""
+    from telcoflow.loading.source import parse_yaml
+    from telcoflow.loading.validate import validate_document
+
     return validate_document(parse_yaml(text, file), ClosePolicy)
 
 
 def load_close_policy(path: str | Path) -> ClosePolicy:
     """Load and validate a close policy file; problems are located at file:line:col."""
+    from telcoflow.loading.source import load_document
+    from telcoflow.loading.validate import validate_document
+
     return validate_document(load_document(path), ClosePolicy)
 
 
 def validate_policy_files(paths: Sequence[Path]) -> list[ClosePolicy]:
     """Validate close-policy files (the ``close-policy`` kind of ``telcoflow validate``);
     raise :class:`DefinitionError` with every problem of every file."""
+    from telcoflow.loading.validate import load_each
+
     return load_each(paths, load_close_policy)

@@ -33,7 +33,7 @@ from typing import Any
 from telcoflow.billing.cycle.close import CycleCloser
 from telcoflow.billing.cycle.model import Bill, BillCycle, SkippedAccount
 from telcoflow.billing.cycle.policy import ClosePolicy
-from telcoflow.billing.cycle.sources import AccountDirectory, LedgerReader, lines_by_account
+from telcoflow.billing.cycle.sources import AccountDirectory, LedgerReader, rows_by_account
 from telcoflow.billing.cycle.store import BillStore, FinishedAccount
 from telcoflow.errors import TelcoflowError
 
@@ -189,11 +189,12 @@ class _Worker:
     def run(self, account_ids: Sequence[str]) -> _Outcome:
         job = self.job
         out = _Outcome()
-        ledger_lines = lines_by_account(self.ledger, job.cycle.key, account_ids)
+        ledger_rows = rows_by_account(self.ledger, job.cycle.key, account_ids)
+        close = self.close.close_rows
         finished: list[FinishedAccount] = []
         for account in self.accounts.get_accounts(account_ids):
             try:
-                result = self.close(account, ledger_lines.get(account.account_id, ()))
+                result = close(account, ledger_rows.get(account.account_id, ()))
                 if isinstance(result, SkippedAccount):
                     finished.append(FinishedAccount(account.account_id, None, result))
                 else:
@@ -302,7 +303,9 @@ def bill_run(
     the_shard = Shard.parse(shard) if shard is not None else Shard(1, 1)
     cycle = job.cycle
     directory = job.accounts()
-    ids = [a for a in directory.account_ids(cycle.cycle_day) if the_shard.contains(a)]
+    ids = directory.account_ids(cycle.cycle_day)
+    if the_shard.count > 1:
+        ids = [a for a in ids if the_shard.contains(a)]
     store = BillStore(job.store_path)
     finished = store.finished_accounts(cycle.key)
     todo = [a for a in ids if a not in finished]

@@ -95,6 +95,35 @@ def format_number(value: Decimal, locale: str = "en_GB", places: int | None = No
     return text.translate({44: rules.group, 46: rules.decimal})
 
 
+#: How many texts a formatter remembers (then it starts over): ~150 bytes each.
+_REMEMBERED = 65_536
+
+
+def _remembering(fmt: Callable[[Decimal, str], str]) -> Callable[[Decimal], str]:
+    """``value -> fmt(value, str(value))``, remembered by ``str(value)``.
+
+    The text of an amount or a number depends only on ``str`` of it (a decimal's ``str``
+    gives back exactly that decimal, exponent and sign included), and a bill run prints the
+    same few thousand line amounts, taxes, zero discounts and quantities over and over: a
+    dictionary lookup of that string costs a third of the checks that format it. (A cache by
+    the decimal itself would not pay: a new ``Decimal`` computes its hash on first use, which
+    costs more than ``str``.)
+    """
+    cache: dict[str, str] = {}
+    known = cache.get
+
+    def formatter(value: Decimal) -> str:
+        text = str(value)
+        out = known(text)
+        if out is None:
+            if len(cache) >= _REMEMBERED:
+                cache.clear()
+            out = cache[text] = fmt(value, text)
+        return out
+
+    return formatter
+
+
 @lru_cache(maxsize=256)
 def money_formatter(currency: str, locale: str = "en_GB") -> Callable[[Decimal], str]:
     """A fast formatter of amounts in ``currency`` for ``locale`` (same output as
@@ -103,7 +132,8 @@ def money_formatter(currency: str, locale: str = "en_GB") -> Callable[[Decimal],
     Bill amounts are already rounded to the currency's minor unit, mostly below a thousand
     and not negative: then ``str`` of the amount is the text to print (no rounding, no
     grouping), which costs a third of ``format(value, ",f")``; zero (an unrounded ``0``
-    discount) and anything else take the general path.
+    discount) and anything else take the general path. The text of each amount is
+    remembered (see :func:`_remembering`).
     """
     rules = locale_rules(locale)
     places = Currency.of(currency).exponent
@@ -128,44 +158,57 @@ def money_formatter(currency: str, locale: str = "en_GB") -> Callable[[Decimal],
         # "d.dd" .. "ddd.dd": the point `places` from the end, at most three digits before it
         point, shortest, longest = -places - 1, places + 2, places + 4
 
-        def fmt(value: Decimal) -> str:
-            text = str(value)
+        def fmt(value: Decimal, text: str) -> str:
             if shortest <= len(text) <= longest and text[point] == "." and text[0] != "-":
                 return pos + (text if mark == "." else text.replace(".", mark)) + post
             return general(value) if value else zero
 
     else:
 
-        def fmt(value: Decimal) -> str:
-            text = str(value)
+        def fmt(value: Decimal, text: str) -> str:
             if len(text) <= 3 and text[0] != "-" and "." not in text:
                 return pos + text + post
             return general(value) if value else zero
 
-    return fmt
+    return _remembering(fmt)
 
 
 @lru_cache(maxsize=64)
 def number_formatter(locale: str = "en_GB") -> Callable[[Decimal], str]:
     """A fast formatter of numbers for ``locale`` (same output as :func:`format_number`
     without ``places``), built once per locale: ``str`` of the number when it needs no
-    grouping (at most three digits before the point) and has no exponent."""
+    grouping (at most three digits before the point) and has no exponent; one group mark put
+    in by slicing when it has four to six digits before the point (call seconds, megabytes)
+    and is not negative; ``format(value, ",f")`` otherwise. The text of each number is
+    remembered (see :func:`_remembering`)."""
     rules = locale_rules(locale)
-    mark = rules.decimal
-    table = None if mark == "." and rules.group == "," else {44: rules.group, 46: mark}
+    mark, group = rules.decimal, rules.group
+    table = None if mark == "." and group == "," else {44: group, 46: mark}
 
-    def fmt(value: Decimal) -> str:
-        text = str(value)
+    def fmt(value: Decimal, text: str) -> str:
         if "E" not in text:
-            digits = text.find(".")
-            if digits < 0:
-                digits = len(text)
-            if digits - (text[0] == "-") <= 3:
-                return text if mark == "." else text.replace(".", mark)
+            if "0" <= text[0] <= "9":  # digits, maybe one point (not NaN, not negative)
+                point = text.find(".")
+                if point < 0:
+                    if len(text) <= 3:
+                        return text
+                    if len(text) <= 6:
+                        return text[:-3] + group + text[-3:]
+                elif point <= 3:
+                    return text if mark == "." else text.replace(".", mark)
+                elif point <= 6:
+                    return (text[:point - 3] + group + text[point - 3:point] + mark
+                            + text[point + 1:])
+            else:
+                digits = text.find(".")
+                if digits < 0:
+                    digits = len(text)
+                if digits - (text[0] == "-") <= 3:
+                    return text if mark == "." else text.replace(".", mark)
         text = format(value, ",f")
         return text if table is None else text.translate(table)
 
-    return fmt
+    return _remembering(fmt)
 
 
 def format_money(value: Decimal, currency: str, locale: str = "en_GB") -> str:

@@ -8,6 +8,8 @@ document against the XSD with lxml, and the tests validate every bill they rende
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
@@ -15,7 +17,7 @@ from typing import Any
 
 from lxml import etree
 
-from telcoflow.billing.cycle.model import Bill, BillCycle
+from telcoflow.billing.cycle.model import Bill, BillLine
 from telcoflow.errors import TelcoflowRuntimeError
 
 __all__ = ["BILL_NAMESPACE", "BillDocumentError", "bill_schema", "render_bill_xml",
@@ -53,14 +55,53 @@ def _line_head(item_type: str, category: str, description: str, unit: str) -> st
 
 
 @lru_cache(maxsize=64)
-def _cycle_element(cycle: BillCycle) -> str:
-    return (f'<cycle day="{cycle.cycle_day}" start="{cycle.start.isoformat()}" '
-            f'end="{cycle.end.isoformat()}" billDate="{cycle.bill_date.isoformat()}"/>')
+def _cycle_element(cycle_day: int, start: date, end: date) -> str:
+    # keyed by the cycle's fields: hashing a BillCycle (a dataclass) runs Python code
+    return (f'<cycle day="{cycle_day}" start="{start.isoformat()}" '
+            f'end="{end.isoformat()}" billDate="{(end + timedelta(days=1)).isoformat()}"/>')
+
+
+def _line_numbers(ln: BillLine) -> str:
+    """A ``<line>``'s numbers, from its quantity to its end tag (no tag name holds an "E")."""
+    return (f"{ln.quantity!s}</quantity><amount>{ln.amount!s}</amount>"
+            f"<discount>{ln.discount!s}</discount><net>{ln.net!s}</net>"
+            f"<taxRate>{ln.tax_rate!s}</taxRate><tax>{ln.tax!s}</tax>"
+            f"<gross>{ln.gross!s}</gross></line>")
+
+
+def _line_numbers_plain(ln: BillLine) -> str:
+    """:func:`_line_numbers` for a line with a number in exponent notation (``1E+3``)."""
+    d = _d
+    return (f"{d(ln.quantity)}</quantity><amount>{d(ln.amount)}</amount>"
+            f"<discount>{d(ln.discount)}</discount><net>{d(ln.net)}</net>"
+            f"<taxRate>{d(ln.tax_rate)}</taxRate><tax>{d(ln.tax)}</tax>"
+            f"<gross>{d(ln.gross)}</gross></line>")
+
+
+def _closing(bill: Bill, d: Callable[[Decimal], str]) -> str:
+    """Totals, split and position: the end of the document."""
+    p = bill.position
+    x = _x
+    return (
+        f"<totals><subtotal>{d(bill.subtotal)}</subtotal>"
+        f"<discounts>{d(bill.discount_total)}</discounts><taxes>{d(bill.tax_total)}</taxes>"
+        f"<total>{d(bill.total)}</total></totals><split>"
+        + "".join([f'<part payer="{x(pp.payer_id)}">{d(pp.amount)}</part>'
+                   for pp in bill.payer_parts])
+        + f"</split><position><previousBalance>{d(p.previous_balance)}</previousBalance>"
+        f"<payments>{d(p.payments)}</payments><adjustments>{d(p.adjustments)}</adjustments>"
+        f"<billTotal>{d(p.bill_total)}</billTotal><amountDue>{d(p.amount_due)}</amountDue>"
+        f"<dueDate>{p.due_date.isoformat()}</dueDate></position></bill>\n")
 
 
 def render_bill_xml(bill: Bill) -> bytes:
-    """The bill as UTF-8 XML bytes (valid against :func:`bill_schema`)."""
-    p = bill.position
+    """The bill as UTF-8 XML bytes (valid against :func:`bill_schema`).
+
+    Numbers are written with ``str`` (what xs:decimal reads) straight into the f-strings;
+    the rare number that ``str`` writes in exponent notation (``1E+3``: an unrounded
+    quantity, say) is caught by looking for an ``E`` in the numbers of each line and of
+    the closing part (none of their tag names has one) and written out by :func:`_d`.
+    """
     x, d = _x, _d
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>\n',
@@ -70,19 +111,19 @@ def render_bill_xml(bill: Bill) -> bytes:
     ]
     for a in bill.address:
         out.append(f"<addressLine>{x(a)}</addressLine>")
-    out.append(f"</account>{_cycle_element(bill.cycle)}<lines>")
+    cycle = bill.cycle
+    out.append(f"</account>{_cycle_element(cycle.cycle_day, cycle.start, cycle.end)}<lines>")
     subscriber, escaped = None, ""
     for ln in bill.lines:
         if ln.subscriber_id != subscriber:  # lines come grouped by subscriber
             subscriber = ln.subscriber_id
             escaped = x(subscriber)
+        numbers = _line_numbers(ln)
+        if "E" in numbers:
+            numbers = _line_numbers_plain(ln)
         out.append(
             f'<line no="{ln.line_no}" subscriber="{escaped}'
-            f"{_line_head(ln.item_type, ln.tax_category, ln.description, ln.unit)}"
-            f"{d(ln.quantity)}</quantity><amount>{d(ln.amount)}</amount>"
-            f"<discount>{d(ln.discount)}</discount><net>{d(ln.net)}</net>"
-            f"<taxRate>{d(ln.tax_rate)}</taxRate><tax>{d(ln.tax)}</tax>"
-            f"<gross>{d(ln.gross)}</gross></line>")
+            f"{_line_head(ln.item_type, ln.tax_category, ln.description, ln.unit)}{numbers}")
     out.append("</lines><discounts>")
     for dc in bill.discounts:
         coupon = f' coupon="{x(dc.coupon)}"' if dc.coupon else ""
@@ -92,17 +133,11 @@ def render_bill_xml(bill: Bill) -> bytes:
     for t in bill.taxes:
         out.append(f'<tax category="{x(t.category)}" rate="{d(t.rate)}" base="{d(t.base)}">'
                    f"{d(t.amount)}</tax>")
-    out.append(
-        f"</taxes><totals><subtotal>{d(bill.subtotal)}</subtotal>"
-        f"<discounts>{d(bill.discount_total)}</discounts><taxes>{d(bill.tax_total)}</taxes>"
-        f"<total>{d(bill.total)}</total></totals><split>")
-    for pp in bill.payer_parts:
-        out.append(f'<part payer="{x(pp.payer_id)}">{d(pp.amount)}</part>')
-    out.append(
-        f"</split><position><previousBalance>{d(p.previous_balance)}</previousBalance>"
-        f"<payments>{d(p.payments)}</payments><adjustments>{d(p.adjustments)}</adjustments>"
-        f"<billTotal>{d(p.bill_total)}</billTotal><amountDue>{d(p.amount_due)}</amountDue>"
-        f"<dueDate>{p.due_date.isoformat()}</dueDate></position></bill>\n")
+    out.append("</taxes>")
+    closing = _closing(bill, str)
+    if "E" in closing:
+        closing = _closing(bill, d)
+    out.append(closing)
     return "".join(out).encode("utf-8")
 
 
