@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from telcoflow.errors import DefinitionError, Problem
+from telcoflow.shipped import shipped_path
 
 __all__ = ["DemoOutcome", "default_close_policy_path", "run_demo"]
 
@@ -38,24 +38,9 @@ class DemoOutcome:
 
 
 def default_close_policy_path() -> Path:
-    """The demo operator's close policy, ``examples/close/close-policy.yaml`` of the repository."""
-    candidates = [
-        Path(__file__).resolve().parents[2] / "examples" / "close" / "close-policy.yaml",
-        Path.cwd() / "examples" / "close" / "close-policy.yaml",
-    ]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise DefinitionError(
-        [
-            Problem(
-                "the demo close policy was not found (looked for "
-                + " and ".join(str(c) for c in candidates)
-                + "); it ships with the source repository",
-                "E-demo-no-policy",
-            )
-        ]
-    )
+    """The demo operator's close policy, ``examples/close/close-policy.yaml`` (shipped: see
+    :func:`telcoflow.shipped.shipped_path`)."""
+    return shipped_path("examples/close/close-policy.yaml")
 
 
 def run_demo(

@@ -19,11 +19,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from telcoflow.errors import DefinitionError, Problem, TelcoflowError
+from telcoflow.errors import TelcoflowError
 from telcoflow.loading.catalog import load_catalog
 from telcoflow.money import Money, RoundingPolicy
 from telcoflow.rating.adjustments import ChargeLine, Settlement, settle
 from telcoflow.rating.price_models import RatedUsage, compile_tariffs
+from telcoflow.shipped import shipped_path
 
 __all__ = ["CatalogDemoSummary", "DemoEvent", "default_catalog_path", "run_catalog_demo"]
 
@@ -31,23 +32,9 @@ _COUNTRIES = ("NV", "NV", "NV", "NV", "DE", "FR", "US")
 
 
 def default_catalog_path() -> Path:
-    """The shipped example catalog: ``examples/catalog`` of the repository.
-
-    Example files are not package data (they are not copied into a wheel): this resolves
-    ``<repo>/examples/catalog`` from this module's location (an editable install or a
-    source checkout), then ``./examples/catalog`` from the working directory.
-    """
-    candidates = [
-        Path(__file__).resolve().parents[2] / "examples" / "catalog",
-        Path.cwd() / "examples" / "catalog",
-    ]
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    shown = " or ".join(str(c) for c in candidates)
-    raise DefinitionError([Problem(
-        f"the example catalog was not found ({shown}); it ships with the source repository, "
-        "not with the wheel: pass a catalog path", "E-demo-no-catalog")])
+    """The shipped example catalog, ``examples/catalog`` (see
+    :func:`telcoflow.shipped.shipped_path`)."""
+    return shipped_path("examples/catalog", directory=True)
 
 
 @dataclass(frozen=True, slots=True)

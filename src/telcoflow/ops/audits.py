@@ -33,6 +33,7 @@ from telcoflow.billing.cycle.sources import LedgerReader
 from telcoflow.errors import StoreError
 from telcoflow.events import RatedRecord
 from telcoflow.rules.pack import RulePack, load_pack
+from telcoflow.shipped import shipped_path
 from telcoflow.stores.base import LedgerLine
 
 __all__ = [
@@ -100,9 +101,9 @@ class AuditReport:
 
 
 def shipped_pack(name: str) -> Path:
-    """Path of an audit pack shipped in the repository's ``rules/audits/`` folder
-    (``balance`` or ``floating``); available in a source checkout."""
-    return Path(__file__).resolve().parents[3] / "rules" / "audits" / f"{name}.rules.yaml"
+    """Path of a shipped audit pack, ``rules/audits/<name>.rules.yaml`` (``balance`` or
+    ``floating``; see :func:`telcoflow.shipped.shipped_path`)."""
+    return shipped_path(f"rules/audits/{name}.rules.yaml")
 
 
 def load_audit_pack(path: str | Path) -> RulePack:
