@@ -19,7 +19,7 @@ The baseline of each is measured in the same run: a plain Python loop doing the 
 (tariff, increments, allowances, price) and accumulation (ledger lines, tax, spend) without
 the graph, exactly-once claims, dead letters, splits, discounts or rated records.
 
-Usage: python benchmarks/realtime.py [--quick]
+Usage: python benchmarks/realtime.py [--quick] [--accounts N] [--events N]
 """
 
 from __future__ import annotations
@@ -99,8 +99,14 @@ def p99(values: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--accounts", type=int, help="population size (default 5,000; "
+                        "--quick: 500)")
+    parser.add_argument("--events", type=int, help="events in the stream (default 300,000; "
+                        "--quick: 50,000)")
     args = parser.parse_args()
     n_accounts, n_events = (500, 50_000) if args.quick else (5_000, 300_000)
+    n_accounts = args.accounts or n_accounts
+    n_events = args.events or n_events
     pop = generate_population(n_accounts, seed=1)
     events = list(generate_events(pop, events=n_events, seed=2))
     usage = sum(1 for e in events if type(e) is UsageEvent)
