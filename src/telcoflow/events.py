@@ -192,12 +192,6 @@ def local_fingerprint(event: Event) -> str:
     process (the in-memory store) may keep it; compare with :func:`same_payload`.
     """
     start = event.start
-    if type(event) is UsageEvent and start.tzinfo is None:  # the common case, inlined
-        digest = hash((
-            "u", event.subscriber, event.account, event.usage_type, start, None,
-            str(event.quantity), event.unit, event.zone, event.region, event.slice, event.qos,
-            event.device, event.rating_group))
-        return f"~{digest & 0xFFFFFFFFFFFFFFFF:x}"
     offset = None
     if start.tzinfo is not None:  # as in the digest: local time, and the offset unless 0
         offset = start.utcoffset() or None

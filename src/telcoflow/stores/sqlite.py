@@ -125,28 +125,31 @@ class SQLiteLedgerStore:
         """Fold the claims committed after the last checkpoint into the caches."""
         row = self._db.execute("SELECT value FROM meta WHERE key = 'checkpoint'").fetchone()
         done = int(row[0]) if row else 0
-        ledger, counters = self._ledger, self._counters
         for (text,) in self._db.execute(
                 "SELECT effects FROM claims WHERE seq > ? ORDER BY seq", (done,)):
-            for effect in decode_effects(text):
-                if effect[0] == "L":
-                    key, amount, quantity = effect[1], effect[2], effect[3]
-                    assert isinstance(key, tuple)
-                    assert isinstance(amount, Decimal)
-                    assert isinstance(quantity, Decimal)
-                    line = ledger.get(key)
-                    if line is None:
-                        ledger[key] = [amount, quantity]
-                    else:
-                        line[0] += amount
-                        line[1] += quantity
-                    self._dirty_lines.add(key)
-                else:
-                    ckey, delta = effect[1], effect[2]
-                    assert isinstance(ckey, str)
-                    assert isinstance(delta, Decimal)
-                    counters[ckey] = counters.get(ckey, _ZERO) + delta
-                    self._dirty_counters.add(ckey)
+            effects = decode_effects(text)
+            self._fold(
+                [(e[1], e[2], e[3]) for e in effects if e[0] == "L"],  # type: ignore[misc]
+                [(e[1], e[2]) for e in effects if e[0] == "C"],  # type: ignore[misc]
+            )
+
+    def _fold(self, lines: Iterable[tuple[LineKey, Decimal, Decimal]],
+              counters: Iterable[tuple[str, Decimal]]) -> None:
+        """Add committed, journaled deltas to the caches; their keys await a checkpoint."""
+        ledger, values = self._ledger, self._counters
+        dirty_lines, dirty_counters = self._dirty_lines, self._dirty_counters
+        for key, amount, quantity in lines:
+            line = ledger.get(key)
+            if line is None:
+                ledger[key] = [amount, quantity]
+            else:
+                line[0] += amount
+                line[1] += quantity
+            dirty_lines.add(key)
+        for ckey, delta in counters:
+            value = values.get(ckey)
+            values[ckey] = delta if value is None else value + delta
+            dirty_counters.add(ckey)
 
     # -- reads ------------------------------------------------------------------------
     def get_claims(self, event_ids: Sequence[str]) -> dict[str, Claim]:
@@ -238,19 +241,9 @@ class SQLiteLedgerStore:
             self._since_checkpoint = 0
             return
         # committed, journaled: fold the deltas into the caches in one pass
-        ledger, counters = self._ledger, self._counters
-        for key, (amount, quantity) in changes.ledger.items():
-            line = ledger.get(key)
-            if line is None:
-                ledger[key] = [amount, quantity]
-            else:
-                line[0] += amount
-                line[1] += quantity
-        for ckey, delta in changes.counters.items():
-            value = counters.get(ckey)
-            counters[ckey] = delta if value is None else value + delta
-        self._dirty_lines.update(changes.ledger)
-        self._dirty_counters.update(changes.counters)
+        self._fold([(key, amount, quantity)
+                    for key, (amount, quantity) in changes.ledger.items()],
+                   changes.counters.items())
         self._since_checkpoint += 1
 
     def _write_sums(self, new_lines: dict[LineKey, list[Decimal]],

@@ -8,8 +8,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from telcoflow._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from telcoflow.testing.journeys import (
@@ -29,8 +30,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # Lazy: the pytest plugin lives in this package and must import cheaply.
-    if name in __all__:
-        return getattr(importlib.import_module("telcoflow.testing.journeys"), name)
-    raise AttributeError(f"module 'telcoflow.testing' has no attribute {name!r}")
+# Lazy: the pytest plugin lives in this package and must import cheaply.
+__getattr__, __dir__ = lazy_exports(
+    __name__, dict.fromkeys(__all__, "telcoflow.testing.journeys"))

@@ -22,7 +22,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
 
 from telcoflow.billing.cycle.model import (
     AccountPosition,
@@ -35,6 +34,7 @@ from telcoflow.billing.cycle.model import (
     SkippedAccount,
     TaxSummary,
     bill_built_consistent,
+    new_record,
 )
 from telcoflow.billing.cycle.policy import ClosePolicy, DiscountSpec
 from telcoflow.billing.cycle.sources import LedgerRow
@@ -299,7 +299,7 @@ class CycleCloser:
             net = amount - discount
             tax = zero_tax if fraction is None else (net * fraction).quantize(quantum, mode)
             gross = net + tax
-            lines.append(_new_tuple(BillLine, (
+            lines.append(new_record(BillLine, (
                 line_no, w.subscriber_id, w.item_type, w.description, w.quantity, w.unit,
                 amount, discount, net, category, rate, tax, gross)))
             grp = tax_groups.get(category)
@@ -312,18 +312,18 @@ class CycleCloser:
             discount_total += discount
             tax_total += tax
             total += gross
-        taxes = tuple([_new_tuple(TaxSummary, (c, r, b, t))
+        taxes = tuple([new_record(TaxSummary, (c, r, b, t))
                        for c, (r, b, t) in sorted(tax_groups.items())])
 
         account_id = account.account_id
         if account.payers:
             parts = _split(account, lines, total, quantum, mode)
         else:
-            parts = (_new_tuple(PayerPart, (account_id, total)),)
+            parts = (new_record(PayerPart, (account_id, total)),)
 
         previous, payments, adjustments = (
             account.previous_balance, account.payments, account.adjustments)
-        position = _new_tuple(AccountPosition, (
+        position = new_record(AccountPosition, (
             previous, payments, adjustments, total, previous - payments + adjustments + total,
             self._due))
         # what the loop above does not build: the discounts listed sum to the lines' ones
@@ -343,11 +343,6 @@ class CycleCloser:
             position, subtotal, discount_total, tax_total, total,
             tuple([d.coupon for d in discounts if d.coupon]) if discounts else (),
             account.address, tuple([s.subscriber_id for s in account.subscriptions]))
-
-
-#: Builds a record (a NamedTuple) from a tuple of all its fields, in order, without the
-#: NamedTuple's own ``__new__`` (a Python function taking each field as an argument).
-_new_tuple: Any = tuple.__new__
 
 
 _RANK = {"recurring": 0, "one_time": 1, "voice": 2, "data": 3, "sms": 4, "slice": 5,

@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from telcoflow.billing.cycle._sqlite import connect as _connect
 from telcoflow.billing.cycle._sqlite import transaction as _tx
-from telcoflow.billing.cycle.model import BillingAccount, PayerRule, Subscription
+from telcoflow.billing.cycle.model import BillingAccount, PayerRule, Subscription, new_record
 from telcoflow.stores.base import LedgerLine
 
 __all__ = [
@@ -246,8 +246,6 @@ def account_to_json(account: BillingAccount) -> str:
 
 _ZERO = Decimal(0)
 _NO_REDEEMED: frozenset[str] = frozenset()
-#: Builds a NamedTuple record from the tuple of its fields (skips its Python ``__new__``).
-_new_tuple: Any = tuple.__new__
 
 
 def account_from_json(text: str) -> BillingAccount:
@@ -258,7 +256,7 @@ def account_from_json(text: str) -> BillingAccount:
     pay = d.get("pay")
     fromiso = date.fromisoformat
     subscriptions = tuple([
-        _new_tuple(Subscription, (s[0], s[1], None if s[2] is None else fromiso(s[2]),
+        new_record(Subscription, (s[0], s[1], None if s[2] is None else fromiso(s[2]),
                                   None if s[3] is None else fromiso(s[3]), s[4]))
         for s in d["subs"]])
     fields = (
@@ -270,7 +268,7 @@ def account_from_json(text: str) -> BillingAccount:
                for p in pay]) if pay else (),
         tuple(d.get("adr", ())),
     )
-    account: BillingAccount = _new_tuple(BillingAccount, fields)
+    account: BillingAccount = new_record(BillingAccount, fields)
     return account
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
@@ -55,23 +55,15 @@ def _line_head(item_type: str, category: str, description: str, unit: str) -> st
 
 
 @lru_cache(maxsize=64)
-def _cycle_element(cycle_day: int, start: date, end: date) -> str:
+def _cycle_element(cycle_day: int, start: date, end: date, bill_date: date) -> str:
     # keyed by the cycle's fields: hashing a BillCycle (a dataclass) runs Python code
     return (f'<cycle day="{cycle_day}" start="{start.isoformat()}" '
-            f'end="{end.isoformat()}" billDate="{(end + timedelta(days=1)).isoformat()}"/>')
+            f'end="{end.isoformat()}" billDate="{bill_date.isoformat()}"/>')
 
 
-def _line_numbers(ln: BillLine) -> str:
-    """A ``<line>``'s numbers, from its quantity to its end tag (no tag name holds an "E")."""
-    return (f"{ln.quantity!s}</quantity><amount>{ln.amount!s}</amount>"
-            f"<discount>{ln.discount!s}</discount><net>{ln.net!s}</net>"
-            f"<taxRate>{ln.tax_rate!s}</taxRate><tax>{ln.tax!s}</tax>"
-            f"<gross>{ln.gross!s}</gross></line>")
-
-
-def _line_numbers_plain(ln: BillLine) -> str:
-    """:func:`_line_numbers` for a line with a number in exponent notation (``1E+3``)."""
-    d = _d
+def _line_numbers(ln: BillLine, d: Callable[[Decimal], str]) -> str:
+    """A ``<line>``'s numbers written by ``d``, from its quantity to its end tag (no tag name
+    holds an "E")."""
     return (f"{d(ln.quantity)}</quantity><amount>{d(ln.amount)}</amount>"
             f"<discount>{d(ln.discount)}</discount><net>{d(ln.net)}</net>"
             f"<taxRate>{d(ln.tax_rate)}</taxRate><tax>{d(ln.tax)}</tax>"
@@ -112,15 +104,16 @@ def render_bill_xml(bill: Bill) -> bytes:
     for a in bill.address:
         out.append(f"<addressLine>{x(a)}</addressLine>")
     cycle = bill.cycle
-    out.append(f"</account>{_cycle_element(cycle.cycle_day, cycle.start, cycle.end)}<lines>")
+    element = _cycle_element(cycle.cycle_day, cycle.start, cycle.end, cycle.bill_date)
+    out.append(f"</account>{element}<lines>")
     subscriber, escaped = None, ""
     for ln in bill.lines:
         if ln.subscriber_id != subscriber:  # lines come grouped by subscriber
             subscriber = ln.subscriber_id
             escaped = x(subscriber)
-        numbers = _line_numbers(ln)
+        numbers = _line_numbers(ln, str)
         if "E" in numbers:
-            numbers = _line_numbers_plain(ln)
+            numbers = _line_numbers(ln, d)
         out.append(
             f'<line no="{ln.line_no}" subscriber="{escaped}'
             f"{_line_head(ln.item_type, ln.tax_category, ln.description, ln.unit)}{numbers}")
