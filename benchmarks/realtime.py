@@ -96,17 +96,26 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1 (got {text!r})")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--accounts", type=int, help="population size (default 5,000; "
+    parser.add_argument("--accounts", type=_positive, help="population size (default 5,000; "
                         "--quick: 500)")
-    parser.add_argument("--events", type=int, help="events in the stream (default 300,000; "
-                        "--quick: 50,000)")
+    parser.add_argument("--events", type=_positive, help="events in the stream (default "
+                        "300,000; --quick: 50,000)")
     args = parser.parse_args()
     n_accounts, n_events = (500, 50_000) if args.quick else (5_000, 300_000)
-    n_accounts = args.accounts or n_accounts
-    n_events = args.events or n_events
+    if args.accounts is not None:
+        n_accounts = args.accounts
+    if args.events is not None:
+        n_events = args.events
     pop = generate_population(n_accounts, seed=1)
     events = list(generate_events(pop, events=n_events, seed=2))
     usage = sum(1 for e in events if type(e) is UsageEvent)
