@@ -16,9 +16,11 @@ from decimal import Decimal
 from typing import Literal
 
 from telcoflow.billing.batch import Batch, Item
+from telcoflow.billing.ledger import LedgerTransaction
 from telcoflow.billing.periods import PeriodResolver, next_period
 from telcoflow.billing.profiles import AccountProfile, ProfileCache, SubscriberProfile
 from telcoflow.billing.recurring import RecurringFees
+from telcoflow.catalog.common import convert_quantity
 from telcoflow.errors import DefinitionError, RatingError
 from telcoflow.events import (
     FEE_TYPES,
@@ -39,6 +41,7 @@ from telcoflow.rating.rater import Rater, Tariff
 from telcoflow.stores.base import Claim, LineKey
 
 __all__ = [
+    "USAGE_TYPES",
     "CreditControl",
     "Deduplicate",
     "Discount",
@@ -52,6 +55,7 @@ __all__ = [
     "Tax",
     "Validate",
     "closed_flag",
+    "period_usage_keys",
 ]
 
 _ZERO = Decimal(0)
@@ -59,6 +63,8 @@ _ONE = Decimal(1)
 _HUNDRED = Decimal(100)
 
 LatePolicy = Literal["next", "reject"]
+#: The usage types the default graph accepts: every service a catalog tariff may price.
+USAGE_TYPES = ("data", "voice", "sms", "slice", "units")
 Sink = Callable[[list[RatedRecord], list[Notification]], None]
 
 
@@ -90,7 +96,7 @@ class Validate:
     needs = ("events",)
     provides = ("valid",)
 
-    def __init__(self, usage_types: Iterable[str] = ("data", "voice", "sms")) -> None:
+    def __init__(self, usage_types: Iterable[str] = USAGE_TYPES) -> None:
         self.usage_types = frozenset(usage_types)
 
     def problem(self, item: Item) -> str | None:
@@ -308,13 +314,17 @@ _Buckets = tuple[
 
 
 class _Memo:
-    """A tariff's cached results: quantity -> charged units; units -> amount.
+    """A tariff's cached results and attributes for the ``rate`` step.
 
+    Caches quantity -> charged units, units -> amount and period units -> period amount.
     Tariffs are pure functions of their input (the :class:`~telcoflow.rating.rater.Tariff`
-    contract), so the ``rate`` step remembers their results; each table is bounded.
+    contract), so the ``rate`` step remembers their results; each table is bounded. The
+    period-pricing attributes of a :class:`~telcoflow.rating.rater.PeriodTariff` are read
+    once (a plain :class:`Tariff` is additive, in any unit, without connect fee).
     """
 
-    __slots__ = ("amounts", "tariff", "units")
+    __slots__ = ("amounts", "connect_fee", "counter", "cumulative", "per_session", "period",
+                 "scope", "tariff", "unit", "units")
 
     LIMIT = 4096
 
@@ -322,6 +332,13 @@ class _Memo:
         self.tariff = tariff  # keeps the tariff alive while it is cached by its id
         self.units: dict[Decimal, Decimal] = {}
         self.amounts: dict[Decimal, Decimal] = {}
+        self.period: dict[Decimal, Decimal] = {}
+        self.cumulative: bool = bool(getattr(tariff, "cumulative", False))
+        self.counter: str = getattr(tariff, "counter", "")
+        self.scope: str = getattr(tariff, "scope", "subscriber")
+        self.unit: str | None = getattr(tariff, "unit", None)
+        self.connect_fee: Decimal = getattr(tariff, "connect_fee", _ZERO)
+        self.per_session: bool = bool(getattr(tariff, "connect_per_session", False))
 
     def charged_units(self, quantity: Decimal) -> Decimal:
         """The tariff's charged units for ``quantity``."""
@@ -341,27 +358,63 @@ class _Memo:
                 self.amounts[units] = found
         return found
 
+    def period_amount(self, units: Decimal) -> Decimal:
+        """What ``units`` charged units cost over a whole period."""
+        found = self.period.get(units)
+        if found is None:
+            found = self.tariff.period_amount(units)  # type: ignore[attr-defined]
+            if len(self.period) < self.LIMIT:
+                self.period[units] = found
+        return found
+
+
+def period_usage_keys(scope: str, counter: str, period: str) -> tuple[str, str]:
+    """The counter keys of a period-priced tariff: charged units, and amount posted.
+
+    ``scope`` is the subscriber (or, for a shared plan, the account) whose usage the tiers
+    count; ``counter`` the tariff and rate (``data|-``); ``period`` the usage's period.
+    """
+    return f"use|{scope}|{counter}|{period}", f"usd|{scope}|{counter}|{period}"
+
 
 class Rate:
     """Rate usage (allowances first, then the tariff's price); fees and lifecycle charges.
 
-    Usage that cannot be rated is rejected (``unrateable``) before any allowance is used;
-    fees in a currency other than the account's are rejected (``currency-mismatch``).
+    Usage that cannot be rated is rejected (``unrateable``; ``unit-mismatch`` for a unit
+    that does not convert exactly into the tariff's) before any allowance is used; fees in a
+    currency other than the account's are rejected (``currency-mismatch``).
+
+    Period pricing: a cumulative tariff (see :class:`~telcoflow.rating.rater.PeriodTariff`)
+    charges an event ``period_amount(units after) - amount already posted`` in its scope and
+    period, so a period's events add up to the price of its total however the usage is split
+    or ordered, and reversing an event (rerating) or rating a late one keeps that true. The
+    two counters move with the event's claim, in the same transaction. An ``open_period``
+    lifecycle event settles what a period owes without usage (a first tier's flat fee, a
+    minimum charge). ``period_counters=False`` prices each event on its own (the behaviour
+    before period pricing; kept for comparison in benchmarks).
+
     Tariff results are cached per tariff (bounded); allowance counter keys per subscriber
     and period.
     """
 
-    __slots__ = ("_alw_keys", "_memos", "fees", "rater")
+    __slots__ = ("_alw_keys", "_memos", "_period_keys", "_units", "fees", "period_counters",
+                 "rater")
     name = "rate"
     needs = ("profile", "period")
     provides = ("rated",)
 
-    def __init__(self, rater: Rater, *, fees: RecurringFees | None = None) -> None:
+    def __init__(self, rater: Rater, *, fees: RecurringFees | None = None,
+                 period_counters: bool = True) -> None:
         self.rater = rater
         self.fees = fees
+        self.period_counters = period_counters
         self._memos: dict[int, _Memo] = {}
         # period -> subscriber id -> (allowances, their counter keys, what each covers)
         self._alw_keys: dict[str, dict[str, _Buckets]] = {}
+        # period -> (scope, tariff counter) -> (units key, amount key)
+        self._period_keys: dict[str, dict[tuple[str, str], tuple[str, str]]] = {}
+        # (event unit, tariff unit) -> checked (the conversion itself is exact arithmetic)
+        self._units: set[tuple[str, str]] = set()
 
     def _memo(self, tariff: Tariff) -> _Memo:
         memo = self._memos.get(id(tariff))
@@ -370,6 +423,19 @@ class Rate:
                 self._memos.clear()
             memo = self._memos[id(tariff)] = _Memo(tariff)
         return memo
+
+    def _pkeys(self, scope: str, counter: str, period: str) -> tuple[str, str]:
+        by_scope = self._period_keys.get(period)
+        if by_scope is None:
+            if len(self._period_keys) > 64:
+                self._period_keys.clear()
+            by_scope = self._period_keys[period] = {}
+        found = by_scope.get((scope, counter))
+        if found is None:
+            if len(by_scope) > 1 << 20:
+                by_scope.clear()
+            found = by_scope[(scope, counter)] = period_usage_keys(scope, counter, period)
+        return found
 
     def _keys(self, sub: SubscriberProfile, period: str) -> _Buckets:
         by_sub = self._alw_keys.get(period)
@@ -394,6 +460,7 @@ class Rate:
         tariff_of = self.rater.tariff
         memos = self._memos
         alw_keys = self._alw_keys
+        cumulative_on = self.period_counters
         keep = []
         items = batch.items
         view = tx.view
@@ -421,9 +488,15 @@ class Rate:
                     memo = memos.get(id(tariff))
                     if memo is None or memo.tariff is not tariff:
                         memo = self._memo(tariff)
-                    units = memo.units.get(e.quantity)
+                    quantity = e.quantity
+                    if memo.unit is not None and e.unit != memo.unit:
+                        quantity = self._convert(quantity, e.unit, memo.unit)
+                    units = memo.units.get(quantity)
                     if units is None:
-                        units = memo.charged_units(e.quantity)
+                        units = memo.charged_units(quantity)
+                except _UnitError as exc:
+                    batch.reject(item, "unit-mismatch", f"event {e.id}: {exc}")
+                    continue
                 except RatingError as exc:
                     batch.reject(item, "unrateable", str(exc))
                     continue
@@ -445,19 +518,36 @@ class Rate:
                                 left -= take
                                 if not left:
                                     break
-                amount = memo.amounts.get(left)
-                if amount is None:
-                    try:
-                        amount = memo.amount(left)
-                    except RatingError as exc:  # e.g. above a price model's last tier
-                        batch.reject(item, "unrateable", str(exc))
-                        continue
+                period_move: tuple[str, Decimal, str, Decimal] | None = None
+                try:
+                    if memo.cumulative and cumulative_on:
+                        ukey, akey = self._pkeys(
+                            sub.id if memo.scope == "subscriber" else sub.account.id,
+                            memo.counter, item.period)
+                        used_units = tx.counter(ukey)
+                        posted = tx.counter(akey)
+                        amount = memo.period_amount(used_units + left) - posted
+                        period_move = (ukey, left, akey, amount)
+                    else:
+                        found = memo.amounts.get(left)
+                        amount = memo.amount(left) if found is None else found
+                except RatingError as exc:  # e.g. above a price model's last tier
+                    batch.reject(item, "unrateable", str(exc))
+                    continue
                 if takes:
                     effects = item.effects
                     for key, used, take in takes:  # inlined LedgerTransaction.add
                         values[key] = used + take
                         deltas[key] = deltas.get(key, _ZERO) + take
                         effects.append(("C", key, take))
+                if period_move is not None:
+                    ukey, moved, akey, charged = period_move
+                    if moved:
+                        tx.add(item.effects, ukey, moved)
+                    if charged:
+                        tx.add(item.effects, akey, charged)
+                if memo.connect_fee:
+                    amount += self._connect_fee(tx, item, memo)
                 item.charges = [Charge(tariff.item_type, amount, units, units - left)]
             elif type(e) is FeeEvent:
                 assert item.account is not None
@@ -467,6 +557,13 @@ class Rate:
                                  f"{item.account.id} bills in {item.account.currency}")
                     continue
                 item.charges = [Charge(e.fee_type, e.amount, _ONE)]
+            elif type(e) is LifecycleEvent and e.action == "open_period":
+                assert sub is not None
+                try:
+                    item.charges = self._open_period(tx, item, sub) if cumulative_on else []
+                except RatingError as exc:
+                    batch.reject(item, "unrateable", str(exc))
+                    continue
             elif type(e) is LifecycleEvent and self.fees is not None:
                 assert sub is not None
                 try:
@@ -476,6 +573,47 @@ class Rate:
                     continue
             keep.append(item)
         batch.items = keep
+
+    def _convert(self, quantity: Decimal, unit: str, to_unit: str) -> Decimal:
+        """``quantity`` in ``unit`` as a quantity of ``to_unit`` (exact), else _UnitError."""
+        try:
+            return convert_quantity(quantity, unit, to_unit)
+        except RatingError as exc:
+            raise _UnitError(str(exc)) from None
+
+    @staticmethod
+    def _connect_fee(tx: LedgerTransaction, item: Item, memo: _Memo) -> Decimal:
+        """The connect fee of a usage record: every call, or a session's first record."""
+        e = item.event
+        assert type(e) is UsageEvent
+        if not memo.per_session or not e.session:
+            return memo.connect_fee
+        key = f"con|{e.subscriber}|{e.session}|{item.period}"
+        if tx.counter(key):
+            return _ZERO
+        tx.add(item.effects, key, _ONE)
+        return memo.connect_fee
+
+    def _open_period(self, tx: LedgerTransaction, item: Item,
+                     sub: SubscriberProfile) -> list[Charge]:
+        """Settle what each period-priced tariff owes for the period without usage."""
+        period_tariffs = getattr(self.rater, "period_tariffs", None)
+        if period_tariffs is None:
+            return []
+        charges = []
+        for tariff in period_tariffs(sub, item.event.start):
+            memo = self._memo(tariff)
+            ukey, akey = self._pkeys(sub.id if memo.scope == "subscriber" else sub.account.id,
+                                     memo.counter, item.period)
+            amount = memo.period_amount(tx.counter(ukey)) - tx.counter(akey)
+            if amount:
+                tx.add(item.effects, akey, amount)
+                charges.append(Charge(tariff.item_type, amount, _ZERO))
+        return charges
+
+
+class _UnitError(RatingError):
+    """A usage quantity whose unit does not convert exactly into the tariff's."""
 
 
 class Ledger:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -33,6 +33,12 @@ _TYPES: dict[str, type[Any]] = {
 _FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     kind: tuple((f.name, str(f.type)) for f in fields(cls)) for kind, cls in _TYPES.items()
 }
+#: per kind: how many leading fields a body must carry (later ones have defaults, so bodies
+#: written before a field was added still decode)
+_REQUIRED: dict[str, int] = {
+    kind: sum(1 for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING)
+    for kind, cls in _TYPES.items()
+}
 
 
 def _out(value: object) -> object:
@@ -56,11 +62,11 @@ def decode_event(body: str) -> Event:
         data = json.loads(body)
         kind = data[0]
         spec = _FIELDS[kind]
-        if len(data) != len(spec) + 1:
-            raise ValueError(f"expected {len(spec)} fields for a {kind} event, got "
-                             f"{len(data) - 1}")
+        if not _REQUIRED[kind] <= len(data) - 1 <= len(spec):
+            raise ValueError(f"expected {_REQUIRED[kind]} to {len(spec)} fields for a {kind} "
+                             f"event, got {len(data) - 1}")
         args: list[Any] = []
-        for (name, typ), value in zip(spec, data[1:], strict=True):
+        for (name, typ), value in zip(spec, data[1:], strict=False):
             if typ == "Decimal":
                 if not isinstance(value, str):
                     raise ValueError(f"`{name}` must be a decimal string (got {value!r})")
