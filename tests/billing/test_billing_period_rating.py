@@ -331,7 +331,8 @@ def test_period_amount_is_the_price_of_the_total(model: str, s1: list[int], s2: 
 def test_open_period_for_a_subscriber_without_period_prices_charges_nothing() -> None:
     b = billing(catalog_with("{model: per_unit, unit_price: 1.00}"))
     result = b.process([opening("s1", NOV)])
-    assert result.accepted == 1 and not result.rated
+    assert result.accepted == 1
+    assert not result.rated
     assert list(b.store.lines()) == []
 
 
