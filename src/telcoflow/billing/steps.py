@@ -464,12 +464,23 @@ class Rate:
         keep = []
         items = batch.items
         view = tx.view
-        if view is None:  # read the allowance counters of every item in one store call
+        if view is None:  # read the allowance and period counters of the batch in one call
             wanted: list[str] = []
             for item in items:
                 sub = item.subscriber
-                if sub is not None and sub.allowances and type(item.event) is UsageEvent:
+                if sub is None or type(item.event) is not UsageEvent:
+                    continue
+                if sub.allowances:
                     wanted.extend(self._keys(sub, item.period)[1])
+                if cumulative_on:
+                    try:
+                        first = self._memo(tariff_of(item.event, sub))
+                    except RatingError:
+                        continue  # rejected below, with its reason
+                    if first.cumulative:
+                        wanted.extend(self._pkeys(
+                            sub.id if first.scope == "subscriber" else sub.account.id,
+                            first.counter, item.period))
             if wanted:
                 tx.prefetch(wanted)
         for item in items:
