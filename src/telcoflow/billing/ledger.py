@@ -9,6 +9,7 @@ transaction as its ledger write.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
 
@@ -65,10 +66,18 @@ class LedgerTransaction:
         self.changes.claims[event_id] = Claim(event_id, fp, effects)
 
     def dead_letter(self, event: Event, fp: str, reason: str, message: str) -> None:
-        """Record a rejected event."""
+        """Record a rejected event (whatever it is: a malformed one keeps a printable form)."""
+        raw_id = getattr(event, "id", None)
+        eid = (raw_id if type(raw_id) is str and len(raw_id) <= 256
+               and _printable(raw_id, 256) == raw_id else _printable(repr(raw_id), 120))
+        try:
+            payload = event.canonical()
+            fp = fp or fingerprint(event)
+        except Exception:  # a malformed event: keep what can be shown of it
+            payload = _printable(repr(event), 2000)
+            fp = hashlib.blake2b(payload.encode("utf-8"), digest_size=10).hexdigest()
         self.changes.dead_letters.append(
-            DeadLetter(event.id, reason, message, fp or fingerprint(event), event.canonical())
-        )
+            DeadLetter(eid, reason, _printable(message, 2000), fp, _printable(payload, 4000)))
 
     # -- ledger lines ---------------------------------------------------------------------
     def post(self, effects: list[Effect], key: LineKey, amount: Decimal,
@@ -175,3 +184,10 @@ class LedgerTransaction:
         self.changes = ChangeSet()
         self.unjournaled = False
         return changes
+
+
+def _printable(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, with lone surrogates escaped (storable as UTF-8)."""
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
