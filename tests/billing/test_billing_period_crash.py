@@ -97,3 +97,33 @@ def test_kill_9_mid_stream_then_replay_gives_the_price_of_the_total(tmp_path: Pa
     #      = 21000 + 17940 + 45 = 38,985 MB
     # price: 1.00 + 1000 x 0.02 + 4000 x 0.01 + 33,985 x 0.005 = 1 + 20 + 40 + 169.925
     assert total == Dec("230.925")
+
+
+def test_a_reader_of_the_ledger_table_sees_every_committed_event(tmp_path: Path) -> None:
+    """The writer dies between checkpoints: the bill run's reader folds the journal first."""
+    import gc
+
+    from telcoflow.billing.cycle.sources import SqliteLedger
+    from telcoflow.stores import SQLiteLedgerStore
+    from telcoflow.stores.sqlite import pending_claims
+
+    db = tmp_path / "ledger.db"
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER.replace("range(3000)", "range(30)"), encoding="utf-8")
+    # the writer commits 10 batches (checkpoint every 50) and exits without closing the store
+    script.write_text(script.read_text(encoding="utf-8").replace(
+        'print("done", flush=True)', 'import os; os._exit(0)'), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script), str(db)], capture_output=True,
+                          text=True, timeout=100, check=False)
+    assert done.returncode == 0, done.stderr
+    assert pending_claims(db) == 30
+    reader = SqliteLedger(db)
+    # 30 events: sum of 7 + n % 13 for n < 30 = 210 + 2 x (0..12) 78 + (0..3) 6 = 372 MB
+    # 1.00 flat + 372 x 0.02 = 8.44
+    assert sum((ln.amount for ln in reader.lines()), Dec(0)) == Dec("8.44")
+    assert pending_claims(db) == 0
+    del reader
+    gc.collect()
+    store = SQLiteLedgerStore(db)  # and the writer's store reopens on the same state
+    assert sum((ln.amount for ln in store.lines()), Dec(0)) == Dec("8.44")
+    store.close()
