@@ -14,7 +14,15 @@ from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
 
 from telcoflow.events import Event, fingerprint
-from telcoflow.stores.base import ChangeSet, Claim, DeadLetter, Effect, LedgerStore, LineKey
+from telcoflow.stores.base import (
+    ChangeSet,
+    Claim,
+    DeadLetter,
+    Effect,
+    LedgerStore,
+    LineKey,
+    storable_text,
+)
 
 __all__ = ["LedgerTransaction"]
 
@@ -69,15 +77,15 @@ class LedgerTransaction:
         """Record a rejected event (whatever it is: a malformed one keeps a printable form)."""
         raw_id = getattr(event, "id", None)
         eid = (raw_id if type(raw_id) is str and len(raw_id) <= 256
-               and _printable(raw_id, 256) == raw_id else _printable(repr(raw_id), 120))
+               and storable_text(raw_id, 256) == raw_id else storable_text(repr(raw_id), 120))
         try:
             payload = event.canonical()
             fp = fp or fingerprint(event)
         except Exception:  # a malformed event: keep what can be shown of it
-            payload = _printable(repr(event), 2000)
+            payload = storable_text(repr(event), 2000)
             fp = hashlib.blake2b(payload.encode("utf-8"), digest_size=10).hexdigest()
         self.changes.dead_letters.append(
-            DeadLetter(eid, reason, _printable(message, 2000), fp, _printable(payload, 4000)))
+            DeadLetter(eid, reason, storable_text(message, 2000), fp, storable_text(payload, 4000)))
 
     # -- ledger lines ---------------------------------------------------------------------
     def post(self, effects: list[Effect], key: LineKey, amount: Decimal,
@@ -185,9 +193,3 @@ class LedgerTransaction:
         self.unjournaled = False
         return changes
 
-
-def _printable(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, with lone surrogates escaped (storable as UTF-8)."""
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
