@@ -35,8 +35,10 @@ from telcoflow.billing.profiles import (
 )
 from telcoflow.billing.recurring import RecurringFees
 from telcoflow.catalog import Catalog, UsagePrice
+from telcoflow.demo_catalog import default_catalog_path
 from telcoflow.errors import DefinitionError, Problem
 from telcoflow.events import Event, LifecycleEvent, PaymentEvent, UsageEvent
+from telcoflow.loading.catalog import load_catalog
 from telcoflow.rating.allowances import Allowance
 from telcoflow.rating.catalog_rater import CatalogRater
 
@@ -76,14 +78,7 @@ _VOICE_5QI = "1"
 def demo_rater(catalog: Catalog | None = None) -> CatalogRater:
     """The synthetic operator's rater: a :class:`CatalogRater` over ``catalog`` (default: the
     shipped ``examples/catalog``, loaded afresh)."""
-    return CatalogRater(catalog if catalog is not None else _shipped_catalog())
-
-
-def _shipped_catalog() -> Catalog:
-    from telcoflow.demo_catalog import default_catalog_path
-    from telcoflow.loading.catalog import load_catalog
-
-    return load_catalog(default_catalog_path())
+    return CatalogRater(catalog if catalog is not None else load_catalog(default_catalog_path()))
 
 
 @dataclass
