@@ -118,6 +118,15 @@ def test_every_generated_usage_event_is_rateable(pop: Population,
             "urllc", "embb"} <= set(seen)
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_other_seeds_rate_without_rejections(seed: int) -> None:
+    small = generate_population(50, seed=seed)
+    billing = RealtimeBilling(default_graph(small.profiles, small.rater, fees=small.fees),
+                              MemoryLedgerStore())
+    totals = billing.stream(generate_events(small, events=3000, seed=seed + 10))
+    assert (totals.submitted, totals.rejected, totals.reasons) == (3000, 0, {})
+
+
 def test_the_whole_month_streams_without_rejections(pop: Population,
                                                     events: list[Event]) -> None:
     billing = RealtimeBilling(default_graph(pop.profiles, pop.rater, fees=pop.fees),
