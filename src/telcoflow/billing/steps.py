@@ -541,15 +541,28 @@ class Rate:
         view = tx.view
         if view is None:  # read the allowance and period counters of the batch in one call
             wanted: list[str] = []
+            period_tariffs = getattr(self.rater, "period_tariffs", None)
             for item in items:
                 sub = item.subscriber
-                if sub is None or type(item.event) is not UsageEvent:
+                e = item.event
+                if (sub is not None and type(e) is LifecycleEvent and e.action == "open_period"
+                        and period_tariffs is not None and cumulative_on):
+                    try:
+                        for tariff in period_tariffs(sub, e.start):
+                            first = self._memo(tariff)
+                            wanted.extend(self._pkeys(
+                                sub.id if first.scope == "subscriber" else sub.account.id,
+                                first.counter, item.period))
+                    except RatingError:
+                        pass  # rejected below, with its reason
+                    continue
+                if sub is None or type(e) is not UsageEvent:
                     continue
                 if sub.allowances:
                     wanted.extend(self._keys(sub, item.period)[1])
                 if cumulative_on:
                     try:
-                        first = self._memo(tariff_of(item.event, sub))
+                        first = self._memo(tariff_of(e, sub))
                     except RatingError:
                         continue  # rejected below, with its reason
                     if first.cumulative:
