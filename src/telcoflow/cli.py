@@ -1,19 +1,28 @@
 """The ``telcoflow`` command line: demo, validate, schema, test, explain, journeys, audits.
 
-Each command imports what it needs when it runs, so ``telcoflow --help`` stays fast.
+Each command imports what it needs when it runs, so ``telcoflow --help`` stays fast. Every
+option has a click parameter type, so a wrong value is a one-line usage error (exit 2); our
+errors print one line (exit 1); anything else prints one line naming it as an internal error
+(exit 1), and ``--debug`` shows its traceback. The console entry point is :func:`run`.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
 import sys
+import traceback
+from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 
-from telcoflow.errors import DefinitionError, TelcoflowError
+from telcoflow.errors import TelcoflowError
 
-__all__ = ["main"]
+__all__ = ["main", "run"]
 
 
 def _fail(exc: TelcoflowError) -> None:
@@ -21,9 +30,104 @@ def _fail(exc: TelcoflowError) -> None:
     raise SystemExit(1)
 
 
+def _nothing(what: str) -> None:
+    """A run that found nothing to do where it expected work: say what it looked at."""
+    click.echo(f"nothing to do: {what}", err=True)
+    raise SystemExit(1)
+
+
+class ShardType(click.ParamType[str]):
+    """``I/N`` with 1 <= I <= N: one shard of a bill run."""
+
+    name = "I/N"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        from telcoflow.billing.cycle.run import Shard
+
+        try:
+            return str(Shard.parse(str(value)))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class MonthType(click.ParamType[tuple[int, int]]):
+    """``YYYY-MM``: a bill cycle's month."""
+
+    name = "YYYY-MM"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            return value
+        found = re.fullmatch(r"(\d{4})-(\d{2})", str(value))
+        if found is None or not 1 <= int(found[2]) <= 12:
+            self.fail(f"expected a month YYYY-MM with a month 01-12 (got {value!r})", param, ctx)
+        return int(found[1]), int(found[2])
+
+
+class PeriodType(click.ParamType[str]):
+    """``YYYY-MM-DD``: a ledger period key (the first day of the cycle)."""
+
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        text = str(value)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            try:
+                return date.fromisoformat(text).isoformat()
+            except ValueError:
+                pass
+        return self.fail(f"expected a period key YYYY-MM-DD, the first day of the cycle, such "
+                         f"as 2026-11-01 (got {text!r})", param, ctx)
+
+
+class SqliteFile(click.ParamType[Path]):
+    """An SQLite file holding ``table`` (a ledger, an account directory, a bill store)."""
+
+    name = "file"
+
+    def __init__(self, what: str, table: str, *, may_be_new: bool = False) -> None:
+        self.what = what
+        self.table = table
+        self.may_be_new = may_be_new
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Path:
+        path = Path(value)
+        if not path.exists():
+            if self.may_be_new:
+                return path
+            self.fail(f"{path} does not exist (expected {self.what})", param, ctx)
+        if not path.is_file():
+            self.fail(f"{path} is not a file (expected {self.what})", param, ctx)
+        try:
+            with path.open("rb") as f:
+                header = f.read(16)
+            if header == b"" and self.may_be_new:
+                return path
+            if header != b"SQLite format 3\x00":
+                raise ValueError("not an SQLite file")
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                tables = {n for (n,) in db.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            finally:
+                db.close()
+        except (OSError, ValueError, sqlite3.Error) as exc:
+            self.fail(f"{path} is not {self.what} ({exc})", param, ctx)
+        if self.table not in tables and not (self.may_be_new and not tables):
+            self.fail(f"{path} is not {self.what}: it has no `{self.table}` table (found "
+                      f"{sorted(tables) or 'none'}; were two file options swapped?)",
+                      param, ctx)
+        return path
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="telcoflow")
-def main() -> None:
+@click.option("--debug", is_flag=True, help="show the Python traceback of an internal error")
+def main(debug: bool) -> None:
     """telcoflow: 5G catalogs, rule packs, real-time billing and customer journeys."""
 
 
@@ -34,6 +138,8 @@ def validate(paths: tuple[Path, ...]) -> None:
     from telcoflow.loading.kinds import validate_paths
 
     problems, checked = validate_paths(paths)
+    if not checked:
+        _nothing(f"no YAML file (*.yaml, *.yml) under {', '.join(map(str, paths))}")
     for p in problems:
         click.echo(str(p), err=True)
     if problems:
@@ -57,25 +163,32 @@ def schema(name: str | None, out: Path | None) -> None:
         raise SystemExit(2)
     selected = {name: schemas[name]} if name else schemas
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        for key, value in selected.items():
-            (out / f"{key}.schema.json").write_text(json.dumps(value, indent=2), encoding="utf-8")
-            click.echo(f"wrote {out / f'{key}.schema.json'}")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            for key, value in selected.items():
+                (out / f"{key}.schema.json").write_text(json.dumps(value, indent=2),
+                                                        encoding="utf-8")
+                click.echo(f"wrote {out / f'{key}.schema.json'}")
+        except OSError as exc:
+            raise click.BadParameter(f"cannot write schemas to {out}: {exc.strerror or exc}",
+                                     param_hint="--out") from None
         return
     click.echo(json.dumps(selected[name] if name else selected, indent=2))
 
 
 @main.command()
-@click.option("--accounts", default=200, show_default=True, help="synthetic accounts to bill")
+@click.option("--accounts", default=200, show_default=True, type=click.IntRange(1, 1_000_000),
+              help="synthetic accounts to bill")
 @click.option(
     "--out",
     "out_dir",
     default="telcoflow-demo",
     show_default=True,
-    type=click.Path(path_type=Path),
-    help="output folder (SQLite ledger, bills, reports)",
+    type=click.Path(file_okay=False, writable=True, path_type=Path),
+    help="output folder (SQLite ledger, bills, reports; recreated)",
 )
-@click.option("--seed", default=7, show_default=True, help="generator seed")
+@click.option("--seed", default=7, show_default=True, type=click.IntRange(0),
+              help="generator seed")
 def demo(accounts: int, out_dir: Path, seed: int) -> None:
     """Run the main job on the embedded defaults (SQLite, in-process bus)."""
     from telcoflow.demo import run_demo
@@ -135,12 +248,12 @@ def journey() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["mermaid", "dot", "html"]),
+    type=click.Choice(["mermaid", "dot"]),
     default="mermaid",
     show_default=True,
 )
 def journey_diagram(path: Path, fmt: str) -> None:
-    """Print a journey's state diagram as Mermaid, Graphviz DOT or HTML."""
+    """Print a journey's state diagram as Mermaid or Graphviz DOT."""
     from telcoflow.journeys.diagrams import render_diagram
 
     try:
@@ -160,7 +273,7 @@ def worker(args: tuple[str, ...]) -> None:
 
 _ledger_option = click.option(
     "--ledger",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=SqliteFile("a real-time SQLite ledger", "ledger"),
     required=True,
     help="the real-time SQLite ledger file",
 )
@@ -176,20 +289,23 @@ _ledger_option = click.option(
 @_ledger_option
 @click.option(
     "--accounts",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=SqliteFile("an SQLite account directory", "billing_accounts"),
     required=True,
     help="SQLite account directory",
 )
 @click.option(
     "--store",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=SqliteFile("an SQLite bill store", "bills", may_be_new=True),
     required=True,
     help="SQLite bill store (created; a rerun resumes)",
 )
 @click.option("--cycle-day", type=click.IntRange(1, 28), default=1, show_default=True)
-@click.option("--month", "month_text", required=True, help="the cycle's month, YYYY-MM")
-@click.option("--shard", default=None, help="run one shard I/N (1-based) as an independent job")
-@click.option("--processes", type=int, default=None, help="worker processes (default: cores)")
+@click.option("--month", "month_text", type=MonthType(), required=True,
+              help="the cycle's month, YYYY-MM")
+@click.option("--shard", type=ShardType(), default=None,
+              help="run one shard I/N (1-based) as an independent job")
+@click.option("--processes", type=click.IntRange(1, 512), default=None,
+              help="worker processes (default: cores)")
 @click.option(
     "--format",
     "formats",
@@ -205,7 +321,7 @@ def bill_run_cmd(
     accounts: Path,
     store: Path,
     cycle_day: int,
-    month_text: str,
+    month_text: tuple[int, int],
     shard: str | None,
     processes: int | None,
     formats: tuple[str, ...],
@@ -214,11 +330,7 @@ def bill_run_cmd(
     """Close a bill cycle: bills only where there was consumption, resumable, shardable."""
     from telcoflow.billing.cycle.run import bill_run, sqlite_job
 
-    try:
-        year, month = (int(x) for x in month_text.split("-"))
-    except ValueError:
-        click.echo(f"--month must be YYYY-MM (got {month_text!r})", err=True)
-        raise SystemExit(2) from None
+    year, month = month_text
     try:
         job = sqlite_job(
             policy=policy,
@@ -238,6 +350,9 @@ def bill_run_cmd(
     )
     if summary.failed:
         raise SystemExit(1)
+    if not summary.accounts:
+        _nothing(f"no account with bill cycle day {cycle_day} in {accounts}"
+                 + (f" (shard {shard})" if shard else ""))
 
 
 @main.command()
@@ -245,11 +360,12 @@ def bill_run_cmd(
 @_ledger_option
 @click.option(
     "--store",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=SqliteFile("an SQLite bill store", "bills"),
     required=True,
     help="SQLite bill store of the closed cycle",
 )
-@click.option("--period", required=True, help="ledger period key, e.g. 2026-11-01")
+@click.option("--period", type=PeriodType(), required=True,
+              help="ledger period key, e.g. 2026-11-01")
 @click.option(
     "--pack",
     type=click.Path(exists=True, path_type=Path),
@@ -296,6 +412,8 @@ def audit(
         _fail(exc)
     finally:
         bills.close()
+    if not report.checked:
+        _nothing(f"no bills of period {period} in {store} to check against {ledger}")
     if findings is not None:
         found = FindingStore(findings)
         found.save(report)
@@ -307,10 +425,38 @@ def audit(
         raise SystemExit(1)
 
 
-def run() -> None:  # pragma: no cover - console entry
-    """Entry point that maps our errors to a non-zero exit without a traceback."""
+def run(argv: Sequence[str] | None = None) -> int:
+    """The console entry point: :data:`main` with every error mapped to one line and an exit
+    code (usage 2, ours 1, internal 1); ``--debug`` re-raises an internal error."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        main()
-    except DefinitionError as exc:
+        main.main(args, prog_name="telcoflow", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except TelcoflowError as exc:
         click.echo(str(exc), err=True)
-        sys.exit(1)
+        return 1
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    except Exception as exc:  # a bug: one line, the traceback only when asked
+        if "--debug" in args:
+            traceback.print_exc()
+        else:
+            click.echo(f"telcoflow: internal error: {type(exc).__name__}: {exc} (rerun with "
+                       "--debug for the traceback)", err=True)
+        return 1
+    return 0
+
+
+def console() -> None:  # pragma: no cover - the installed `telcoflow` script
+    """Run :func:`run` and exit with its code."""
+    sys.exit(run())
