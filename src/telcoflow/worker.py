@@ -41,7 +41,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
@@ -63,6 +63,7 @@ from telcoflow.errors import (
     TelcoflowError,
 )
 from telcoflow.events import Event
+from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy, redact_url
 from telcoflow.stores.base import ChangeSet, DeadLetter, LedgerStore, storable_text
 
 __all__ = [
@@ -124,7 +125,8 @@ class Worker:
     def __init__(self, app: WorkerApp, store: LedgerStore, bus: Bus, *, name: str,
                  group: str = "workers", batch_size: int = 500, poll_timeout: float = 0.5,
                  metrics: WorkerMetrics | None = None,
-                 stop_event: threading.Event | None = None) -> None:
+                 stop_event: threading.Event | None = None,
+                 masking: MaskingPolicy = DEFAULT_MASKING) -> None:
         if batch_size < 1:
             raise StoreError(f"`batch_size` must be >= 1 (got {batch_size})")
         self.app = app
@@ -134,7 +136,9 @@ class Worker:
         self.batch_size = batch_size
         self.poll_timeout = poll_timeout
         self.metrics = metrics if metrics is not None else WorkerMetrics()
-        self.billing = RealtimeBilling(app.graph, store)
+        #: identifiers in dead letters, errors and health are masked unless told otherwise
+        self.masking = masking
+        self.billing = RealtimeBilling(app.graph, store, masking=masking)
         self.consumer = bus.consumer(name, group=group)
         self.stop_event = stop_event if stop_event is not None else threading.Event()
         self.handled = 0
@@ -210,9 +214,9 @@ class Worker:
                 delay = min(delay * 2, 2.0)
 
     def _note(self, exc: BaseException, error: str) -> None:
-        self.last_error = f"{error}: {exc}"
+        self.last_error = self.masking.mask(f"{error}: {exc}")
         self.metrics.retries.labels(error).inc()
-        log.warning("%s: %s", error, exc)
+        log.warning("%s", self.last_error)
 
     def _retrying(self, what: Callable[[], Any]) -> Any:
         """Run ``what``: again at once after a lost race, with backoff while the store is
@@ -261,13 +265,16 @@ class Worker:
             try:
                 events.append(decode_event(m.body))
             except EventRejectedError as exc:
-                dead.append(DeadLetter(_event_id(m), "undecodable", str(exc),
-                                       body_fingerprint(m.body), storable_text(m.body, 4000)))
+                mask = self.masking.mask
+                dead.append(DeadLetter(_event_id(m), "undecodable",
+                                       storable_text(mask(str(exc)), 2000),
+                                       body_fingerprint(m.body),
+                                       storable_text(mask(m.body), 4000)))
                 undecodable.append((m, str(exc)))
         if dead:  # the ledger's dead letters first (durable), then the bus's stream
             self._retrying(lambda: self.store.apply(ChangeSet(dead_letters=dead)))
             for m, why in undecodable:
-                self.bus.dead_letter(m, "undecodable", why, consumer=self.name)
+                self._bus_dead(m, "undecodable", why)
             self.metrics.messages.labels("billing", "undecodable").inc(len(dead))
         if not events:
             return
@@ -299,14 +306,15 @@ class Worker:
             except (_StopRequestedError, ConcurrencyError):
                 raise
             except Exception as exc:
-                detail = storable_text(f"event {e.id}: {type(exc).__name__}: {exc}", 2000)
+                mask = self.masking.mask
+                detail = storable_text(mask(f"event {e.id}: {type(exc).__name__}: {exc}"), 2000)
                 dead = ChangeSet(dead_letters=[DeadLetter(
                     storable_text(str(e.id), 256), "worker-error", detail, "",
-                    storable_text(e.canonical(), 4000))])
+                    storable_text(mask(e.canonical()), 4000))])
                 self._retrying(partial(self.store.apply, dead))
                 m = by_id.get(e.id)
                 if m is not None:
-                    self.bus.dead_letter(m, "worker-error", detail, consumer=self.name)
+                    self._bus_dead(m, "worker-error", detail)
                 self.metrics.messages.labels("billing", "worker-error").inc()
 
     def _count(self, result: BatchResult) -> None:
@@ -357,8 +365,14 @@ class Worker:
             self._dead(m, "billrun-error", f"{type(exc).__name__}: {exc}")
 
     def _dead(self, m: Message, reason: str, detail: str) -> None:
-        self.bus.dead_letter(m, reason, detail, consumer=self.name)
+        self._bus_dead(m, reason, detail)
         self.metrics.messages.labels(m.kind, "dead").inc()
+
+    def _bus_dead(self, m: Message, reason: str, detail: str) -> None:
+        """The bus's dead letter of ``m``, identifiers masked per the worker's policy."""
+        mask = self.masking.mask
+        self.bus.dead_letter(replace(m, body=mask(m.body)), reason, mask(detail),
+                             consumer=self.name)
 
     # -- health and shutdown -------------------------------------------------------------
     def health(self, *, stale_after: float = 30.0) -> tuple[bool, dict[str, Any]]:
@@ -490,7 +504,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=None, help="consumer name (default: host-pid)")
     p.add_argument("--group", default="workers", help="consumer group (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=500)
-    p.add_argument("--metrics-host", default="0.0.0.0")
+    p.add_argument("--metrics-host", default="127.0.0.1",
+                   help="interface of /healthz and /metrics (default: %(default)s; 0.0.0.0 "
+                        "to serve every interface)")
     p.add_argument("--metrics-port", type=int, default=None,
                    help="serve /healthz and /metrics on this port (0: any free port)")
     p.add_argument("--max-messages", type=int, default=None, help="stop after this many")
@@ -562,8 +578,8 @@ def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
         server = serve_endpoint(worker, args.metrics_host, args.metrics_port)
         log.info("health and metrics on http://%s:%d/", args.metrics_host,
                  server.server_address[1])
-    log.info("worker %s: ledger %s, bus %s", worker.name, config.ledger_url.split("@")[-1],
-             config.bus_url)
+    log.info("worker %s: ledger %s, bus %s", worker.name, redact_url(config.ledger_url),
+             redact_url(config.bus_url))
     try:
         handled = worker.run(max_messages=args.max_messages, idle_exit=args.idle_exit)
     finally:

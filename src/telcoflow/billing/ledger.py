@@ -14,6 +14,7 @@ from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
 
 from telcoflow.events import Event, fingerprint
+from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy
 from telcoflow.stores.base import (
     ChangeSet,
     Claim,
@@ -32,11 +33,13 @@ _ZERO = Decimal(0)
 class LedgerTransaction:
     """Reads and writes of one batch against a :class:`~telcoflow.stores.base.LedgerStore`."""
 
-    __slots__ = ("_flags", "changes", "local_fingerprints", "store", "unjournaled", "values",
-                 "view")
+    __slots__ = ("_flags", "changes", "local_fingerprints", "masking", "store", "unjournaled",
+                 "values", "view")
 
-    def __init__(self, store: LedgerStore) -> None:
+    def __init__(self, store: LedgerStore, *, masking: MaskingPolicy = DEFAULT_MASKING) -> None:
         self.store = store
+        #: how identifiers are shown in dead-letter messages and payloads
+        self.masking = masking
         #: the store's committed counters when it keeps them in this process
         #: (``counter_view``, see :mod:`telcoflow.stores.base`), else ``None``
         self.view: Mapping[str, Decimal] | None = getattr(store, "counter_view", None)
@@ -85,7 +88,8 @@ class LedgerTransaction:
             payload = storable_text(repr(event), 2000)
             fp = hashlib.blake2b(payload.encode("utf-8"), digest_size=10).hexdigest()
         self.changes.dead_letters.append(
-            DeadLetter(eid, reason, storable_text(message, 2000), fp, storable_text(payload, 4000)))
+            DeadLetter(eid, reason, storable_text(self.masking.mask(message), 2000), fp,
+                       storable_text(self.masking.mask(payload), 4000)))
 
     # -- ledger lines ---------------------------------------------------------------------
     def post(self, effects: list[Effect], key: LineKey, amount: Decimal,

@@ -40,6 +40,7 @@ from telcoflow.billing.steps import (
 from telcoflow.errors import GraphError
 from telcoflow.events import Event, Notification, RatedRecord
 from telcoflow.ops.kpis import Kpis
+from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy
 from telcoflow.rating.rater import Rater
 from telcoflow.stores.base import ChangeSet, LedgerStore, LineKey
 
@@ -131,8 +132,11 @@ class RealtimeBilling:
     """
 
     def __init__(self, graph: ProcessGraph | GraphBuilder, store: LedgerStore, *,
-                 kpis: Kpis | None = None, pause_gc: bool = True) -> None:
+                 kpis: Kpis | None = None, pause_gc: bool = True,
+                 masking: MaskingPolicy = DEFAULT_MASKING) -> None:
         self.kpis = kpis if kpis is not None else Kpis()
+        #: identifiers in dead letters are masked unless this is :data:`~telcoflow.privacy.CLEAR`
+        self.masking = masking
         self.pause_gc = pause_gc
         if isinstance(graph, GraphBuilder):
             graph = graph.build(kpis=self.kpis)
@@ -150,7 +154,7 @@ class RealtimeBilling:
 
     def _process(self, events: Sequence[Event]) -> BatchResult:
         t0 = perf_counter()
-        tx = LedgerTransaction(self.store)
+        tx = LedgerTransaction(self.store, masking=self.masking)
         batch = Batch(list(events), tx)
         self.graph.run(batch)
         tx.commit()
@@ -204,7 +208,7 @@ class RealtimeBilling:
         """
         graph = graph if graph is not None else self.graph
         t0 = perf_counter()
-        tx = LedgerTransaction(self.store)
+        tx = LedgerTransaction(self.store, masking=self.masking)
         ids = [e.id for e in events]
         claims = tx.claims(ids)
         cycle_day = bill_cycle_day or self._bill_cycle_day

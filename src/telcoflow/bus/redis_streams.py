@@ -48,6 +48,7 @@ from telcoflow.bus.base import (
     Message,
     partition_of,
 )
+from telcoflow.privacy import redact_url
 
 __all__ = ["RedisStreamBus", "RedisStreamConsumer"]
 
@@ -78,6 +79,7 @@ return 0
 @contextmanager
 def _redis_errors(what: str, url: str) -> Iterator[None]:
     """Translate redis-py errors into ours at the boundary."""
+    url = redact_url(url)
     try:
         yield
     except (redis.ConnectionError, redis.TimeoutError) as exc:

@@ -3,11 +3,13 @@ pack version that decided; plus a plain-text rendering (``telcoflow explain``)."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
+
+from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy
 
 __all__ = ["DecisionTrace", "Fired", "Match", "Trace", "render_trace", "to_jsonable"]
 
@@ -74,8 +76,9 @@ class Trace:
         """Decision name -> value."""
         return {d.name: d.value for d in self.decisions}
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (Decimals and dates as text)."""
+    def to_dict(self, *, masking: MaskingPolicy = DEFAULT_MASKING) -> dict[str, Any]:
+        """JSON-ready form (Decimals and dates as text; identifiers in text values masked
+        unless ``masking`` is :data:`~telcoflow.privacy.CLEAR`)."""
         data: dict[str, Any] = to_jsonable({
             "pack": self.pack, "version": self.version, "digest": self.digest,
             "lets": dict(self.lets),
@@ -89,24 +92,27 @@ class Trace:
             "fired": [{"rule": f.rule, "key": f.key, "outputs": dict(f.outputs)}
                       for f in self.fired],
             "error": self.error,
-        })
+        }, masking.mask)
         return data
 
-    def render(self) -> str:
+    def render(self, *, masking: MaskingPolicy = DEFAULT_MASKING) -> str:
         """Human-readable text (see :func:`render_trace`)."""
-        return render_trace(self)
+        return masking.mask(render_trace(self))
 
 
-def to_jsonable(value: Any) -> Any:
-    """Convert Decimals, dates and mappings to JSON-friendly values (Decimal -> text)."""
+def to_jsonable(value: Any, text: Callable[[str], str] = str) -> Any:
+    """Convert Decimals, dates and mappings to JSON-friendly values (Decimal -> text);
+    ``text`` transforms every string value (e.g. a masking policy's ``mask``)."""
+    if isinstance(value, str):
+        return text(value)
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
     if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
+        return {str(k): to_jsonable(v, text) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [to_jsonable(v) for v in value]
+        return [to_jsonable(v, text) for v in value]
     return value
 
 

@@ -40,6 +40,7 @@ import psycopg
 from psycopg import sql
 
 from telcoflow.errors import ConcurrencyError, StoreError
+from telcoflow.privacy import redact_url
 from telcoflow.stores.base import (
     ChangeSet,
     Claim,
@@ -150,13 +151,7 @@ def split_postgres_url(url: str) -> tuple[str, str | None]:
     return urlunsplit(parts._replace(query=urlencode(kept))), schema
 
 
-def _safe(url: str) -> str:
-    """The URL without its password (for messages)."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
+_safe = redact_url
 
 
 class PostgresConnection:

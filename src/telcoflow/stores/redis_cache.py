@@ -39,6 +39,7 @@ from telcoflow.billing.profiles import (
     SubscriberProfile,
 )
 from telcoflow.errors import StoreError
+from telcoflow.privacy import redact_url
 from telcoflow.rating.allowances import Allowance
 
 __all__ = [
@@ -63,6 +64,7 @@ return 1
 
 @contextmanager
 def _redis_errors(what: str, url: str) -> Iterator[None]:
+    url = redact_url(url)
     try:
         yield
     except redis.RedisError as exc:
