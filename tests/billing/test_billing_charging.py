@@ -84,3 +84,16 @@ def test_errors_name_the_session() -> None:
     o.initial("x", "s-pre", 10, Dec(1), NOV)
     with pytest.raises(EventRejectedError, match="already has a reservation"):
         o.initial("x", "s-pre", 10, Dec(1), NOV)
+
+
+def test_used_units_beyond_the_grant_are_debt_never_below_the_floor() -> None:
+    o, store = ocs()
+    grant = o.initial("a", "s-pre", 10, Dec(500), NOV)    # 10.00 / 0.05 = 200 MB
+    assert grant.units == Dec(200)
+    # the network reports 250 MB used: 250 x 0.05 = 12.50; 10.00 from the balance, 2.50 debt
+    commit = o.terminate("a", 10, Dec(250), NOV)
+    assert (commit.amount, commit.debt) == (Dec("12.50"), Dec("2.50"))
+    assert store.get_counters(["bal|pre", "debt|pre"]) == {"bal|pre": Dec("0.00"),
+                                                           "debt|pre": Dec("2.50")}
+    # with a debt and no balance, nothing more is granted
+    assert o.initial("b", "s-pre", 10, Dec(10), NOV).units == Dec(0)
