@@ -12,7 +12,7 @@ from offers_world import catalog, pack
 from telcoflow.billing.profiles import AccountProfile, DictProfiles, SubscriberProfile
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.billing.recurring import RecurringFees
-from telcoflow.events import Event, LifecycleEvent, PaymentEvent
+from telcoflow.events import Event, LifecycleEvent, PaymentEvent, UsageEvent
 from telcoflow.money import Money
 from telcoflow.offers.graph import PackCharges, partner_report_of, with_5g_packs
 from telcoflow.rating.catalog_rater import CatalogRater
@@ -43,7 +43,8 @@ def billing() -> RealtimeBilling:
     fees = RecurringFees(rater.monthly_fees(on=date(2026, 11, 1)))
     builder = with_5g_packs(default_graph(profiles, rater, fees=fees), catalog(),
                             benefits=pack("partner-benefits.rules.yaml"),
-                            devices=pack("device-count.rules.yaml"))
+                            devices=pack("device-count.rules.yaml"),
+                            passes=pack("slice-pass.rules.yaml"))
     return RealtimeBilling(builder, MemoryLedgerStore())
 
 
@@ -162,3 +163,48 @@ def test_add_offer_needs_an_offer(action: str) -> None:
     rb = billing()
     assert rb.process([life("x", "fan", "f", action, at(3))]).rejected == {"unrateable": 1}
     assert "`offer` must name a catalog offering" in rb.store.dead_letters()[0].message
+
+
+def test_usage_inside_the_pass_is_carried_the_rest_pays_the_normal_tariff() -> None:
+    rb = billing()
+
+    def use(eid: str, hour: int, minute: int, region: str, mb: int,
+            qos: str = "") -> UsageEvent:
+        return UsageEvent(eid, "fan", "f", "data", datetime(2026, 11, 27, hour, minute),
+                          Dec(mb), region=region, slice=qos)
+
+    result = rb.process([
+        # stadium-pass-3h: 5.00, 18:00-21:00 in stadium-north on URLLC, 5,000 MB included
+        life("pass-1", "fan", "f", "add_offer", at(27, 18), offer="stadium-pass-3h"),
+        use("e1", 18, 30, "stadium-north", 4000, "urllc"),   # carried: 4,000 of 5,000
+        use("e2", 19, 30, "stadium-north", 2000),            # 1,000 carried, 1,000 billed
+        use("e3", 20, 0, "capital", 1000),                   # outside the region: billed
+        use("e4", 20, 30, "stadium-north", 300, "embb"),     # another QoS class: billed
+        use("e5", 21, 0, "stadium-north", 500),              # the window is over: billed
+    ])
+    assert result.rejected == {}
+    charged = {r.event_id: (r.charges[0].gross, r.charges[0].allowance_units)
+               for r in result.rated if r.kind == "usage"}
+    # postpaid-50's data tariff: 1.00 per GB (first tier): 1,000 MB = 1.00, 300 MB = 0.30
+    assert charged == {"e1": (Dec(0), Dec(4000)), "e2": (Dec("1.00"), Dec(1000)),
+                       "e3": (Dec("1.00"), Dec(0)), "e4": (Dec("0.30"), Dec(0)),
+                       "e5": (Dec("0.50"), Dec(0))}
+    # the pass fee 5.00 and 1.00 + 1.00 + 0.30 + 0.50 = 2.80 of data over
+    # 4,000 + 2,000 + 1,000 + 300 + 500 = 7,800 MB
+    assert lines(rb) == {("f", "fan", "one_time"): (Dec("5.00"), Dec(1)),
+                         ("f", "fan", "data"): (Dec("2.80"), Dec(7800))}
+    assert rb.store.get_counters(["pass|fan|stadium-pass-3h|used"]) == {
+        "pass|fan|stadium-pass-3h|used": Dec(5000)}
+    # a replay carries nothing twice; the events' payloads are the ones that came
+    assert rb.process([use("e2", 19, 30, "stadium-north", 2000)]).duplicates == 1
+    assert rb.store.get_counters(["pass|fan|stadium-pass-3h|used"]) == {
+        "pass|fan|stadium-pass-3h|used": Dec(5000)}
+    assert rb.rerate([use("e1", 18, 30, "stadium-north", 4000, "urllc"),
+                      use("e2", 19, 30, "stadium-north", 2000)]) == []
+
+
+def test_without_a_pass_stadium_usage_pays_the_normal_tariff() -> None:
+    rb = billing()
+    (r,) = rb.process([UsageEvent("e1", "fan", "f", "data", at(27, 19), Dec(1000),
+                                  region="stadium-north")]).rated
+    assert (r.charges[0].gross, r.charges[0].allowance_units) == (Dec("1.00"), Dec(0))

@@ -14,6 +14,11 @@ other:
   device-count pack's charge of the device's rank (the plan's device count is the counter
   ``dev|<subscriber>``), for the days left in the cycle, as a ``device`` charge (a removal
   credits the last rank);
+- data usage inside a slice pass the subscriber bought (``add_offer`` of an offering with a
+  ``slice_pass``: the window starts with the event): the slice-pass pack decides how many MB
+  the pass carries (its volume used is the counter ``pass|<subscriber>|<offering>|used``);
+  the wrapped ``rate`` step rates only the rest, at the subscriber's normal tariff, and the
+  charge shows the carried MB as allowance units;
 - every benefit of an offering added, removed, activated, changed to or from, or
   terminated: the partner-benefits pack's three lines (customer price, partner cost, revenue
   share) for the days left, summed per partner and period in counters
@@ -23,7 +28,8 @@ other:
 Counter moves are effects of the event's claim: replays change nothing, rerating reverses
 and reposts them. :func:`with_5g_packs` installs the step in a graph builder.
 
-A stadium pass bought on 27 November posts its 5.00 fee; StreamFlix taken on 16 November
+A stadium pass bought on 27 November at 18:00 posts its 5.00 fee and carries 5,000 MB of
+the data used in the north stadium until 21:00; StreamFlix taken on 16 November
 (10.00 a month, bill cycle day 1) posts 10.00 x 15/30 = 5.00 and tells the partner report
 5.00 customer, 3.50 partner cost, 1.50 revenue share.
 """
@@ -31,7 +37,8 @@ A stadium pass bought on 27 November posts its 5.00 fee; StreamFlix taken on 16 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -41,7 +48,7 @@ from telcoflow.billing.profiles import SubscriberProfile
 from telcoflow.billing.recurring import prorate
 from telcoflow.catalog import Catalog, OneTimePrice, ProductOffering, RecurringPrice
 from telcoflow.errors import RatingError
-from telcoflow.events import Charge, LifecycleEvent
+from telcoflow.events import Charge, LifecycleEvent, UsageEvent
 from telcoflow.money import Money
 from telcoflow.offers import _lookup
 from telcoflow.offers.devices import device_charge, device_prices
@@ -51,6 +58,7 @@ from telcoflow.offers.partners import (
     PartnerTotals,
     benefit_lines,
 )
+from telcoflow.offers.slicepass import SlicePass, decide_usage
 from telcoflow.rating.proration import cycle_bounds
 from telcoflow.rules.pack import RulePack, load_pack
 from telcoflow.shipped import shipped_path
@@ -60,6 +68,7 @@ __all__ = [
     "PackCharges",
     "device_count_key",
     "partner_key",
+    "pass_key",
     "partner_report_of",
     "with_5g_packs",
 ]
@@ -77,6 +86,24 @@ def partner_key(partner: str, period: str, part: str) -> str:
     return f"ptn|{partner}|{period}|{part}"
 
 
+def pass_key(subscriber: str, offering: str, part: str) -> str:
+    """The counter of a subscriber's slice pass: ``from`` (its start, seconds since 1970 in
+    UTC) or ``used`` (MB carried)."""
+    return f"pass|{subscriber}|{offering}|{part}"
+
+
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _seconds(at: datetime) -> Decimal:
+    """``at`` as whole seconds since 1970 (UTC when it carries a zone)."""
+    return Decimal(int((_naive_utc(at) - _EPOCH).total_seconds()))
+
+
+def _naive_utc(at: datetime) -> datetime:
+    return at.astimezone(timezone.utc).replace(tzinfo=None) if at.tzinfo is not None else at
+
+
 def device_count_key(subscriber: str) -> str:
     """The counter of the devices on a subscriber's per-device plan."""
     return f"dev|{subscriber}"
@@ -85,16 +112,18 @@ def device_count_key(subscriber: str) -> str:
 class PackCharges:
     """A ``rate`` step plus the 5G packs' charges of lifecycle events (see the module).
 
-    ``benefits`` is the partner-benefits pack, ``devices`` the device-count pack. A pack or
+    ``benefits`` is the partner-benefits pack, ``devices`` the device-count pack,
+    ``passes`` the slice-pass pack. A pack or
     catalog problem for one event (an unknown offering, more devices than the plan allows,
     removing a device the plan does not have) rejects that event (``unrateable``) before
     any of its effects is posted.
     """
 
-    __slots__ = ("benefits", "catalog", "devices", "inner", "name", "needs", "provides")
+    __slots__ = ("_pass_regions", "_slice_passes", "benefits", "catalog", "devices", "inner",
+                 "name", "needs", "passes", "provides")
 
     def __init__(self, inner: Step, catalog: Catalog, *, benefits: RulePack,
-                 devices: RulePack) -> None:
+                 devices: RulePack, passes: RulePack) -> None:
         self.inner = inner
         self.name = inner.name
         self.needs = inner.needs
@@ -102,10 +131,33 @@ class PackCharges:
         self.catalog = catalog
         self.benefits = benefits
         self.devices = devices
+        self.passes = passes
+        #: region -> the pass offerings usable there (any version)
+        self._pass_regions: dict[str, tuple[str, ...]] = {}
+        for offering_id, versions in catalog.offering_versions.items():
+            for version in versions:
+                if version.slice_pass is not None:
+                    for region in version.slice_pass.regions or version.regions:
+                        found = self._pass_regions.get(region, ())
+                        if offering_id not in found:
+                            self._pass_regions[region] = (*found, offering_id)
+        self._slice_passes: dict[tuple[str, str, Decimal], SlicePass] = {}
 
     def __call__(self, batch: Batch) -> None:
-        """Rate with the wrapped step, then charge the 5G packs' lifecycle events."""
-        self.inner(batch)
+        """Carry usage inside slice passes, rate the rest with the wrapped step, then charge
+        the 5G packs' lifecycle events."""
+        moved: list[tuple[Item, str, Decimal]] = []
+        carried = self._carry(batch, moved) if self._pass_regions else None
+        try:
+            self.inner(batch)
+        finally:
+            if carried:
+                self._carried(batch, carried)
+        if moved:  # pass windows of events rejected since: undone
+            kept = {id(item) for item in batch.items}
+            for item, key, delta in moved:
+                if id(item) not in kept:
+                    batch.tx.add(None, key, -delta)
         if not any(type(i.event) is LifecycleEvent for i in batch.items):
             return
         keep = []
@@ -120,6 +172,97 @@ class PackCharges:
             keep.append(item)
         batch.items = keep
 
+    # -- usage inside slice passes ---------------------------------------------------------
+    def _carry(self, batch: Batch, moved: list[tuple[Item, str, Decimal]],
+               ) -> list[tuple[Item, UsageEvent, str, Decimal]]:
+        """Hand the rate step only what no pass carries: ``(item, its event, pass counter,
+        MB carried)`` of each usage event a pass covers (the counter moves at once, so the
+        next event of the batch sees it). Pass purchases open their window here, in the
+        batch's order (``moved`` gets their counter moves)."""
+        out: list[tuple[Item, UsageEvent, str, Decimal]] = []
+        regions = self._pass_regions
+        for item in batch.items:
+            e = item.event
+            if type(e) is LifecycleEvent:
+                if e.action in ("add_offer", "remove_offer") and item.subscriber is not None:
+                    self._window(batch, item, e, item.subscriber.id, moved)
+                continue
+            if (type(e) is not UsageEvent or e.usage_type != "data" or e.unit != "MB"
+                    or e.region not in regions or item.subscriber is None or not e.quantity):
+                continue
+            found = self._covered(batch, item.subscriber.id, e, regions[e.region])
+            if found is None:
+                continue
+            key, free = found
+            _ = item.fingerprint  # the payload digest of the event as it came
+            batch.tx.add(item.effects, key, free)
+            item.event = replace(e, quantity=e.quantity - free)
+            out.append((item, e, key, free))
+        return out
+
+    def _window(self, batch: Batch, item: Item, e: LifecycleEvent, subscriber: str,
+                moved: list[tuple[Item, str, Decimal]]) -> None:
+        """A pass bought opens its window at the event's time (its volume starts unused);
+        a pass dropped closes it."""
+        try:
+            offering = self.catalog.offering(e.offer, on=e.start.date())
+        except KeyError:  # the lifecycle step below rejects it, saying why
+            return
+        if offering.slice_pass is None:
+            return
+        tx = batch.tx
+        start, used = pass_key(subscriber, e.offer, "from"), pass_key(subscriber, e.offer, "used")
+        begin = _seconds(e.start) if e.action == "add_offer" else _ZERO
+        for key, delta in ((start, begin - tx.counter(start)), (used, -tx.counter(used))):
+            if delta:
+                tx.add(item.effects, key, delta)
+                moved.append((item, key, delta))
+
+    def _covered(self, batch: Batch, subscriber: str, e: UsageEvent,
+                 offerings: tuple[str, ...]) -> tuple[str, Decimal] | None:
+        """``(pass counter, MB carried)`` of the first pass carrying part of ``e``."""
+        tx = batch.tx
+        when = _naive_utc(e.start)
+        for offering_id in offerings:
+            start = tx.counter(pass_key(subscriber, offering_id, "from"))
+            if not start:
+                continue
+            sp = self._slice_pass(offering_id, subscriber, start)
+            if not sp.start <= when < sp.end:
+                continue
+            key = pass_key(subscriber, offering_id, "used")
+            event = {"id": e.id, "time": when, "region": e.region, "volume_mb": e.quantity}
+            if e.slice:
+                event["qos_class"] = e.slice
+            usage = decide_usage(self.passes, sp, event, tx.counter(key))
+            if usage.free_mb > 0:
+                return key, min(usage.free_mb, e.quantity)
+        return None
+
+    def _slice_pass(self, offering_id: str, subscriber: str, start: Decimal) -> SlicePass:
+        found = self._slice_passes.get((offering_id, subscriber, start))
+        if found is None:
+            if len(self._slice_passes) > 65536:
+                self._slice_passes.clear()
+            found = self._slice_passes[(offering_id, subscriber, start)] = SlicePass.from_catalog(
+                self.catalog, offering_id, subscriber=subscriber,
+                start=_EPOCH + timedelta(seconds=int(start)))
+        return found
+
+    @staticmethod
+    def _carried(batch: Batch, carried: list[tuple[Item, UsageEvent, str, Decimal]]) -> None:
+        """Give the items their events back; show the carried MB on the charge (or undo the
+        pass counter of an event the rate step rejected)."""
+        kept = {id(item) for item in batch.items}
+        for item, event, key, free in carried:
+            item.event = event
+            if id(item) not in kept:
+                batch.tx.add(None, key, -free)
+                continue
+            for c in item.charges[:1]:
+                c.quantity += free
+                c.allowance_units += free
+
     # -- one event ------------------------------------------------------------------------
     def _lifecycle(self, batch: Batch, item: Item, e: LifecycleEvent) -> None:
         sub = item.subscriber
@@ -132,8 +275,9 @@ class PackCharges:
         # (offering, +1 / -1) whose benefits start or stop on ``day``
         benefits: list[tuple[str, int]] = []
         charges: list[Charge] | None = None
-        counter: tuple[str, Decimal] | None = None
+        counters: list[tuple[str, Decimal]] = []
         action = e.action
+        tx = batch.tx
         if action in ("add_offer", "remove_offer"):
             offering = self._offering(e.offer, day, e.id)
             charges = self._offer_charges(offering, sub, day, action == "add_offer")
@@ -143,7 +287,7 @@ class PackCharges:
             if found is not None:
                 charge, delta = found
                 charges = [charge]
-                counter = (device_count_key(sub.id), delta)
+                counters.append((device_count_key(sub.id), delta))
         elif action == "activate":
             benefits.append((e.offer or sub.offer, 1))
         elif action == "change_offer":
@@ -155,9 +299,9 @@ class PackCharges:
         if charges is not None:
             item.charges = [*(c for c in item.charges if c.item_type != "device"), *charges] \
                 if action in ("add_device", "remove_device") else [*item.charges, *charges]
-        tx = batch.tx
-        if counter is not None:
-            tx.add(item.effects, *counter)
+        for key, delta in counters:
+            if delta:
+                tx.add(item.effects, key, delta)
         for partner, parts in lines.items():
             for part, value in zip(_PARTNER_PARTS, parts, strict=True):
                 if value:
@@ -237,17 +381,20 @@ class PackCharges:
 
 def with_5g_packs(builder: GraphBuilder, catalog: Catalog, *,
                   benefits: RulePack | str | Path | None = None,
-                  devices: RulePack | str | Path | None = None) -> GraphBuilder:
+                  devices: RulePack | str | Path | None = None,
+                  passes: RulePack | str | Path | None = None) -> GraphBuilder:
     """Wrap ``builder``'s ``rate`` step in :class:`PackCharges` (returns the builder).
 
-    The packs default to the shipped ``rules/5g/partner-benefits.rules.yaml`` and
-    ``rules/5g/device-count.rules.yaml``; pass a pack or a path to use others.
+    The packs default to the shipped ``rules/5g/partner-benefits.rules.yaml``,
+    ``rules/5g/device-count.rules.yaml`` and ``rules/5g/slice-pass.rules.yaml``; pass a
+    pack or a path to use others.
     """
     rate = builder.copy().build().step("rate")
     return builder.replace("rate", PackCharges(
         rate, catalog,
         benefits=_pack(benefits, "rules/5g/partner-benefits.rules.yaml"),
-        devices=_pack(devices, "rules/5g/device-count.rules.yaml")))
+        devices=_pack(devices, "rules/5g/device-count.rules.yaml"),
+        passes=_pack(passes, "rules/5g/slice-pass.rules.yaml")))
 
 
 def _pack(given: RulePack | str | Path | None, shipped: str) -> RulePack:
