@@ -29,19 +29,22 @@ def at(day: int, hour: int = 9) -> datetime:
     return datetime(2026, 11, day, hour)
 
 
-def billing() -> RealtimeBilling:
+def profiles() -> DictProfiles:
     home = AccountProfile("h")                       # a home 5G plan, priced per device
     fans = AccountProfile("f")                       # a 5G plan, add-ons and passes
     pre = AccountProfile("p", prepaid=True)          # a prepaid customer buying a pass
-    profiles = DictProfiles([home, fans, pre], [
+    return DictProfiles([home, fans, pre], [
         SubscriberProfile("home", home, "home-5g"),
         SubscriberProfile("fan", fans, "postpaid-50"),
         SubscriberProfile("max", fans, "plan-5g-video"),
         SubscriberProfile("go", pre, "prepaid-go"),
     ])
+
+
+def billing() -> RealtimeBilling:
     rater = CatalogRater(catalog())
     fees = RecurringFees(rater.monthly_fees(on=date(2026, 11, 1)))
-    builder = with_5g_packs(default_graph(profiles, rater, fees=fees), catalog(),
+    builder = with_5g_packs(default_graph(profiles(), rater, fees=fees), catalog(),
                             benefits=pack("partner-benefits.rules.yaml"),
                             devices=pack("device-count.rules.yaml"),
                             passes=pack("slice-pass.rules.yaml"))
@@ -208,3 +211,57 @@ def test_without_a_pass_stadium_usage_pays_the_normal_tariff() -> None:
     (r,) = rb.process([UsageEvent("e1", "fan", "f", "data", at(27, 19), Dec(1000),
                                   region="stadium-north")]).rated
     assert (r.charges[0].gross, r.charges[0].allowance_units) == (Dec("1.00"), Dec(0))
+
+
+def test_the_next_cycle_renews_devices_add_ons_and_partner_lines() -> None:
+    rb = billing()
+    rb.process([
+        *(life(f"dev-{n}", "home", "h", "add_device", at(1), device=f"d{n}") for n in (1, 2, 3)),
+        life("dev-4", "home", "h", "add_device", at(16), device="console"),
+        life("video", "fan", "f", "add_offer", at(16), offer="video-plus"),
+        life("max-on", "max", "f", "activate", at(1), offer="plan-5g-video"),
+    ])
+    rater = CatalogRater(catalog())
+    fees = RecurringFees(rater.monthly_fees(on=date(2026, 12, 1)))
+    subs = profiles().subscribers()[:3]
+    december = fees.cycle_fees(subs, date(2026, 12, 1))
+    assert [e.id for e in december] == ["rc|home|2026-12-01", "rc|fan|2026-12-01",
+                                        "rc|max|2026-12-01"]
+    assert rb.process(december).rejected == {}
+    dec = {(ln.account, ln.subscriber, ln.item_type): (ln.amount, ln.quantity)
+           for ln in rb.store.lines(period="2026-12-01")}
+    assert dec == {
+        ("h", "home", "recurring"): (Dec("30.00"), Dec(1)),   # home-5g base
+        ("h", "home", "device"): (Dec("5.00"), Dec(4)),       # ranks 1-3 free, rank 4: 5.00
+        ("f", "fan", "recurring"): (Dec("60.00"), Dec(2)),    # postpaid-50 50.00 + video 10.00
+        ("f", "max", "recurring"): (Dec("40.00"), Dec(1)),    # plan-5g-video
+    }
+    (streamflix,) = partner_report_of(rb.store, catalog(), "2026-12-01").partners
+    # a whole cycle: video-membership 10.00, cost 7.00, share 3.00; video-included cost 6.00
+    assert (streamflix.customer, streamflix.partner_cost, streamflix.revenue_share,
+            streamflix.lines) == (eur("10.00"), eur("13.00"), eur("3.00"), 2)
+
+
+def test_a_day_benefit_is_one_day_and_does_not_renew() -> None:
+    rb = billing()
+    rb.process([life("scenic", "fan", "f", "add_offer", at(27), offer="scenic-live")])
+    assert lines(rb) == {("f", "fan", "one_time"): (Dec("3.00"), Dec(1))}
+    (arenacast,) = partner_report_of(rb.store, catalog(), NOV).partners
+    # one day of scenic-live-day: customer 3.00, cost 1.80, share 40 % of 3.00 = 1.20
+    assert (arenacast.customer, arenacast.partner_cost, arenacast.revenue_share,
+            arenacast.lines) == (eur("3.00"), eur("1.80"), eur("1.20"), 1)
+
+
+def test_an_add_on_is_held_once_and_dropped_only_when_held() -> None:
+    rb = billing()
+    result = rb.process([
+        life("m1", "fan", "f", "add_offer", at(2), offer="music-plus"),
+        life("m2", "fan", "f", "add_offer", at(3), offer="music-plus"),
+        life("v1", "fan", "f", "remove_offer", at(3), offer="video-plus"),
+    ])
+    assert result.rejected == {"unrateable": 2}
+    assert {d.event_id: d.message for d in rb.store.dead_letters()} == {
+        "m2": "event m2: subscriber 'fan' already holds 'music-plus'",
+        "v1": "event v1: subscriber 'fan' does not hold 'video-plus'",
+    }
+    assert rb.store.get_counters(["held|fan|music-plus"]) == {"held|fan|music-plus": Dec(1)}

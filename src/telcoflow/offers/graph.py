@@ -2,14 +2,19 @@
 their charges as their lifecycle events arrive, from the catalog and the packs alone.
 
 :class:`PackCharges` wraps the graph's ``rate`` step (same name, needs and provides); after
-it, each :class:`~telcoflow.events.LifecycleEvent` of the kinds below gets its charges, which
+it, each event of the kinds below gets its charges, which
 the following steps post to the ledger, tax, split, pay from a balance and emit like any
 other:
 
 - ``add_offer`` (a slice pass bought, an add-on taken): the offering's one-time prices
   (trigger ``purchase`` or ``activation``) in full as a ``one_time`` charge, its flat monthly
   recurring prices prorated by day for the rest of the cycle as a ``recurring`` charge;
-  ``remove_offer`` credits the recurring part of the days left;
+  ``remove_offer`` credits the recurring part of the days left. An add-on with a monthly
+  price is *held* (the counter ``held|<subscriber>|<offering>``: taking it twice, or dropping
+  one not held, is rejected); a pass or a one-off day is not;
+- a cycle's recurring fee event (``rc|<subscriber>|<period>``, from
+  :meth:`~telcoflow.billing.recurring.RecurringFees.cycle_fees`) renews the packs for the
+  whole cycle: the devices beyond those included, the add-ons held, their benefits;
 - ``add_device`` / ``remove_device`` on a plan priced per device (``per: device``): the
   device-count pack's charge of the device's rank (the plan's device count is the counter
   ``dev|<subscriber>``), for the days left in the cycle, as a ``device`` charge (a removal
@@ -21,9 +26,12 @@ other:
   charge shows the carried MB as allowance units;
 - every benefit of an offering added, removed, activated, changed to or from, or
   terminated: the partner-benefits pack's three lines (customer price, partner cost, revenue
-  share) for the days left, summed per partner and period in counters
-  (``ptn|<partner>|<period>|<what>``) that :func:`partner_report_of` reads back as a
-  :class:`~telcoflow.offers.partners.PartnerReport`.
+  share) for the days left (the day itself for a one-off purchase), summed per partner and
+  period in counters (``ptn|<partner>|<period>|<part>``) that :func:`partner_report_of`
+  reads back as a :class:`~telcoflow.offers.partners.PartnerReport`.
+
+Each kind of event is the pack's, priced by the catalog: nothing is priced here. The
+``device`` charges replace any the wrapped step made for a plan priced per device.
 
 Counter moves are effects of the event's claim: replays change nothing, rerating reverses
 and reposts them. :func:`with_5g_packs` installs the step in a graph builder.
@@ -44,11 +52,12 @@ from pathlib import Path
 
 from telcoflow.billing.batch import Batch, Item
 from telcoflow.billing.graph import GraphBuilder, Step
+from telcoflow.billing.ledger import LedgerTransaction
 from telcoflow.billing.profiles import SubscriberProfile
 from telcoflow.billing.recurring import prorate
 from telcoflow.catalog import Catalog, OneTimePrice, ProductOffering, RecurringPrice
 from telcoflow.errors import RatingError
-from telcoflow.events import Charge, LifecycleEvent, UsageEvent
+from telcoflow.events import Charge, FeeEvent, LifecycleEvent, UsageEvent
 from telcoflow.money import Money
 from telcoflow.offers import _lookup
 from telcoflow.offers.devices import device_charge, device_prices
@@ -67,6 +76,7 @@ from telcoflow.stores.base import LedgerStore
 __all__ = [
     "PackCharges",
     "device_count_key",
+    "holding_key",
     "partner_key",
     "pass_key",
     "partner_report_of",
@@ -104,6 +114,23 @@ def _naive_utc(at: datetime) -> datetime:
     return at.astimezone(timezone.utc).replace(tzinfo=None) if at.tzinfo is not None else at
 
 
+def holding_key(subscriber: str, offering: str) -> str:
+    """The counter saying whether a subscriber holds an add-on (1) or not (0)."""
+    return f"held|{subscriber}|{offering}"
+
+
+def _monthly(offering: ProductOffering) -> Decimal:
+    """The offering's flat monthly recurring prices, summed (0: nothing renews monthly)."""
+    return sum((p.amount for p in offering.prices
+                if isinstance(p, RecurringPrice) and p.amount is not None and p.per is None
+                and p.period == "month"), _ZERO)
+
+
+def _renews(offering: ProductOffering) -> bool:
+    """An add-on held from cycle to cycle (a monthly price, not a pass)."""
+    return offering.slice_pass is None and _monthly(offering) > 0
+
+
 def device_count_key(subscriber: str) -> str:
     """The counter of the devices on a subscriber's per-device plan."""
     return f"dev|{subscriber}"
@@ -119,8 +146,8 @@ class PackCharges:
     any of its effects is posted.
     """
 
-    __slots__ = ("_pass_regions", "_slice_passes", "benefits", "catalog", "devices", "inner",
-                 "name", "needs", "passes", "provides")
+    __slots__ = ("_pass_regions", "_renewable", "_slice_passes", "benefits", "catalog",
+                 "devices", "inner", "name", "needs", "passes", "provides")
 
     def __init__(self, inner: Step, catalog: Catalog, *, benefits: RulePack,
                  devices: RulePack, passes: RulePack) -> None:
@@ -142,6 +169,10 @@ class PackCharges:
                         if offering_id not in found:
                             self._pass_regions[region] = (*found, offering_id)
         self._slice_passes: dict[tuple[str, str, Decimal], SlicePass] = {}
+        #: add-ons held from cycle to cycle (any version renews monthly)
+        self._renewable = tuple(sorted(
+            offering_id for offering_id, versions in catalog.offering_versions.items()
+            if any(_renews(v) for v in versions)))
 
     def __call__(self, batch: Batch) -> None:
         """Carry usage inside slice passes, rate the rest with the wrapped step, then charge
@@ -158,12 +189,15 @@ class PackCharges:
             for item, key, delta in moved:
                 if id(item) not in kept:
                     batch.tx.add(None, key, -delta)
-        if not any(type(i.event) is LifecycleEvent for i in batch.items):
+        if not any(type(i.event) is LifecycleEvent or type(i.event) is FeeEvent
+                   for i in batch.items):
             return
         keep = []
         for item in batch.items:
             e = item.event
-            if type(e) is LifecycleEvent and e.action in _HANDLED:
+            if ((type(e) is LifecycleEvent and e.action in _HANDLED)
+                    or (type(e) is FeeEvent and e.fee_type == "recurring"
+                        and e.id.startswith("rc|") and item.subscriber is not None)):
                 try:
                     self._lifecycle(batch, item, e)
                 except RatingError as exc:
@@ -264,7 +298,9 @@ class PackCharges:
                 c.allowance_units += free
 
     # -- one event ------------------------------------------------------------------------
-    def _lifecycle(self, batch: Batch, item: Item, e: LifecycleEvent) -> None:
+    def _lifecycle(self, batch: Batch, item: Item, e: LifecycleEvent | FeeEvent) -> None:
+        """Charges, counter moves and partner lines of one event, posted once all are
+        known (a problem raises :class:`RatingError` before anything is posted)."""
         sub = item.subscriber
         assert sub is not None
         day = e.start.date()
@@ -272,33 +308,40 @@ class PackCharges:
         if currency != self.catalog.default_currency.code:
             raise RatingError(f"event {e.id}: account {sub.account.id} bills in {currency}, "
                               f"the catalog prices in {self.catalog.default_currency.code}")
+        tx = batch.tx
         # (offering, +1 / -1) whose benefits start or stop on ``day``
         benefits: list[tuple[str, int]] = []
+        one_day: set[str] = set()
         charges: list[Charge] | None = None
         counters: list[tuple[str, Decimal]] = []
-        action = e.action
-        tx = batch.tx
-        if action in ("add_offer", "remove_offer"):
-            offering = self._offering(e.offer, day, e.id)
-            charges = self._offer_charges(offering, sub, day, action == "add_offer")
-            benefits.append((e.offer, 1 if action == "add_offer" else -1))
-        elif action in ("add_device", "remove_device"):
-            found = self._device_charge(batch, sub, e, day)
-            if found is not None:
-                charge, delta = found
-                charges = [charge]
-                counters.append((device_count_key(sub.id), delta))
-        elif action == "activate":
-            benefits.append((e.offer or sub.offer, 1))
-        elif action == "change_offer":
-            benefits += [(e.previous_offer or sub.offer, -1), (e.offer, 1)]
-        else:  # terminate
-            benefits.append((e.previous_offer or e.offer or sub.offer, -1))
-        lines = self._partner_lines(sub, benefits, day, e.id)
+        replace_devices = False
+        if type(e) is FeeEvent:  # a cycle's recurring fee: the packs renew with it
+            charges = self._renewal(batch, sub, day, e.id)
+            benefits += [(sub.offer, 1), *((o, 1) for o in self._renewable
+                                           if tx.counter(holding_key(sub.id, o)) >= 1)]
+        elif type(e) is LifecycleEvent:
+            action = e.action
+            if action in ("add_offer", "remove_offer"):
+                charges = self._add_or_remove(tx, sub, e, day, counters, benefits, one_day)
+            elif action in ("add_device", "remove_device"):
+                found = self._device_charge(batch, sub, e, day)
+                if found is not None:
+                    charge, delta = found
+                    charges = [charge]
+                    replace_devices = True
+                    counters.append((device_count_key(sub.id), delta))
+            elif action == "activate":
+                benefits.append((e.offer or sub.offer, 1))
+            elif action == "change_offer":
+                benefits += [(e.previous_offer or sub.offer, -1), (e.offer, 1)]
+            else:  # terminate
+                benefits.append((e.previous_offer or e.offer or sub.offer, -1))
+        lines = self._partner_lines(sub, benefits, day, e.id, one_day)
         # every check passed: post
         if charges is not None:
-            item.charges = [*(c for c in item.charges if c.item_type != "device"), *charges] \
-                if action in ("add_device", "remove_device") else [*item.charges, *charges]
+            kept = [c for c in item.charges if c.item_type != "device"] if replace_devices \
+                else item.charges
+            item.charges = [*kept, *charges]
         for key, delta in counters:
             if delta:
                 tx.add(item.effects, key, delta)
@@ -306,6 +349,57 @@ class PackCharges:
             for part, value in zip(_PARTNER_PARTS, parts, strict=True):
                 if value:
                     tx.add(item.effects, partner_key(partner, item.post_period, part), value)
+
+    def _add_or_remove(self, tx: LedgerTransaction, sub: SubscriberProfile, e: LifecycleEvent,
+                       day: date, counters: list[tuple[str, Decimal]],
+                       benefits: list[tuple[str, int]], one_day: set[str]) -> list[Charge]:
+        """An add-on or pass taken or dropped: its charges; its holding and benefits."""
+        offering = self._offering(e.offer, day, e.id)
+        added = e.action == "add_offer"
+        charges = self._offer_charges(offering, sub, day, added)
+        if _renews(offering):  # an add-on held from cycle to cycle
+            key = holding_key(sub.id, e.offer)
+            held = tx.counter(key)
+            if not added and held < 1:
+                raise RatingError(f"event {e.id}: subscriber {sub.id!r} does not hold "
+                                  f"{e.offer!r}")
+            if added and held >= 1:
+                raise RatingError(f"event {e.id}: subscriber {sub.id!r} already holds "
+                                  f"{e.offer!r}")
+            counters.append((key, _ONE if added else -_ONE))
+            benefits.append((e.offer, 1 if added else -1))
+        elif added:  # a one-off purchase (a pass, a day): its benefits for that day only
+            one_day.add(e.offer)
+            benefits.append((e.offer, 1))
+        return charges
+
+    def _renewal(self, batch: Batch, sub: SubscriberProfile, day: date,
+                 event_id: str) -> list[Charge]:
+        """A new cycle's pack charges: the devices beyond those included and the add-ons
+        held, for the whole cycle."""
+        tx = batch.tx
+        charges = []
+        plan = self._offering(sub.offer, day, event_id) if sub.offer else None
+        held = int(tx.counter(device_count_key(sub.id)))
+        if plan is not None and held and any(
+                isinstance(p, RecurringPrice) and p.per == "device" for p in plan.prices):
+            included, marginal = device_prices(self.catalog, sub.offer)
+            start, end = cycle_bounds(day, sub.account.bill_cycle_day)
+            days = (end - start).days + 1
+            cur = self.catalog.default_currency
+            amount = sum((device_charge(self.devices, sub.offer, included, f"device-{rank}",
+                                        True, rank, days, days,
+                                        Money(marginal[rank - 1], cur)).amount.amount
+                          for rank in range(1, min(held, len(marginal)) + 1)), _ZERO)
+            if amount:
+                charges.append(Charge("device", amount, Decimal(held)))
+        monthly = _ZERO
+        for offering_id in self._renewable:
+            if tx.counter(holding_key(sub.id, offering_id)) >= 1:
+                monthly += _monthly(self._offering(offering_id, day, event_id))
+        if monthly:
+            charges.append(Charge("recurring", monthly, _ONE))
+        return charges
 
     def _offering(self, offering_id: str, day: date, event_id: str) -> ProductOffering:
         if not offering_id:
@@ -360,9 +454,11 @@ class PackCharges:
                 _ONE if added else -_ONE)
 
     def _partner_lines(self, sub: SubscriberProfile, offerings: Iterable[tuple[str, int]],
-                       day: date, event_id: str) -> dict[str, list[Decimal]]:
+                       day: date, event_id: str,
+                       one_day: set[str]) -> dict[str, list[Decimal]]:
         """Per partner: customer, cost, share and line count of the benefits that start
-        (+1) or stop (-1) on ``day``, for the days left in the cycle."""
+        (+1) or stop (-1) on ``day``, for the days left in the cycle (only ``day`` for the
+        offerings in ``one_day``)."""
         out: dict[str, list[Decimal]] = {}
         bcd = sub.account.bill_cycle_day
         start, _ = cycle_bounds(day, bcd)
@@ -370,7 +466,8 @@ class PackCharges:
             if not offering_id or not self._offering(offering_id, day, event_id).benefits:
                 continue
             for line in benefit_lines(self.benefits, self.catalog,
-                                      [BenefitHolding(sub.id, offering_id, day)],
+                                      [BenefitHolding(sub.id, offering_id, day,
+                                                      day if offering_id in one_day else None)],
                                       cycle_start=start, cycle_day=bcd):
                 sums = out.setdefault(line.partner, [_ZERO] * 4)
                 for i, value in enumerate((line.customer.amount, line.partner_cost.amount,
