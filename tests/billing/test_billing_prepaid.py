@@ -158,9 +158,15 @@ def test_offline_event_beyond_the_balance_is_debt_notified_once(catalog: Catalog
     assert w.counters() == {"debt|a": Dec("7.40")}
     # the ledger keeps the whole usage: 12.40 + 20.00
     assert w.lines()["data"] == Dec("32.40")
-    # a top-up of 10.00 repays the 7.40 debt first: balance 10.00 - 7.40 = 2.60
+    # more usage while in debt: 1.00 more owed, the account was told already
+    assert w.billing.process([data("d-3", 1_000)]).notifications == []
+    assert w.counters() == {"debt|a": Dec("8.40")}
+    # a top-up of 10.00 repays the 8.40 debt first: balance 10.00 - 8.40 = 1.60
     w.billing.process([PaymentEvent("top-2", "a", "top_up", AT, Dec("10.00"))])
-    assert w.counters() == {"bal|a": Dec("2.60")}
+    assert w.counters() == {"bal|a": Dec("1.60")}
+    # falling into debt again is told again: 2.00 - 1.60 = 0.40
+    again = w.billing.process([data("d-4", 2_000)])
+    assert [(n.kind, n.amount) for n in again.notifications] == [("prepaid-debt", Dec("0.40"))]
 
 
 def test_overdraft_limit_lowers_the_floor(catalog: Catalog) -> None:

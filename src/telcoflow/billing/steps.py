@@ -705,9 +705,10 @@ class CreditControl:
     (``bal|<account>``) is debited down to its floor (0, or minus the account's
     ``overdraft_limit``); ``balance-exhausted`` notifies once per cycle when it reaches 0.
     What a charge needs beyond the floor (usage posted offline, which no reservation
-    limited) is debt (``debt|<account>``) and notifies ``prepaid-debt`` once per event
-    (replays and reratings do not notify again). Item types in the account's
-    ``postpaid_items`` (a hybrid account) go to the spend instead. Payments lower the spend;
+    limited) is debt (``debt|<account>``); ``prepaid-debt`` notifies when the account falls
+    into debt (again after a top-up cleared it; replays and reratings do not notify again).
+    Item types in the account's ``postpaid_items`` (a hybrid account) go to the spend
+    instead. Payments lower the spend;
     top-ups repay the debt first, then credit the balance. The balances and spends of a
     batch are read from the store in one call.
     """
@@ -830,9 +831,12 @@ class CreditControl:
         paid, debt = split_debit(tx.counter(k.balance), amount, k.floor)
         value = tx.add(item.effects, k.balance, -paid) if paid else tx.counter(k.balance)
         if debt:
+            before = tx.counter(k.debt)
             owed = tx.add(item.effects, k.debt, debt)
             tx.set_flag(k.exhausted)  # the debt notice says more than "exhausted" would
-            if tx.set_flag(k.debt_flag + item.event.id):
+            # notify when the account falls into debt (once per event id: a rerating of it
+            # stays silent); while it stays in debt the counter and the ledger say the rest
+            if before <= 0 and tx.set_flag(k.debt_flag + item.event.id):
                 batch.notifications.append(Notification(
                     k.account.id, item.post_period, "prepaid-debt", k.floor, owed,
                     k.account.overdraft_limit, item.event.id))
