@@ -708,9 +708,8 @@ class CreditControl:
     limited) is debt (``debt|<account>``); ``prepaid-debt`` notifies when the account falls
     into debt (again after a top-up cleared it; replays and reratings do not notify again).
     Item types in the account's ``postpaid_items`` (a hybrid account) go to the spend
-    instead. Payments lower the spend;
-    top-ups repay the debt first, then credit the balance. The balances and spends of a
-    batch are read from the store in one call.
+    instead. Payments lower the spend; top-ups repay the debt first, then credit the
+    balance. The balances, debts and spends of a batch are read from the store in one call.
     """
 
     __slots__ = ("_keys", "_levels", "profiles")
