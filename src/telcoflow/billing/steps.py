@@ -827,8 +827,11 @@ class CreditControl:
     def _debit(self, batch: Batch, item: Item, k: _CreditKeys, amount: Decimal) -> None:
         """Pay ``amount`` from the balance down to its floor; the rest is debt, notified."""
         tx = batch.tx
-        paid, debt = split_debit(tx.counter(k.balance), amount, k.floor)
-        value = tx.add(item.effects, k.balance, -paid) if paid else tx.counter(k.balance)
+        value = tx.counter(k.balance)
+        # at the floor already (an account in debt): all of it is debt, nothing to split
+        paid, debt = (_ZERO, amount) if value <= k.floor else split_debit(value, amount, k.floor)
+        if paid:
+            value = tx.add(item.effects, k.balance, -paid)
         if debt:
             before = tx.counter(k.debt)
             owed = tx.add(item.effects, k.debt, debt)
