@@ -132,14 +132,18 @@ class LifecycleEvent:
     offer: str = ""
     previous_offer: str = ""
     device: str = ""
+    #: ``add_device`` / ``remove_device``: whether the device is a 5G device (only those
+    #: count on a plan priced per 5G device)
+    five_g: bool = True
 
     kind: ClassVar[str] = "lifecycle"
 
     def canonical(self) -> str:
-        """A stable text of every field, for payload fingerprints."""
+        """A stable text of every field, for payload fingerprints (``five_g`` only when
+        false, so the fingerprints of events without it stay what they were)."""
         return (
             f"l|{self.subscriber}|{self.account}|{self.action}|{_when(self.start)}|"
-            f"{self.offer}|{self.previous_offer}|{self.device}"
+            f"{self.offer}|{self.previous_offer}|{self.device}{'' if self.five_g else '|4g'}"
         )
 
 
@@ -209,7 +213,7 @@ def local_fingerprint(event: Event) -> str:
                    str(event.amount), event.currency, event.description)
     elif isinstance(event, LifecycleEvent):
         payload = ("l", event.subscriber, event.account, event.action, start, offset,
-                   event.offer, event.previous_offer, event.device)
+                   event.offer, event.previous_offer, event.device, event.five_g)
     else:
         payload = ("p", event.subscriber, event.account, event.payment_type, start, offset,
                    str(event.amount), event.currency)
