@@ -10,7 +10,11 @@ Reservations expire after ``validity``: :meth:`OnlineCharging.expire` releases t
 
 Commits go through the ledger store like the real-time graph's writes: allowance units
 first, then money; the ledger line, balance or spend, and a claim ``occ|<session>|<rg>|<n>``
-are written in one transaction, so a retried commit is a no-op.
+are written in one transaction, so a retried commit is a no-op. A prepaid balance is spent
+down to its floor (:mod:`telcoflow.billing.prepaid`: zero, or minus the account's overdraft
+limit); units used beyond a grant that the balance cannot pay are debt (``Commit.debt``).
+:meth:`OnlineCharging.charge_event` charges a whole event at once or refuses it (immediate
+event charging).
 
 Reservations themselves are held in memory (they are short-lived; after a restart the
 network re-asks): only committed units are durable.

@@ -13,8 +13,9 @@ other:
   price is *held* (the counter ``held|<subscriber>|<offering>``: taking it twice, or dropping
   one not held, is rejected); a pass or a one-off day is not;
 - a cycle's recurring fee event (``rc|<subscriber>|<period>``, from
-  :meth:`~telcoflow.billing.recurring.RecurringFees.cycle_fees`) renews the packs for the
-  whole cycle: the devices beyond those included, the add-ons held, their benefits;
+  :meth:`~telcoflow.billing.recurring.RecurringFees.cycle_fees`, posted at the cycle start)
+  renews the packs for the whole cycle: the devices beyond those included, the add-ons
+  held, their benefits;
 - ``add_device`` / ``remove_device`` on a plan priced per device (``per: device``): the
   device-count pack's charge of the device's rank (the plan's device count is the counter
   ``dev|<subscriber>``), for the days left in the cycle, as a ``device`` charge (a removal
@@ -30,8 +31,9 @@ other:
   period in counters (``ptn|<partner>|<period>|<part>``) that :func:`partner_report_of`
   reads back as a :class:`~telcoflow.offers.partners.PartnerReport`.
 
-Each kind of event is the pack's, priced by the catalog: nothing is priced here. The
-``device`` charges replace any the wrapped step made for a plan priced per device.
+Prices come from the catalog and decisions from the packs; this module only routes events
+to them. The ``device`` charges replace any the wrapped step made for a plan priced per
+device.
 
 Counter moves are effects of the event's claim: replays change nothing, rerating reverses
 and reposts them. :func:`with_5g_packs` installs the step in a graph builder.
