@@ -74,7 +74,7 @@ def split_debit(balance: Decimal, amount: Decimal, floor: Decimal) -> tuple[Deci
 def split_credit(debt: Decimal, amount: Decimal) -> tuple[Decimal, Decimal]:
     """``(debt repaid, to the balance)`` of a top-up or credit ``amount`` >= 0."""
     with decimal.localcontext(_CTX):
-        repaid = debt if 0 < debt < amount else (amount if debt > 0 else _ZERO)
+        repaid = min(debt, amount) if debt > 0 else _ZERO
         return repaid, amount - repaid
 
 
