@@ -1,6 +1,8 @@
 """Real-time billing throughput and latency: the full default graph on one core.
 
-Measures, on one synthetic 5G month (seeded):
+Measures, on one synthetic 5G month (seeded) of a population holding offerings of the shipped
+catalog (``examples/catalog``, see :mod:`telcoflow.generator`), rated everywhere -- graph and
+plain loop alike -- by :class:`~telcoflow.rating.catalog_rater.CatalogRater` over that catalog:
 
 - ``realtime_sqlite``: events/s through the full graph into SQLite (WAL, synchronous=FULL,
   one durable commit per batch of 1,000);
@@ -16,8 +18,12 @@ use no CPU). Both measures of each are printed. The memory run and the plain loo
 repeated three times (fresh stores) and the best run is kept, as ``timeit`` does.
 
 The baseline of each is measured in the same run: a plain Python loop doing the same rating
-(tariff, increments, allowances, price) and accumulation (ledger lines, tax, spend) without
-the graph, exactly-once claims, dead letters, splits, discounts or rated records.
+(the catalog rater's tariff, increments, allowances, price) and accumulation (ledger lines,
+tax, spend) without the graph, exactly-once claims, dead letters, splits, discounts or rated
+records. The plain loop asks the tariff for every event's units and amount; the graph's
+``rate`` step remembers them per tariff (:class:`telcoflow.billing.steps.Rate`). What the
+catalog rater costs per usage event (its tariff choice, and choice + units + amount) is
+printed too.
 
 Usage: python benchmarks/realtime.py [--quick] [--accounts N] [--events N]
 """
@@ -79,6 +85,31 @@ def plain_loop(pop: Population, events: list[Event]) -> float:
     return time.thread_time() - t0
 
 
+def rater_cost(pop: Population, events: list[Event]) -> tuple[float, float]:
+    """CPU microseconds per usage event of ``rater.tariff`` alone, and of tariff + units +
+    amount (best of :data:`RUNS`)."""
+    pairs = []
+    for e in events:
+        if type(e) is UsageEvent:
+            sub = pop.profiles.subscriber(e.subscriber)
+            assert sub is not None
+            pairs.append((e, sub))
+    tariff_of = pop.rater.tariff
+    lookup = rated = float("inf")
+    for _ in range(RUNS):
+        t0 = time.thread_time()
+        for e, sub in pairs:
+            tariff_of(e, sub)
+        t1 = time.thread_time()
+        for e, sub in pairs:
+            tariff = tariff_of(e, sub)
+            tariff.amount(tariff.charged_units(e.quantity))
+        t2 = time.thread_time()
+        lookup, rated = min(lookup, t1 - t0), min(rated, t2 - t1)
+    n = max(len(pairs), 1)
+    return lookup / n * 1e6, rated / n * 1e6
+
+
 def graph_run(pop: Population, events: list[Event], store: object,
               batch: int) -> tuple[float, float]:
     """Stream ``events`` through the default graph into ``store``: (CPU s, wall s)."""
@@ -121,12 +152,18 @@ def main() -> None:
     usage = sum(1 for e in events if type(e) is UsageEvent)
     print(f"population: {n_accounts} accounts, {len(pop.subscribers)} subscribers; "
           f"{len(events)} events ({usage} usage)")
+    held = sorted({s.offer for s in pop.subscribers})
+    print(f"rated by CatalogRater over the shipped catalog {pop.catalog.id}: "
+          f"{len(held)} offerings held ({', '.join(held)})")
     gc.collect()
     gc.freeze()
 
     base = min(plain_loop(pop, events) for _ in range(RUNS))
     base_eps = len(events) / base
     print(f"baseline plain loop (rating + accumulation only): {base_eps:,.0f} events/s (CPU)")
+    lookup_us, rated_us = rater_cost(pop, events)
+    print(f"CatalogRater per usage event: tariff choice {lookup_us:.3f} us, choice + units + "
+          f"amount {rated_us:.3f} us (CPU)")
 
     with tempfile.TemporaryDirectory() as tmp:
         store = SQLiteLedgerStore(Path(tmp) / "bench.db", synchronous="FULL")

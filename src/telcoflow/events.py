@@ -51,7 +51,7 @@ ZERO = Decimal(0)
 FEE_TYPES = frozenset({"recurring", "one_time", "external"})
 LIFECYCLE_ACTIONS = frozenset(
     {"activate", "change_offer", "add_device", "remove_device", "suspend", "resume", "terminate",
-     "add_offer", "remove_offer"}
+     "open_period", "add_offer", "remove_offer"}
 )
 PAYMENT_TYPES = frozenset({"payment", "top_up"})
 
@@ -62,7 +62,8 @@ class UsageEvent:
 
     ``quantity`` is in ``unit`` (``MB``, ``s``, ``msg``); ``zone`` is ``home`` or a roaming
     zone; ``slice`` a 5G slice / service type (``eMBB``, ``URLLC``, ``mMTC``); ``rating_group``
-    the 3GPP rating group.
+    the 3GPP rating group; ``session`` the call or data session the record belongs to (a
+    tariff's connect fee ``per: session`` is charged once per session).
     """
 
     id: str
@@ -78,16 +79,18 @@ class UsageEvent:
     qos: str = ""
     device: str = ""
     rating_group: int = 0
+    session: str = ""
 
     kind: ClassVar[str] = "usage"
 
     def canonical(self) -> str:
         """A stable text of every field, for payload fingerprints."""
-        return (
+        text = (
             f"u|{self.subscriber}|{self.account}|{self.usage_type}|{_when(self.start)}|"
             f"{self.quantity}|{self.unit}|{self.zone}|{self.region}|{self.slice}|{self.qos}|"
             f"{self.device}|{self.rating_group}"
-        )
+        )  # the session only when set: fingerprints of earlier events stay the same
+        return f"{text}|{self.session}" if self.session else text
 
 
 @dataclass(slots=True)
@@ -132,18 +135,14 @@ class LifecycleEvent:
     offer: str = ""
     previous_offer: str = ""
     device: str = ""
-    #: ``add_device`` / ``remove_device``: whether the device is a 5G device (only those
-    #: count on a plan priced per 5G device)
-    five_g: bool = True
 
     kind: ClassVar[str] = "lifecycle"
 
     def canonical(self) -> str:
-        """A stable text of every field, for payload fingerprints (``five_g`` only when
-        false, so the fingerprints of events without it stay what they were)."""
+        """A stable text of every field, for payload fingerprints."""
         return (
             f"l|{self.subscriber}|{self.account}|{self.action}|{_when(self.start)}|"
-            f"{self.offer}|{self.previous_offer}|{self.device}{'' if self.five_g else '|4g'}"
+            f"{self.offer}|{self.previous_offer}|{self.device}"
         )
 
 
@@ -207,13 +206,13 @@ def local_fingerprint(event: Event) -> str:
         payload: tuple[object, ...] = (
             "u", event.subscriber, event.account, event.usage_type, start, offset,
             str(event.quantity), event.unit, event.zone, event.region, event.slice, event.qos,
-            event.device, event.rating_group)
+            event.device, event.rating_group, event.session)
     elif isinstance(event, FeeEvent):
         payload = ("f", event.subscriber, event.account, event.fee_type, start, offset,
                    str(event.amount), event.currency, event.description)
     elif isinstance(event, LifecycleEvent):
         payload = ("l", event.subscriber, event.account, event.action, start, offset,
-                   event.offer, event.previous_offer, event.device, event.five_g)
+                   event.offer, event.previous_offer, event.device)
     else:
         payload = ("p", event.subscriber, event.account, event.payment_type, start, offset,
                    str(event.amount), event.currency)

@@ -3,19 +3,28 @@
 :func:`generate_population` builds ``accounts`` billing accounts of six kinds -- prepaid,
 postpaid, families (3-4 lines, a capped family discount), corporates (a company account
 paying its employees' plan and data up to 80.00 each), 5G slice users (URLLC / eMBB slice
-usage) and roamers -- with their offers, allowances, a table rater and recurring fees.
+usage) and roamers (EU and rest of the world) -- holding offerings of a product catalog (the
+shipped ``examples/catalog`` by default, see :data:`KIND_OFFERS`). The catalog prices
+everything: the population is rated by a :class:`~telcoflow.rating.catalog_rater.CatalogRater`,
+its allowances are the offerings' catalog allowances and its monthly fees the offerings'
+recurring prices.
+
 :func:`generate_events` yields a month of their events in time order: the cycle's recurring
 fees and prepaid top-ups first, then data, voice and SMS usage, a few device additions and
-payments. The same seed always gives the same population and the same events.
+payments. Usage carries what the catalog rates: a service the subscriber's offering prices
+(in its tariff's unit), a catalog zone, and for slice users a catalog slice class, its 5QI
+and a catalog region (a data session naming a slice class is priced by the offering's
+``slice`` tariff). The same seed always gives the same population and the same events.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from types import MappingProxyType
 
 from telcoflow.billing.profiles import (
     AccountProfile,
@@ -25,62 +34,74 @@ from telcoflow.billing.profiles import (
     SubscriberProfile,
 )
 from telcoflow.billing.recurring import RecurringFees
+from telcoflow.catalog import Catalog, UsagePrice
+from telcoflow.demo_catalog import default_catalog_path
+from telcoflow.errors import DefinitionError, Problem
 from telcoflow.events import Event, LifecycleEvent, PaymentEvent, UsageEvent
+from telcoflow.loading.catalog import load_catalog
 from telcoflow.rating.allowances import Allowance
-from telcoflow.rating.rater import TableRater, UnitTariff
+from telcoflow.rating.catalog_rater import CatalogRater
 
-__all__ = ["OFFERS", "Population", "demo_rater", "generate_events", "generate_population"]
+__all__ = [
+    "DEVICE_OFFER",
+    "KIND_OFFERS",
+    "Population",
+    "demo_rater",
+    "generate_events",
+    "generate_population",
+]
 
 D = Decimal
 _TAX = {"*": D("0.20")}
 
-#: offer -> (monthly fee, allowances)
-OFFERS: dict[str, tuple[Decimal, tuple[Allowance, ...]]] = {
-    "prepaid-go": (D("0.00"), (Allowance("go-data", D(2000), frozenset({"data"}),
-                                         frozenset({"home"})),)),
-    "5g-basic": (D("15.00"), (
-        Allowance("basic-data", D(5000), frozenset({"data"}), frozenset({"home"})),
-        Allowance("basic-voice", D(18000), frozenset({"voice"}), frozenset({"home"})),
-    )),
-    "5g-plus": (D("30.00"), (
-        Allowance("plus-data", D(30000), frozenset({"data"}), frozenset({"home"})),
-        Allowance("plus-voice", D(60000), frozenset({"voice", "sms"}), frozenset({"home"})),
-    )),
-    "5g-max": (D("50.00"), (
-        Allowance("max-data", D(100000), frozenset({"data"}), None),
-    )),
-    "corp-5g": (D("40.00"), (
-        Allowance("corp-data", D(20000), frozenset({"data"}), frozenset({"home"})),
-    )),
-    "slice-pass": (D("20.00"), ()),
-}
+#: The catalog offerings each kind of customer holds. Postpaid customers hold one of two
+#: plans; a family's first line holds ``family-share``, its other lines ``family-line``.
+KIND_OFFERS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "prepaid": ("prepaid-go",),
+    "postpaid": ("postpaid-20", "postpaid-50"),
+    "family": ("family-share", "family-line"),
+    "corporate": ("business-30",),
+    "slice": ("slice-plan",),
+    "roamer": ("postpaid-50",),
+})
+#: The catalog offering whose monthly fee is charged per extra device (``add_device``).
+DEVICE_OFFER = "extra-device"
+
+#: Where the generated usage happens (ids the catalog must define).
+_HOME = "home"
+_ROAMING = ("roam-eu", "roam-world")
+#: slice class -> the regions its sessions happen in
+_SLICES = {"urllc": ("stadium-north", "capital"), "embb": ("arena", "capital")}
+_VOICE_5QI = "1"
 
 
-def demo_rater() -> TableRater:
-    """The synthetic operator's usage tariffs (per MB, per second after a minute, per SMS)."""
-    return TableRater({
-        ("data", "home", ""): UnitTariff("data", D("0.01")),
-        ("data", "home", "URLLC"): UnitTariff("slice", D("0.03")),
-        ("data", "home", "eMBB"): UnitTariff("slice", D("0.015")),
-        ("data", "*", ""): UnitTariff("roaming", D("0.05")),
-        ("voice", "home", ""): UnitTariff("voice", D("0.0015"), step=D(30), minimum=D(60)),
-        ("voice", "*", ""): UnitTariff("roaming", D("0.005"), step=D(30), minimum=D(60)),
-        ("sms", "home", ""): UnitTariff("sms", D("0.05")),
-        ("sms", "*", ""): UnitTariff("roaming", D("0.15")),
-    })
+def demo_rater(catalog: Catalog | None = None) -> CatalogRater:
+    """The synthetic operator's rater: a :class:`CatalogRater` over ``catalog`` (default: the
+    shipped ``examples/catalog``, loaded afresh)."""
+    return CatalogRater(catalog if catalog is not None else load_catalog(default_catalog_path()))
 
 
 @dataclass
 class Population:
-    """A generated customer base with what is needed to rate it."""
+    """A generated customer base with what is needed to rate it.
+
+    ``units`` maps each offering held to the services its usage prices cover and the unit
+    of each service's tariff (what :func:`generate_events` may emit for its subscribers).
+    """
 
     profiles: DictProfiles
-    rater: TableRater
+    rater: CatalogRater
     fees: RecurringFees
     month: date
     kinds: dict[str, str] = field(default_factory=dict)
     roamers: frozenset[str] = frozenset()
     slice_users: frozenset[str] = frozenset()
+    units: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def catalog(self) -> Catalog:
+        """The product catalog the population's offerings come from."""
+        return self.rater.catalog
 
     @property
     def subscribers(self) -> list[SubscriberProfile]:
@@ -97,13 +118,70 @@ _KINDS = ("prepaid", "postpaid", "family", "corporate", "slice", "roamer")
 _WEIGHTS = (35, 33, 12, 6, 8, 6)
 
 
-def _sub(sid: str, account: AccountProfile, offer: str, segment: str) -> SubscriberProfile:
-    return SubscriberProfile(sid, account, offer, OFFERS[offer][1], segment)
+def _usage_units(catalog: Catalog, month: date) -> dict[str, dict[str, str]]:
+    """Offering held -> {service its usage prices cover: that tariff's unit}.
+
+    Raises :class:`DefinitionError` listing every id the generator needs and the catalog lacks.
+    """
+    problems: list[str] = []
+    where = f"catalog {catalog.id or '?'}"
+    units: dict[str, dict[str, str]] = {}
+    for kind, offers in KIND_OFFERS.items():
+        for offer in offers:
+            if offer in units:
+                continue
+            try:
+                offering = catalog.offering(offer, on=month)
+            except KeyError as exc:
+                problems.append(f"{where}: the generator's {kind} customers need offering "
+                                f"{offer!r} valid on {month} ({exc.args[0]})")
+                continue
+            units[offer] = {
+                (tariff := catalog.tariff(p.tariff)).service: tariff.unit
+                for p in offering.prices if isinstance(p, UsagePrice)
+            }
+            needed = {"data", "voice"} | ({"slice"} if kind == "slice" else set())
+            missing = sorted(needed - set(units[offer]))
+            if missing:
+                problems.append(f"{where}: offering {offer!r} ({kind}) must price usage of "
+                                f"{missing} (it prices {sorted(units[offer])})")
+    if DEVICE_OFFER not in catalog.offering_versions:
+        problems.append(f"{where}: the generator needs offering {DEVICE_OFFER!r} (the monthly "
+                        "fee of an extra device)")
+    zones = {z.id for z in catalog.zones}
+    for zone in sorted({_HOME, *_ROAMING} - zones):
+        problems.append(f"{where}: the generator needs zone {zone!r} (it has {sorted(zones)})")
+    classes = {s.id for s in catalog.slice_classes}
+    regions = {r.id for r in catalog.regions}
+    for slice_class, in_regions in _SLICES.items():
+        if slice_class not in classes:
+            problems.append(f"{where}: the generator needs slice class {slice_class!r} "
+                            f"(it has {sorted(classes)})")
+        for region in sorted(set(in_regions) - regions):
+            problems.append(f"{where}: the generator needs region {region!r} "
+                            f"(it has {sorted(regions)})")
+    if problems:
+        raise DefinitionError([Problem(p, "E-generator-catalog") for p in problems])
+    return units
 
 
-def generate_population(accounts: int, *, seed: int = 7,
-                        month: date = date(2026, 11, 1)) -> Population:
-    """``accounts`` billing accounts (corporates count their employees' accounts too)."""
+def generate_population(accounts: int, *, seed: int = 7, month: date = date(2026, 11, 1),
+                        catalog: Catalog | None = None) -> Population:
+    """``accounts`` billing accounts (corporates count their employees' accounts too) holding
+    offerings of ``catalog`` (default: the shipped ``examples/catalog``).
+
+    Raises :class:`~telcoflow.errors.DefinitionError` when the catalog lacks an offering,
+    zone, slice class or region the generator uses (see :data:`KIND_OFFERS`).
+    """
+    rater = demo_rater(catalog)
+    units = _usage_units(rater.catalog, month)
+    allowances: dict[str, tuple[Allowance, ...]] = {
+        offer: rater.allowances(offer, on=month) for offer in units}
+    monthly = rater.monthly_fees(on=month)
+
+    def sub(sid: str, account: AccountProfile, offer: str, segment: str) -> SubscriberProfile:
+        return SubscriberProfile(sid, account, offer, allowances[offer], segment)
+
     rng = random.Random(seed)
     profiles = DictProfiles()
     kinds: dict[str, str] = {}
@@ -115,17 +193,16 @@ def generate_population(accounts: int, *, seed: int = 7,
         aid = f"A{n:06d}"
         n += 1
         kinds[aid] = kind
+        offers = KIND_OFFERS[kind]
         if kind == "prepaid":
             acct = AccountProfile(aid, prepaid=True, tax_rates=_TAX)
-            profiles.add(acct, _sub(f"S{aid[1:]}-1", acct, "prepaid-go", kind))
+            profiles.add(acct, sub(f"S{aid[1:]}-1", acct, offers[0], kind))
         elif kind in ("postpaid", "slice", "roamer"):
             acct = AccountProfile(aid, bill_cycle_day=rng.choice((1, 1, 1, 8, 15, 22)),
                                   credit_limit=D(rng.choice((100, 150, 200, 300))),
                                   tax_rates=_TAX)
-            offer = {"postpaid": rng.choice(("5g-basic", "5g-plus", "5g-max")),
-                     "slice": "slice-pass", "roamer": "5g-max"}[kind]
             sid = f"S{aid[1:]}-1"
-            profiles.add(acct, _sub(sid, acct, offer, kind))
+            profiles.add(acct, sub(sid, acct, rng.choice(offers), kind))
             if kind == "roamer":
                 roamers.add(sid)
             if kind == "slice":
@@ -137,8 +214,7 @@ def generate_population(accounts: int, *, seed: int = 7,
             )
             profiles.add(acct)
             for j in range(rng.choice((3, 4))):
-                profiles.add(_sub(f"S{aid[1:]}-{j + 1}", acct,
-                                  "5g-plus" if j == 0 else "5g-basic", kind))
+                profiles.add(sub(f"S{aid[1:]}-{j + 1}", acct, offers[0 if j == 0 else 1], kind))
         else:
             corp = AccountProfile(aid, credit_limit=D(5000), tax_rates=_TAX)
             profiles.add(corp)
@@ -152,10 +228,10 @@ def generate_population(accounts: int, *, seed: int = 7,
                     eid, credit_limit=D(150), tax_rates=_TAX,
                     split=SplitPolicy(aid, frozenset({"recurring", "data"}), D("80.00")),
                 )
-                profiles.add(emp, _sub(f"S{eid[1:]}-{j + 1}", emp, "corp-5g", "employee"))
-    fees = RecurringFees({k: v[0] for k, v in OFFERS.items()}, device_fee=D("5.00"))
-    return Population(profiles, demo_rater(), fees, month, kinds, frozenset(roamers),
-                      frozenset(slices))
+                profiles.add(emp, sub(f"S{eid[1:]}-{j + 1}", emp, offers[0], "employee"))
+    fees = RecurringFees(monthly, device_fee=monthly[DEVICE_OFFER])
+    return Population(profiles, rater, fees, month, kinds, frozenset(roamers),
+                      frozenset(slices), units)
 
 
 _INTS = [Decimal(i) for i in range(2001)]
@@ -165,7 +241,10 @@ def generate_events(population: Population, *, events: int, seed: int = 11) -> I
     """About ``events`` events of one month, in time order (ids ``e<seed>-<n>``).
 
     Fees and top-ups come first (at the month's start), then usage spread evenly over the
-    month with ~0.1 % device additions and ~0.2 % payments mixed in.
+    month with ~0.1 % device additions and ~0.2 % payments mixed in. Usage is 60 % data
+    (1-300 MB; slice users' sessions name a slice class), 25 % voice (5-900 s) and 15 % SMS
+    (data instead when the subscriber's offering prices no SMS); roamers are abroad 70 % of
+    the time (EU four times in five, else the rest of the world).
     """
     rng = random.Random(seed)
     start = datetime.combine(population.month, time())
@@ -196,6 +275,8 @@ def generate_events(population: Population, *, events: int, seed: int = 11) -> I
     span = 30 * 86400 / remaining
     roamers = population.roamers
     slices = population.slice_users
+    units = population.units
+    qos = {s.id: str(s.five_qi or "") for s in population.catalog.slice_classes}
     rand = rng.random
     randint = rng.randint
     ints = _INTS
@@ -213,15 +294,22 @@ def generate_events(population: Population, *, events: int, seed: int = 11) -> I
             yield PaymentEvent(eid, sub.account.id, "top_up" if sub.account.prepaid
                                else "payment", at, D("10.00"), subscriber=sub.id)
             continue
-        zone = "eu" if sub.id in roamers and rand() < 0.7 else "home"
-        if r < 0.6:
-            slice_name = ("URLLC" if rand() < 0.5 else "eMBB") if sub.id in slices else ""
-            yield UsageEvent(eid, sub.id, sub.account.id, "data", at, ints[randint(1, 300)],
-                             "MB", zone, "EU" if zone == "eu" else "north", slice_name,
-                             "9" if slice_name else "", "", 10)
-        elif r < 0.85:
+        zone = _HOME
+        if sub.id in roamers and rand() < 0.7:
+            zone = _ROAMING[0] if rand() < 0.8 else _ROAMING[1]
+        priced = units[sub.offer]
+        if r >= 0.85 and "sms" in priced:
+            yield UsageEvent(eid, sub.id, sub.account.id, "sms", at, ints[1], priced["sms"],
+                             zone, rating_group=30)
+        elif 0.6 <= r < 0.85:
             yield UsageEvent(eid, sub.id, sub.account.id, "voice", at, ints[randint(5, 900)],
-                             "s", zone, "", "", "1", "", 20)
+                             priced["voice"], zone, qos=_VOICE_5QI, rating_group=20)
+        elif sub.id in slices:
+            slice_class = "urllc" if rand() < 0.5 else "embb"
+            region = _SLICES[slice_class][0 if rand() < 0.5 else 1]
+            yield UsageEvent(eid, sub.id, sub.account.id, "data", at, ints[randint(1, 300)],
+                             priced["slice"], zone, region, slice_class, qos[slice_class],
+                             rating_group=10)
         else:
-            yield UsageEvent(eid, sub.id, sub.account.id, "sms", at, ints[1], "msg", zone,
-                             "", "", "", "", 30)
+            yield UsageEvent(eid, sub.id, sub.account.id, "data", at, ints[randint(1, 300)],
+                             priced["data"], zone, rating_group=10)

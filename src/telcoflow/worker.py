@@ -53,7 +53,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from telcoflow.billing.graph import GraphBuilder, ProcessGraph
 from telcoflow.billing.realtime import BatchResult, RealtimeBilling
 from telcoflow.bus.base import Bus, BusError, BusUnavailableError, Message, default_consumer_name
-from telcoflow.bus.codec import body_fingerprint, decode_event
+from telcoflow.bus.codec import MAX_BODY, body_fingerprint, decode_event
 from telcoflow.config import BackendConfig, load_config
 from telcoflow.errors import (
     ConcurrencyError,
@@ -63,7 +63,7 @@ from telcoflow.errors import (
     TelcoflowError,
 )
 from telcoflow.events import Event
-from telcoflow.stores.base import ChangeSet, DeadLetter, LedgerStore
+from telcoflow.stores.base import ChangeSet, DeadLetter, LedgerStore, storable_text
 
 __all__ = [
     "Worker",
@@ -262,7 +262,7 @@ class Worker:
                 events.append(decode_event(m.body))
             except EventRejectedError as exc:
                 dead.append(DeadLetter(_event_id(m), "undecodable", str(exc),
-                                       body_fingerprint(m.body), m.body))
+                                       body_fingerprint(m.body), storable_text(m.body, 4000)))
                 undecodable.append((m, str(exc)))
         if dead:  # the ledger's dead letters first (durable), then the bus's stream
             self._retrying(lambda: self.store.apply(ChangeSet(dead_letters=dead)))
@@ -299,9 +299,10 @@ class Worker:
             except (_StopRequestedError, ConcurrencyError):
                 raise
             except Exception as exc:
-                detail = f"event {e.id}: {type(exc).__name__}: {exc}"
-                dead = ChangeSet(dead_letters=[DeadLetter(e.id, "worker-error", detail, "",
-                                                          e.canonical())])
+                detail = storable_text(f"event {e.id}: {type(exc).__name__}: {exc}", 2000)
+                dead = ChangeSet(dead_letters=[DeadLetter(
+                    storable_text(str(e.id), 256), "worker-error", detail, "",
+                    storable_text(e.canonical(), 4000))])
                 self._retrying(partial(self.store.apply, dead))
                 m = by_id.get(e.id)
                 if m is not None:
@@ -379,10 +380,12 @@ class Worker:
 def _event_id(m: Message) -> str:
     """The event id of a billing message body, or ``msg:<bus id>`` if it has none."""
     try:
-        data = json.loads(m.body)
-        if isinstance(data, list) and len(data) > 1 and isinstance(data[1], str) and data[1]:
-            return data[1]
-    except ValueError:
+        if len(m.body) <= MAX_BODY:
+            data = json.loads(m.body)
+            if (isinstance(data, list) and len(data) > 1 and isinstance(data[1], str)
+                    and data[1] and storable_text(data[1], 256) == data[1]):
+                return data[1]
+    except (ValueError, TypeError, RecursionError):
         pass
     return f"msg:{m.id}"
 

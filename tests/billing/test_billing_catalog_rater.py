@@ -38,8 +38,8 @@ def test_catalog_tariffs_rates_and_bands(rater: CatalogRater) -> None:
     rated = pipeline(rater).process([
         UsageEvent("d", "s", "a", "data", WEEKDAY, Dec(2048)),
         UsageEvent("r", "s", "a", "data", WEEKDAY, Dec(100), zone="roam-eu"),
-        UsageEvent("v", "s", "a", "voice", WEEKDAY, Dec(61)),
-        UsageEvent("w", "s", "a", "voice", SATURDAY, Dec(61)),
+        UsageEvent("v", "s", "a", "voice", WEEKDAY, Dec(61), unit="s"),
+        UsageEvent("w", "s", "a", "voice", SATURDAY, Dec(61), unit="s"),
     ]).rated
     got = {r.event_id: (r.charges[0].item_type, r.charges[0].gross) for r in rated}
     assert got == {
@@ -72,7 +72,7 @@ def test_missing_usage_price_is_unrateable(rater: CatalogRater) -> None:
     sub = SubscriberProfile("s", acct, "iot-connect")
     billing = RealtimeBilling(default_graph(DictProfiles([acct], [sub]), rater),
                               MemoryLedgerStore())
-    result = billing.process([UsageEvent("v", "s", "a", "voice", WEEKDAY, Dec(10))])
+    result = billing.process([UsageEvent("v", "s", "a", "voice", WEEKDAY, Dec(10), unit="s")])
     assert result.rejected == {"unrateable": 1}
     assert "has no usage price for service 'voice'" in billing.store.dead_letters()[0].message
 
@@ -86,9 +86,9 @@ def test_rules_choose_the_same_tariffs_as_the_catalog(rater: CatalogRater) -> No
     events = [
         UsageEvent("d", "s", "a", "data", WEEKDAY, Dec(2048)),
         UsageEvent("r", "s", "a", "data", WEEKDAY, Dec(100), zone="roam-eu"),
-        UsageEvent("v", "s", "a", "voice", WEEKDAY, Dec(61)),
-        UsageEvent("w", "s", "a", "voice", SATURDAY, Dec(61)),
-        UsageEvent("o", "s", "a", "voice", datetime(2026, 11, 27, 21, 30), Dec(61)),
+        UsageEvent("v", "s", "a", "voice", WEEKDAY, Dec(61), unit="s"),
+        UsageEvent("w", "s", "a", "voice", SATURDAY, Dec(61), unit="s"),
+        UsageEvent("o", "s", "a", "voice", datetime(2026, 11, 27, 21, 30), Dec(61), unit="s"),
     ]
     for e in events:
         by_rules, by_catalog = rules.tariff(e, sub), rater.tariff(e, sub)

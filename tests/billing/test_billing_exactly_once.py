@@ -65,7 +65,8 @@ def test_accepted_plus_rejected_equals_submitted() -> None:
     assert result.accepted + sum(result.rejected.values()) == result.submitted == 8
     reasons = {d.event_id: d.message for d in billing.store.dead_letters()}
     assert reasons["neg"] == "`quantity` must be >= 0 (got -5 in event neg)"
-    assert "`usage_type` must be one of ['data', 'sms', 'voice'] (got 'fax'" in reasons["badtype"]
+    assert ("`usage_type` must be one of ['data', 'slice', 'sms', 'units', 'voice'] (got 'fax'"
+            in reasons["badtype"])
     snap = billing.kpis.snapshot()
     assert snap.accepted + snap.rejected_total == snap.submitted == 8
 

@@ -266,22 +266,3 @@ def test_an_add_on_is_held_once_and_dropped_only_when_held() -> None:
     }
     assert rb.store.get_counters(["held|fan|music-plus"]) == {"held|fan|music-plus": Dec(1)}
 
-
-def test_a_4g_device_is_not_counted_and_keeps_the_event_fingerprint_scheme() -> None:
-    from telcoflow.events import fingerprint
-
-    rb = billing()
-    result = rb.process([
-        *(life(f"d{n}", "home", "h", "add_device", at(1)) for n in (1, 2, 3)),
-        LifecycleEvent("old", "home", "h", "add_device", at(16), device="old", five_g=False),
-        life("d4", "home", "h", "add_device", at(16), device="console"),
-    ])
-    assert result.rejected == {}
-    # the 4G phone is not counted: the console is the 4th 5G device, 5.00 x 15/30 = 2.50
-    assert lines(rb)[("h", "home", "device")] == (Dec("2.50"), Dec(4))
-    assert rb.store.get_counters(["dev|home"]) == {"dev|home": Dec(4)}
-    # a 5G device's payload text is what it was before the flag existed
-    five_g = life("x", "home", "h", "add_device", at(1), device="p")
-    assert five_g.canonical().endswith("|||p")
-    assert fingerprint(five_g) != fingerprint(
-        LifecycleEvent("x", "home", "h", "add_device", at(1), device="p", five_g=False))

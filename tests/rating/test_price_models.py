@@ -98,7 +98,8 @@ def test_graduated_flat_fee_added_when_a_tier_is_entered() -> None:
         {"up_to": 100, "unit_price": "0", "flat_fee": "5.00"},
         {"unit_price": "0.10", "flat_fee": "2.00"},
     ]))
-    assert fn(D(0)) == D(0)  # nothing used, no fee
+    # the first tier starts at 0: its flat fee is due for a period without usage (issue #12)
+    assert fn(D(0)) == D("5.00")
     assert fn(D(50)) == D("5.00")  # first tier's flat fee only
     # 150: 5.00 + 2.00 flat + 50 x 0.10 = 12.00
     assert fn(D(150)) == D("12.00")

@@ -82,7 +82,7 @@ class Batch:
     def reject(self, item: Item, reason: str, message: str) -> None:
         """Send ``item`` to the dead letters with ``reason``; the caller drops it from items."""
         self.rejected[reason] = self.rejected.get(reason, 0) + 1
-        self.tx.dead_letter(item.event, item.fingerprint, reason, message)
+        self.tx.dead_letter(item.event, item._fingerprint, reason, message)
         if item.effects:  # posted, then rejected: its effects belong to no claim
             self.tx.unjournaled = True
 

@@ -1,14 +1,16 @@
 """The real-time billing demo: a synthetic 5G month streamed through the graph into SQLite.
 
-``run_billing_demo(accounts=200, db_path="demo.db")`` generates a seeded population, streams
-its month of events through the default graph into a SQLite ledger (one durable commit per
-batch) with a progress bar, then prints the KPIs and the ledger totals by item type.
+``run_billing_demo(accounts=200, db_path="demo.db")`` generates a seeded population holding
+offerings of the shipped catalog (:mod:`telcoflow.generator`), streams its month of events
+through the default graph -- rated by a :class:`~telcoflow.rating.catalog_rater.CatalogRater`
+over that catalog -- into a SQLite ledger (one durable commit per batch) with a progress bar,
+then prints the KPIs, the reasons of any rejections and the ledger totals by item type.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
@@ -39,6 +41,7 @@ class DemoResult:
     ledger_total: Decimal
     rated_total: Decimal
     by_item_type: dict[str, Decimal]
+    reasons: dict[str, int] = field(default_factory=dict)
 
 
 def run_billing_demo(accounts: int = 200, *, db_path: str | Path = "telcoflow-demo.db",
@@ -49,6 +52,7 @@ def run_billing_demo(accounts: int = 200, *, db_path: str | Path = "telcoflow-de
     stream it into the SQLite ledger at ``db_path``, print KPIs and totals to ``out``.
 
     When ``records`` is a list, the rated records are appended to it (for reports and audits).
+    Rejected events are counted by reason in :attr:`DemoResult.reasons` (and printed).
     """
     console = Console(file=out or sys.stdout, width=100)
     population = generate_population(accounts, seed=seed)
@@ -60,6 +64,9 @@ def run_billing_demo(accounts: int = 200, *, db_path: str | Path = "telcoflow-de
         console.print(f"[bold]telcoflow real-time billing demo[/]: {accounts} accounts, "
                       f"{len(population.subscribers)} subscribers, {total_events} events "
                       f"-> {db_path}")
+        catalog = population.catalog
+        console.print(f"rated by the catalog {catalog.id} ({catalog.name}): "
+                      + ", ".join(sorted({s.offer for s in population.subscribers})))
         with Progress(TextColumn("{task.description}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn(),
                       console=console, transient=False) as progress:
@@ -88,6 +95,7 @@ def run_billing_demo(accounts: int = 200, *, db_path: str | Path = "telcoflow-de
             ("rejected", str(totals.rejected)),
             ("notifications", str(totals.notifications)),
             ("events / s (with SQLite commits)", f"{eps:,.0f}"),
+            *[(f"  rejected: {reason}", str(n)) for reason, n in sorted(totals.reasons.items())],
             *[(f"step {n} p99 per batch (ms)", f"{s.p99 * 1000:.3g}")
               for n, s in snap.steps.items()],
         ]:
@@ -106,6 +114,6 @@ def run_billing_demo(accounts: int = 200, *, db_path: str | Path = "telcoflow-de
         console.print(ledger)
         return DemoResult(accounts, totals.submitted, totals.accepted, totals.rejected,
                           totals.notifications, totals.seconds, eps, ledger_total,
-                          rated_total[0], by_type)
+                          rated_total[0], by_type, dict(totals.reasons))
     finally:
         store.close()

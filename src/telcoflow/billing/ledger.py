@@ -9,11 +9,20 @@ transaction as its ledger write.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
 
 from telcoflow.events import Event, fingerprint
-from telcoflow.stores.base import ChangeSet, Claim, DeadLetter, Effect, LedgerStore, LineKey
+from telcoflow.stores.base import (
+    ChangeSet,
+    Claim,
+    DeadLetter,
+    Effect,
+    LedgerStore,
+    LineKey,
+    storable_text,
+)
 
 __all__ = ["LedgerTransaction"]
 
@@ -65,10 +74,18 @@ class LedgerTransaction:
         self.changes.claims[event_id] = Claim(event_id, fp, effects)
 
     def dead_letter(self, event: Event, fp: str, reason: str, message: str) -> None:
-        """Record a rejected event."""
+        """Record a rejected event (whatever it is: a malformed one keeps a printable form)."""
+        raw_id = getattr(event, "id", None)
+        eid = (raw_id if type(raw_id) is str and len(raw_id) <= 256
+               and storable_text(raw_id, 256) == raw_id else storable_text(repr(raw_id), 120))
+        try:
+            payload = event.canonical()
+            fp = fp or fingerprint(event)
+        except Exception:  # a malformed event: keep what can be shown of it
+            payload = storable_text(repr(event), 2000)
+            fp = hashlib.blake2b(payload.encode("utf-8"), digest_size=10).hexdigest()
         self.changes.dead_letters.append(
-            DeadLetter(event.id, reason, message, fp or fingerprint(event), event.canonical())
-        )
+            DeadLetter(eid, reason, storable_text(message, 2000), fp, storable_text(payload, 4000)))
 
     # -- ledger lines ---------------------------------------------------------------------
     def post(self, effects: list[Effect], key: LineKey, amount: Decimal,
@@ -175,3 +192,4 @@ class LedgerTransaction:
         self.changes = ChangeSet()
         self.unjournaled = False
         return changes
+

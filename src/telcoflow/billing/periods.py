@@ -7,9 +7,14 @@ month is clamped to the month's last day (day 31 starts February's cycle on the 
 from __future__ import annotations
 
 import calendar
-from datetime import date
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime, time
 
-__all__ = ["cycle_bounds", "cycle_start", "next_period", "period_of", "PeriodResolver"]
+from telcoflow.billing.profiles import SubscriberProfile
+from telcoflow.events import LifecycleEvent
+
+__all__ = ["PeriodResolver", "cycle_bounds", "cycle_start", "next_period", "open_period_events",
+           "period_of"]
 
 def _clamped(year: int, month: int, day: int) -> date:
     return date(year, month, min(day, calendar.monthrange(year, month)[1]))
@@ -79,3 +84,19 @@ class PeriodResolver:
         ordinal = day.toordinal()
         found = self.table(bill_cycle_day).get(ordinal)
         return found if found is not None else self.resolve(ordinal, bill_cycle_day)
+
+
+def open_period_events(subscribers: Iterable[SubscriberProfile],
+                       day: date) -> Iterator[LifecycleEvent]:
+    """One ``open_period`` event per subscriber for the cycle holding ``day``.
+
+    Each is dated at the start of the subscriber's cycle and has the id
+    ``op|<subscriber>|<period>``, so sending it twice is a no-op. The ``rate`` step settles
+    with it what the period owes without usage (a first tier's flat fee, a tariff's
+    ``minimum_charge``); send these with the cycle's recurring fees.
+    """
+    for sub in subscribers:
+        account = sub.account
+        start = cycle_start(day, account.bill_cycle_day)
+        yield LifecycleEvent(f"op|{sub.id}|{start.isoformat()}", sub.id, account.id,
+                             "open_period", datetime.combine(start, time()))

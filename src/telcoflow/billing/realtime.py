@@ -22,6 +22,7 @@ from telcoflow.billing.periods import next_period
 from telcoflow.billing.profiles import ProfileCache
 from telcoflow.billing.recurring import RecurringFees
 from telcoflow.billing.steps import (
+    USAGE_TYPES,
     CreditControl,
     Deduplicate,
     Discount,
@@ -54,14 +55,20 @@ def default_graph(
     fees: RecurringFees | None = None,
     late_policy: LatePolicy = "next",
     sinks: Iterable[Sink] = (),
-    usage_types: Iterable[str] = ("data", "voice", "sms"),
+    usage_types: Iterable[str] = USAGE_TYPES,
+    period_counters: bool = True,
 ) -> GraphBuilder:
-    """The default real-time graph (validate ... emit) as a builder to adjust and build."""
+    """The default real-time graph (validate ... emit) as a builder to adjust and build.
+
+    ``usage_types`` defaults to every service a catalog prices; ``period_counters`` (on by
+    default) prices period-priced tariffs over the period (see :class:`~telcoflow.billing.
+    steps.Rate`).
+    """
     return GraphBuilder([
         Validate(usage_types),
         Deduplicate(),
         Enrich(profiles, late_policy=late_policy),
-        Rate(rater, fees=fees),
+        Rate(rater, fees=fees, period_counters=period_counters),
         Ledger(),
         Discount(),
         Tax(),

@@ -12,14 +12,17 @@ effect of the item is posted, so a rejected event leaves no trace but its dead l
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
 from telcoflow.billing.batch import Batch, Item
+from telcoflow.billing.ledger import LedgerTransaction
 from telcoflow.billing.periods import PeriodResolver, next_period
 from telcoflow.billing.prepaid import balance_key, debt_key, split_credit, split_debit
 from telcoflow.billing.profiles import AccountProfile, ProfileCache, SubscriberProfile
 from telcoflow.billing.recurring import RecurringFees
+from telcoflow.catalog.common import convert_quantity
 from telcoflow.errors import DefinitionError, RatingError
 from telcoflow.events import (
     FEE_TYPES,
@@ -40,6 +43,7 @@ from telcoflow.rating.rater import Rater, Tariff
 from telcoflow.stores.base import Claim, LineKey
 
 __all__ = [
+    "USAGE_TYPES",
     "CreditControl",
     "Deduplicate",
     "Discount",
@@ -53,6 +57,7 @@ __all__ = [
     "Tax",
     "Validate",
     "closed_flag",
+    "period_usage_keys",
 ]
 
 _ZERO = Decimal(0)
@@ -60,6 +65,8 @@ _ONE = Decimal(1)
 _HUNDRED = Decimal(100)
 
 LatePolicy = Literal["next", "reject"]
+#: The usage types the default graph accepts: every service a catalog tariff may price.
+USAGE_TYPES = ("data", "voice", "sms", "slice", "units")
 Sink = Callable[[list[RatedRecord], list[Notification]], None]
 
 
@@ -83,54 +90,119 @@ def _intern(table: dict[LineKey, LineKey], key: LineKey) -> LineKey:
     return key
 
 
+#: The largest quantity a usage event may carry (in any unit: 10^15 bytes is a petabyte).
+MAX_QUANTITY = Decimal(10) ** 15
+#: The largest amount a fee or payment may carry, in any currency.
+MAX_AMOUNT = Decimal(10) ** 12
+#: The most significant digits a quantity or amount may carry (more would be rounded).
+MAX_DIGITS = 20
+#: The longest text field (ids, names, zones...) an event may carry, in characters.
+MAX_TEXT = 256
+
+_TEXT_FIELDS: dict[type, tuple[str, ...]] = {
+    UsageEvent: ("id", "subscriber", "account", "usage_type", "unit", "zone", "region", "slice",
+                 "qos", "device", "session"),
+    FeeEvent: ("id", "subscriber", "account", "fee_type", "currency", "description"),
+    LifecycleEvent: ("id", "subscriber", "account", "action", "offer", "previous_offer",
+                     "device"),
+    PaymentEvent: ("id", "account", "payment_type", "currency", "subscriber"),
+}
+
+
+def _number_problem(value: object, name: str, eid: str, maximum: Decimal) -> str | None:
+    """What is wrong with a quantity or amount, or ``None``."""
+    if type(value) is not Decimal or not value.is_finite():
+        return f"`{name}` must be a finite Decimal (got {value!r:.60} in event {eid})"
+    if abs(value) > maximum:
+        return f"`{name}` must be at most {maximum:.0E} (got {value:.6E} in event {eid})"
+    if len(value.as_tuple().digits) > MAX_DIGITS:
+        return (f"`{name}` must have at most {MAX_DIGITS} significant digits (got "
+                f"{len(value.as_tuple().digits)} in event {eid})")
+    return None
+
+
 class Validate:
-    """Reject malformed events (reason ``invalid``), naming field, expectation and value."""
+    """Reject malformed events (reason ``invalid``), naming field, expectation and value.
+
+    Anything that is not one of the four event types, a field of the wrong type, text that
+    is not valid Unicode (lone surrogates) or longer than :data:`MAX_TEXT`, a time that is
+    not a ``datetime``, a quantity or amount beyond :data:`MAX_QUANTITY` / :data:`MAX_AMOUNT`
+    or with more than :data:`MAX_DIGITS` digits, a usage event without a zone: each becomes
+    a dead letter with its reason; nothing raises to the caller.
+    """
 
     __slots__ = ("usage_types",)
     name = "validate"
     needs = ("events",)
     provides = ("valid",)
 
-    def __init__(self, usage_types: Iterable[str] = ("data", "voice", "sms")) -> None:
+    def __init__(self, usage_types: Iterable[str] = USAGE_TYPES) -> None:
         self.usage_types = frozenset(usage_types)
 
     def problem(self, item: Item) -> str | None:
         """What is wrong with the item's event, or ``None``."""
-        e = item.event
-        if not e.id:
+        e: object = item.event
+        fields = _TEXT_FIELDS.get(type(e))
+        if fields is None:
+            return ("expected a UsageEvent, FeeEvent, LifecycleEvent or PaymentEvent (got "
+                    f"{type(e).__name__})")
+        raw_id = getattr(e, "id", None)
+        eid = raw_id if type(raw_id) is str and len(raw_id) <= MAX_TEXT else repr(raw_id)[:80]
+        for name in fields:
+            value = getattr(e, name)
+            if type(value) is not str:
+                return (f"`{name}` must be text (got {type(value).__name__} {value!r:.60} "
+                        f"in event {eid})")
+            if len(value) > MAX_TEXT:
+                return (f"`{name}` must be at most {MAX_TEXT} characters (got {len(value)} "
+                        f"in event {eid})")
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    return f"`{name}` must be valid Unicode text (got {value!r:.60} in event {eid})"
+        if not raw_id:
             return "`id` must not be empty"
+        if type(getattr(e, "start", None)) is not datetime:
+            return (f"`start` must be a datetime (got {getattr(e, 'start', None)!r:.60} "
+                    f"in event {eid})")
         if isinstance(e, UsageEvent):
-            q = e.quantity
-            if not isinstance(q, Decimal) or not q.is_finite():
-                return f"`quantity` must be a finite Decimal (got {q!r} in event {e.id})"
-            if q < 0:
-                return f"`quantity` must be >= 0 (got {q} in event {e.id})"
+            problem = _number_problem(e.quantity, "quantity", eid, MAX_QUANTITY)
+            if problem is not None:
+                return problem
+            if e.quantity < 0:
+                return f"`quantity` must be >= 0 (got {e.quantity} in event {eid})"
             if e.usage_type not in self.usage_types:
                 return (f"`usage_type` must be one of {sorted(self.usage_types)} "
-                        f"(got {e.usage_type!r} in event {e.id})")
+                        f"(got {e.usage_type!r} in event {eid})")
             if not e.subscriber:
-                return f"`subscriber` must not be empty (event {e.id})"
+                return f"`subscriber` must not be empty (event {eid})"
+            if not e.zone:
+                return f"`zone` must not be empty (event {eid}): say where the usage happened"
+            if type(e.rating_group) is not int:
+                return (f"`rating_group` must be an integer (got {e.rating_group!r:.60} "
+                        f"in event {eid})")
             return None
         if isinstance(e, FeeEvent):
             if e.fee_type not in FEE_TYPES:
                 return (f"`fee_type` must be one of {sorted(FEE_TYPES)} (got {e.fee_type!r} "
-                        f"in event {e.id})")
-            if not isinstance(e.amount, Decimal) or not e.amount.is_finite():
-                return f"`amount` must be a finite Decimal (got {e.amount!r} in event {e.id})"
-            return None
+                        f"in event {eid})")
+            return _number_problem(e.amount, "amount", eid, MAX_AMOUNT)
         if isinstance(e, LifecycleEvent):
             if e.action not in LIFECYCLE_ACTIONS:
                 return (f"`action` must be one of {sorted(LIFECYCLE_ACTIONS)} "
-                        f"(got {e.action!r} in event {e.id})")
+                        f"(got {e.action!r} in event {eid})")
             return None
-        if isinstance(e, PaymentEvent):
-            if e.payment_type not in PAYMENT_TYPES:
-                return (f"`payment_type` must be one of {sorted(PAYMENT_TYPES)} "
-                        f"(got {e.payment_type!r} in event {e.id})")
-            if not isinstance(e.amount, Decimal) or not e.amount > 0:
-                return f"`amount` must be a Decimal > 0 (got {e.amount!r} in event {e.id})"
-            return None
-        return f"unknown event type {type(e).__name__}"
+        assert isinstance(e, PaymentEvent)
+        if e.payment_type not in PAYMENT_TYPES:
+            return (f"`payment_type` must be one of {sorted(PAYMENT_TYPES)} "
+                    f"(got {e.payment_type!r} in event {eid})")
+        problem = _number_problem(e.amount, "amount", eid, MAX_AMOUNT)
+        if problem is not None:
+            return problem
+        if not e.amount > 0:
+            return f"`amount` must be a Decimal > 0 (got {e.amount!r} in event {eid})"
+        return None
 
     def __call__(self, batch: Batch) -> None:
         """Keep the valid items."""
@@ -138,12 +210,21 @@ class Validate:
         usage_types = self.usage_types
         for item in batch.items:
             e = item.event
-            # fast path for the common, well-formed usage event
-            if (type(e) is UsageEvent and e.id and e.subscriber and e.usage_type in usage_types
-                    and type(e.quantity) is Decimal and e.quantity.is_finite()
-                    and e.quantity >= 0):
-                keep.append(item)
-                continue
+            # fast path for the common, well-formed usage event (any odd field: slow path)
+            if type(e) is UsageEvent:
+                try:
+                    text = (e.id + e.subscriber + e.account + e.usage_type + e.unit + e.zone
+                            + e.region + e.slice + e.qos + e.device + e.session)
+                except TypeError:  # a field that is not text
+                    text = "\x80"  # not ASCII: the slow path says which field
+                q = e.quantity
+                if (text.isascii() and len(text) <= MAX_TEXT and e.id and e.subscriber
+                        and e.zone and e.usage_type in usage_types
+                        and type(e.start) is datetime and type(e.rating_group) is int
+                        and type(q) is Decimal and q.is_finite() and q >= 0
+                        and q <= MAX_QUANTITY and len(str(q)) <= MAX_DIGITS):
+                    keep.append(item)
+                    continue
             problem = self.problem(item)
             if problem is None:
                 keep.append(item)
@@ -309,13 +390,17 @@ _Buckets = tuple[
 
 
 class _Memo:
-    """A tariff's cached results: quantity -> charged units; units -> amount.
+    """A tariff's cached results and attributes for the ``rate`` step.
 
+    Caches quantity -> charged units, units -> amount and period units -> period amount.
     Tariffs are pure functions of their input (the :class:`~telcoflow.rating.rater.Tariff`
-    contract), so the ``rate`` step remembers their results; each table is bounded.
+    contract), so the ``rate`` step remembers their results; each table is bounded. The
+    period-pricing attributes of a :class:`~telcoflow.rating.rater.PeriodTariff` are read
+    once (a plain :class:`Tariff` is additive, in any unit, without connect fee).
     """
 
-    __slots__ = ("amounts", "tariff", "units")
+    __slots__ = ("amounts", "connect_fee", "counter", "cumulative", "per_session", "period",
+                 "scope", "tariff", "unit", "units")
 
     LIMIT = 4096
 
@@ -323,6 +408,13 @@ class _Memo:
         self.tariff = tariff  # keeps the tariff alive while it is cached by its id
         self.units: dict[Decimal, Decimal] = {}
         self.amounts: dict[Decimal, Decimal] = {}
+        self.period: dict[Decimal, Decimal] = {}
+        self.cumulative: bool = bool(getattr(tariff, "cumulative", False))
+        self.counter: str = getattr(tariff, "counter", "")
+        self.scope: str = getattr(tariff, "scope", "subscriber")
+        self.unit: str | None = getattr(tariff, "unit", None)
+        self.connect_fee: Decimal = getattr(tariff, "connect_fee", _ZERO)
+        self.per_session: bool = bool(getattr(tariff, "connect_per_session", False))
 
     def charged_units(self, quantity: Decimal) -> Decimal:
         """The tariff's charged units for ``quantity``."""
@@ -342,27 +434,63 @@ class _Memo:
                 self.amounts[units] = found
         return found
 
+    def period_amount(self, units: Decimal) -> Decimal:
+        """What ``units`` charged units cost over a whole period."""
+        found = self.period.get(units)
+        if found is None:
+            found = self.tariff.period_amount(units)  # type: ignore[attr-defined]
+            if len(self.period) < self.LIMIT:
+                self.period[units] = found
+        return found
+
+
+def period_usage_keys(scope: str, counter: str, period: str) -> tuple[str, str]:
+    """The counter keys of a period-priced tariff: charged units, and amount posted.
+
+    ``scope`` is the subscriber (or, for a shared plan, the account) whose usage the tiers
+    count; ``counter`` the tariff and rate (``data|-``); ``period`` the usage's period.
+    """
+    return f"use|{scope}|{counter}|{period}", f"usd|{scope}|{counter}|{period}"
+
 
 class Rate:
     """Rate usage (allowances first, then the tariff's price); fees and lifecycle charges.
 
-    Usage that cannot be rated is rejected (``unrateable``) before any allowance is used;
-    fees in a currency other than the account's are rejected (``currency-mismatch``).
+    Usage that cannot be rated is rejected (``unrateable``; ``unit-mismatch`` for a unit
+    that does not convert exactly into the tariff's) before any allowance is used; fees in a
+    currency other than the account's are rejected (``currency-mismatch``).
+
+    Period pricing: a cumulative tariff (see :class:`~telcoflow.rating.rater.PeriodTariff`)
+    charges an event ``period_amount(units after) - amount already posted`` in its scope and
+    period, so a period's events add up to the price of its total however the usage is split
+    or ordered, and reversing an event (rerating) or rating a late one keeps that true. The
+    two counters move with the event's claim, in the same transaction. An ``open_period``
+    lifecycle event settles what a period owes without usage (a first tier's flat fee, a
+    minimum charge). ``period_counters=False`` prices each event on its own (the behaviour
+    before period pricing; kept for comparison in benchmarks).
+
     Tariff results are cached per tariff (bounded); allowance counter keys per subscriber
     and period.
     """
 
-    __slots__ = ("_alw_keys", "_memos", "fees", "rater")
+    __slots__ = ("_alw_keys", "_memos", "_period_keys", "_units", "fees", "period_counters",
+                 "rater")
     name = "rate"
     needs = ("profile", "period")
     provides = ("rated",)
 
-    def __init__(self, rater: Rater, *, fees: RecurringFees | None = None) -> None:
+    def __init__(self, rater: Rater, *, fees: RecurringFees | None = None,
+                 period_counters: bool = True) -> None:
         self.rater = rater
         self.fees = fees
+        self.period_counters = period_counters
         self._memos: dict[int, _Memo] = {}
         # period -> subscriber id -> (allowances, their counter keys, what each covers)
         self._alw_keys: dict[str, dict[str, _Buckets]] = {}
+        # period -> (scope, tariff counter) -> (units key, amount key)
+        self._period_keys: dict[str, dict[tuple[str, str], tuple[str, str]]] = {}
+        # (event unit, tariff unit) -> checked (the conversion itself is exact arithmetic)
+        self._units: set[tuple[str, str]] = set()
 
     def _memo(self, tariff: Tariff) -> _Memo:
         memo = self._memos.get(id(tariff))
@@ -371,6 +499,19 @@ class Rate:
                 self._memos.clear()
             memo = self._memos[id(tariff)] = _Memo(tariff)
         return memo
+
+    def _pkeys(self, scope: str, counter: str, period: str) -> tuple[str, str]:
+        by_scope = self._period_keys.get(period)
+        if by_scope is None:
+            if len(self._period_keys) > 64:
+                self._period_keys.clear()
+            by_scope = self._period_keys[period] = {}
+        found = by_scope.get((scope, counter))
+        if found is None:
+            if len(by_scope) > 1 << 20:
+                by_scope.clear()
+            found = by_scope[(scope, counter)] = period_usage_keys(scope, counter, period)
+        return found
 
     def _keys(self, sub: SubscriberProfile, period: str) -> _Buckets:
         by_sub = self._alw_keys.get(period)
@@ -395,15 +536,27 @@ class Rate:
         tariff_of = self.rater.tariff
         memos = self._memos
         alw_keys = self._alw_keys
+        cumulative_on = self.period_counters
         keep = []
         items = batch.items
         view = tx.view
-        if view is None:  # read the allowance counters of every item in one store call
+        if view is None:  # read the allowance and period counters of the batch in one call
             wanted: list[str] = []
             for item in items:
                 sub = item.subscriber
-                if sub is not None and sub.allowances and type(item.event) is UsageEvent:
+                if sub is None or type(item.event) is not UsageEvent:
+                    continue
+                if sub.allowances:
                     wanted.extend(self._keys(sub, item.period)[1])
+                if cumulative_on:
+                    try:
+                        first = self._memo(tariff_of(item.event, sub))
+                    except RatingError:
+                        continue  # rejected below, with its reason
+                    if first.cumulative:
+                        wanted.extend(self._pkeys(
+                            sub.id if first.scope == "subscriber" else sub.account.id,
+                            first.counter, item.period))
             if wanted:
                 tx.prefetch(wanted)
         for item in items:
@@ -422,9 +575,15 @@ class Rate:
                     memo = memos.get(id(tariff))
                     if memo is None or memo.tariff is not tariff:
                         memo = self._memo(tariff)
-                    units = memo.units.get(e.quantity)
+                    quantity = e.quantity
+                    if memo.unit is not None and e.unit != memo.unit:
+                        quantity = self._convert(quantity, e.unit, memo.unit)
+                    units = memo.units.get(quantity)
                     if units is None:
-                        units = memo.charged_units(e.quantity)
+                        units = memo.charged_units(quantity)
+                except _UnitError as exc:
+                    batch.reject(item, "unit-mismatch", f"event {e.id}: {exc}")
+                    continue
                 except RatingError as exc:
                     batch.reject(item, "unrateable", str(exc))
                     continue
@@ -446,19 +605,36 @@ class Rate:
                                 left -= take
                                 if not left:
                                     break
-                amount = memo.amounts.get(left)
-                if amount is None:
-                    try:
-                        amount = memo.amount(left)
-                    except RatingError as exc:  # e.g. above a price model's last tier
-                        batch.reject(item, "unrateable", str(exc))
-                        continue
+                period_move: tuple[str, Decimal, str, Decimal] | None = None
+                try:
+                    if memo.cumulative and cumulative_on:
+                        ukey, akey = self._pkeys(
+                            sub.id if memo.scope == "subscriber" else sub.account.id,
+                            memo.counter, item.period)
+                        used_units = tx.counter(ukey)
+                        posted = tx.counter(akey)
+                        amount = memo.period_amount(used_units + left) - posted
+                        period_move = (ukey, left, akey, amount)
+                    else:
+                        found = memo.amounts.get(left)
+                        amount = memo.amount(left) if found is None else found
+                except RatingError as exc:  # e.g. above a price model's last tier
+                    batch.reject(item, "unrateable", str(exc))
+                    continue
                 if takes:
                     effects = item.effects
                     for key, used, take in takes:  # inlined LedgerTransaction.add
                         values[key] = used + take
                         deltas[key] = deltas.get(key, _ZERO) + take
                         effects.append(("C", key, take))
+                if period_move is not None:
+                    ukey, moved, akey, charged = period_move
+                    if moved:
+                        tx.add(item.effects, ukey, moved)
+                    if charged:
+                        tx.add(item.effects, akey, charged)
+                if memo.connect_fee:
+                    amount += self._connect_fee(tx, item, memo)
                 item.charges = [Charge(tariff.item_type, amount, units, units - left)]
             elif type(e) is FeeEvent:
                 assert item.account is not None
@@ -468,6 +644,13 @@ class Rate:
                                  f"{item.account.id} bills in {item.account.currency}")
                     continue
                 item.charges = [Charge(e.fee_type, e.amount, _ONE)]
+            elif type(e) is LifecycleEvent and e.action == "open_period":
+                assert sub is not None
+                try:
+                    item.charges = self._open_period(tx, item, sub) if cumulative_on else []
+                except RatingError as exc:
+                    batch.reject(item, "unrateable", str(exc))
+                    continue
             elif type(e) is LifecycleEvent and self.fees is not None:
                 assert sub is not None
                 try:
@@ -477,6 +660,47 @@ class Rate:
                     continue
             keep.append(item)
         batch.items = keep
+
+    def _convert(self, quantity: Decimal, unit: str, to_unit: str) -> Decimal:
+        """``quantity`` in ``unit`` as a quantity of ``to_unit`` (exact), else _UnitError."""
+        try:
+            return convert_quantity(quantity, unit, to_unit)
+        except RatingError as exc:
+            raise _UnitError(str(exc)) from None
+
+    @staticmethod
+    def _connect_fee(tx: LedgerTransaction, item: Item, memo: _Memo) -> Decimal:
+        """The connect fee of a usage record: every call, or a session's first record."""
+        e = item.event
+        assert type(e) is UsageEvent
+        if not memo.per_session or not e.session:
+            return memo.connect_fee
+        key = f"con|{e.subscriber}|{e.session}|{item.period}"
+        if tx.counter(key):
+            return _ZERO
+        tx.add(item.effects, key, _ONE)
+        return memo.connect_fee
+
+    def _open_period(self, tx: LedgerTransaction, item: Item,
+                     sub: SubscriberProfile) -> list[Charge]:
+        """Settle what each period-priced tariff owes for the period without usage."""
+        period_tariffs = getattr(self.rater, "period_tariffs", None)
+        if period_tariffs is None:
+            return []
+        charges = []
+        for tariff in period_tariffs(sub, item.event.start):
+            memo = self._memo(tariff)
+            ukey, akey = self._pkeys(sub.id if memo.scope == "subscriber" else sub.account.id,
+                                     memo.counter, item.period)
+            amount = memo.period_amount(tx.counter(ukey)) - tx.counter(akey)
+            if amount:
+                tx.add(item.effects, akey, amount)
+                charges.append(Charge(tariff.item_type, amount, _ZERO))
+        return charges
+
+
+class _UnitError(RatingError):
+    """A usage quantity whose unit does not convert exactly into the tariff's."""
 
 
 class Ledger:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -33,6 +33,12 @@ _TYPES: dict[str, type[Any]] = {
 _FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     kind: tuple((f.name, str(f.type)) for f in fields(cls)) for kind, cls in _TYPES.items()
 }
+#: per kind: how many leading fields a body must carry (later ones have defaults, so bodies
+#: written before a field was added still decode)
+_REQUIRED: dict[str, int] = {
+    kind: sum(1 for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING)
+    for kind, cls in _TYPES.items()
+}
 
 
 def _out(value: object) -> object:
@@ -50,31 +56,61 @@ def encode_event(event: Event) -> str:
                       separators=(",", ":"))
 
 
+#: The longest message body a billing event may have (an event is a few hundred bytes).
+MAX_BODY = 16_384
+
+
+def _shown(body: object) -> str:
+    text = body if isinstance(body, str) else repr(body)
+    text = text if len(text) <= 120 else text[:117] + "..."
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def decode_event(body: str) -> Event:
-    """The billing event of a message body (``EventRejectedError`` reason ``undecodable``)."""
+    """The billing event of a message body (``EventRejectedError`` reason ``undecodable``).
+
+    The body must be at most :data:`MAX_BODY` characters of JSON: a list of the event kind
+    and its fields in declaration order, each of its declared type (text, integer, decimal
+    text, ISO date-time text). Anything else -- another shape, a list where text belongs,
+    nesting too deep to parse -- is undecodable.
+    """
     try:
+        if not isinstance(body, str):
+            raise TypeError(f"a message body must be text (got {type(body).__name__})")
+        if len(body) > MAX_BODY:
+            raise ValueError(f"the body has {len(body)} characters (at most {MAX_BODY})")
         data = json.loads(body)
+        if not isinstance(data, list) or not data or not isinstance(data[0], str):
+            raise ValueError("expected a JSON list starting with the event kind")
         kind = data[0]
         spec = _FIELDS[kind]
-        if len(data) != len(spec) + 1:
-            raise ValueError(f"expected {len(spec)} fields for a {kind} event, got "
-                             f"{len(data) - 1}")
+        if not _REQUIRED[kind] <= len(data) - 1 <= len(spec):
+            raise ValueError(f"expected {_REQUIRED[kind]} to {len(spec)} fields for a {kind} "
+                             f"event, got {len(data) - 1}")
         args: list[Any] = []
-        for (name, typ), value in zip(spec, data[1:], strict=True):
+        for (name, typ), value in zip(spec, data[1:], strict=False):
             if typ == "Decimal":
                 if not isinstance(value, str):
-                    raise ValueError(f"`{name}` must be a decimal string (got {value!r})")
+                    raise ValueError(f"`{name}` must be a decimal string (got {value!r:.40})")
                 args.append(Decimal(value))
             elif typ == "datetime":
+                if not isinstance(value, str):
+                    raise ValueError(f"`{name}` must be an ISO date-time string "
+                                     f"(got {value!r:.40})")
                 args.append(datetime.fromisoformat(value))
+            elif typ == "int":
+                if type(value) is not int:
+                    raise ValueError(f"`{name}` must be an integer (got {value!r:.40})")
+                args.append(value)
             else:
+                if not isinstance(value, str):
+                    raise ValueError(f"`{name}` must be text (got {value!r:.40})")
                 args.append(value)
         event: Event = _TYPES[kind](*args)
         return event
-    except (ValueError, KeyError, IndexError, TypeError, InvalidOperation) as exc:
-        shown = body if len(body) <= 120 else body[:117] + "..."
-        raise EventRejectedError(f"cannot decode a billing event from {shown!r}: {exc}",
-                                 reason="undecodable") from exc
+    except (ValueError, KeyError, IndexError, TypeError, InvalidOperation, RecursionError) as exc:
+        raise EventRejectedError(f"cannot decode a billing event from {_shown(body)!r}: "
+                                 f"{_shown(str(exc))}", reason="undecodable") from None
 
 
 def billing_message(event: Event) -> Message:
@@ -84,7 +120,7 @@ def billing_message(event: Event) -> Message:
 
 def body_fingerprint(body: str) -> str:
     """The fingerprint of a message body that is not an event (its dead letter's)."""
-    return hashlib.blake2b(body.encode(), digest_size=10).hexdigest()
+    return hashlib.blake2b(body.encode("utf-8", "surrogatepass"), digest_size=10).hexdigest()
 
 
 def journey_message(instance_id: str, trigger: str, payload: dict[str, Any] | None = None, *,

@@ -111,7 +111,10 @@ class RedisStreamBus:
         self.chunk = chunk
         self.redis: redis.Redis = client if client is not None else redis.Redis.from_url(
             url, decode_responses=True, socket_timeout=15.0, socket_connect_timeout=5.0,
-            health_check_interval=30)
+            health_check_interval=30,
+            # a body that is not valid UTF-8 (or a lone surrogate) is read and written as
+            # escaped text: it becomes a dead letter instead of stopping the worker
+            encoding_errors="backslashreplace")
         self._publish = self.redis.register_script(_PUBLISH)
         self._acquire = self.redis.register_script(_ACQUIRE)
         self._release = self.redis.register_script(_RELEASE)

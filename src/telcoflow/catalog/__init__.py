@@ -48,6 +48,7 @@ from telcoflow.catalog.taxes import TaxCategory, TaxDefaults, TaxExemption, TaxR
 from telcoflow.catalog.usage import (
     Allowance,
     AllowanceValidity,
+    ConnectFee,
     Rollover,
     TariffRate,
     UsageTariff,
@@ -63,6 +64,7 @@ __all__ = [
     "Catalog",
     "CatalogFile",
     "CatalogIssue",
+    "ConnectFee",
     "CurrencyCode",
     "Discount",
     "DiscountScope",

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import decimal
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
@@ -24,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from telcoflow.errors import MoneyError
+from telcoflow.errors import MoneyError, RatingError
 from telcoflow.money import Currency, Increment, RoundingPolicy, to_decimal
 
 __all__ = [
@@ -38,9 +39,12 @@ __all__ = [
     "Percent",
     "Quantity",
     "RoundingSpec",
+    "UNIT_ALIASES",
     "UNIT_FACTORS",
     "UNIT_KINDS",
     "Validity",
+    "convert_quantity",
+    "unit_conversion",
 ]
 
 
@@ -149,3 +153,55 @@ class Validity(Frozen):
         if self.valid_from is not None and day < self.valid_from:
             return False
         return not (self.valid_to is not None and day > self.valid_to)
+
+
+#: Short names usage records often carry, and the unit each stands for.
+UNIT_ALIASES: dict[str, str] = {
+    "B": "byte", "bytes": "byte", "kB": "KB", "s": "second", "sec": "second",
+    "seconds": "second", "min": "minute", "minutes": "minute", "h": "hour", "hours": "hour",
+    "msg": "message", "messages": "message", "sms": "message", "events": "event",
+    "units": "unit", "devices": "device",
+}
+
+_CONVERSION = decimal.Context(prec=60, traps=[decimal.Inexact, decimal.InvalidOperation,
+                                              decimal.Overflow])
+
+
+def unit_conversion(unit: str, to_unit: str) -> tuple[Decimal, Decimal]:
+    """How a quantity in ``unit`` becomes one in ``to_unit``: ``(multiply by, divide by)``
+    (``unit_conversion("GB", "MB") == (10**9, 10**6)``); ``unit`` may be an alias (``s``,
+    ``msg``...).
+
+    Raises :class:`~telcoflow.errors.RatingError` for an unknown unit or a unit of another
+    kind (MB into seconds).
+    """
+    source = UNIT_ALIASES.get(unit, unit)
+    if source not in UNIT_FACTORS:
+        raise RatingError(f"unknown unit {unit!r} (expected one of {sorted(UNIT_FACTORS)} "
+                          f"or an alias {sorted(UNIT_ALIASES)})")
+    if UNIT_KINDS[source] != UNIT_KINDS[to_unit]:
+        raise RatingError(f"a quantity in {unit!r} ({UNIT_KINDS[source]}) cannot be rated in "
+                          f"{to_unit!r} ({UNIT_KINDS[to_unit]})")
+    return UNIT_FACTORS[source], UNIT_FACTORS[to_unit]
+
+
+def convert_quantity(quantity: Decimal, unit: str, to_unit: str) -> Decimal:
+    """``quantity`` in ``unit``, expressed in ``to_unit`` when that is exact.
+
+    Raises :class:`~telcoflow.errors.RatingError` otherwise (7 s are not a finite decimal
+    number of minutes) and for units of unknown or other kinds.
+
+    >>> convert_quantity(Decimal("1.5"), "GB", "MB"), convert_quantity(Decimal(90), "s", "minute")
+    (Decimal('1500'), Decimal('1.5'))
+    """
+    multiply, divide = unit_conversion(unit, to_unit)
+    try:
+        with decimal.localcontext(_CONVERSION):
+            if multiply == divide:
+                return quantity
+            result = quantity * multiply / divide
+            integral = result.to_integral_value()
+            return integral if result == integral else result.normalize()
+    except (decimal.Inexact, decimal.InvalidOperation, decimal.Overflow):
+        raise RatingError(f"{quantity} {unit} is not an exact quantity of {to_unit}; send "
+                          f"usage in {to_unit} or in a unit that converts exactly") from None

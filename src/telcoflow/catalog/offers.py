@@ -93,13 +93,19 @@ class OneTimePrice(Frozen):
 
 
 class UsagePrice(Frozen):
-    """Usage charges (TMF620 priceType ``usage``): priced by the referenced ``tariff``."""
+    """Usage charges (TMF620 priceType ``usage``): priced by the referenced ``tariff``.
+
+    ``aggregation`` is the scope whose period usage the tariff's tiers count: each
+    ``subscriber`` (line) on its own (the default), or the whole ``account`` (a shared plan:
+    every line of the account fills the same tiers).
+    """
 
     price_type: Literal["usage"] = "usage"
     id: Id
     name: str = ""
     tariff: Id
     tax_category: Id | None = None
+    aggregation: Literal["subscriber", "account"] = "subscriber"
 
 
 class ExternalPrice(Frozen):

@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 
 from telcoflow.catalog.common import (
     UNIT_KINDS,
+    Amount,
     CurrencyCode,
     Frozen,
     Id,
@@ -29,6 +30,7 @@ from telcoflow.catalog.prices import PriceModel
 __all__ = [
     "Allowance",
     "AllowanceValidity",
+    "ConnectFee",
     "Rollover",
     "Service",
     "TariffRate",
@@ -94,12 +96,26 @@ class TariffRate(Frozen):
         )
 
 
+class ConnectFee(Frozen):
+    """A set-up fee: ``amount`` per ``call`` (every usage record) or per ``session`` (the
+    first record of each session id; records without a session id count as one call each)."""
+
+    amount: Amount
+    per: Literal["call", "session"] = "call"
+
+
 class UsageTariff(Frozen):
     """How usage of one service is priced.
 
     Quantities arrive in ``unit`` (e.g. seconds), are rounded up by ``increment`` (in ``unit``),
     then priced by the price model whose quantities and tier bounds are in ``price_unit``
     (e.g. minutes; defaults to ``unit``). ``currency`` defaults to the catalog's.
+
+    Prices apply to the usage of a whole period (the bill cycle): tiers, packages, capacity
+    and volume prices count the period's usage in their aggregation scope (see
+    :class:`~telcoflow.catalog.offers.UsagePrice`), and ``minimum_charge`` is the least the
+    period's usage of this tariff costs, also when there was none. ``connect_fee`` is added
+    per call or per session.
     """
 
     id: Id
@@ -113,6 +129,8 @@ class UsageTariff(Frozen):
     tax_category: Id | None = None
     price: PriceModel
     rates: tuple[TariffRate, ...] = ()
+    minimum_charge: Amount | None = None
+    connect_fee: ConnectFee | None = None
 
     @model_validator(mode="after")
     def _units(self) -> UsageTariff:
@@ -122,6 +140,10 @@ class UsageTariff(Frozen):
                 f"price_unit {self.price_unit!r} cannot measure usage in {self.unit!r} "
                 f"(expected a {UNIT_KINDS[self.unit]} unit)"
             )
+        if self.minimum_charge is not None and any(
+                p.model == "percentage" for p in (self.price, *(r.price for r in self.rates))):
+            raise ValueError("`minimum_charge` cannot apply to a percentage price (its "
+                             "`minimum` is per transaction)")
         seen: set[str] = set()
         for rate in self.rates:
             if rate.id in seen:

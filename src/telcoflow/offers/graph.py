@@ -19,7 +19,7 @@ other:
 - ``add_device`` / ``remove_device`` on a plan priced per device (``per: device``): the
   device-count pack's charge of the device's rank (the plan's device count is the counter
   ``dev|<subscriber>``), for the days left in the cycle, as a ``device`` charge (a removal
-  credits the last rank; a device with ``five_g=False`` is not counted);
+  credits the last rank; every device added by an event counts as a 5G device);
 - data usage inside a slice pass the subscriber bought (``add_offer`` of an offering with a
   ``slice_pass``: the window starts with the event): the slice-pass pack decides how many MB
   the pass carries (its volume used is the counter ``pass|<subscriber>|<offering>|used``);
@@ -329,7 +329,7 @@ class PackCharges:
                 found = self._device_charge(batch, sub, e, day)
                 if found is not None:
                     charge, delta = found
-                    charges = [charge] if charge.gross or charge.quantity else []
+                    charges = [charge]
                     replace_devices = True
                     counters.append((device_count_key(sub.id), delta))
             elif action == "activate":
@@ -436,8 +436,6 @@ class PackCharges:
         offering = self._offering(plan, day, e.id)
         if not any(isinstance(p, RecurringPrice) and p.per == "device" for p in offering.prices):
             return None
-        if not e.five_g:  # not counted on a plan priced per 5G device
-            return Charge("device", _ZERO, _ZERO), _ZERO
         included, marginal = device_prices(self.catalog, plan)
         held = int(batch.tx.counter(device_count_key(sub.id)))
         added = e.action == "add_device"

@@ -15,7 +15,7 @@ hot path is one dictionary lookup per event.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -30,7 +30,7 @@ from telcoflow.rating.price_models import (
     recurring_amount,
     unit_factor,
 )
-from telcoflow.rating.rater import Tariff
+from telcoflow.rating.rater import PeriodTariff, Tariff
 
 if TYPE_CHECKING:
     from telcoflow.billing.profiles import SubscriberProfile
@@ -39,17 +39,32 @@ __all__ = ["CatalogRater", "CatalogTariff"]
 
 
 class CatalogTariff:
-    """One catalog tariff rate, ready for the ``rate`` step (a :class:`Tariff`)."""
+    """One catalog tariff rate, ready for the ``rate`` step (a :class:`PeriodTariff`).
 
-    __slots__ = ("_compiled", "_exponent", "_fn", "item_type", "rate_id")
+    ``cumulative`` tariffs (tiers, packages, capacity and volume prices, a period minimum,
+    per-event rounding) are priced over the period: the ``rate`` step keeps the period's
+    charged units and posted amount per ``scope`` and ``counter`` and charges each event
+    ``period_amount(units after) - amount posted``.
+    """
+
+    __slots__ = ("_compiled", "_exponent", "_fn", "connect_fee", "connect_per_session",
+                 "counter", "cumulative", "item_type", "rate_id", "scope", "unit")
 
     def __init__(self, item_type: str, compiled: CompiledTariff, rate_id: str | None,
-                 fn: PriceFunction) -> None:
+                 fn: PriceFunction, scope: str = "subscriber") -> None:
+        tariff = compiled.tariff
         self.item_type = item_type
         self.rate_id = rate_id
+        self.unit: str = tariff.unit
+        self.scope = scope
+        self.counter = f"{tariff.id}|{rate_id or '-'}"
+        self.cumulative = compiled.cumulative(rate_id)
+        fee = tariff.connect_fee
+        self.connect_fee = fee.amount if fee is not None else Decimal(0)
+        self.connect_per_session = fee is not None and fee.per == "session"
         self._compiled = compiled
         self._fn = fn
-        rounding = compiled.tariff.rounding
+        rounding = tariff.rounding
         self._exponent: int | None = None
         if rounding.per_event:
             places = rounding.places
@@ -66,6 +81,10 @@ class CatalogTariff:
             amount = self._compiled.tariff.rounding.policy.quantize(amount, self._exponent)
         return amount
 
+    def period_amount(self, units: Decimal) -> Decimal:
+        """What ``units`` charged units cost over a whole period (tiers, minimum, rounding)."""
+        return self._compiled.period_amount(self._fn, units)
+
 
 class CatalogRater:
     """A rater over a loaded catalog; ``home_zones`` rate as the service, others as roaming."""
@@ -76,14 +95,16 @@ class CatalogRater:
         self.home_zones = frozenset(home_zones)
         self.use_time_bands = use_time_bands
         self._compiled = compile_tariffs(catalog)
-        self._tariff_of: dict[tuple[str, int, str], str] = {}
-        self._cache: dict[tuple[str, str | None, str, str, str], CatalogTariff] = {}
+        self._tariff_of: dict[tuple[str, int, str], tuple[str, str]] = {}
+        self._cache: dict[tuple[str, str, str | None, str, str, str], CatalogTariff] = {}
         self._bands: dict[tuple[int, int, int], str | None] = {}
         self._banded = {
             t.id for t in catalog.tariffs if any(r.bands for r in t.rates)
         }
 
-    def _tariff_id(self, offer: str, day: date, service: str, event_id: str) -> str:
+    def _tariff_id(self, offer: str, day: date, service: str,
+                   event_id: str) -> tuple[str, str]:
+        """The tariff pricing ``service`` under ``offer`` on ``day``, and its aggregation."""
         key = (offer, day.toordinal(), service)
         found = self._tariff_of.get(key)
         if found is not None:
@@ -92,10 +113,11 @@ class CatalogRater:
             offering = self.catalog.offering(offer, on=day)
         except KeyError as exc:
             raise RatingError(f"event {event_id}: {exc.args[0] if exc.args else exc}") from None
-        by_service: dict[str, str] = {}
+        by_service: dict[str, tuple[str, str]] = {}
         for price in offering.prices:
             if isinstance(price, UsagePrice):
-                by_service[self.catalog.tariff(price.tariff).service] = price.tariff
+                by_service[self.catalog.tariff(price.tariff).service] = (price.tariff,
+                                                                          price.aggregation)
         tariff_id = by_service.get(service)
         if tariff_id is None:
             raise RatingError(
@@ -112,12 +134,17 @@ class CatalogRater:
         service = event.usage_type
         if event.slice:
             try:
-                tariff_id = self._tariff_id(subscriber.offer, day, "slice", event.id)
+                tariff_id, scope = self._tariff_id(subscriber.offer, day, "slice", event.id)
                 service = "slice"
             except RatingError:
-                tariff_id = self._tariff_id(subscriber.offer, day, service, event.id)
+                tariff_id, scope = self._tariff_id(subscriber.offer, day, service, event.id)
         else:
-            tariff_id = self._tariff_id(subscriber.offer, day, service, event.id)
+            tariff_id, scope = self._tariff_id(subscriber.offer, day, service, event.id)
+        return self._rate(tariff_id, scope, service, start, event.zone, event.slice,
+                          event.region)
+
+    def _rate(self, tariff_id: str, scope: str, service: str, start: datetime, zone: str,
+              slice_class: str, region: str) -> CatalogTariff:
         band: str | None = None
         if self.use_time_bands and tariff_id in self._banded:
             bkey = (start.toordinal(), start.hour, start.minute)
@@ -125,17 +152,37 @@ class CatalogRater:
                 band = self._bands[bkey]
             else:
                 band = self._bands[bkey] = self.catalog.band_at(start)
-        key = (tariff_id, band, event.zone, event.slice, event.region)
+        key = (tariff_id, scope, band, zone, slice_class, region)
         found = self._cache.get(key)
         if found is None:
             compiled = self._compiled[tariff_id]
             rate_id, fn = compiled.price_function(
-                zone=event.zone, band=band, slice_class=event.slice or None,
-                region=event.region or None)
-            item_type = service if event.zone in self.home_zones else "roaming"
-            found = CatalogTariff(item_type, compiled, rate_id, fn)
+                zone=zone, band=band, slice_class=slice_class or None, region=region or None)
+            item_type = service if zone in self.home_zones else "roaming"
+            found = CatalogTariff(item_type, compiled, rate_id, fn, scope)
             self._cache[key] = found
         return found
+
+    def period_tariffs(self, subscriber: SubscriberProfile,
+                       start: datetime) -> tuple[PeriodTariff, ...]:
+        """The subscriber's period-priced tariffs (default price, home zone) on ``start``'s
+        day: those whose period charge a period without usage still owes (a first tier's
+        flat fee, a ``minimum_charge``) are settled by an ``open_period`` event."""
+        day = start.date()
+        try:
+            offering = self.catalog.offering(subscriber.offer, on=day)
+        except KeyError:
+            return ()
+        home = next(iter(sorted(self.home_zones)), "home")
+        out: list[PeriodTariff] = []
+        for price in offering.prices:
+            if isinstance(price, UsagePrice):
+                service = self.catalog.tariff(price.tariff).service
+                tariff = self._rate(price.tariff, price.aggregation, service, start, home,
+                                    "", "")
+                if tariff.cumulative:
+                    out.append(tariff)
+        return tuple(out)
 
     def allowances(self, offer: str, on: date | None = None) -> tuple[Allowance, ...]:
         """The offering's usage allowances as rating buckets, in each tariff's usage unit."""

@@ -113,8 +113,8 @@ class _Graduated(_TierTable):
     __slots__ = ()
 
     def __call__(self, quantity: Decimal) -> Decimal:
-        if quantity <= 0:
-            return _ZERO
+        if quantity <= 0:  # the first tier starts at 0: its flat fee is due without usage
+            return self.tiers[0][2]
         with decimal.localcontext(_CTX):
             units_total = _ZERO
             flats = _ZERO
@@ -137,8 +137,8 @@ class _Volume(_TierTable):
     __slots__ = ()
 
     def __call__(self, quantity: Decimal) -> Decimal:
-        if quantity <= 0:
-            return _ZERO
+        if quantity <= 0:  # the first tier starts at 0: its flat fee is due without usage
+            return self.tiers[0][2]
         for bound, price, flat in self.tiers:
             if bound is None or quantity <= bound:
                 with decimal.localcontext(_CTX):
@@ -258,6 +258,7 @@ class CompiledTariff:
     """
 
     __slots__ = (
+        "_additive",
         "_default",
         "_exponent",
         "_rates",
@@ -280,6 +281,11 @@ class CompiledTariff:
         self._rates = tuple(
             (rate, compile_price(rate.price, factor=self.factor)) for rate in tariff.rates
         )
+        #: rate id (None: the default price) -> whether its events can be priced one by one
+        self._additive: dict[str | None, bool] = {
+            None: _additive(tariff.price),
+            **{rate.id: _additive(rate.price) for rate in tariff.rates},
+        }
         places = tariff.rounding.places
         self._exponent = currency.exponent if places is None else places
         self._selected: dict[tuple[str | None, ...], tuple[str | None, PriceFunction]] = {}
@@ -310,6 +316,33 @@ class CompiledTariff:
             self._selected.clear()
         self._selected[key] = found
         return found
+
+    def cumulative(self, rate_id: str | None) -> bool:
+        """Whether an event's amount at ``rate_id`` depends on the period's earlier usage.
+
+        Per-unit prices without a period minimum or per-event rounding are additive (the
+        amount of a sum is the sum of the amounts); percentages are per transaction by
+        definition. Every other case is priced over the period: see :meth:`period_amount`.
+        """
+        return (not self._additive[rate_id] or self.tariff.rounding.per_event
+                or self.tariff.minimum_charge is not None)
+
+    def period_amount(self, fn: PriceFunction, quantity: Decimal) -> Decimal:
+        """What ``quantity`` charged units in one period cost at the price ``fn``: the price
+        model's amount, at least the tariff's ``minimum_charge``, rounded when the tariff
+        rounds per event (then every event's share is a difference of rounded amounts, so the
+        events of a period add up to the rounded amount of their total)."""
+        try:
+            amount = fn(quantity)
+        except RatingError as exc:
+            raise RatingError(f"tariff {self.tariff.id!r}: {exc}") from None
+        minimum = self.tariff.minimum_charge
+        if minimum is not None and amount < minimum:
+            amount = minimum
+        rounding = self.tariff.rounding
+        if rounding.per_event:
+            amount = rounding.policy.quantize(amount, self._exponent)
+        return amount
 
     def rate(
         self,
@@ -368,6 +401,10 @@ class CompiledTariff:
         if q < 0:
             raise RatingError(f"tariff {self.tariff.id!r}: `{name}` must be >= 0 (got {q})")
         return q
+
+
+def _additive(model: PriceModel) -> bool:
+    return isinstance(model, PerUnitPrice | PercentagePrice)
 
 
 def compile_tariff(tariff: UsageTariff, currency: Currency | str) -> CompiledTariff:

@@ -19,7 +19,7 @@ from telcoflow.events import UsageEvent
 if TYPE_CHECKING:
     from telcoflow.billing.profiles import SubscriberProfile
 
-__all__ = ["Rater", "TableRater", "Tariff", "UnitTariff"]
+__all__ = ["PeriodTariff", "Rater", "TableRater", "Tariff", "UnitTariff"]
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
@@ -40,6 +40,31 @@ class Tariff(Protocol):
 
     def amount(self, units: Decimal) -> Decimal:
         """Money for ``units`` charged units (after allowances); monotone, exact."""
+        ...
+
+
+@runtime_checkable
+class PeriodTariff(Tariff, Protocol):
+    """A tariff priced over a period (what :class:`~telcoflow.rating.catalog_rater.CatalogTariff`
+    offers); the ``rate`` step uses these attributes when a tariff has them.
+
+    When ``cumulative`` is true, the ``rate`` step keeps two counters per period, ``scope``
+    (``subscriber`` or ``account``) and ``counter`` (the tariff and rate): the charged units
+    (after allowances) and the amount posted; an event is charged
+    ``period_amount(units after) - amount posted``. Usage in another ``unit`` is converted
+    when exact. ``connect_fee`` is added per call, or per session when
+    ``connect_per_session``.
+    """
+
+    cumulative: bool
+    counter: str
+    scope: str
+    unit: str
+    connect_fee: Decimal
+    connect_per_session: bool
+
+    def period_amount(self, units: Decimal) -> Decimal:
+        """What ``units`` charged units cost over a whole period."""
         ...
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "ChangeSet",
     "DeadLetter",
     "Effect",
+    "storable_text",
     "LedgerLine",
     "LedgerStore",
     "LineKey",
@@ -192,3 +193,11 @@ def decode_effects(text: str) -> list[tuple[object, ...]]:
         else:
             out.append(("C", parts[1], Decimal(parts[2])))
     return out
+
+
+def storable_text(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with lone surrogates escaped: what any store can
+    keep as UTF-8 (dead-letter ids, messages and payloads come from untrusted input)."""
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -46,7 +46,7 @@ from telcoflow.stores.base import (
     encode_effects,
 )
 
-__all__ = ["SQLiteLedgerStore"]
+__all__ = ["SQLiteLedgerStore", "pending_claims", "recover"]
 
 _ZERO = Decimal(0)
 _CHUNK = 500
@@ -317,3 +317,36 @@ class SQLiteLedgerStore:
         self.flush()
         with _sqlite_errors("close", self.path):
             self._db.close()
+
+
+def pending_claims(path: str | Path) -> int:
+    """How many committed claims of the store at ``path`` its ``ledger`` and ``counters``
+    tables do not hold yet (claims after the last checkpoint); 0 for a file without a store.
+    """
+    with _sqlite_errors("reading the journal", str(path)):
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = {name for (name,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"claims", "meta"} <= tables:
+                return 0
+            row = db.execute("SELECT value FROM meta WHERE key = 'checkpoint'").fetchone()
+            done = int(row[0]) if row else 0
+            (count,) = db.execute("SELECT count(*) FROM claims WHERE seq > ?",
+                                  (done,)).fetchone()
+            return int(count)
+        finally:
+            db.close()
+
+
+def recover(path: str | Path) -> int:
+    """Bring the ``ledger`` and ``counters`` tables of the store at ``path`` up to every
+    committed claim (what opening and closing the store does); return how many claims were
+    folded. Readers of the tables (the bill run, audits) call this first, so a writer that
+    died between checkpoints never hides committed events from them. Safe while a writer
+    runs: both write the same sums, derived from the same claims.
+    """
+    pending = pending_claims(path)
+    if pending:
+        SQLiteLedgerStore(path).close()
+    return pending

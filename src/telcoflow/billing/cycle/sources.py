@@ -19,6 +19,7 @@ from telcoflow.billing.cycle._sqlite import connect as _connect
 from telcoflow.billing.cycle._sqlite import transaction as _tx
 from telcoflow.billing.cycle.model import BillingAccount, PayerRule, Subscription, new_record
 from telcoflow.stores.base import LedgerLine
+from telcoflow.stores.sqlite import recover
 
 __all__ = [
     "AccountDirectory",
@@ -150,6 +151,8 @@ class SqliteLedger:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        if Path(path).exists():  # a writer that died between checkpoints: fold its journal
+            recover(path)
         self._conn = _connect(path)
         self._conn.execute(self.SCHEMA)
 
