@@ -86,7 +86,7 @@ class World:
         self.online = OnlineCharging(self.store, self.profiles, self.rater)
 
     def counters(self) -> dict[str, Dec]:
-        keys = ["bal|a", "debt|a", f"spend|a|{PERIOD}"]
+        keys = ["bal|a", "debt|a", f"spend|a|{PERIOD}"]  # top-ups: see top_ups()
         return {k: v for k, v in self.store.get_counters(keys).items() if v}
 
     def lines(self) -> dict[str, Dec]:
@@ -114,6 +114,20 @@ def test_balance_after_top_up_usage_and_plan(catalog: Catalog) -> None:
     w = topped_up_and_used(catalog)
     assert w.counters() == {"bal|a": Dec("12.60")}
     assert w.lines() == {"data": Dec("12.40"), "recurring": Dec("5.00")}
+
+
+def test_top_ups_are_summed_per_period_and_balance_minus_debt_is_the_statement_closing(
+        catalog: Catalog) -> None:
+    w = topped_up_and_used(catalog)                        # 30.00 in, 17.40 out
+    w.billing.process([data("d-2", 20_000),                # 20.00 more out: 7.40 debt
+                       PaymentEvent("top-2", "a", "top_up", AT, Dec("5.00")),
+                       PaymentEvent("top-3", "a", "top_up", datetime(2026, 12, 2), Dec("4.00"))])
+    top_ups = w.store.get_counters([f"topup|a|{PERIOD}", "topup|a|2026-12-01"])
+    assert top_ups == {f"topup|a|{PERIOD}": Dec("35.00"), "topup|a|2026-12-01": Dec("4.00")}
+    # 7.40 debt - 5.00 - 4.00 repaid: balance 1.60, no debt
+    assert w.counters() == {"bal|a": Dec("1.60")}
+    # opening 0 + 39.00 in - 37.40 out = 1.60 = balance - debt
+    assert sum(top_ups.values()) - sum(w.lines().values()) == Dec("1.60")
 
 
 def test_online_charging_refuses_what_the_balance_cannot_pay(catalog: Catalog) -> None:

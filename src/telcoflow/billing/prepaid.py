@@ -7,10 +7,15 @@ and online charging (:class:`~telcoflow.billing.charging.OnlineCharging`) share:
   ``-overdraft_limit`` of the account profile (0 by default: never below zero);
 - a charge is paid from the balance down to the floor; what is left (offline usage the
   network did not reserve) is **debt**, the counter ``debt|<account>``, and is notified;
-- a top-up (or a credit) repays the debt first, then fills the balance;
+- a top-up (or a credit) repays the debt first, then fills the balance; the top-ups of each
+  period are summed in ``topup|<account>|<period>``;
 - a **hybrid** account (prepaid usage, postpaid fees) pays some item types postpaid
   (``AccountProfile.postpaid_items``): :func:`funding` derives them from the catalog's
   offering ``kind``.
+
+The balance and the debt account for every cent: ``balance - debt`` is the top-ups less
+the charges paid that way (so a prepaid statement's closing balance ``opening + top-ups -
+used`` is ``balance - debt``).
 
 A balance of 12.60 and a charge of 20.00 with no overdraft: 12.60 from the balance
 (balance 0.00), 7.40 debt; a top-up of 10.00 then repays 7.40 and leaves a balance of 2.60.
@@ -39,6 +44,7 @@ __all__ = [
     "funding",
     "split_credit",
     "split_debit",
+    "top_up_key",
 ]
 
 _ZERO = Decimal(0)
@@ -55,6 +61,12 @@ def balance_key(account: str) -> str:
 def debt_key(account: str) -> str:
     """The counter of a prepaid account's debt (charges beyond its floor)."""
     return f"debt|{account}"
+
+
+def top_up_key(account: str, period: str) -> str:
+    """The counter of the top-ups a prepaid account received in ``period`` (a statement's
+    money in)."""
+    return f"topup|{account}|{period}"
 
 
 def split_debit(balance: Decimal, amount: Decimal, floor: Decimal) -> tuple[Decimal, Decimal]:

@@ -19,7 +19,13 @@ from typing import Literal
 from telcoflow.billing.batch import Batch, Item
 from telcoflow.billing.ledger import LedgerTransaction
 from telcoflow.billing.periods import PeriodResolver, next_period
-from telcoflow.billing.prepaid import balance_key, debt_key, split_credit, split_debit
+from telcoflow.billing.prepaid import (
+    balance_key,
+    debt_key,
+    split_credit,
+    split_debit,
+    top_up_key,
+)
 from telcoflow.billing.profiles import AccountProfile, ProfileCache, SubscriberProfile
 from telcoflow.billing.recurring import RecurringFees
 from telcoflow.catalog.common import convert_quantity
@@ -897,7 +903,7 @@ class _CreditKeys:
     """One account's credit-control keys in one period (built once, then looked up)."""
 
     __slots__ = ("account", "balance", "counter", "debt", "debt_flag", "exhausted", "floor",
-                 "levels", "lowest", "spend")
+                 "levels", "lowest", "spend", "top_ups")
 
     def __init__(self, account: AccountProfile, period: str,
                  levels: tuple[tuple[Decimal, Decimal], ...]) -> None:
@@ -907,6 +913,7 @@ class _CreditKeys:
         self.balance = balance_key(aid)
         self.debt = debt_key(aid)
         self.spend = f"spend|{aid}|{period}"
+        self.top_ups = top_up_key(aid, period)
         #: the counter the account's own charges move (balance or spend)
         self.counter = self.balance if account.prepaid else self.spend
         #: the lowest the balance may go (0, or minus the overdraft limit)
@@ -933,7 +940,8 @@ class CreditControl:
     into debt (again after a top-up cleared it; replays and reratings do not notify again).
     Item types in the account's ``postpaid_items`` (a hybrid account) go to the spend
     instead. Payments lower the spend; top-ups repay the debt first, then credit the
-    balance. The balances, debts and spends of a batch are read from the store in one call.
+    balance, and add to the period's ``topup|<account>|<period>``. The balances, debts and
+    spends of a batch are read from the store in one call.
     """
 
     __slots__ = ("_keys", "_levels", "profiles")
@@ -984,6 +992,8 @@ class CreditControl:
                     wanted.append(ks.debt)
                     if ks.account.postpaid_items:
                         wanted.append(ks.spend)
+                if type(item.event) is PaymentEvent:
+                    wanted.append(ks.top_ups)
             tx.prefetch(wanted)
         values = tx.values
         deltas = tx.changes.counters
@@ -997,6 +1007,7 @@ class CreditControl:
                 k = keys_of(account, item.post_period)
             if type(e) is PaymentEvent:
                 if e.payment_type == "top_up":
+                    tx.add(item.effects, k.top_ups, e.amount)
                     self._credit(batch, item, k, e.amount)
                 else:
                     tx.add(item.effects, k.spend, -e.amount)
