@@ -266,3 +266,47 @@ def test_an_add_on_is_held_once_and_dropped_only_when_held() -> None:
     }
     assert rb.store.get_counters(["held|fan|music-plus"]) == {"held|fan|music-plus": Dec(1)}
 
+
+
+def test_events_about_offerings_the_catalog_does_not_price_are_left_alone() -> None:
+    # a host's own plan, not in the catalog, with its own fee table and a device fee
+    usd = AccountProfile("u", currency="USD")
+    host = SubscriberProfile("own", usd, "host-plan")
+    fees = RecurringFees({"host-plan": Dec("30.00")}, device_fee=Dec("6.00"))
+    events: list[Event] = [
+        life("on", "own", "u", "activate", at(16), offer="host-plan"),
+        life("dev", "own", "u", "add_device", at(16), device="tablet"),
+        life("off", "own", "u", "terminate", at(21), offer="host-plan"),
+        *fees.cycle_fees([host], date(2026, 12, 1)),
+    ]
+    ledgers = []
+    for packs in (False, True):
+        builder = default_graph(DictProfiles([usd], [host]), CatalogRater(catalog()), fees=fees)
+        if packs:
+            builder = with_5g_packs(builder, catalog(),
+                                    benefits=pack("partner-benefits.rules.yaml"),
+                                    devices=pack("device-count.rules.yaml"),
+                                    passes=pack("slice-pass.rules.yaml"))
+        rb = RealtimeBilling(builder, MemoryLedgerStore())
+        assert rb.process(events).rejected == {}
+        ledgers.append(rb.store.lines())
+    # 30.00 x 15/30 = 15.00 - 30.00 x 10/30 = 10.00 -> 5.00; device 6.00 x 15/30 = 3.00;
+    # December: 30.00
+    assert {(ln.period, ln.item_type): ln.amount for ln in ledgers[1]} == {
+        (NOV, "recurring"): Dec("5.00"), (NOV, "device"): Dec("3.00"),
+        ("2026-12-01", "recurring"): Dec("30.00")}
+    assert ledgers[0] == ledgers[1]
+
+
+def test_an_add_on_for_an_account_in_another_currency_is_rejected() -> None:
+    usd = AccountProfile("u", currency="USD")
+    rb = RealtimeBilling(with_5g_packs(
+        default_graph(DictProfiles([usd], [SubscriberProfile("own", usd, "host-plan")]),
+                      CatalogRater(catalog())), catalog(),
+        benefits=pack("partner-benefits.rules.yaml"), devices=pack("device-count.rules.yaml"),
+        passes=pack("slice-pass.rules.yaml")), MemoryLedgerStore())
+    result = rb.process([life("v", "own", "u", "add_offer", at(16), offer="video-plus")])
+    assert result.rejected == {"unrateable": 1}
+    assert rb.store.dead_letters()[0].message == (
+        "event v: account u bills in USD, the catalog prices in EUR")
+    assert rb.store.get_counters(["held|own|video-plus"]) == {}

@@ -142,10 +142,11 @@ class PackCharges:
     """A ``rate`` step plus the 5G packs' charges of lifecycle events (see the module).
 
     ``benefits`` is the partner-benefits pack, ``devices`` the device-count pack,
-    ``passes`` the slice-pass pack. A pack or
-    catalog problem for one event (an unknown offering, more devices than the plan allows,
-    removing a device the plan does not have) rejects that event (``unrateable``) before
-    any of its effects is posted.
+    ``passes`` the slice-pass pack. A pack or catalog problem for one event (an add-on that
+    is not in the catalog, more devices than the plan allows, removing a device the plan
+    does not have, an account billing in another currency than the catalog's) rejects that
+    event (``unrateable``) before any of its effects is posted. Events about offerings the
+    catalog does not know (a host's own plans) are left as the wrapped step rated them.
     """
 
     __slots__ = ("_pass_regions", "_renewable", "_slice_passes", "benefits", "catalog",
@@ -306,10 +307,6 @@ class PackCharges:
         sub = item.subscriber
         assert sub is not None
         day = e.start.date()
-        currency = sub.account.currency
-        if currency != self.catalog.default_currency.code:
-            raise RatingError(f"event {e.id}: account {sub.account.id} bills in {currency}, "
-                              f"the catalog prices in {self.catalog.default_currency.code}")
         tx = batch.tx
         # (offering, +1 / -1) whose benefits start or stop on ``day``
         benefits: list[tuple[str, int]] = []
@@ -338,7 +335,11 @@ class PackCharges:
                 benefits += [(e.previous_offer or sub.offer, -1), (e.offer, 1)]
             else:  # terminate
                 benefits.append((e.previous_offer or e.offer or sub.offer, -1))
-        lines = self._partner_lines(sub, benefits, day, e.id, one_day)
+        lines = self._partner_lines(sub, benefits, day, one_day)
+        currency = sub.account.currency
+        if (charges or lines) and currency != self.catalog.default_currency.code:
+            raise RatingError(f"event {e.id}: account {sub.account.id} bills in {currency}, "
+                              f"the catalog prices in {self.catalog.default_currency.code}")
         # every check passed: post
         if charges is not None:
             kept = [c for c in item.charges if c.item_type != "device"] if replace_devices \
@@ -381,7 +382,7 @@ class PackCharges:
         held, for the whole cycle."""
         tx = batch.tx
         charges = []
-        plan = self._offering(sub.offer, day, event_id) if sub.offer else None
+        plan = self._known(sub.offer, day)
         held = int(tx.counter(device_count_key(sub.id)))
         if plan is not None and held and any(
                 isinstance(p, RecurringPrice) and p.per == "device" for p in plan.prices):
@@ -398,10 +399,21 @@ class PackCharges:
         monthly = _ZERO
         for offering_id in self._renewable:
             if tx.counter(holding_key(sub.id, offering_id)) >= 1:
-                monthly += _monthly(self._offering(offering_id, day, event_id))
+                addon = self._offering(offering_id, day, event_id)  # held: must be priced
+                monthly += _monthly(addon)
         if monthly:
             charges.append(Charge("recurring", monthly, _ONE))
         return charges
+
+    def _known(self, offering_id: str, day: date) -> ProductOffering | None:
+        """The offering valid on ``day``, or ``None`` (not one the packs price: a host's
+        own plan, say)."""
+        if not offering_id:
+            return None
+        try:
+            return self.catalog.offering(offering_id, on=day)
+        except KeyError:
+            return None
 
     def _offering(self, offering_id: str, day: date, event_id: str) -> ProductOffering:
         if not offering_id:
@@ -433,9 +445,10 @@ class PackCharges:
                        day: date) -> tuple[Charge, Decimal] | None:
         """The device's charge and the device-count move (``None``: not a per-device plan)."""
         plan = e.offer or sub.offer
-        offering = self._offering(plan, day, e.id)
-        if not any(isinstance(p, RecurringPrice) and p.per == "device" for p in offering.prices):
-            return None
+        offering = self._known(plan, day)
+        if offering is None or not any(
+                isinstance(p, RecurringPrice) and p.per == "device" for p in offering.prices):
+            return None  # not a plan priced per device: the wrapped step's charges stand
         included, marginal = device_prices(self.catalog, plan)
         held = int(batch.tx.counter(device_count_key(sub.id)))
         added = e.action == "add_device"
@@ -456,8 +469,7 @@ class PackCharges:
                 _ONE if added else -_ONE)
 
     def _partner_lines(self, sub: SubscriberProfile, offerings: Iterable[tuple[str, int]],
-                       day: date, event_id: str,
-                       one_day: set[str]) -> dict[str, list[Decimal]]:
+                       day: date, one_day: set[str]) -> dict[str, list[Decimal]]:
         """Per partner: customer, cost, share and line count of the benefits that start
         (+1) or stop (-1) on ``day``, for the days left in the cycle (only ``day`` for the
         offerings in ``one_day``)."""
@@ -465,7 +477,8 @@ class PackCharges:
         bcd = sub.account.bill_cycle_day
         start, _ = cycle_bounds(day, bcd)
         for offering_id, sign in offerings:
-            if not offering_id or not self._offering(offering_id, day, event_id).benefits:
+            offering = self._known(offering_id, day)
+            if offering is None or not offering.benefits:
                 continue
             for line in benefit_lines(self.benefits, self.catalog,
                                       [BenefitHolding(sub.id, offering_id, day,
