@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal as Dec
+from itertools import pairwise
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from offers_world import catalog, pack
 
 from telcoflow.billing.profiles import AccountProfile, DictProfiles, SubscriberProfile
@@ -310,3 +313,20 @@ def test_an_add_on_for_an_account_in_another_currency_is_rejected() -> None:
     assert rb.store.dead_letters()[0].message == (
         "event v: account u bills in USD, the catalog prices in EUR")
     assert rb.store.get_counters(["held|own|video-plus"]) == {}
+
+
+@settings(max_examples=25, deadline=None)
+@given(cuts=st.lists(st.integers(min_value=1, max_value=len(EVENTS) - 1), max_size=5),
+       replayed=st.integers(min_value=0, max_value=len(EVENTS)))
+def test_any_batching_and_replay_gives_the_same_ledger_and_report(cuts: list[int],
+                                                                  replayed: int) -> None:
+    reference = billing()
+    reference.process(EVENTS)
+    rb = billing()
+    bounds = [0, *sorted(set(cuts)), len(EVENTS)]
+    for start, end in pairwise(bounds):
+        rb.process(EVENTS[start:end])
+    rb.process(EVENTS[:replayed])   # a redelivery of a prefix: duplicates only
+    assert lines(rb) == lines(reference)
+    assert partner_report_of(rb.store, catalog(), NOV) == partner_report_of(
+        reference.store, catalog(), NOV)
