@@ -344,7 +344,7 @@ class OnlineCharging:
             left -= take
         amount = tariff.amount(left)
         available = self._available(sub, tariff, period)
-        if available is not None and amount > available:
+        if available is not None and amount > 0 and amount > available:
             return EventCharge(event.id, False, amount, units - left, available,
                                f"credit limit reached: the event costs {amount}, the account "
                                f"{account.id} can pay {available}")
