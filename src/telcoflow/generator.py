@@ -26,6 +26,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from types import MappingProxyType
 
+from telcoflow.billing.periods import open_period_events
 from telcoflow.billing.profiles import (
     AccountProfile,
     DictProfiles,
@@ -240,9 +241,10 @@ _INTS = [Decimal(i) for i in range(2001)]
 def generate_events(population: Population, *, events: int, seed: int = 11) -> Iterator[Event]:
     """About ``events`` events of one month, in time order (ids ``e<seed>-<n>``).
 
-    Fees and top-ups come first (at the month's start), then usage spread evenly over the
-    month with ~0.1 % device additions and ~0.2 % payments mixed in. Usage is 60 % data
-    (1-300 MB; slice users' sessions name a slice class), 25 % voice (5-900 s) and 15 % SMS
+    Fees, each line's ``open_period`` event and top-ups come first (at the month's start),
+    then usage spread evenly over the month with ~0.1 % device additions and ~0.2 % payments
+    mixed in. Usage is 60 % data (1-300 MB; slice users' sessions are ``slice`` usage naming a
+    slice class), 25 % voice (5-900 s) and 15 % SMS
     (data instead when the subscriber's offering prices no SMS); roamers are abroad 70 % of
     the time (EU four times in five, else the rest of the world).
     """
@@ -250,19 +252,25 @@ def generate_events(population: Population, *, events: int, seed: int = 11) -> I
     start = datetime.combine(population.month, time())
     subs = population.subscribers
     month = population.month
-    fee_events = [
+    fee_events: list[Event] = [
         fee
         for sub in subs
         for fee in population.fees.cycle_fees(
             [sub], month.replace(day=min(sub.account.bill_cycle_day, 28)))
+        if fee.amount
     ]
+    # each line's period opening: settles what its period-priced tariffs owe without usage
+    fee_events.extend(
+        opening
+        for sub in subs
+        for opening in open_period_events(
+            [sub], month.replace(day=min(sub.account.bill_cycle_day, 28))))
     made = 0
     for fee in fee_events:
         if made >= events:
             return
-        if fee.amount:
-            yield fee
-            made += 1
+        yield fee
+        made += 1
     for acct in population.accounts:
         if made >= events:
             return
@@ -307,7 +315,7 @@ def generate_events(population: Population, *, events: int, seed: int = 11) -> I
         elif sub.id in slices:
             slice_class = "urllc" if rand() < 0.5 else "embb"
             region = _SLICES[slice_class][0 if rand() < 0.5 else 1]
-            yield UsageEvent(eid, sub.id, sub.account.id, "data", at, ints[randint(1, 300)],
+            yield UsageEvent(eid, sub.id, sub.account.id, "slice", at, ints[randint(1, 300)],
                              priced["slice"], zone, region, slice_class, qos[slice_class],
                              rating_group=10)
         else:

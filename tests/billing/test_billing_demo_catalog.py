@@ -98,7 +98,8 @@ def test_every_generated_usage_event_is_rateable(pop: Population,
     zones = {z.id for z in catalog.zones}
     classes = {c.id for c in catalog.slice_classes}
     regions = {r.id for r in catalog.regions}
-    units = {"data": "MB", "voice": "second", "sms": "message"}  # the tariffs' own units
+    # the tariffs' own units
+    units = {"data": "MB", "slice": "MB", "voice": "second", "sms": "message"}
     seen: Counter[str] = Counter()
     usage = [e for e in events if isinstance(e, UsageEvent)]
     assert len(usage) > 19_000

@@ -405,10 +405,11 @@ class _Memo:
     once (a plain :class:`Tariff` is additive, in any unit, without connect fee).
     """
 
-    __slots__ = ("amounts", "connect_fee", "counter", "cumulative", "per_session", "period",
-                 "scope", "tariff", "unit", "units")
+    __slots__ = ("amounts", "by_account", "connect_fee", "counter", "cumulative", "keys",
+                 "per_session", "period", "scope", "tariff", "unit", "units")
 
     LIMIT = 4096
+    PERIOD_LIMIT = 1 << 16
 
     def __init__(self, tariff: Tariff) -> None:
         self.tariff = tariff  # keeps the tariff alive while it is cached by its id
@@ -418,6 +419,9 @@ class _Memo:
         self.cumulative: bool = bool(getattr(tariff, "cumulative", False))
         self.counter: str = getattr(tariff, "counter", "")
         self.scope: str = getattr(tariff, "scope", "subscriber")
+        self.by_account = self.scope == "account"
+        #: the period counter keys, by period and scope
+        self.keys: dict[str, dict[str, tuple[str, str]]] = {}
         self.unit: str | None = getattr(tariff, "unit", None)
         self.connect_fee: Decimal = getattr(tariff, "connect_fee", _ZERO)
         self.per_session: bool = bool(getattr(tariff, "connect_per_session", False))
@@ -441,12 +445,14 @@ class _Memo:
         return found
 
     def period_amount(self, units: Decimal) -> Decimal:
-        """What ``units`` charged units cost over a whole period."""
+        """What ``units`` charged units cost over a whole period (remembered: period totals
+        keep growing, so the table is emptied when full rather than frozen)."""
         found = self.period.get(units)
         if found is None:
             found = self.tariff.period_amount(units)  # type: ignore[attr-defined]
-            if len(self.period) < self.LIMIT:
-                self.period[units] = found
+            if len(self.period) >= self.PERIOD_LIMIT:
+                self.period.clear()
+            self.period[units] = found
         return found
 
 
@@ -519,6 +525,19 @@ class Rate:
             found = by_scope[(scope, counter)] = period_usage_keys(scope, counter, period)
         return found
 
+    def _memo_keys(self, memo: _Memo, scope: str, period: str) -> tuple[str, str]:
+        """The period counter keys of ``scope`` for ``memo``'s tariff (cached on the memo,
+        per period; bounded)."""
+        by_scope = memo.keys.get(period)
+        if by_scope is None:
+            if len(memo.keys) > 64:  # a few cycles are ever live
+                memo.keys.clear()
+            by_scope = memo.keys[period] = {}
+        if len(by_scope) > 1 << 20:
+            by_scope.clear()
+        found = by_scope[scope] = period_usage_keys(scope, memo.counter, period)
+        return found
+
     def _keys(self, sub: SubscriberProfile, period: str) -> _Buckets:
         by_sub = self._alw_keys.get(period)
         if by_sub is None:
@@ -548,15 +567,28 @@ class Rate:
         view = tx.view
         if view is None:  # read the allowance and period counters of the batch in one call
             wanted: list[str] = []
+            period_tariffs = getattr(self.rater, "period_tariffs", None)
             for item in items:
                 sub = item.subscriber
-                if sub is None or type(item.event) is not UsageEvent:
+                e = item.event
+                if (sub is not None and type(e) is LifecycleEvent and e.action == "open_period"
+                        and period_tariffs is not None and cumulative_on):
+                    try:
+                        for tariff in period_tariffs(sub, e.start):
+                            first = self._memo(tariff)
+                            wanted.extend(self._pkeys(
+                                sub.id if first.scope == "subscriber" else sub.account.id,
+                                first.counter, item.period))
+                    except RatingError:
+                        pass  # rejected below, with its reason
+                    continue
+                if sub is None or type(e) is not UsageEvent:
                     continue
                 if sub.allowances:
                     wanted.extend(self._keys(sub, item.period)[1])
                 if cumulative_on:
                     try:
-                        first = self._memo(tariff_of(item.event, sub))
+                        first = self._memo(tariff_of(e, sub))
                     except RatingError:
                         continue  # rejected below, with its reason
                     if first.cumulative:
@@ -611,16 +643,37 @@ class Rate:
                                 left -= take
                                 if not left:
                                     break
-                period_move: tuple[str, Decimal, str, Decimal] | None = None
                 try:
                     if memo.cumulative and cumulative_on:
-                        ukey, akey = self._pkeys(
-                            sub.id if memo.scope == "subscriber" else sub.account.id,
-                            memo.counter, item.period)
-                        used_units = tx.counter(ukey)
-                        posted = tx.counter(akey)
-                        amount = memo.period_amount(used_units + left) - posted
-                        period_move = (ukey, left, akey, amount)
+                        scope = sub.account.id if memo.by_account else sub.id
+                        by_key = memo.keys.get(item.period)
+                        pkeys = by_key.get(scope) if by_key is not None else None
+                        if pkeys is None:
+                            pkeys = self._memo_keys(memo, scope, item.period)
+                        ukey, akey = pkeys
+                        used_units = values.get(ukey)
+                        if used_units is None:
+                            used_units = (view.get(ukey, _ZERO) if view is not None
+                                          else tx.counter(ukey))
+                        posted = values.get(akey)
+                        if posted is None:
+                            posted = (view.get(akey, _ZERO) if view is not None
+                                      else tx.counter(akey))
+                        total = used_units + left
+                        found = memo.period.get(total)
+                        amount = (memo.period_amount(total) if found is None
+                                  else found) - posted
+                        # nothing below can reject the event: move its period counters
+                        # (inlined LedgerTransaction.add, twice)
+                        effects = item.effects
+                        if left:
+                            values[ukey] = total
+                            deltas[ukey] = deltas.get(ukey, _ZERO) + left
+                            effects.append(("C", ukey, left))
+                        if amount:
+                            values[akey] = posted + amount
+                            deltas[akey] = deltas.get(akey, _ZERO) + amount
+                            effects.append(("C", akey, amount))
                     else:
                         found = memo.amounts.get(left)
                         amount = memo.amount(left) if found is None else found
@@ -633,12 +686,6 @@ class Rate:
                         values[key] = used + take
                         deltas[key] = deltas.get(key, _ZERO) + take
                         effects.append(("C", key, take))
-                if period_move is not None:
-                    ukey, moved, akey, charged = period_move
-                    if moved:
-                        tx.add(item.effects, ukey, moved)
-                    if charged:
-                        tx.add(item.effects, akey, charged)
                 if memo.connect_fee:
                     amount += self._connect_fee(tx, item, memo)
                 item.charges = [Charge(tariff.item_type, amount, units, units - left)]

@@ -110,27 +110,39 @@ class _TierTable:
 
 
 class _Graduated(_TierTable):
-    __slots__ = ()
+    """Each tier's units at its price: ``cum + (q - lower) x price`` in the tier reached.
+
+    The amounts at each tier's lower bound and the flat fees entered are summed once, so a
+    call is one multiplication in our decimal context (its methods: no context switch).
+    """
+
+    __slots__ = ("_pieces",)
+
+    def __init__(self, model: GraduatedPrice, factor: Decimal) -> None:
+        super().__init__(model, factor)
+        pieces = []
+        cum = flats = lower = _ZERO
+        with decimal.localcontext(_CTX):
+            for bound, price, flat in self.tiers:
+                flats += flat
+                pieces.append((bound, lower, cum, price, flats))
+                if bound is not None:
+                    cum += (bound - lower) * price
+                    lower = bound
+        #: per tier: (bound, lower bound, amount at the lower bound, price, flat fees so far)
+        self._pieces = tuple(pieces)
 
     def __call__(self, quantity: Decimal) -> Decimal:
         if quantity <= 0:  # the first tier starts at 0: its flat fee is due without usage
             return self.tiers[0][2]
-        with decimal.localcontext(_CTX):
-            units_total = _ZERO
-            flats = _ZERO
-            lower = _ZERO
-            for bound, price, flat in self.tiers:
-                top = quantity if bound is None or quantity < bound else bound
-                units_total += (top - lower) * price
-                flats += flat
-                if bound is None or quantity <= bound:
-                    break
-                lower = bound
-            else:
-                raise _over_last_tier(quantity, lower, self.factor)
-            if self.factor != _ONE:
-                units_total /= self.factor
-            return units_total + flats
+        ctx = _CTX
+        for bound, lower, cum, price, flats in self._pieces:
+            if bound is None or quantity <= bound:
+                units_total = ctx.add(cum, ctx.multiply(ctx.subtract(quantity, lower), price))
+                if self.factor != _ONE:
+                    units_total = ctx.divide(units_total, self.factor)
+                return ctx.add(units_total, flats)
+        raise _over_last_tier(quantity, self.tiers[-1][0] or _ZERO, self.factor)
 
 
 class _Volume(_TierTable):
@@ -336,12 +348,12 @@ class CompiledTariff:
             amount = fn(quantity)
         except RatingError as exc:
             raise RatingError(f"tariff {self.tariff.id!r}: {exc}") from None
-        minimum = self.tariff.minimum_charge
+        tariff = self.tariff
+        minimum = tariff.minimum_charge
         if minimum is not None and amount < minimum:
             amount = minimum
-        rounding = self.tariff.rounding
-        if rounding.per_event:
-            amount = rounding.policy.quantize(amount, self._exponent)
+        if tariff.rounding.per_event:
+            amount = tariff.rounding.policy.quantize(amount, self._exponent)
         return amount
 
     def rate(
