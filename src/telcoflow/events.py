@@ -51,7 +51,7 @@ ZERO = Decimal(0)
 FEE_TYPES = frozenset({"recurring", "one_time", "external"})
 LIFECYCLE_ACTIONS = frozenset(
     {"activate", "change_offer", "add_device", "remove_device", "suspend", "resume", "terminate",
-     "open_period"}
+     "open_period", "add_offer", "remove_offer"}
 )
 PAYMENT_TYPES = frozenset({"payment", "top_up"})
 
@@ -121,7 +121,9 @@ class LifecycleEvent:
     """A subscription lifecycle event.
 
     ``action`` is one of ``activate``, ``change_offer``, ``add_device``, ``remove_device``,
-    ``suspend``, ``resume``, ``terminate``. ``offer`` is the offer activated or changed to;
+    ``suspend``, ``resume``, ``terminate``, ``add_offer``, ``remove_offer``. ``offer`` is the
+    offer activated or changed to, or the add-on / pass taken or dropped (``add_offer``,
+    ``remove_offer``: on top of the line's offer; see :mod:`telcoflow.offers.graph`);
     ``previous_offer`` the one changed from (for ``change_offer``) or ended (``terminate``).
     """
 

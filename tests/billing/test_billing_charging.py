@@ -84,3 +84,40 @@ def test_errors_name_the_session() -> None:
     o.initial("x", "s-pre", 10, Dec(1), NOV)
     with pytest.raises(EventRejectedError, match="already has a reservation"):
         o.initial("x", "s-pre", 10, Dec(1), NOV)
+
+
+def test_used_units_beyond_the_grant_are_debt_never_below_the_floor() -> None:
+    o, store = ocs()
+    grant = o.initial("a", "s-pre", 10, Dec(500), NOV)    # 10.00 / 0.05 = 200 MB
+    assert grant.units == Dec(200)
+    # the network reports 250 MB used: 250 x 0.05 = 12.50; 10.00 from the balance, 2.50 debt
+    commit = o.terminate("a", 10, Dec(250), NOV)
+    assert (commit.amount, commit.debt) == (Dec("12.50"), Dec("2.50"))
+    assert store.get_counters(["bal|pre", "debt|pre"]) == {"bal|pre": Dec("0.00"),
+                                                           "debt|pre": Dec("2.50")}
+    # with a debt and no balance, nothing more is granted
+    assert o.initial("b", "s-pre", 10, Dec(10), NOV).units == Dec(0)
+
+
+
+def test_an_event_the_allowance_covers_is_charged_online_even_below_the_floor() -> None:
+    from telcoflow.billing.profiles import AccountProfile, DictProfiles, SubscriberProfile
+    from telcoflow.events import UsageEvent
+    from telcoflow.rating.allowances import Allowance
+
+    # the overdraft was withdrawn while the balance was at -5.00: it can pay nothing
+    acct = AccountProfile("p2", prepaid=True)
+    sub = SubscriberProfile("s2", acct, "go", (Allowance("d100", Dec(100), frozenset({"data"}),
+                                                         None),))
+    store = MemoryLedgerStore()
+    store.apply(ChangeSet(counters={"bal|p2": Dec("-5.00")}))
+    o = OnlineCharging(store, DictProfiles([acct], [sub]), tariffs())
+    # 80 MB from the 100 MB allowance: nothing to pay, granted
+    covered = o.charge_event(UsageEvent("e1", "s2", "p2", "data", NOV, Dec(80)))
+    assert (covered.granted, covered.amount, covered.allowance_units) == (True, Dec(0), Dec(80))
+    # 40 MB more: 20 from the allowance, 20 x 0.05 = 1.00 to pay, -5.00 available: refused
+    refused = o.charge_event(UsageEvent("e2", "s2", "p2", "data", NOV, Dec(40)))
+    assert (refused.granted, refused.amount, refused.available) == (False, Dec("1.00"),
+                                                                    Dec("-5.00"))
+    assert store.get_counters(["alw|s2|d100|2026-11-01", "bal|p2"]) == {
+        "alw|s2|d100|2026-11-01": Dec(80), "bal|p2": Dec("-5.00")}

@@ -131,12 +131,17 @@ def test_rerating_a_closed_period_adjusts_the_next_one() -> None:
 def test_prepaid_top_up_and_exhaustion_notification() -> None:
     billing = make_billing()
     billing.process([PaymentEvent("t1", "pre", "top_up", NOV, Dec("1.00"))])
-    # 30 MB x 0.05 = 1.50 > 1.00: balance -0.50, one notification
+    # 30 MB x 0.05 = 1.50 > 1.00: balance 0.00 (its floor), debt 0.50, one notification
     r1 = billing.process([data("p1", "s-pre", "pre", 30)])
+    assert [(n.kind, n.amount) for n in r1.notifications] == [("prepaid-debt", Dec("0.50"))]
+    # 1 MB x 0.05 = 0.05 more debt: 0.55, already told (the account is in debt)
     r2 = billing.process([data("p2", "s-pre", "pre", 1)])
-    assert [n.kind for n in r1.notifications] == ["balance-exhausted"]
     assert r2.notifications == []
-    assert billing.store.get_counters(["bal|pre"]) == {"bal|pre": Dec("-0.55")}
+    # a replay of both changes nothing and tells nothing
+    assert billing.process([data("p1", "s-pre", "pre", 30),
+                            data("p2", "s-pre", "pre", 1)]).notifications == []
+    assert billing.store.get_counters(["bal|pre", "debt|pre"]) == {
+        "bal|pre": Dec("0.00"), "debt|pre": Dec("0.55")}
 
 
 def test_discount_cap_and_tax() -> None:

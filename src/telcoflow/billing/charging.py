@@ -10,7 +10,11 @@ Reservations expire after ``validity``: :meth:`OnlineCharging.expire` releases t
 
 Commits go through the ledger store like the real-time graph's writes: allowance units
 first, then money; the ledger line, balance or spend, and a claim ``occ|<session>|<rg>|<n>``
-are written in one transaction, so a retried commit is a no-op.
+are written in one transaction, so a retried commit is a no-op. A prepaid balance is spent
+down to its floor (:mod:`telcoflow.billing.prepaid`: zero, or minus the account's overdraft
+limit); units used beyond a grant that the balance cannot pay are debt (``Commit.debt``).
+:meth:`OnlineCharging.charge_event` charges a whole event at once or refuses it (immediate
+event charging).
 
 Reservations themselves are held in memory (they are short-lived; after a restart the
 network re-asks): only committed units are durable.
@@ -28,14 +32,15 @@ from decimal import ROUND_FLOOR, Decimal
 
 from telcoflow.billing.ledger import LedgerTransaction
 from telcoflow.billing.periods import PeriodResolver
+from telcoflow.billing.prepaid import balance_key, debt_key, split_debit
 from telcoflow.billing.profiles import ProfileCache, SubscriberProfile
 from telcoflow.errors import EventRejectedError, RatingError
-from telcoflow.events import UsageEvent
+from telcoflow.events import UsageEvent, fingerprint, local_fingerprint
 from telcoflow.rating.allowances import allowance_key
 from telcoflow.rating.rater import Rater, Tariff
 from telcoflow.stores.base import LedgerStore
 
-__all__ = ["Commit", "Grant", "OnlineCharging", "Reservation"]
+__all__ = ["Commit", "EventCharge", "Grant", "OnlineCharging", "Reservation"]
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
@@ -86,6 +91,26 @@ class Commit:
     allowance_units: Decimal
     amount: Decimal
     released: Decimal
+    #: the part of ``amount`` beyond the prepaid balance's floor (used units the grant did
+    #: not cover), posted as debt
+    debt: Decimal = _ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class EventCharge:
+    """The answer to an immediate event charge (3GPP IEC, direct debiting).
+
+    ``granted`` is false when the account cannot pay the event's ``amount`` (3GPP result
+    ``CREDIT_LIMIT_REACHED``): nothing was charged. ``available`` is what the account could
+    still pay (``None``: no limit).
+    """
+
+    event_id: str
+    granted: bool
+    amount: Decimal
+    allowance_units: Decimal
+    available: Decimal | None
+    reason: str = ""
 
 
 @dataclass(slots=True)
@@ -137,6 +162,25 @@ class OnlineCharging:
         return sum((r.money for r in self._open.values()
                     if r.subscriber.account.id == account), _ZERO)
 
+    def _available(self, sub: SubscriberProfile, tariff: Tariff, period: str) -> Decimal | None:
+        """Money the account can still spend on ``tariff``'s item type (``None``: no limit).
+
+        Prepaid: the balance down to its floor (minus the overdraft limit); postpaid, or a
+        hybrid account's postpaid items: the credit limit minus the spend. Less what open
+        reservations hold.
+        """
+        account = sub.account
+        counters = self.store.get_counters
+        if account.pays_from_balance(tariff.item_type):
+            key = balance_key(account.id)
+            return (counters((key,)).get(key, _ZERO) + account.overdraft_limit
+                    - self._held_money(account.id))
+        if account.credit_limit is not None:
+            key = f"spend|{account.id}|{period}"
+            return (account.credit_limit - counters((key,)).get(key, _ZERO)
+                    - self._held_money(account.id))
+        return None
+
     def _reserve(self, res: Reservation, requested: Decimal, now: datetime) -> Grant:
         sub = res.subscriber
         account = sub.account
@@ -158,16 +202,7 @@ class OnlineCharging:
         limited = False
         if left > 0:
             unit_price = tariff.amount(_ONE)
-            if account.prepaid:
-                key = f"bal|{account.id}"
-                available: Decimal | None = (counters((key,)).get(key, _ZERO)
-                                             - self._held_money(account.id))
-            elif account.credit_limit is not None:
-                key = f"spend|{account.id}|{period}"
-                available = (account.credit_limit - counters((key,)).get(key, _ZERO)
-                             - self._held_money(account.id))
-            else:
-                available = None
+            available = self._available(sub, tariff, period)
             if available is None or unit_price <= 0:
                 units = left
             else:
@@ -204,11 +239,7 @@ class OnlineCharging:
             left -= take
             from_allowance += take
         amount = tariff.amount(left)
-        if amount:
-            if account.prepaid:
-                tx.add(effects, f"bal|{account.id}", -amount)
-            else:
-                tx.add(effects, f"spend|{account.id}|{period}", amount)
+        debt = self._pay(tx, effects, sub, tariff, period, amount)
         tx.post(effects, (account.id, sub.id, tariff.item_type, period, account.currency),
                 amount, used)
         if claim_id not in tx.claims([claim_id]):
@@ -216,7 +247,27 @@ class OnlineCharging:
             tx.commit()
         res.history.append(used)
         released = res.units - used if res.units > used else _ZERO
-        return Commit(res.session_id, res.rating_group, used, from_allowance, amount, released)
+        return Commit(res.session_id, res.rating_group, used, from_allowance, amount, released,
+                      debt)
+
+    @staticmethod
+    def _pay(tx: LedgerTransaction, effects: list[tuple[object, ...]], sub: SubscriberProfile,
+             tariff: Tariff, period: str, amount: Decimal) -> Decimal:
+        """Debit the balance down to its floor (the rest is debt, returned) or add to the
+        spend."""
+        account = sub.account
+        if not amount:
+            return _ZERO
+        if not account.pays_from_balance(tariff.item_type):
+            tx.add(effects, f"spend|{account.id}|{period}", amount)
+            return _ZERO
+        key = balance_key(account.id)
+        paid, debt = split_debit(tx.counter(key), amount, -account.overdraft_limit)
+        if paid:
+            tx.add(effects, key, -paid)
+        if debt:
+            tx.add(effects, debt_key(account.id), debt)
+        return debt
 
     # -- the three requests -------------------------------------------------------------
     def initial(self, session_id: str, subscriber: str, rating_group: int, requested: Decimal,
@@ -264,6 +315,51 @@ class OnlineCharging:
         res = self._get(session_id, rating_group)
         del self._open[(session_id, rating_group)]
         return self._commit(res, used, now)
+
+    def charge_event(self, event: UsageEvent) -> EventCharge:
+        """Immediate event charging: charge all of ``event`` now, or refuse it.
+
+        Allowance units first, then money; the event is refused (nothing written) when the
+        money exceeds what the account can pay: a prepaid balance down to its floor, a
+        postpaid credit limit, each less what open reservations hold. A charged event is
+        claimed under its own id with its payload fingerprint, in the transaction that posts
+        it: charging it again, or sending it through the real-time graph afterwards, is a
+        no-op (a duplicate).
+        """
+        sub = self.profiles.subscriber(event.subscriber)
+        if sub is None or sub.account.id != event.account:
+            raise EventRejectedError(
+                f"event {event.id}: unknown subscriber {event.subscriber!r} of account "
+                f"{event.account!r}", reason="unknown-subscriber", event_id=event.id)
+        account = sub.account
+        period = self._periods(event.start, account.bill_cycle_day)
+        tariff = self.rater.tariff(event, sub)
+        units = tariff.charged_units(event.quantity)
+        tx = LedgerTransaction(self.store)
+        effects: list[tuple[object, ...]] = []
+        left = units
+        takes = list(_from_allowances(sub, event.usage_type, event.zone, period, units,
+                                      lambda k: tx.counter(k) + self._held(k)))
+        for _, take in takes:
+            left -= take
+        amount = tariff.amount(left)
+        available = self._available(sub, tariff, period)
+        if available is not None and amount > 0 and amount > available:
+            return EventCharge(event.id, False, amount, units - left, available,
+                               f"credit limit reached: the event costs {amount}, the account "
+                               f"{account.id} can pay {available}")
+        if event.id in tx.claims([event.id]):
+            return EventCharge(event.id, True, amount, units - left, available,
+                               "already charged")
+        for key, take in takes:
+            tx.add(effects, key, take)
+        self._pay(tx, effects, sub, tariff, period, amount)
+        tx.post(effects, (account.id, sub.id, tariff.item_type, period, account.currency),
+                amount, units)
+        tx.claim(event.id, local_fingerprint(event) if tx.local_fingerprints
+                 else fingerprint(event), effects)
+        tx.commit()
+        return EventCharge(event.id, True, amount, units - left, available)
 
     def expire(self, now: datetime) -> list[Reservation]:
         """Release every reservation whose validity ended before ``now``."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
+from telcoflow.errors import DefinitionError
 from telcoflow.rating.allowances import Allowance
 
 __all__ = [
@@ -51,7 +52,11 @@ class DiscountRule:
 
 @dataclass(frozen=True, slots=True)
 class AccountProfile:
-    """A billing account (TMF666): prepaid or postpaid, cycle, limits, taxes, discounts."""
+    """A billing account (TMF666): prepaid or postpaid, cycle, limits, taxes, discounts.
+
+    A prepaid account pays from its balance down to ``-overdraft_limit``; a hybrid one
+    bills ``postpaid_items`` postpaid.
+    """
 
     id: str
     prepaid: bool = False
@@ -62,6 +67,22 @@ class AccountProfile:
     tax_rates: Mapping[str, Decimal] = field(default_factory=dict)
     discounts: tuple[DiscountRule, ...] = ()
     split: SplitPolicy | None = None
+    #: prepaid: how far the balance may go below zero (0: never below zero); charges beyond
+    #: it are debt (see :mod:`telcoflow.billing.prepaid`)
+    overdraft_limit: Decimal = _ZERO
+    #: prepaid: item types billed postpaid instead of paid from the balance (a hybrid
+    #: account: prepaid usage, postpaid fees; :func:`telcoflow.billing.prepaid.funding`)
+    postpaid_items: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.overdraft_limit, Decimal) or not self.overdraft_limit >= 0:
+            raise DefinitionError(
+                f"account {self.id}: `overdraft_limit` must be a Decimal >= 0 (got "
+                f"{self.overdraft_limit!r})")
+
+    def pays_from_balance(self, item_type: str) -> bool:
+        """Whether charges of ``item_type`` are paid from the prepaid balance."""
+        return self.prepaid and item_type not in self.postpaid_items
 
     def tax_rate(self, item_type: str) -> Decimal:
         """The tax rate for ``item_type`` (falls back to the ``"*"`` entry, then 0)."""

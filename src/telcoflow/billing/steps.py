@@ -19,6 +19,13 @@ from typing import Literal
 from telcoflow.billing.batch import Batch, Item
 from telcoflow.billing.ledger import LedgerTransaction
 from telcoflow.billing.periods import PeriodResolver, next_period
+from telcoflow.billing.prepaid import (
+    balance_key,
+    debt_key,
+    split_credit,
+    split_debit,
+    top_up_key,
+)
 from telcoflow.billing.profiles import AccountProfile, ProfileCache, SubscriberProfile
 from telcoflow.billing.recurring import RecurringFees
 from telcoflow.catalog.common import convert_quantity
@@ -942,15 +949,25 @@ class Split:
 class _CreditKeys:
     """One account's credit-control keys in one period (built once, then looked up)."""
 
-    __slots__ = ("account", "counter", "exhausted", "levels", "lowest")
+    __slots__ = ("account", "balance", "counter", "debt", "debt_flag", "exhausted", "floor",
+                 "levels", "lowest", "spend", "top_ups")
 
     def __init__(self, account: AccountProfile, period: str,
                  levels: tuple[tuple[Decimal, Decimal], ...]) -> None:
         self.account = account
         aid = account.id
-        #: the balance (prepaid) or the period's spend (postpaid)
-        self.counter = f"bal|{aid}" if account.prepaid else f"spend|{aid}|{period}"
+        #: the prepaid balance, its debt, and the period's postpaid spend
+        self.balance = balance_key(aid)
+        self.debt = debt_key(aid)
+        self.spend = f"spend|{aid}|{period}"
+        self.top_ups = top_up_key(aid, period)
+        #: the counter the account's own charges move (balance or spend)
+        self.counter = self.balance if account.prepaid else self.spend
+        #: the lowest the balance may go (0, or minus the overdraft limit)
+        self.floor = -account.overdraft_limit
         self.exhausted = f"ntf|{aid}|{period}|exhausted"
+        #: the prefix of the once-per-event debt notification flag (event id follows)
+        self.debt_flag = f"ntf|{aid}|{period}|debt|"
         #: ``(percent, amount, flag key)`` per threshold (postpaid with a credit limit)
         self.levels = tuple((pct, level, f"ntf|{aid}|{period}|{pct}") for pct, level in levels)
         #: the lowest level: below it, nothing to check
@@ -963,9 +980,15 @@ class CreditControl:
     Postpaid: spend per account and period (``spend|<account>|<period>``); each threshold
     (percent of the credit limit) notifies exactly once per cycle (a set-once flag), whatever
     the order of events and however often the stream is replayed. Prepaid: the balance
-    (``bal|<account>``) is debited; ``balance-exhausted`` notifies once per cycle. Payments
-    lower the spend; top-ups credit the balance. The balances and spends of a batch are read
-    from the store in one call.
+    (``bal|<account>``) is debited down to its floor (0, or minus the account's
+    ``overdraft_limit``); ``balance-exhausted`` notifies once per cycle when it reaches 0.
+    What a charge needs beyond the floor (usage posted offline, which no reservation
+    limited) is debt (``debt|<account>``); ``prepaid-debt`` notifies when the account falls
+    into debt (again after a top-up cleared it; replays and reratings do not notify again).
+    Item types in the account's ``postpaid_items`` (a hybrid account) go to the spend
+    instead. Payments lower the spend; top-ups repay the debt first, then credit the
+    balance, and add to the period's ``topup|<account>|<period>``. The balances, debts and
+    spends of a batch are read from the store in one call.
     """
 
     __slots__ = ("_keys", "_levels", "profiles")
@@ -991,7 +1014,7 @@ class CreditControl:
             return found
         limit = account.credit_limit
         levels: tuple[tuple[Decimal, Decimal], ...] = ()
-        if limit is not None and not account.prepaid:
+        if limit is not None and (not account.prepaid or account.postpaid_items):
             found_levels = self._levels.get((limit, account.thresholds))
             if found_levels is None:
                 found_levels = tuple((pct, limit * pct / _HUNDRED) for pct in account.thresholds)
@@ -1007,9 +1030,18 @@ class CreditControl:
         keys_of = self._keys_of
         all_keys = self._keys
         view = tx.view
-        if view is None:  # read the balances and spends of every item in one store call
-            tx.prefetch([keys_of(item.account, item.post_period).counter  # type: ignore[arg-type]
-                         for item in items])
+        if view is None:  # read the balances, debts and spends of the batch in one store call
+            wanted: list[str] = []
+            for item in items:
+                ks = keys_of(item.account, item.post_period)  # type: ignore[arg-type]
+                wanted.append(ks.counter)
+                if ks.account.prepaid:
+                    wanted.append(ks.debt)
+                    if ks.account.postpaid_items:
+                        wanted.append(ks.spend)
+                if type(item.event) is PaymentEvent:
+                    wanted.append(ks.top_ups)
+            tx.prefetch(wanted)
         values = tx.values
         deltas = tx.changes.counters
         for item in items:
@@ -1022,9 +1054,10 @@ class CreditControl:
                 k = keys_of(account, item.post_period)
             if type(e) is PaymentEvent:
                 if e.payment_type == "top_up":
-                    tx.add(item.effects, f"bal|{account.id}", e.amount)
+                    tx.add(item.effects, k.top_ups, e.amount)
+                    self._credit(batch, item, k, e.amount)
                 else:
-                    tx.add(item.effects, f"spend|{account.id}|{item.post_period}", -e.amount)
+                    tx.add(item.effects, k.spend, -e.amount)
                 continue
             for c in item.charges:
                 for account_id, net, tax in c.shares:
@@ -1034,7 +1067,11 @@ class CreditControl:
                     if account_id != account.id:  # a payer's share (split)
                         payer = self.profiles.account(account_id)
                         if payer is not None:
-                            self._charge(batch, item, keys_of(payer, item.post_period), amount)
+                            self._charge(batch, item, keys_of(payer, item.post_period),
+                                         c.item_type, amount)
+                        continue
+                    if account.prepaid and (amount < 0 or c.item_type in account.postpaid_items):
+                        self._charge(batch, item, k, c.item_type, amount)
                         continue
                     # the account's own share: inlined _charge
                     key = k.counter
@@ -1042,6 +1079,9 @@ class CreditControl:
                     if value is None:
                         value = view.get(key, _ZERO) if view is not None else tx.counter(key)
                     if account.prepaid:
+                        if value - amount < k.floor:  # beyond the floor: part is debt
+                            self._debit(batch, item, k, amount)
+                            continue
                         amount = -amount
                     value += amount
                     values[key] = value
@@ -1053,19 +1093,59 @@ class CreditControl:
                     elif k.lowest is not None and value >= k.lowest:
                         self._notify(batch, item, k, value)
 
-    def _charge(self, batch: Batch, item: Item, k: _CreditKeys, amount: Decimal) -> None:
+    def _charge(self, batch: Batch, item: Item, k: _CreditKeys, item_type: str,
+                amount: Decimal) -> None:
         """Debit a balance or add to a spend, then notify if a level is reached."""
-        value = batch.tx.add(item.effects, k.counter, -amount if k.account.prepaid else amount)
-        if (value <= 0) if k.account.prepaid else (k.lowest is not None and value >= k.lowest):
+        acct = k.account
+        if not acct.pays_from_balance(item_type):
+            value = batch.tx.add(item.effects, k.spend, amount)
+            if k.lowest is not None and value >= k.lowest:
+                self._notify(batch, item, k, value, postpaid=True)
+        elif amount < 0:  # a credit (a refund, a negative correction): like a top-up
+            self._credit(batch, item, k, -amount)
+        else:
+            self._debit(batch, item, k, amount)
+
+    def _debit(self, batch: Batch, item: Item, k: _CreditKeys, amount: Decimal) -> None:
+        """Pay ``amount`` from the balance down to its floor; the rest is debt, notified."""
+        tx = batch.tx
+        value = tx.counter(k.balance)
+        # at the floor already (an account in debt): all of it is debt, nothing to split
+        paid, debt = (_ZERO, amount) if value <= k.floor else split_debit(value, amount, k.floor)
+        if paid:
+            value = tx.add(item.effects, k.balance, -paid)
+        if debt:
+            before = tx.counter(k.debt)
+            owed = tx.add(item.effects, k.debt, debt)
+            tx.set_flag(k.exhausted)  # the debt notice says more than "exhausted" would
+            # notify when the account falls into debt (once per event id: a rerating of it
+            # stays silent); while it stays in debt the counter and the ledger say the rest
+            if before <= 0 and tx.set_flag(k.debt_flag + item.event.id):
+                batch.notifications.append(Notification(
+                    k.account.id, item.post_period, "prepaid-debt", k.floor, owed,
+                    k.account.overdraft_limit, item.event.id))
+        elif value <= 0:
             self._notify(batch, item, k, value)
 
     @staticmethod
-    def _notify(batch: Batch, item: Item, k: _CreditKeys, value: Decimal) -> None:
+    def _credit(batch: Batch, item: Item, k: _CreditKeys, amount: Decimal) -> None:
+        """A top-up or credit of ``amount`` > 0: repay the debt first, then the balance."""
+        tx = batch.tx
+        debt = tx.counter(k.debt)
+        repaid, rest = split_credit(debt, amount) if debt else (_ZERO, amount)
+        if repaid:
+            tx.add(item.effects, k.debt, -repaid)
+        if rest:
+            tx.add(item.effects, k.balance, rest)
+
+    @staticmethod
+    def _notify(batch: Batch, item: Item, k: _CreditKeys, value: Decimal, *,
+                postpaid: bool = False) -> None:
         """Notifications for a balance or spend ``value`` (each flag once per cycle)."""
         tx = batch.tx
         acct = k.account
         period = item.post_period
-        if acct.prepaid:
+        if acct.prepaid and not postpaid:
             if tx.set_flag(k.exhausted):
                 batch.notifications.append(Notification(
                     acct.id, period, "balance-exhausted", _ZERO, value, _ZERO, item.event.id))

@@ -8,6 +8,8 @@
 * :mod:`~telcoflow.offers.partners`: partner benefit lines and the per-partner report.
 * :mod:`~telcoflow.offers.slicepass`: rating around a slice pass.
 * :mod:`~telcoflow.offers.devices`: device-count charging with day-based proration.
+* :mod:`~telcoflow.offers.graph`: the packs in the real-time graph (pass purchases, add-ons,
+  devices, partner benefits as lifecycle events; the partner report from the store).
 * :mod:`~telcoflow.offers.journeys`: start a journey from a recommendation.
 * :mod:`~telcoflow.offers.charts`: text and SVG bar charts.
 
@@ -21,7 +23,14 @@ from telcoflow.offers.config import (
     load_recommendation_config,
     parse_recommendation_config,
 )
-from telcoflow.offers.devices import Device, DeviceBill, DeviceCharge, device_charges
+from telcoflow.offers.devices import (
+    Device,
+    DeviceBill,
+    DeviceCharge,
+    device_charge,
+    device_charges,
+)
+from telcoflow.offers.graph import PackCharges, partner_report_of, with_5g_packs
 from telcoflow.offers.partners import (
     BenefitHolding,
     BenefitLine,
@@ -52,6 +61,7 @@ __all__ = [
     "Exclusion",
     "OfferSpec",
     "OfferTriggers",
+    "PackCharges",
     "PartnerReport",
     "PartnerTotals",
     "PassUsage",
@@ -67,12 +77,15 @@ __all__ = [
     "TriggeredOffer",
     "VenueEvent",
     "benefit_lines",
+    "device_charge",
     "device_charges",
     "load_recommendation_config",
     "parse_recommendation_config",
     "partner_report",
+    "partner_report_of",
     "period_of",
     "svg_bars",
     "text_bars",
     "usage_aggregates",
+    "with_5g_packs",
 ]

@@ -22,7 +22,8 @@ from telcoflow.rating.price_models import compile_price
 from telcoflow.rating.proration import cycle_bounds
 from telcoflow.rules.pack import RulePack
 
-__all__ = ["Device", "DeviceBill", "DeviceCharge", "device_charges", "device_prices"]
+__all__ = ["Device", "DeviceBill", "DeviceCharge", "device_charge", "device_charges",
+           "device_prices"]
 
 _ZERO = Decimal(0)
 
@@ -83,6 +84,23 @@ def device_prices(catalog: Catalog, offering_id: str, *, price_id: str | None = 
     return included, marginal
 
 
+def device_charge(pack: RulePack, offering_id: str, included: int, device_id: str,
+                  five_g: bool, rank: int, days_held: int, cycle_days: int,
+                  monthly_price: Money) -> DeviceCharge:
+    """The pack's charge of one device of rank ``rank`` (0: not counted) held ``days_held``
+    days of a ``cycle_days``-day cycle, whose rank costs ``monthly_price`` a month."""
+    ctx = {"plan": {"id": offering_id, "included_devices": included,
+                    "device_price": monthly_price.amount},
+           "device": {"id": device_id, "five_g": five_g, "rank": rank, "days_held": days_held},
+           "cycle": {"days": cycle_days}}
+    out = pack.decide("device_charge", ctx)
+    if not isinstance(out, Mapping):
+        raise RatingError(f"pack {pack.name!r} gave no charge for device {device_id!r}")
+    return DeviceCharge(device_id, rank, days_held, monthly_price,
+                        Money(to_decimal(out["amount"], field="amount"), monthly_price.currency),
+                        bool(out.get("charged", False)), str(out.get("reason", "")))
+
+
 def device_charges(pack: RulePack, catalog: Catalog, offering_id: str,
                    devices: Iterable[Device], *, cycle_start: date,
                    cycle_day: int | None = None) -> DeviceBill:
@@ -108,14 +126,7 @@ def device_charges(pack: RulePack, catalog: Catalog, offering_id: str,
         days = (last - first).days + 1
         rank = ranks.get(d.id, 0)
         price = marginal[rank - 1] if rank else _ZERO
-        ctx = {"plan": {"id": offering_id, "included_devices": included, "device_price": price},
-               "device": {"id": d.id, "five_g": d.five_g, "rank": rank, "days_held": days},
-               "cycle": {"days": cycle_days}}
-        out = pack.decide("device_charge", ctx)
-        if not isinstance(out, Mapping):
-            raise RatingError(f"pack {pack.name!r} gave no charge for device {d.id!r}")
-        charges.append(DeviceCharge(d.id, rank, days, Money(price, cur),
-                                    Money(to_decimal(out["amount"], field="amount"), cur),
-                                    bool(out.get("charged", False)), str(out.get("reason", ""))))
+        charges.append(device_charge(pack, offering_id, included, d.id, d.five_g, rank, days,
+                                     cycle_days, Money(price, cur)))
     total = Money.sum((c.amount for c in charges), cur)
     return DeviceBill(offering_id, start, end, included, tuple(charges), total)

@@ -23,7 +23,7 @@ from telcoflow.rating.price_models import CompiledTariff, compile_tariffs, unit_
 from telcoflow.rules.functions import to_datetime
 from telcoflow.rules.pack import RulePack
 
-__all__ = ["PassUsage", "SlicePass", "SlicePassBill", "SlicePassRater"]
+__all__ = ["PassUsage", "SlicePass", "SlicePassBill", "SlicePassRater", "decide_usage"]
 
 _ZERO = Decimal(0)
 
@@ -96,6 +96,28 @@ class SlicePassBill:
         return self.fee + self.usage_amount
 
 
+def decide_usage(pack: RulePack, slice_pass: SlicePass, event: Mapping[str, Any],
+                 used_mb: Decimal, *, default_id: str = "") -> PassUsage:
+    """The slice-pass pack's decision for one usage ``event`` (``time``, ``region``,
+    ``volume_mb``, optional ``qos_class`` and ``id``) when ``used_mb`` of the pass is gone."""
+    sp = {"id": slice_pass.id, "start": slice_pass.start, "end": slice_pass.end,
+          "regions": list(slice_pass.regions), "qos_class": slice_pass.qos_class,
+          "included_mb": slice_pass.included_mb, "used_mb": used_mb}
+    event_id = str(event.get("id", default_id))
+    trace = pack.decision("usage").explain(pack.context_for({"event": event, "slice_pass": sp}))
+    out = trace.value
+    if not isinstance(out, Mapping):
+        raise RatingError(f"pack {pack.name!r}: decision `usage` gave nothing for event "
+                          f"{event_id!r}")
+    free = to_decimal(out["free_mb"], field="free_mb")
+    bill = to_decimal(out["billed_mb"], field="billed_mb")
+    tariff = out.get("tariff")
+    rule = trace.matches[0].rule if trace.matches else "(default)"
+    return PassUsage(event_id, to_decimal(event["volume_mb"], field="volume_mb"), free, bill,
+                     None if tariff is None else str(tariff), rule,
+                     str(out.get("reason", "")))
+
+
 class SlicePassRater:
     """Rates usage around a slice pass with the slice-pass pack and the catalog's tariffs."""
 
@@ -103,41 +125,24 @@ class SlicePassRater:
         self.pack = pack
         self.catalog = catalog
         self.tariffs: dict[str, CompiledTariff] = compile_tariffs(catalog)
-        self._usage = pack.decision("usage")
 
     def rate(self, slice_pass: SlicePass, events: Iterable[Mapping[str, Any]], *,
              zone: str = "home") -> SlicePassBill:
         """Rate the subscriber's usage ``events`` (each ``time``, ``region``, ``volume_mb``,
         optional ``qos_class`` and ``id``), in time order, around ``slice_pass``."""
         ordered = sorted(events, key=lambda e: to_datetime(e["time"]))
-        sp = {"id": slice_pass.id, "start": slice_pass.start, "end": slice_pass.end,
-              "regions": list(slice_pass.regions), "qos_class": slice_pass.qos_class,
-              "included_mb": slice_pass.included_mb, "used_mb": _ZERO}
         used = _ZERO
         billed: dict[str, Decimal] = {}
         decided: list[PassUsage] = []
         for n, ev in enumerate(ordered):
-            sp["used_mb"] = used
-            ctx = self.pack.context_for({"event": ev, "slice_pass": sp})
-            trace = self._usage.explain(ctx)
-            out = trace.value
-            if not isinstance(out, Mapping):
-                raise RatingError(f"pack {self.pack.name!r}: decision `usage` gave nothing for "
-                                  f"event {ev.get('id', n)!r}")
-            free = to_decimal(out["free_mb"], field="free_mb")
-            bill = to_decimal(out["billed_mb"], field="billed_mb")
-            tariff = out.get("tariff")
-            used += free
-            if bill > 0:
-                if tariff not in self.tariffs:
-                    raise RatingError(f"pack {self.pack.name!r}: tariff {tariff!r} for event "
-                                      f"{ev.get('id', n)!r} is not in the catalog")
-                billed[str(tariff)] = billed.get(str(tariff), _ZERO) + bill
-            rule = trace.matches[0].rule if trace.matches else "(default)"
-            decided.append(PassUsage(str(ev.get("id", n + 1)),
-                                     to_decimal(ev["volume_mb"], field="volume_mb"), free, bill,
-                                     None if tariff is None else str(tariff), rule,
-                                     str(out.get("reason", ""))))
+            usage = decide_usage(self.pack, slice_pass, ev, used, default_id=str(n + 1))
+            used += usage.free_mb
+            if usage.billed_mb > 0:
+                if usage.tariff not in self.tariffs:
+                    raise RatingError(f"pack {self.pack.name!r}: tariff {usage.tariff!r} for "
+                                      f"event {usage.event_id!r} is not in the catalog")
+                billed[usage.tariff] = billed.get(usage.tariff, _ZERO) + usage.billed_mb
+            decided.append(usage)
         cur = slice_pass.price.currency
         amount = Money.zero(cur)
         for tariff_id, mb in sorted(billed.items()):
