@@ -22,6 +22,7 @@ from telcoflow.stores.base import (
     Effect,
     LedgerStore,
     LineKey,
+    counter_pairs,
     storable_text,
 )
 
@@ -182,10 +183,8 @@ class LedgerTransaction:
                 assert isinstance(quantity, Decimal)
                 self.post(scratch, key, -amount, -quantity)  # type: ignore[arg-type]
             else:
-                ckey, delta = effect[1], effect[2]
-                assert isinstance(ckey, str)
-                assert isinstance(delta, Decimal)
-                self.add(None, ckey, -delta)
+                for ckey, delta in counter_pairs(effect):
+                    self.add(None, ckey, -delta)
 
     # -- the end --------------------------------------------------------------------------
     def commit(self) -> ChangeSet:

@@ -643,6 +643,7 @@ class Rate:
                                 left -= take
                                 if not left:
                                     break
+                moved: tuple[str, Decimal, str, Decimal] | tuple[()] = ()
                 try:
                     if memo.cumulative and cumulative_on:
                         scope = sub.account.id if memo.by_account else sub.id
@@ -659,33 +660,43 @@ class Rate:
                         if posted is None:
                             posted = (view.get(akey, _ZERO) if view is not None
                                       else tx.counter(akey))
-                        total = used_units + left
-                        found = memo.period.get(total)
-                        amount = (memo.period_amount(total) if found is None
-                                  else found) - posted
+                        total = used_units + left if left else used_units
+                        due = memo.period.get(total)
+                        if due is None:
+                            due = memo.period_amount(total)
+                        amount = due - posted
                         # nothing below can reject the event: move its period counters
-                        # (inlined LedgerTransaction.add, twice)
-                        effects = item.effects
+                        # (inlined LedgerTransaction.add, twice; the amount posted becomes
+                        # the period amount ``due`` itself)
                         if left:
                             values[ukey] = total
-                            deltas[ukey] = deltas.get(ukey, _ZERO) + left
-                            effects.append(("C", ukey, left))
+                            was = deltas.get(ukey)
+                            deltas[ukey] = left if was is None else was + left
                         if amount:
-                            values[akey] = posted + amount
-                            deltas[akey] = deltas.get(akey, _ZERO) + amount
-                            effects.append(("C", akey, amount))
+                            values[akey] = due
+                            was = deltas.get(akey)
+                            deltas[akey] = amount if was is None else was + amount
+                        if left or amount:
+                            moved = (ukey, left, akey, amount)
                     else:
                         found = memo.amounts.get(left)
                         amount = memo.amount(left) if found is None else found
                 except RatingError as exc:  # e.g. above a price model's last tier
                     batch.reject(item, "unrateable", str(exc))
                     continue
+                # the allowance units taken and the period counters moved: one counter
+                # effect per allowance (inlined LedgerTransaction.add), the period's two
+                # counters riding on the first
                 if takes:
                     effects = item.effects
-                    for key, used, take in takes:  # inlined LedgerTransaction.add
+                    for key, used, take in takes:
                         values[key] = used + take
-                        deltas[key] = deltas.get(key, _ZERO) + take
-                        effects.append(("C", key, take))
+                        was = deltas.get(key)
+                        deltas[key] = take if was is None else was + take
+                        effects.append(("C", key, take, *moved))
+                        moved = ()
+                elif moved:
+                    item.effects.append(("C", *moved))
                 if memo.connect_fee:
                     amount += self._connect_fee(tx, item, memo)
                 item.charges = [Charge(tariff.item_type, amount, units, units - left)]
