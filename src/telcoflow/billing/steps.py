@@ -485,8 +485,7 @@ class Rate:
     and period.
     """
 
-    __slots__ = ("_alw_keys", "_memos", "_period_keys", "_units", "fees", "period_counters",
-                 "rater")
+    __slots__ = ("_alw_keys", "_memos", "_units", "fees", "period_counters", "rater")
     name = "rate"
     needs = ("profile", "period")
     provides = ("rated",)
@@ -499,8 +498,6 @@ class Rate:
         self._memos: dict[int, _Memo] = {}
         # period -> subscriber id -> (allowances, their counter keys, what each covers)
         self._alw_keys: dict[str, dict[str, _Buckets]] = {}
-        # period -> (scope, tariff counter) -> (units key, amount key)
-        self._period_keys: dict[str, dict[tuple[str, str], tuple[str, str]]] = {}
         # (event unit, tariff unit) -> checked (the conversion itself is exact arithmetic)
         self._units: set[tuple[str, str]] = set()
 
@@ -512,19 +509,6 @@ class Rate:
             memo = self._memos[id(tariff)] = _Memo(tariff)
         return memo
 
-    def _pkeys(self, scope: str, counter: str, period: str) -> tuple[str, str]:
-        by_scope = self._period_keys.get(period)
-        if by_scope is None:
-            if len(self._period_keys) > 64:
-                self._period_keys.clear()
-            by_scope = self._period_keys[period] = {}
-        found = by_scope.get((scope, counter))
-        if found is None:
-            if len(by_scope) > 1 << 20:
-                by_scope.clear()
-            found = by_scope[(scope, counter)] = period_usage_keys(scope, counter, period)
-        return found
-
     def _memo_keys(self, memo: _Memo, scope: str, period: str) -> tuple[str, str]:
         """The period counter keys of ``scope`` for ``memo``'s tariff (cached on the memo,
         per period; bounded)."""
@@ -533,9 +517,11 @@ class Rate:
             if len(memo.keys) > 64:  # a few cycles are ever live
                 memo.keys.clear()
             by_scope = memo.keys[period] = {}
-        if len(by_scope) > 1 << 20:
-            by_scope.clear()
-        found = by_scope[scope] = period_usage_keys(scope, memo.counter, period)
+        found = by_scope.get(scope)
+        if found is None:
+            if len(by_scope) > 1 << 20:
+                by_scope.clear()
+            found = by_scope[scope] = period_usage_keys(scope, memo.counter, period)
         return found
 
     def _keys(self, sub: SubscriberProfile, period: str) -> _Buckets:
@@ -576,9 +562,9 @@ class Rate:
                     try:
                         for tariff in period_tariffs(sub, e.start):
                             first = self._memo(tariff)
-                            wanted.extend(self._pkeys(
-                                sub.id if first.scope == "subscriber" else sub.account.id,
-                                first.counter, item.period))
+                            wanted.extend(self._memo_keys(
+                                first, sub.account.id if first.by_account else sub.id,
+                                item.period))
                     except RatingError:
                         pass  # rejected below, with its reason
                     continue
@@ -592,9 +578,9 @@ class Rate:
                     except RatingError:
                         continue  # rejected below, with its reason
                     if first.cumulative:
-                        wanted.extend(self._pkeys(
-                            sub.id if first.scope == "subscriber" else sub.account.id,
-                            first.counter, item.period))
+                        wanted.extend(self._memo_keys(
+                            first, sub.account.id if first.by_account else sub.id,
+                            item.period))
             if wanted:
                 tx.prefetch(wanted)
         for item in items:
@@ -754,8 +740,8 @@ class Rate:
         charges = []
         for tariff in period_tariffs(sub, item.event.start):
             memo = self._memo(tariff)
-            ukey, akey = self._pkeys(sub.id if memo.scope == "subscriber" else sub.account.id,
-                                     memo.counter, item.period)
+            ukey, akey = self._memo_keys(memo, sub.account.id if memo.by_account else sub.id,
+                                         item.period)
             amount = memo.period_amount(tx.counter(ukey)) - tx.counter(akey)
             if amount:
                 tx.add(item.effects, akey, amount)
