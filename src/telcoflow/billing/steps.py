@@ -46,7 +46,7 @@ from telcoflow.events import (
 )
 from telcoflow.rating.allowances import Allowance, allowance_key
 from telcoflow.rating.rater import Rater, Tariff
-from telcoflow.stores.base import Claim, LineKey
+from telcoflow.stores.base import Claim, LineKey, storable_id
 
 __all__ = [
     "USAGE_TYPES",
@@ -153,7 +153,7 @@ class Validate:
             return ("expected a UsageEvent, FeeEvent, LifecycleEvent or PaymentEvent (got "
                     f"{type(e).__name__})")
         raw_id = getattr(e, "id", None)
-        eid = raw_id if type(raw_id) is str and len(raw_id) <= MAX_TEXT else repr(raw_id)[:80]
+        eid = raw_id if storable_id(raw_id, MAX_TEXT) else repr(raw_id)[:80]
         for name in fields:
             value = getattr(e, name)
             if type(value) is not str:

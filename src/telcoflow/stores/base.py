@@ -37,13 +37,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeGuard, runtime_checkable
 
 __all__ = [
     "Claim",
     "ChangeSet",
     "DeadLetter",
     "Effect",
+    "storable_id",
     "storable_text",
     "LedgerLine",
     "LedgerStore",
@@ -207,6 +208,13 @@ def decode_effects(text: str) -> list[tuple[object, ...]]:
         else:
             out.append(("C", *(Decimal(p) if i % 2 else p for i, p in enumerate(parts[1:]))))
     return out
+
+
+def storable_id(value: object, limit: int = 256) -> TypeGuard[str]:
+    """Whether ``value`` can be kept as an event id as it is: text of at most ``limit``
+    characters that any store can keep as UTF-8 (no lone surrogates). Anything else is
+    recorded by its printable form (see :func:`storable_text`)."""
+    return type(value) is str and len(value) <= limit and storable_text(value, limit) == value
 
 
 def storable_text(text: str, limit: int) -> str:
