@@ -48,11 +48,14 @@ def validate_paths(paths: Sequence[str | Path]) -> tuple[list[Problem], int]:
         kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
         if kind not in KINDS:
             problems.extend(doc.problems)
-            problems.append(
-                doc.problem(
-                    ("kind",), f"`kind` must be one of {sorted(KINDS)} (found {kind!r})", "E-kind"
+            if not doc.covers(("kind",)):  # not after a syntax error: one error per problem
+                problems.append(
+                    doc.problem(
+                        ("kind",),
+                        f"`kind` must be one of {sorted(KINDS)} (found {kind!r})",
+                        "E-kind",
+                    )
                 )
-            )
             continue
         # the kind's validator re-reads the file and reports its parse problems with the rest
         by_kind[kind].append(path)
