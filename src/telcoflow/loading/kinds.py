@@ -44,7 +44,11 @@ def validate_paths(paths: Sequence[str | Path]) -> tuple[list[Problem], int]:
     checked = 0
     for path in iter_yaml_files(list(paths)):
         checked += 1
-        doc = load_document(path)
+        try:
+            doc = load_document(path)
+        except DefinitionError as exc:  # cannot be opened: report it with the others
+            problems.extend(exc.problems)
+            continue
         kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
         if kind not in KINDS:
             problems.extend(doc.problems)
