@@ -58,7 +58,8 @@ def test_a_bomb_just_over_the_limit_is_refused_one_under_it_is_read() -> None:
     # so the 11th *l2 is refused: line 4, column 9 + 10 x len("*l2, ") + 1 = 60
     doc = parse_yaml(bomb(2, 20), "b.yaml")
     assert doc.problems == []
-    assert len(doc.data["l2"]) == 20 and len(doc.data["l2"][0]) == 20
+    assert len(doc.data["l2"]) == 20
+    assert len(doc.data["l2"][0]) == 20
     [problem] = parse_yaml(bomb(3, 20), "b.yaml").problems
     assert (problem.code, problem.line, problem.column) == ("E-yaml-aliases", 4, 60)
     assert MAX_ALIAS_NODES == 100_000
