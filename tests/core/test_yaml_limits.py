@@ -201,3 +201,11 @@ def test_cli_validate_refuses_a_bomb_quickly(tmp_path: Path,
     assert elapsed < 1.0
     assert "[E-yaml-aliases]" in text
     assert "E-kind" not in text  # one problem, no follow-on
+
+
+def test_an_empty_file_is_one_located_problem(tmp_path: Path) -> None:
+    # found by the fuzz: an emptied file gave "`kind` must be one of ..." with no line
+    path = tmp_path / "empty.yaml"
+    path.write_text("# nothing left\n", encoding="utf-8")
+    problems, _ = validate_paths([path])
+    assert [(p.code, p.line, p.column) for p in problems] == [("E-empty", 1, 1)]

@@ -52,7 +52,10 @@ def validate_paths(paths: Sequence[str | Path]) -> tuple[list[Problem], int]:
         kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
         if kind not in KINDS:
             problems.extend(doc.problems)
-            if not doc.covers(("kind",)):  # not after a syntax error: one error per problem
+            if doc.data is None and not doc.problems:
+                problems.append(Problem("the file is empty (expected a mapping with a `kind`)",
+                                        "E-empty", str(path), 1, 1))
+            elif not doc.covers(("kind",)):  # not after a syntax error: one error per problem
                 problems.append(
                     doc.problem(
                         ("kind",),
