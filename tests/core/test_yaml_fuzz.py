@@ -10,7 +10,6 @@ from __future__ import annotations
 import shutil
 import time
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -74,14 +73,14 @@ def mutate(raw: bytes, mutations: list[tuple[str, int, int, bytes]]) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def copy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped folders, copied once (a rule-pack part is validated with its pack), and
     validated once so that every validator's module is imported before anything is timed."""
     root = tmp_path_factory.mktemp("shipped")
     for folder in FOLDERS:
         shutil.copytree(REPO / folder, root / folder)
     validate_paths([root / f for f in FOLDERS])
-    yield root
+    return root
 
 
 def test_the_shipped_files_are_valid_to_start_with(copy: Path) -> None:
@@ -108,7 +107,7 @@ def test_mutated_shipped_files_give_located_problems_fast(
         tracemalloc.stop()
         target.write_bytes(original)
     assert checked == 1
-    event(f"{len(problems) and 'problems' or 'still valid'}")
+    event("problems" if problems else "still valid")
     for p in problems:
         event(p.code)
         assert p.file is not None, str(p)
