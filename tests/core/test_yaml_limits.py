@@ -7,10 +7,17 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+import yaml
 
 from telcoflow.cli import run
 from telcoflow.errors import DefinitionError, Problem, RuleError
-from telcoflow.loading.compose import MAX_ALIAS_NODES, MAX_BYTES, MAX_DEPTH
+from telcoflow.loading.compose import (
+    MAX_ALIAS_NODES,
+    MAX_BYTES,
+    MAX_DEPTH,
+    LimitError,
+    compose_single,
+)
 from telcoflow.loading.kinds import validate_paths
 from telcoflow.loading.source import load_document, parse_yaml, read_yaml_text
 from telcoflow.rules.pack import load_pack
@@ -209,3 +216,25 @@ def test_an_empty_file_is_one_located_problem(tmp_path: Path) -> None:
     path.write_text("# nothing left\n", encoding="utf-8")
     problems, _ = validate_paths([path])
     assert [(p.code, p.line, p.column) for p in problems] == [("E-empty", 1, 1)]
+
+
+@pytest.mark.parametrize("base", [yaml.SafeLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader)],
+                         ids=["python", "c"])
+def test_the_composer_holds_its_limits_with_either_parser(base: type[yaml.SafeLoader]) -> None:
+    # the C parser is preferred (speed); PyYAML's pure-Python one is the fallback
+    for text, code in [(bomb(3, 20), "E-yaml-aliases"), ("&a [*a]", "E-yaml-recursive-alias"),
+                       ("[" * 101 + "]" * 101, "E-yaml-depth")]:
+        loader = base(text)
+        try:
+            with pytest.raises(LimitError) as info:
+                compose_single(loader)
+        finally:
+            loader.dispose()
+        assert info.value.code == code
+    loader = base("a: &x [1, 2]\nb: *x\n")
+    try:
+        node = compose_single(loader)
+    finally:
+        loader.dispose()
+    assert node is not None
+    assert node.value[1][1] is node.value[0][1]  # an alias is the anchored node, shared
