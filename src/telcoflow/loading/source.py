@@ -150,10 +150,22 @@ class _Builder:
             return out
         return self._scalar(node, path)
 
-    def _odd_tag(self, node: yaml.Node, path: PathKey) -> None:
-        self.doc.bad(path, f"YAML tag {_short_tag(node.tag)} is not supported (plain mappings, "
-                     "sequences, text, numbers, booleans, null and dates only)", "E-yaml-tag",
-                     node.start_mark)
+    def _odd_tag(self, node: yaml.Node, path: PathKey, *, key: bool = False) -> None:
+        self._bad(path, f"YAML tag {_short_tag(node.tag)} is not supported (plain mappings, "
+                  "sequences, text, numbers, booleans, null and dates only)", "E-yaml-tag",
+                  node, key=key)
+
+    def _bad(self, path: PathKey, message: str, code: str, node: yaml.Node, *,
+             key: bool) -> None:
+        if not key:
+            self.doc.bad(path, message, code, node.start_mark)
+            return
+        # a bad key: the entry is skipped; the rest of the mapping is still checked
+        mark = node.start_mark
+        if code != "E-yaml-key":
+            message = f"mapping key: {message}"
+        self.doc.problems.append(Problem(message, code, self.doc.file,
+                                         mark.line + 1, mark.column + 1, format_path(path)))
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey) -> dict[Any, Any] | None:
         explicit = sum(1 for k, _ in node.value if k.tag != _MERGE)
@@ -168,11 +180,16 @@ class _Builder:
         from_merge: set[Any] = set()  # keys a merge brought in: a later entry may override
         for index, (key_node, value_node) in enumerate(node.value):
             line, col = key_node.start_mark.line + 1, key_node.start_mark.column + 1
-            key = self._scalar(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
-            if key is None or isinstance(key, (list, dict)):
-                if not self.doc.covers(path):
-                    self.doc.bad(path, "mapping keys must be scalars", "E-yaml-key",
-                                 key_node.start_mark)
+            if not isinstance(key_node, yaml.ScalarNode):
+                self._bad(path, "mapping keys must be scalars", "E-yaml-key", key_node,
+                          key=True)
+                continue
+            problems = len(self.doc.problems)
+            key = self._scalar(key_node, path, key=True)
+            if key is None:
+                if len(self.doc.problems) == problems:  # a null key, not a bad one
+                    self._bad(path, "mapping keys must be scalars (found null)", "E-yaml-key",
+                              key_node, key=True)
                 continue
             if not isinstance(key, (str, int)):
                 key = str(key)
@@ -198,7 +215,7 @@ class _Builder:
             out[key] = self.build(value_node, p)
         return out
 
-    def _scalar(self, node: yaml.Node, path: PathKey) -> Any:
+    def _scalar(self, node: yaml.Node, path: PathKey, *, key: bool = False) -> Any:
         tag = node.tag
         value = node.value
         if tag == _STR:
@@ -214,14 +231,14 @@ class _Builder:
         if tag == _NULL:
             return None
         if tag not in (_INT, _TIMESTAMP, _BINARY):
-            return self._odd_tag(node, path)
+            return self._odd_tag(node, path, key=key)
         try:
             return self.constructor.construct_object(node, deep=True)
         except _CONSTRUCT_ERRORS as exc:
             what = {_INT: "integer", _TIMESTAMP: "date"}.get(tag, "binary value")
             reason = exc.problem if isinstance(exc, yaml.MarkedYAMLError) else exc
-            self.doc.bad(path, f"invalid {what} {value!r}: {reason}", "E-yaml-value",
-                         node.start_mark)
+            self._bad(path, f"invalid {what} {value!r}: {reason}", "E-yaml-value", node,
+                      key=key)
             return None
 
 
