@@ -238,3 +238,10 @@ def test_the_composer_holds_its_limits_with_either_parser(base: type[yaml.SafeLo
         loader.dispose()
     assert node is not None
     assert node.value[1][1] is node.value[0][1]  # an alias is the anchored node, shared
+
+
+def test_a_bad_key_skips_its_entry_only() -> None:
+    doc = parse_yaml("a: 1\n!!int x: 2\nb: 3\n", "k.yaml")
+    assert [(p.code, p.line, p.column) for p in doc.problems] == [("E-yaml-value", 2, 1)]
+    assert doc.data == {"a": 1, "b": 3}
+    assert not doc.covers(("b",))  # validation still reports problems of the other entries
