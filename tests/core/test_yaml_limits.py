@@ -245,3 +245,19 @@ def test_a_bad_key_skips_its_entry_only() -> None:
     assert [(p.code, p.line, p.column) for p in doc.problems] == [("E-yaml-value", 2, 1)]
     assert doc.data == {"a": 1, "b": 3}
     assert not doc.covers(("b",))  # validation still reports problems of the other entries
+
+
+@pytest.mark.parametrize(("content", "code"), [
+    (b"ledger_url: [sqlite:///x.db\n", "E-yaml-syntax"),   # main: silently ignored
+    (b"ledger_url: sqlite:///caf\xe9.db\n", "E-yaml-encoding"),  # main: UnicodeDecodeError
+])
+def test_a_backend_config_file_that_cannot_be_read_is_never_skipped(
+        tmp_path: Path, content: bytes, code: str) -> None:
+    from telcoflow.config import load_config
+
+    path = tmp_path / "backends.yaml"
+    path.write_bytes(content)
+    with pytest.raises(DefinitionError) as info:
+        load_config(path, env={})
+    assert [(p.code, p.file) for p in info.value.problems] == [(code, str(path))]
+    assert load_config(None, env={}) is not None  # no file at all: the defaults
