@@ -149,6 +149,12 @@ def test_odd_tags_and_values_are_located_problems(text: str, code: str, message:
     assert message in problem.message
 
 
+def test_a_second_document_is_located() -> None:
+    [problem] = parse_yaml("d: 1\n---\nd: 2\n", "two.yaml").problems
+    assert (problem.code, problem.line, problem.column) == ("E-yaml-syntax", 2, 1)
+    assert "found a second document (a file holds exactly one)" in problem.message
+
+
 def test_valid_dates_and_merge_keys_still_load() -> None:
     doc = parse_yaml("d: 2026-11-01\nb: &b {q: 1}\nc: {<<: *b, r: 2}\n", "ok.yaml")
     assert doc.problems == []

@@ -70,7 +70,7 @@ def compose_single(loader: Any) -> yaml.Node | None:
         event = loader.get_event()
         raise yaml.composer.ComposerError(
             "expected a single document in the stream", root.start_mark,
-            "but found another document", event.start_mark)
+            "found a second document (a file holds exactly one)", event.start_mark)
     loader.get_event()
     return root
 
