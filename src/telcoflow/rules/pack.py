@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from telcoflow.errors import DefinitionError, ExpressionError, Problem, RuleError
-from telcoflow.loading.source import Document, PathKey, format_path, parse_yaml
+from telcoflow.loading.source import Document, PathKey, format_path, parse_yaml, read_yaml_text
 from telcoflow.loading.validate import validate_document
 from telcoflow.rules.engine import CompiledDecision, Item, Outputs, Term
 from telcoflow.rules.expressions import CompiledExpression, compile_expression
@@ -512,10 +512,9 @@ def _cell_text(cell: Any, input_src: str) -> str | None:
 
 def _read(path: Path) -> tuple[str, str]:
     try:
-        return path.read_text(encoding="utf-8"), str(path)
-    except OSError as exc:
-        raise RuleError([Problem(f"cannot read rule pack: {exc.strerror}", "E-io",
-                                 str(path))]) from exc
+        return read_yaml_text(path), str(path)
+    except DefinitionError as exc:
+        raise RuleError(exc.problems) from exc
 
 
 def load_pack(path: str | Path, *, registry: Registry | None = None) -> RulePack:
