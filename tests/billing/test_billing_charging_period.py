@@ -3,10 +3,13 @@ agree (issue #12). Every expected amount is worked out by hand in the comment be
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal as Dec
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_billing_period_rating import GRADUATED, NOV, catalog_with, data_total, usage
 
 from telcoflow.billing.charging import OnlineCharging
@@ -88,3 +91,25 @@ def test_a_commit_the_graph_rejects_is_a_located_error_and_a_dead_letter() -> No
         w.online.terminate("sess", 10, Dec("1E+16"), NOV + timedelta(minutes=1))
     assert info.value.event_id == "occ|sess|10|1"
     assert [d.event_id for d in w.store.dead_letters()] == ["occ|sess|10|1"]
+
+
+
+JUNK = st.one_of(st.none(), st.integers(), st.lists(st.integers(), max_size=2),
+                 st.just("\ud800"), st.just(Dec("1E+999999")), st.just(Dec("NaN")),
+                 st.dictionaries(st.text(max_size=2), st.integers(), max_size=2))
+FIELDS = ("id", "subscriber", "account", "usage_type", "start", "quantity", "unit", "zone")
+
+
+@given(st.one_of(JUNK.map(lambda junk: (None, junk)), st.tuples(st.sampled_from(FIELDS), JUNK)))
+@settings(max_examples=80, deadline=None)
+def test_anything_handed_to_charge_event_is_a_located_rejection(bad: tuple[str | None,
+                                                                           object]) -> None:
+    w = World(prepaid=True, balance="100.00")
+    field, junk = bad
+    event = junk if field is None else replace(usage("h1", "s1", 1, unit="GB"), **{field: junk})
+    with pytest.raises(EventRejectedError) as info:
+        w.online.charge_event(event)  # type: ignore[arg-type]
+    (dead,) = w.store.dead_letters()  # nothing lost: the rejection is kept with its reason
+    assert dead.reason == info.value.reason
+    assert w.store.lines() == []
+    assert w.store.get_counters(["bal|a-s1"]) == {"bal|a-s1": Dec("100.00")}

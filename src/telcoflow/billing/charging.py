@@ -286,14 +286,14 @@ class OnlineCharging:
         return amount, units, own, item_type
 
     @staticmethod
-    def _rejected(batch: Batch, event: UsageEvent) -> EventRejectedError | None:
+    def _rejected(batch: Batch, event: object) -> EventRejectedError | None:
         """The error of a rejected event (its dead letter is in the transaction), if any."""
         if not batch.rejected:
             return None
         (reason,) = batch.rejected
         (dead,) = batch.tx.changes.dead_letters
-        return EventRejectedError(dead.message or f"event {event.id}: rejected ({reason})",
-                                  reason=reason, event_id=event.id)
+        return EventRejectedError(dead.message or f"event {dead.event_id}: rejected ({reason})",
+                                  reason=reason, event_id=dead.event_id)
 
     def _commit(self, res: Reservation, used: Decimal, now: datetime) -> Commit:
         if used < 0:
@@ -384,17 +384,14 @@ class OnlineCharging:
         rejects raises :class:`~telcoflow.errors.EventRejectedError` with the reason (its
         dead letter is written).
         """
-        sub = self.profiles.subscriber(event.subscriber)
-        if sub is None or sub.account.id != event.account:
-            raise EventRejectedError(
-                f"event {event.id}: unknown subscriber {event.subscriber!r} of account "
-                f"{event.account!r}", reason="unknown-subscriber", event_id=event.id)
-        account = sub.account
-        tx, batch = self._run(event)
+        tx, batch = self._run(event)  # validates anything it is handed first
         error = self._rejected(batch, event)
         if error is not None:
             tx.commit()
             raise error
+        sub = self.profiles.subscriber(event.subscriber)
+        assert sub is not None  # enriched by the graph
+        account = sub.account
         amount, from_allowance, own, item_type = self._outcome(batch, account)
         if batch.duplicates:
             return EventCharge(event.id, True, amount, from_allowance, None, "already charged")
