@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal as Dec
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from test_billing_period_rating import GRADUATED, NOV, catalog_with, data_total, usage
 
@@ -82,16 +82,16 @@ def test_an_event_charge_counts_the_tax_against_the_balance() -> None:
     assert w.store.get_counters(["bal|a-s1"]) == {"bal|a-s1": Dec("1.20")}
 
 
-def test_a_commit_the_graph_rejects_is_a_located_error_and_a_dead_letter() -> None:
+def test_a_commit_the_graph_rejects_is_an_error_and_a_dead_letter() -> None:
     w = World()
-    w.online.initial("sess", "s1", 10, Dec(1), NOV)
-    # a commit in the future beyond the event-time window, say, is not the point: a
-    # negative use is refused before rating; an unknown unit reaches the graph's checks
-    with pytest.raises(EventRejectedError) as info:
-        w.online.terminate("sess", 10, Dec("1E+16"), NOV + timedelta(minutes=1))
-    assert info.value.event_id == "occ|sess|10|1"
+    w.online.initial("sess", "s1", 10, Dec(1), NOV, zone="")
+    # the used units are posted as the event occ|sess|10|1, which the graph's validation
+    # refuses (a usage event needs a zone): the error names it, its dead letter is written
+    with pytest.raises(EventRejectedError, match="zone") as info:
+        w.online.terminate("sess", 10, Dec(1), NOV + timedelta(minutes=1))
+    assert (info.value.event_id, info.value.reason) == ("occ|sess|10|1", "invalid")
     assert [d.event_id for d in w.store.dead_letters()] == ["occ|sess|10|1"]
-
+    assert w.store.lines() == []
 
 
 JUNK = st.one_of(st.none(), st.integers(), st.lists(st.integers(), max_size=2),
@@ -106,10 +106,35 @@ def test_anything_handed_to_charge_event_is_a_located_rejection(bad: tuple[str |
                                                                            object]) -> None:
     w = World(prepaid=True, balance="100.00")
     field, junk = bad
-    event = junk if field is None else replace(usage("h1", "s1", 1, unit="GB"), **{field: junk})
+    event = junk if field is None else replace(usage("h1", "s1", 1, unit="GB"),
+                                               **{field: junk})  # type: ignore[arg-type]
     with pytest.raises(EventRejectedError) as info:
         w.online.charge_event(event)  # type: ignore[arg-type]
     (dead,) = w.store.dead_letters()  # nothing lost: the rejection is kept with its reason
     assert dead.reason == info.value.reason
     assert w.store.lines() == []
     assert w.store.get_counters(["bal|a-s1"]) == {"bal|a-s1": Dec("100.00")}
+
+
+@given(st.sampled_from(["session", "rating_group", "now", "requested", "used"]), JUNK)
+@settings(max_examples=60, deadline=None)
+def test_malformed_credit_control_requests_are_refused_as_invalid(field: str,
+                                                                   junk: object) -> None:
+    assume(not (field == "rating_group" and type(junk) is int))  # another group: no-reservation
+    w = World(prepaid=True, balance="100.00")
+    args: dict[str, object] = {"session": "sess", "rating_group": 10, "now": NOV,
+                               "requested": Dec(1), "used": Dec(1)}
+    w.online.initial("sess", "s1", 10, Dec(1), NOV)
+    args[field] = junk
+    if field == "requested":
+        def request() -> object:
+            return w.online.initial("s2", "s1", 10, junk, NOV)  # type: ignore[arg-type]
+    else:
+        def request() -> object:
+            return w.online.terminate(args["session"], args["rating_group"],  # type: ignore[arg-type]
+                                      args["used"], args["now"])  # type: ignore[arg-type]
+    with pytest.raises(EventRejectedError) as info:
+        request()
+    assert info.value.reason == "invalid"
+    assert w.store.lines() == []
+    assert [r.session_id for r in w.online.open_reservations] == ["sess"]

@@ -41,13 +41,13 @@ from telcoflow.billing.periods import PeriodResolver
 from telcoflow.billing.prepaid import balance_key, debt_key
 from telcoflow.billing.profiles import AccountProfile, ProfileCache, SubscriberProfile
 from telcoflow.billing.realtime import default_graph
-from telcoflow.billing.steps import period_usage_keys
+from telcoflow.billing.steps import MAX_QUANTITY, number_problem, period_usage_keys
 from telcoflow.errors import EventRejectedError, RatingError
 from telcoflow.events import UsageEvent
 from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy
 from telcoflow.rating.allowances import allowance_key
 from telcoflow.rating.rater import Rater, Tariff
-from telcoflow.stores.base import LedgerStore
+from telcoflow.stores.base import LedgerStore, storable_id
 
 __all__ = ["Commit", "EventCharge", "Grant", "OnlineCharging", "Reservation"]
 
@@ -296,10 +296,6 @@ class OnlineCharging:
                                   reason=reason, event_id=dead.event_id)
 
     def _commit(self, res: Reservation, used: Decimal, now: datetime) -> Commit:
-        if used < 0:
-            raise EventRejectedError(
-                f"session {res.session_id}: `used` must be >= 0 (got {used})",
-                reason="invalid", event_id=res.session_id)
         sub = res.subscriber
         account = sub.account
         tariff = self._tariff(sub, res.usage_type, res.zone, res.rating_group, res.session_id,
@@ -324,11 +320,38 @@ class OnlineCharging:
         return Commit(res.session_id, res.rating_group, used, from_allowance, amount, released,
                       owed if owed > 0 else _ZERO)
 
+    @staticmethod
+    def _check(session_id: object, rating_group: object, now: object,
+               **amounts: object) -> None:
+        """Refuse a malformed request (reason ``invalid``) before anything is read or held:
+        the session id is text, the rating group an int, ``now`` a datetime, each unit
+        count a finite, non-negative Decimal within :data:`~telcoflow.billing.steps.
+        MAX_QUANTITY`."""
+        sid = session_id if storable_id(session_id) else repr(session_id)[:80]
+        problem = None
+        if not storable_id(session_id) or not session_id:
+            problem = f"session id must be non-empty text (got {session_id!r:.60})"
+        elif type(rating_group) is not int:
+            problem = f"`rating_group` must be an int (got {rating_group!r:.60})"
+        elif not isinstance(now, datetime):
+            problem = f"`now` must be a datetime (got {now!r:.60})"
+        else:
+            for name, value in amounts.items():
+                problem = number_problem(value, name, f"in session {sid}", MAX_QUANTITY)
+                if problem is None and value < 0:  # type: ignore[operator]
+                    problem = f"`{name}` must be >= 0 (got {value})"
+                if problem is not None:
+                    break
+        if problem is not None:
+            raise EventRejectedError(f"session {sid}: {problem}", reason="invalid",
+                                     event_id=sid)
+
     # -- the three requests -------------------------------------------------------------
     def initial(self, session_id: str, subscriber: str, rating_group: int, requested: Decimal,
                 now: datetime, *, zone: str = "home") -> Grant:
         """CCR-Initial: reserve up to ``requested`` units for ``rating_group``."""
-        sub = self.profiles.subscriber(subscriber)
+        self._check(session_id, rating_group, now, requested=requested)
+        sub = self.profiles.subscriber(subscriber) if storable_id(subscriber) else None
         if sub is None:
             raise EventRejectedError(f"session {session_id}: unknown subscriber "
                                      f"{subscriber!r}", reason="unknown-subscriber",
@@ -358,6 +381,7 @@ class OnlineCharging:
     def update(self, session_id: str, rating_group: int, used: Decimal, requested: Decimal,
                now: datetime) -> tuple[Commit, Grant]:
         """CCR-Update: commit ``used`` units, then reserve up to ``requested`` again."""
+        self._check(session_id, rating_group, now, used=used, requested=requested)
         res = self._get(session_id, rating_group)
         res.money = _ZERO
         res.allowance_units = {}
@@ -367,6 +391,7 @@ class OnlineCharging:
     def terminate(self, session_id: str, rating_group: int, used: Decimal,
                   now: datetime) -> Commit:
         """CCR-Terminate: commit the last ``used`` units and release the rest."""
+        self._check(session_id, rating_group, now, used=used)
         res = self._get(session_id, rating_group)
         del self._open[(session_id, rating_group)]
         return self._commit(res, used, now)

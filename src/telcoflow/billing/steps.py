@@ -49,6 +49,7 @@ from telcoflow.rating.rater import Rater, Tariff
 from telcoflow.stores.base import Claim, LineKey, storable_id
 
 __all__ = [
+    "MAX_QUANTITY",
     "USAGE_TYPES",
     "CreditControl",
     "Deduplicate",
@@ -63,6 +64,7 @@ __all__ = [
     "Tax",
     "Validate",
     "closed_flag",
+    "number_problem",
     "period_usage_keys",
 ]
 
@@ -115,15 +117,16 @@ _TEXT_FIELDS: dict[type, tuple[str, ...]] = {
 }
 
 
-def _number_problem(value: object, name: str, eid: str, maximum: Decimal) -> str | None:
-    """What is wrong with a quantity or amount, or ``None``."""
+def number_problem(value: object, name: str, where: str, maximum: Decimal) -> str | None:
+    """What is wrong with a quantity or amount (``where``: ``"in event e1"``), or ``None``:
+    a finite Decimal of at most ``maximum`` and :data:`MAX_DIGITS` significant digits."""
     if type(value) is not Decimal or not value.is_finite():
-        return f"`{name}` must be a finite Decimal (got {value!r:.60} in event {eid})"
+        return f"`{name}` must be a finite Decimal (got {value!r:.60} {where})"
     if abs(value) > maximum:
-        return f"`{name}` must be at most {maximum:.0E} (got {value:.6E} in event {eid})"
+        return f"`{name}` must be at most {maximum:.0E} (got {value:.6E} {where})"
     if len(value.as_tuple().digits) > MAX_DIGITS:
         return (f"`{name}` must have at most {MAX_DIGITS} significant digits (got "
-                f"{len(value.as_tuple().digits)} in event {eid})")
+                f"{len(value.as_tuple().digits)} {where})")
     return None
 
 
@@ -173,7 +176,7 @@ class Validate:
             return (f"`start` must be a datetime (got {getattr(e, 'start', None)!r:.60} "
                     f"in event {eid})")
         if isinstance(e, UsageEvent):
-            problem = _number_problem(e.quantity, "quantity", eid, MAX_QUANTITY)
+            problem = number_problem(e.quantity, "quantity", f"in event {eid}", MAX_QUANTITY)
             if problem is not None:
                 return problem
             if e.quantity < 0:
@@ -193,7 +196,7 @@ class Validate:
             if e.fee_type not in FEE_TYPES:
                 return (f"`fee_type` must be one of {sorted(FEE_TYPES)} (got {e.fee_type!r} "
                         f"in event {eid})")
-            return _number_problem(e.amount, "amount", eid, MAX_AMOUNT)
+            return number_problem(e.amount, "amount", f"in event {eid}", MAX_AMOUNT)
         if isinstance(e, LifecycleEvent):
             if e.action not in LIFECYCLE_ACTIONS:
                 return (f"`action` must be one of {sorted(LIFECYCLE_ACTIONS)} "
@@ -203,7 +206,7 @@ class Validate:
         if e.payment_type not in PAYMENT_TYPES:
             return (f"`payment_type` must be one of {sorted(PAYMENT_TYPES)} "
                     f"(got {e.payment_type!r} in event {eid})")
-        problem = _number_problem(e.amount, "amount", eid, MAX_AMOUNT)
+        problem = number_problem(e.amount, "amount", f"in event {eid}", MAX_AMOUNT)
         if problem is not None:
             return problem
         if not e.amount > 0:
