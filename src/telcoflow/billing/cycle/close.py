@@ -301,7 +301,7 @@ class CycleCloser:
             gross = net + tax
             lines.append(new_record(BillLine, (
                 line_no, w.subscriber_id, w.item_type, w.description, w.quantity, w.unit,
-                amount, discount, net, category, rate, tax, gross)))
+                amount, discount, net, category, rate, tax, gross, "")))
             grp = tax_groups.get(category)
             if grp is None:
                 tax_groups[category] = [rate, net, tax]
@@ -342,7 +342,8 @@ class CycleCloser:
             account.currency, account.locale, tuple(lines), tuple(discounts), taxes, parts,
             position, subtotal, discount_total, tax_total, total,
             tuple([d.coupon for d in discounts if d.coupon]) if discounts else (),
-            account.address, tuple([s.subscriber_id for s in account.subscriptions]))
+            account.address, tuple([s.subscriber_id for s in account.subscriptions]),
+            "bill", (), None, _ZERO, _ZERO, None, _ZERO)
 
 
 _RANK = {"recurring": 0, "one_time": 1, "voice": 2, "data": 3, "sms": 4, "slice": 5,
