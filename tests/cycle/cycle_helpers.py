@@ -6,24 +6,51 @@ from datetime import date
 from decimal import Decimal
 
 from telcoflow.billing.cycle import BillCycle, BillingAccount, PayerRule, Subscription
+from telcoflow.catalog import Catalog
 from telcoflow.stores.base import LedgerLine
+
+CATALOG_YAML = """\
+kind: catalog
+currency: EUR
+tax_defaults: {category: telecom, jurisdiction: default}
+tax_categories:
+  - id: telecom
+    rates: [{jurisdiction: "*", percent: 20}, {jurisdiction: ES-CN, percent: 7}]
+  - id: digital
+    rates: [{jurisdiction: "*", percent: 10}, {jurisdiction: ES-CN, percent: 7}]
+tariffs:
+  - {id: slice, service: slice, unit: hour, price: {model: per_unit, unit_price: 2.00},
+     tax_category: digital}
+offerings:
+  - id: basic
+    name: 5G Basic
+    prices:
+      - {price_type: recurring, id: plan, amount: 20.00, period: month}
+      - {price_type: usage, id: slice, tariff: slice}
+  - id: family
+    name: 5G Family
+    prices:
+      - {price_type: recurring, id: plan, amount: 30.00, period: month}
+      - {price_type: usage, id: slice, tariff: slice}
+discounts:
+  - {id: data-10, kind: percentage, percent: 10, cap: 2.00, name: "10% off data",
+     applies_to: {price_types: [usage]}, requires_offerings: [basic]}
+  - {id: welcome, kind: fixed, amount: 3.00, coupon_code: W3, name: Welcome coupon}
+"""
 
 POLICY_YAML = """\
 kind: close-policy
 currency: EUR
 payment_terms_days: 14
-plans:
-  basic: {fee: "20.00", description: "5G Basic"}
-  family: {fee: "30.00", description: "5G Family", minimum_spend: "60.00"}
-discounts:
-  - {id: data-10, kind: percentage, value: "10", applies_to: [data], threshold: "10.00",
-     cap: "2.00", description: "10% off data"}
-  - {id: welcome, kind: fixed, value: "3.00", coupon: W3, description: "Welcome coupon"}
-tax_categories: {slice: digital}
-taxes:
-  default: {telecom: "20", digital: "10"}
-  ES-CN: {telecom: "7", digital: "7"}
 """
+
+
+def catalog() -> Catalog:
+    """The test catalog (plans, taxes, discounts of the close tests)."""
+    from telcoflow.loading.catalog import parse_catalog
+
+    return parse_catalog(CATALOG_YAML, "cycle-catalog.yaml")
+
 
 NOV = BillCycle.for_month(1, 2026, 11)
 
