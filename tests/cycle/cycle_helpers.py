@@ -3,44 +3,21 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from decimal import Decimal
 
 from telcoflow.billing.cycle import BillCycle, BillingAccount, PayerRule, Subscription
 from telcoflow.catalog import Catalog
 from telcoflow.stores.base import LedgerLine
 
-CATALOG_YAML = """\
-kind: catalog
-currency: EUR
-tax_defaults: {category: telecom, jurisdiction: default}
-tax_categories:
-  - id: telecom
-    rates: [{jurisdiction: "*", percent: 20}, {jurisdiction: ES-CN, percent: 7}]
-  - id: digital
-    rates: [{jurisdiction: "*", percent: 10}, {jurisdiction: ES-CN, percent: 7}]
-tariffs:
-  - {id: slice, service: slice, unit: hour, price: {model: per_unit, unit_price: 2.00},
-     tax_category: digital}
-offerings:
-  - id: basic
-    name: 5G Basic
-    prices:
-      - {price_type: recurring, id: plan, amount: 20.00, period: month}
-      - {price_type: usage, id: slice, tariff: slice}
-  - id: family
-    name: 5G Family
-    prices:
-      - {price_type: recurring, id: plan, amount: 30.00, period: month}
-      - {price_type: usage, id: slice, tariff: slice}
-discounts:
-  - {id: data-10, kind: percentage, percent: 10, cap: 2.00, name: "10% off data",
-     applies_to: {price_types: [usage]}, requires_offerings: [basic]}
-  - {id: welcome, kind: fixed, amount: 3.00, coupon_code: W3, name: Welcome coupon}
-"""
+#: The catalog of the close tests (plan fees, taxes, discounts), in tests/cycle/close-catalog.yaml
+CATALOG_PATH = Path(__file__).with_name("close-catalog.yaml")
+CATALOG_YAML = CATALOG_PATH.read_text(encoding="utf-8")
 
-POLICY_YAML = """\
+POLICY_YAML = f"""\
 kind: close-policy
 currency: EUR
+catalog: {CATALOG_PATH}
 payment_terms_days: 14
 """
 
@@ -76,6 +53,10 @@ def family_account(**kw: object) -> BillingAccount:
 
 
 FAMILY_LINES = (
+    # plan fees as the real-time path posts them from the catalog: S1 basic 20.00 for the
+    # month, S2 family 30.00 from 16 Nov: 15 of 30 days = 15.00
+    line("A", "S1", "recurring", "20.00", "1"),
+    line("A", "S2", "recurring", "15.00", "1"),
     line("A", "S1", "voice", "5.005", "300"),
     line("A", "S1", "data", "15.00", "2048"),
     line("A", "S2", "slice", "4.00", "2"),
