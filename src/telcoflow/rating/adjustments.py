@@ -406,9 +406,9 @@ class TaxRules:
                         found = price.tax_category or tariff.tax_category
                         break
                 elif isinstance(price, RecurringPrice) and item_type == "recurring":
+                    # the ledger's recurring line is the plan fee: the first recurring price
                     found = price.tax_category
-                    if found is not None:
-                        break
+                    break
             if found is None:
                 found = off.tax_category
         if found is None:
