@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from decimal import Decimal as D
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -35,7 +35,6 @@ from telcoflow.rating.adjustments import TaxRules
 from telcoflow.rating.catalog_rater import CatalogRater
 from telcoflow.stores.base import LedgerLine
 
-
 CATALOG = """\
 kind: catalog
 currency: EUR
@@ -55,6 +54,7 @@ offerings:
     tax_category: prepaid
     prices: [{price_type: recurring, id: plan, amount: 5.00, period: month}]
 """
+D = Decimal
 POLICY = parse_close_policy("kind: close-policy\ncurrency: EUR\n")
 
 
