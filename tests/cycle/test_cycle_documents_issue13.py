@@ -276,3 +276,24 @@ def test_renderers_handle_statements_and_payer_documents() -> None:
         assert f'"@documentKind":"{doc.kind}"' in bill_to_tmf678_json(doc)
     assert b'kind="payer"' in render_bill_xml(payer)
     assert b"<closing>17.60</closing>" in render_bill_xml(statement)
+
+
+def test_accounts_from_profiles_give_payers_members_and_prepaid_funding() -> None:
+    from telcoflow.billing.cycle.sources import accounts_from_profiles
+    from telcoflow.billing.prepaid import top_up_key
+    from telcoflow.billing.profiles import SplitPolicy
+
+    corp = AccountProfile("CORP")
+    staff = AccountProfile("E1", split=SplitPolicy("CORP", frozenset({"recurring"})))
+    pre = AccountProfile("P1", prepaid=True, postpaid_items=frozenset({"recurring"}))
+    subs = {"E1": [Subscription("E1-1", "business-30")],
+            "P1": [Subscription("P1-1", "prepaid-go")]}
+    by_id = {a.account_id: a for a in accounts_from_profiles(
+        [corp, staff, pre], subs, period=NOV.key,
+        counters={top_up_key("P1", NOV.key): D("30.00")}, names={"E1": "Eve"})}
+    assert by_id["CORP"].members == (Member("E1", ("E1-1",), "Eve"),)
+    assert by_id["E1"].payers == (PayerRule("CORP", frozenset({"recurring"})),)
+    assert (by_id["P1"].prepaid, by_id["P1"].postpaid_items, by_id["P1"].top_ups) == (
+        True, frozenset({"recurring"}), D("30.00"))
+    assert by_id["E1"].name == "Eve"
+    assert by_id["CORP"].name == "CORP"
