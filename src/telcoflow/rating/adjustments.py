@@ -191,8 +191,8 @@ def apply_discounts(
     ``held_offerings`` (the offerings of the account's own subscriptions) to hold every one
     of them, and is never granted without it. The cycle close derives them from the
     account's subscriptions itself. Each covers the positive lines its scope matches
-    (``categories`` are the lines' resolved tax categories), on what previous discounts left. Returns the discount taken
-    off each line and the applied discounts.
+    (``categories`` are the lines' resolved tax categories), on what previous discounts left.
+    Returns the discount taken off each line and the applied discounts.
     """
     if not lines:
         return [], []
