@@ -219,7 +219,22 @@ def test_ledger_tax_is_recorded_and_replaced_by_the_rule() -> None:
     assert isinstance(bill, Bill)
     assert (bill.ledger_tax, bill.tax_total, bill.total) == (D("2.002"), D("2.00"), D("12.01"))
     # ledger total - ledger tax + tax by the rule = total: 12.012 - 2.002 + 2.00 = 12.01
-    assert D("12.012") - bill.ledger_tax + bill.tax_total == bill.total
+    assert bill.ledger_total == D("12.012")
+    assert bill.ledger_total - bill.ledger_tax + bill.tax_total == bill.total
+    assert bill.rounding == 0
+
+
+def test_rounding_and_close_discounts_explain_the_rest() -> None:
+    # ledger: data 10.005 (-> 10.01 on the line, +0.005) and its exact tax 2.001;
+    # bill: 10.01 + 20 % (2.002 -> 2.00) = 12.01
+    # 12.01 = 12.006 - 2.001 + 2.00 - 0 + 0.005
+    account = BillingAccount("T", "Tess", "EUR", subscriptions=(Subscription("T-1",
+                                                                             "postpaid-20"),))
+    bill = _close(account, [line("T", "T-1", "data", "10.005", "10"),
+                            line("T", "T-1", "tax", "2.001", "0")])
+    assert isinstance(bill, Bill)
+    assert (bill.ledger_total, bill.total, bill.close_discount_total, bill.rounding) == (
+        D("12.006"), D("12.01"), D(0), D("0.005"))
 
 
 def test_category_without_rate_is_refused_where_defined() -> None:
