@@ -291,6 +291,8 @@ def test_renderers_handle_statements_and_payer_documents() -> None:
         assert f'"@documentKind":"{doc.kind}"' in bill_to_tmf678_json(doc)
     assert b'kind="payer"' in render_bill_xml(payer)
     assert b"<closing>17.60</closing>" in render_bill_xml(statement)
+    # what each document was built from, for a reconciliation from the stored XML
+    assert b'<ledger total="12.40" tax="0"/></bill>' in render_bill_xml(statement)
 
 
 def test_accounts_from_profiles_give_payers_members_and_prepaid_funding() -> None:
