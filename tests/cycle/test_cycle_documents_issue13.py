@@ -314,3 +314,13 @@ def test_accounts_from_profiles_give_payers_members_and_prepaid_funding() -> Non
         True, frozenset({"recurring"}), D("30.00"))
     assert by_id["E1"].name == "Eve"
     assert by_id["CORP"].name == "CORP"
+
+
+def test_bill_run_job_refuses_a_policy_without_catalog(tmp_path: Path) -> None:
+    from telcoflow.billing.cycle import sqlite_job
+
+    policy = tmp_path / "close.yaml"
+    policy.write_text("kind: close-policy\ncurrency: EUR\n", encoding="utf-8")
+    with pytest.raises(DefinitionError, match="names no `catalog`"):
+        sqlite_job(policy=policy, ledger=tmp_path / "l.db", accounts=tmp_path / "a.db",
+                   store=tmp_path / "s.db", cycle_day=1, year=2026, month=11)
