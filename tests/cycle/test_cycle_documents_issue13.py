@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
 from cycle_helpers import NOV, line
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from telcoflow.billing.cycle import (
     Bill,
@@ -324,3 +326,17 @@ def test_bill_run_job_refuses_a_policy_without_catalog(tmp_path: Path) -> None:
     with pytest.raises(DefinitionError, match="names no `catalog`"):
         sqlite_job(policy=policy, ledger=tmp_path / "l.db", accounts=tmp_path / "a.db",
                    store=tmp_path / "s.db", cycle_day=1, year=2026, month=11)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.decimals(min_value=0, max_value=10_000, places=2), min_size=1, max_size=8),
+       st.decimals(min_value=0, max_value=30, places=1))
+def test_per_bill_rate_parts_sum_to_the_rounded_total(nets: list[Decimal],
+                                                      rate: Decimal) -> None:
+    rules = TaxRules(_catalog("per-bill-rate"))
+    parts = rules.line_taxes(nets, rate, D("0.01"))
+    exact = [n * rate / 100 for n in nets]
+    # the rule's figure: the exact tax of all lines rounded once (half-up)
+    assert sum(parts, D(0)) == sum(exact, D(0)).quantize(D("0.01"), ROUND_HALF_UP)
+    # each line's part within one cent of its exact tax
+    assert all(abs(p - e) < D("0.01") for p, e in zip(parts, exact, strict=True))
