@@ -340,3 +340,18 @@ def test_per_bill_rate_parts_sum_to_the_rounded_total(nets: list[Decimal],
     assert sum(parts, D(0)) == sum(exact, D(0)).quantize(D("0.01"), ROUND_HALF_UP)
     # each line's part within one cent of its exact tax
     assert all(abs(p - e) < D("0.01") for p, e in zip(parts, exact, strict=True))
+
+
+def test_a_statement_whose_balance_does_not_add_up_is_refused() -> None:
+    from telcoflow.errors import MoneyError
+
+    account = BillingAccount("P1", "Pia", "EUR", prepaid=True, top_ups=D("30.00"),
+                             subscriptions=(Subscription("P1-1", "prepaid-go"),))
+    statement = _close(account, [line("P1", "P1-1", "data", "12.40", "2048")])
+    assert isinstance(statement, Bill)
+    assert check_bill(statement) == []
+    # closing 17.60 = 0 + 30.00 - 12.40; claim 18.60 instead
+    with pytest.raises(MoneyError, match=r"closing balance 18.60 != opening 0 \+ top-ups 30.00"):
+        replace(statement, closing_balance=D("18.60"))
+    with pytest.raises(MoneyError, match="kind is 'invoice'"):
+        replace(statement, kind="invoice")
