@@ -355,3 +355,33 @@ def test_a_statement_whose_balance_does_not_add_up_is_refused() -> None:
         replace(statement, closing_balance=D("18.60"))
     with pytest.raises(MoneyError, match="kind is 'invoice'"):
         replace(statement, kind="invoice")
+
+
+def test_first_cycle_discounts_follow_the_subscription_start() -> None:
+    from datetime import date
+
+    catalog = parse_catalog(CATALOG.replace("RULE", "per-line") + """\
+discounts:
+  - {id: intro, kind: fixed, amount: 5.00, duration: once}
+  - {id: bundle, kind: percentage, percent: 10, requires_offerings: [postpaid-20, business-30]}
+""", "d.yaml")
+    lines = [line("N", "N-1", "recurring", "20.00")]
+
+    def bill_of(start: date | None, *extra: Subscription) -> Bill:
+        account = BillingAccount("N", "Ned", "EUR", subscriptions=(
+            Subscription("N-1", "postpaid-20", start=start), *extra))
+        result = close_account(account, lines, NOV, POLICY, catalog)
+        assert isinstance(result, Bill)
+        return result
+
+    # started 1 Nov: the first cycle, intro 5.00; started in October: not; no start: not
+    assert [d.discount_id for d in bill_of(date(2026, 11, 1)).discounts] == ["intro"]
+    assert bill_of(date(2026, 10, 3)).discounts == ()
+    assert bill_of(None).discounts == ()
+    # the bundle needs both offerings held in the cycle: a business-30 that ended in
+    # October does not count; one held now does (10 % of 20.00 = 2.00)
+    ended = Subscription("N-2", "business-30", date(2026, 9, 1), date(2026, 10, 31))
+    assert bill_of(None, ended).discounts == ()
+    held = Subscription("N-2", "business-30")
+    assert [(d.discount_id, d.amount) for d in bill_of(None, held).discounts] == [
+        ("bundle", D("2.00"))]

@@ -289,8 +289,7 @@ class CycleCloser:
                      if realtime_discounts else [])
         specs = self._specs(quantum)
         if specs and work:
-            discounts.extend(_apply_discounts(account, work, specs, frozenset(plans.values()),
-                                              quantum, mode))
+            discounts.extend(_apply_discounts(account, work, specs, self.cycle, quantum, mode))
         return self._finish(account, work, discounts, quantum, mode, ledger_tax, ledger_total)
 
     def _finish(self, account: BillingAccount, work: list[_Line],
@@ -471,23 +470,52 @@ def _realtime_discounts(work: list[_Line], given: dict[str, Decimal], quantum: D
     return [DiscountApplied("realtime", "Discounts given during the cycle", total)]
 
 
+def _cycle_index(account: BillingAccount, cycle: BillCycle,
+                 offerings: Sequence[str]) -> int | None:
+    """How many cycles before ``cycle`` the earliest subscription (on one of ``offerings``,
+    any when empty) started: 0 = this one; ``None`` when no start is known."""
+    starts = [s.start for s in account.subscriptions
+              if s.start is not None and (not offerings or s.plan_id in offerings)]
+    if not starts:
+        return None
+    first = min(starts)
+    months = (cycle.start.year - first.year) * 12 + cycle.start.month - first.month
+    own = BillCycle.for_month(cycle.cycle_day, first.year, first.month)
+    if first < own.start:  # it started in the cycle before the one starting in its month
+        months += 1
+    return months
+
+
 def _apply_discounts(account: BillingAccount, work: list[_Line], specs: Sequence[_Discount],
-                     plans_held: frozenset[str], quantum: Decimal,
+                     cycle: BillCycle, quantum: Decimal,
                      mode: str) -> list[DiscountApplied]:
     """The catalog's discounts the account qualifies for, spread over what each covers.
 
     A bundle (``requires_offerings``) needs every required offering among the account's
-    *own* subscriptions; a coupon discount needs the coupon held and not yet redeemed (once
-    only, whatever its ``duration``); other discounts apply while valid.
+    *own* subscriptions held in the cycle; a coupon discount needs the coupon held and not
+    yet redeemed (once only, whatever its ``duration``); a discount for the first cycle(s)
+    (``duration: once`` or ``recurring`` with ``cycles``) applies while the earliest
+    subscription it covers is that young (never when no start is known); ``forever``
+    discounts apply while valid.
     """
     out: list[DiscountApplied] = []
+    plans_held: frozenset[str] | None = None
     for spec in specs:
-        if spec.requires and not spec.requires <= plans_held:
-            continue
+        if spec.requires:
+            if plans_held is None:
+                plans_held = frozenset([s.plan_id for s in account.subscriptions
+                                        if (s.start is None and s.end is None)
+                                        or s.days_held(cycle) > 0])
+            if not spec.requires <= plans_held:
+                continue
         coupon = spec.coupon
-        if coupon is not None and (coupon not in account.coupons
-                                   or coupon in account.redeemed_coupons):
-            continue  # once only: needs the coupon, not yet redeemed
+        if coupon is not None:
+            if coupon not in account.coupons or coupon in account.redeemed_coupons:
+                continue  # once only: needs the coupon, not yet redeemed
+        elif spec.spec.duration != "forever":
+            index = _cycle_index(account, cycle, spec.scope.offerings)
+            if index is None or not spec.spec.active_in_cycle(index):
+                continue
         covered: list[_Line] = []
         weights: list[Decimal] = []
         base = _ZERO
