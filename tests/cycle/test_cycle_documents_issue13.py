@@ -310,7 +310,7 @@ def test_accounts_from_profiles_give_payers_members_and_prepaid_funding() -> Non
     by_id = {a.account_id: a for a in accounts_from_profiles(
         [corp, staff, pre], subs, period=NOV.key,
         counters={top_up_key("P1", NOV.key): D("30.00")}, names={"E1": "Eve"})}
-    assert by_id["CORP"].members == (Member("E1", ("E1-1",), "Eve"),)
+    assert by_id["CORP"].members == (Member("E1", ("E1-1",), "Eve", ("business-30",)),)
     assert by_id["E1"].payers == (PayerRule("CORP", frozenset({"recurring"})),)
     assert (by_id["P1"].prepaid, by_id["P1"].postpaid_items, by_id["P1"].top_ups) == (
         True, frozenset({"recurring"}), D("30.00"))
@@ -385,3 +385,20 @@ discounts:
     held = Subscription("N-2", "business-30")
     assert [(d.discount_id, d.amount) for d in bill_of(None, held).discounts] == [
         ("bundle", D("2.00"))]
+
+
+def test_payer_lines_are_taxed_and_described_by_the_members_plans() -> None:
+    # CORP pays a member's 5.00 prepaid-go fee (category prepaid, 0 %) and a member's 30.00
+    # business-30 fee (telecom 20 %): 5.00 + 30.00 + 6.00 = 41.00
+    corp = BillingAccount("CORP", "Corp", "EUR", members=(
+        Member("M1", ("M1-1",), "Mo", ("prepaid-go",)),
+        Member("M2", ("M2-1",), "Max", ("business-30",))))
+    bill = _close(corp, [line("CORP", "M1-1", "recurring", "5.00"),
+                         line("CORP", "M2-1", "recurring", "30.00")])
+    assert isinstance(bill, Bill)
+    assert [(ln.description, ln.tax_category, ln.tax) for ln in bill.lines] == [
+        ("Go prepaid", "prepaid", D("0.00")), ("Business 5G", "telecom", D("6.00"))]
+    assert bill.total == D("41.00")
+    from telcoflow.billing.cycle.sources import account_from_json, account_to_json
+
+    assert account_from_json(account_to_json(corp)) == corp

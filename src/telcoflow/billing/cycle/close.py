@@ -274,6 +274,9 @@ class CycleCloser:
         mode = self._mode
         items = self._items
         plans = {s.subscriber_id: s.plan_id for s in account.subscriptions}
+        if account.members:  # a payer's lines for its members: by the members' plans
+            for m in account.members:
+                plans.update(zip(m.subscribers, m.plans, strict=False))
         category_of = self.taxes.category
         work: list[_Line] = []
         for (sub, item), (amount, quantity) in sorted(sums.items()):

@@ -134,6 +134,9 @@ class Member(NamedTuple):
     account_id: str
     subscribers: tuple[str, ...] = ()
     name: str = ""
+    #: the plan (catalog offering) of each subscriber, in order, when known: the payer's
+    #: lines for it are then described and taxed by that plan, as the member's would be
+    plans: tuple[str, ...] = ()
 
 
 class BillingAccount(NamedTuple):

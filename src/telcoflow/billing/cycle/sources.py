@@ -253,7 +253,8 @@ def account_to_json(account: BillingAccount) -> str:
     if account.address:
         d["adr"] = list(account.address)
     if account.members:
-        d["mem"] = [[m.account_id, list(m.subscribers), m.name] for m in account.members]
+        d["mem"] = [[m.account_id, list(m.subscribers), m.name, list(m.plans)]
+                    for m in account.members]
     if account.prepaid or account.postpaid_items:
         d["pre"] = [account.prepaid, sorted(account.postpaid_items),
                     str(account.opening_balance), str(account.top_ups)]
@@ -285,7 +286,8 @@ def account_from_json(text: str) -> BillingAccount:
         tuple([PayerRule(p[0], frozenset(p[1]), None if p[2] is None else Decimal(p[2]))
                for p in pay]) if pay else (),
         tuple(d.get("adr", ())),
-        tuple([new_record(Member, (m[0], tuple(m[1]), m[2])) for m in mem]) if mem else (),
+        tuple([new_record(Member, (m[0], tuple(m[1]), m[2], tuple(m[3]))) for m in mem])
+        if mem else (),
         *((bool(pre[0]), frozenset(pre[1]), Decimal(pre[2]), Decimal(pre[3])) if pre
           else (False, _NO_REDEEMED, _ZERO, _ZERO)),
     )
@@ -369,9 +371,10 @@ def accounts_from_profiles(
     members: dict[str, list[Member]] = {}
     for a in accounts:
         if a.split is not None:
+            held = subscriptions.get(a.id, ())
             members.setdefault(a.split.payer, []).append(new_record(Member, (
-                a.id, tuple([s.subscriber_id for s in subscriptions.get(a.id, ())]),
-                names.get(a.id, ""))))
+                a.id, tuple([s.subscriber_id for s in held]), names.get(a.id, ""),
+                tuple([s.plan_id for s in held]))))
     out = []
     for a in accounts:
         split = a.split
