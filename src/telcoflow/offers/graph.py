@@ -472,7 +472,9 @@ class PackCharges:
                        day: date, one_day: set[str]) -> dict[str, list[Decimal]]:
         """Per partner: customer, cost, share and line count of the benefits that start
         (+1) or stop (-1) on ``day``, for the days left in the cycle (only ``day`` for the
-        offerings in ``one_day``)."""
+        offerings in ``one_day``). A benefit that stops is credited the days left but stays
+        one line of the period (as :func:`~telcoflow.offers.partners.partner_report` counts
+        a holding that ends in the cycle)."""
         out: dict[str, list[Decimal]] = {}
         bcd = sub.account.bill_cycle_day
         start, _ = cycle_bounds(day, bcd)
@@ -485,9 +487,15 @@ class PackCharges:
                                                       day if offering_id in one_day else None)],
                                       cycle_start=start, cycle_day=bcd):
                 sums = out.setdefault(line.partner, [_ZERO] * 4)
-                for i, value in enumerate((line.customer.amount, line.partner_cost.amount,
-                                           line.revenue_share.amount, _ONE)):
-                    sums[i] += value if sign > 0 else -value
+                if sign > 0:
+                    sums[0] += line.customer.amount
+                    sums[1] += line.partner_cost.amount
+                    sums[2] += line.revenue_share.amount
+                    sums[3] += _ONE
+                else:  # the days left are credited; the line was held in the period all the same
+                    sums[0] -= line.customer.amount
+                    sums[1] -= line.partner_cost.amount
+                    sums[2] -= line.revenue_share.amount
         return out
 
 
