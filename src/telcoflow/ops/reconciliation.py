@@ -38,6 +38,7 @@ from lxml import etree
 from pydantic import Field
 
 from telcoflow.billing.cycle.model import Bill
+from telcoflow.billing.documents.xml import BILL_NAMESPACE
 from telcoflow.catalog.common import CurrencyCode, ExactDecimal, Frozen
 from telcoflow.errors import StoreError
 from telcoflow.money import Currency
@@ -62,7 +63,7 @@ _CTX = decimal.Context(prec=38, rounding=decimal.ROUND_HALF_EVEN,
                               decimal.Overflow])
 #: The discount id a close gives the discounts granted in real time (ledger ``discount`` lines).
 REALTIME_DISCOUNT = "realtime"
-_NS = {"b": "urn:telcoflow:bill:1"}
+_NS = {"b": BILL_NAMESPACE}
 
 
 class Carried(Frozen):
