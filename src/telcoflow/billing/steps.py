@@ -11,7 +11,7 @@ effect of the item is posted, so a rejected event leaves no trace but its dead l
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
@@ -44,6 +44,7 @@ from telcoflow.events import (
     local_fingerprint,
     same_payload,
 )
+from telcoflow.rating.adjustments import TaxRules
 from telcoflow.rating.allowances import Allowance, allowance_key
 from telcoflow.rating.rater import Rater, Tariff
 from telcoflow.stores.base import Claim, LineKey
@@ -830,25 +831,53 @@ class Discount:
 
 
 class Tax:
-    """Exclusive tax on each charge's net, by item type, posted as a ``tax`` line."""
+    """Exclusive tax on each charge's net, posted as a ``tax`` line (the real-time figure).
 
-    __slots__ = ("_keys",)
+    Built from the catalog's :class:`~telcoflow.rating.adjustments.TaxRules`
+    (``Tax(TaxRules(catalog))``), a charge's rate is that of its category under the
+    subscriber's offering (price, tariff, offering, catalog default); without rules, the
+    account profile's ``tax_rates`` by item type. The posted tax is exact (unrounded): the
+    cycle close rounds it by the catalog's rule, records what the ledger held as the bill's
+    ``ledger_tax`` and bills the rule's figure (see docs/cycle-close.md).
+    """
+
+    __slots__ = ("_fractions", "_keys", "rules")
     name = "tax"
     needs = ("discounted",)
     provides = ("taxed",)
 
-    def __init__(self) -> None:
+    def __init__(self, rules: TaxRules | None = None) -> None:
         self._keys: dict[LineKey, LineKey] = {}
+        self.rules = rules
+        self._fractions: dict[tuple[str, str], Decimal] = {}
+
+    def _fraction(self, rules: TaxRules, offer: str, item_type: str) -> Decimal:
+        key = (offer, item_type)
+        found = self._fractions.get(key)
+        if found is None:
+            found = self._fractions[key] = (
+                rules.rate(rules.category(offer, item_type)) / _HUNDRED)
+        return found
 
     def __call__(self, batch: Batch) -> None:
         """Compute and post the tax of every charge."""
         ledger = batch.tx.changes.ledger
         keys = self._keys
+        rules = self.rules
         for item in batch.items:
             account = item.account
-            if account is None or not item.charges or not account.tax_rates:
+            if account is None or not item.charges:
                 continue
-            rates = account.tax_rates
+            if rules is not None:
+                sub = item.subscriber
+                offer = sub.offer if sub is not None else ""
+                rates: Mapping[str, Decimal] = {
+                    c.item_type: self._fraction(rules, offer, c.item_type)
+                    for c in item.charges}
+            elif not account.tax_rates:
+                continue
+            else:
+                rates = account.tax_rates
             for c in item.charges:
                 rate = rates.get(c.item_type)  # inlined AccountProfile.tax_rate
                 if rate is None:

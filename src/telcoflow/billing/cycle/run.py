@@ -35,6 +35,7 @@ from telcoflow.billing.cycle.model import Bill, BillCycle, SkippedAccount
 from telcoflow.billing.cycle.policy import ClosePolicy
 from telcoflow.billing.cycle.sources import AccountDirectory, LedgerReader, rows_by_account
 from telcoflow.billing.cycle.store import BillStore, FinishedAccount
+from telcoflow.catalog.model import Catalog
 from telcoflow.errors import TelcoflowError
 
 __all__ = ["BillRunJob", "BillRunSummary", "Shard", "bill_run", "close_batch", "sqlite_job"]
@@ -87,6 +88,8 @@ class BillRunJob:
     formats: frozenset[str] = frozenset({"xml", "html"})
     batch_size: int = 500
     renderer_options: dict[str, Any] = field(default_factory=dict)
+    #: the catalog closed against (default: the one the policy names, loaded per worker)
+    catalog: Catalog | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.formats) - _FORMATS)
@@ -171,7 +174,7 @@ class _Worker:
         self.ledger = job.ledger()
         self.accounts = job.accounts()
         self.store = BillStore(job.store_path)
-        self.close = CycleCloser(job.policy, job.cycle)
+        self.close = CycleCloser(job.policy, job.cycle, job.catalog)
         self.renderers: list[tuple[str, Callable[[Bill], bytes]]] = []
         if "xml" in job.formats:
             self.renderers.append(("xml", render_bill_xml))

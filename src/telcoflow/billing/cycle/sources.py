@@ -17,7 +17,13 @@ from typing import Any, Protocol, runtime_checkable
 
 from telcoflow.billing.cycle._sqlite import connect as _connect
 from telcoflow.billing.cycle._sqlite import transaction as _tx
-from telcoflow.billing.cycle.model import BillingAccount, PayerRule, Subscription, new_record
+from telcoflow.billing.cycle.model import (
+    BillingAccount,
+    Member,
+    PayerRule,
+    Subscription,
+    new_record,
+)
 from telcoflow.stores.base import LedgerLine
 from telcoflow.stores.sqlite import recover
 
@@ -244,6 +250,11 @@ def account_to_json(account: BillingAccount) -> str:
                     for p in account.payers]
     if account.address:
         d["adr"] = list(account.address)
+    if account.members:
+        d["mem"] = [[m.account_id, list(m.subscribers), m.name] for m in account.members]
+    if account.prepaid or account.postpaid_items:
+        d["pre"] = [account.prepaid, sorted(account.postpaid_items),
+                    str(account.opening_balance), str(account.top_ups)]
     return json.dumps(d, separators=(",", ":"))
 
 
@@ -257,6 +268,8 @@ def account_from_json(text: str) -> BillingAccount:
     pos = d.get("pos")
     cpn = d.get("cpn")
     pay = d.get("pay")
+    mem = d.get("mem")
+    pre = d.get("pre")
     fromiso = date.fromisoformat
     subscriptions = tuple([
         new_record(Subscription, (s[0], s[1], None if s[2] is None else fromiso(s[2]),
@@ -270,6 +283,9 @@ def account_from_json(text: str) -> BillingAccount:
         tuple([PayerRule(p[0], frozenset(p[1]), None if p[2] is None else Decimal(p[2]))
                for p in pay]) if pay else (),
         tuple(d.get("adr", ())),
+        tuple([new_record(Member, (m[0], tuple(m[1]), m[2])) for m in mem]) if mem else (),
+        *((bool(pre[0]), frozenset(pre[1]), Decimal(pre[2]), Decimal(pre[3])) if pre
+          else (False, _NO_REDEEMED, _ZERO, _ZERO)),
     )
     account: BillingAccount = new_record(BillingAccount, fields)
     return account

@@ -1,0 +1,278 @@
+"""Issue 13 acceptance: every account with charges gets a document, prepaid statements, one
+tax rule (figures worked out by hand in the comments, independently of the code)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+from cycle_helpers import NOV, line
+
+from telcoflow.billing.cycle import (
+    Bill,
+    BillingAccount,
+    Member,
+    PayerRule,
+    SkippedAccount,
+    Subscription,
+    check_bill,
+    close_account,
+    parse_close_policy,
+)
+from telcoflow.billing.cycle.close import CycleCloser
+from telcoflow.billing.documents import render_bill_xml, validate_bill_xml
+from telcoflow.billing.documents.html import StatementRenderer
+from telcoflow.billing.documents.tmf678 import bill_to_tmf678_json
+from telcoflow.billing.profiles import AccountProfile, SubscriberProfile
+from telcoflow.billing.recurring import RecurringFees
+from telcoflow.catalog import Catalog
+from telcoflow.errors import DefinitionError
+from telcoflow.loading.catalog import parse_catalog
+from telcoflow.rating.adjustments import TaxRules
+from telcoflow.rating.catalog_rater import CatalogRater
+from telcoflow.stores.base import LedgerLine
+
+
+CATALOG = """\
+kind: catalog
+currency: EUR
+tax_defaults: {category: telecom, jurisdiction: NV, rule: RULE}
+tax_categories:
+  - {id: telecom, rates: [{jurisdiction: NV, percent: 20}]}
+  - {id: prepaid, rates: [{jurisdiction: NV, percent: 0}]}
+offerings:
+  - id: business-30
+    name: Business 5G
+    prices: [{price_type: recurring, id: plan, amount: 30.00, period: month}]
+  - id: postpaid-20
+    name: Basic 5G
+    prices: [{price_type: recurring, id: plan, amount: 20.00, period: month}]
+  - id: prepaid-go
+    name: Go prepaid
+    tax_category: prepaid
+    prices: [{price_type: recurring, id: plan, amount: 5.00, period: month}]
+"""
+POLICY = parse_close_policy("kind: close-policy\ncurrency: EUR\n")
+
+
+def _catalog(rule: str = "per-line") -> Catalog:
+    return parse_catalog(CATALOG.replace("RULE", rule), "issue13.yaml")
+
+
+def _close(account: BillingAccount, lines: list[LedgerLine],
+           rule: str = "per-line") -> Bill | SkippedAccount:
+    return close_account(account, lines, NOV, POLICY, _catalog(rule))
+
+
+def _fee_lines(account: str, subs: dict[str, str]) -> list[LedgerLine]:
+    """The cycle's plan fees as the real-time path posts them: RecurringFees over the
+    catalog's monthly fees (the one source of plan fees)."""
+    fees = RecurringFees(CatalogRater(_catalog()).monthly_fees())
+    profile = AccountProfile(account)
+    events = fees.cycle_fees([SubscriberProfile(s, profile, offer) for s, offer in subs.items()],
+                             datetime(2026, 11, 1).date())
+    return [LedgerLine(account, e.subscriber, "recurring", NOV.key, "EUR", e.amount, D(1))
+            for e in events]
+
+
+def test_recurring_only_account_gets_a_bill_of_its_plan_fee_plus_tax() -> None:
+    # plan 20.00 (catalog), nothing else; tax 20 % of 20.00 = 4.00; total 24.00
+    account = BillingAccount("R1", "Rae", "EUR", subscriptions=(Subscription("R1-1",
+                                                                             "postpaid-20"),))
+    bill = _close(account, _fee_lines("R1", {"R1-1": "postpaid-20"}))
+    assert isinstance(bill, Bill)
+    assert (bill.kind, bill.subtotal, bill.tax_total, bill.total) == (
+        "bill", D("20.00"), D("4.00"), D("24.00"))
+    assert bill.lines[0].description == "Basic 5G"
+    assert bill.position.amount_due == D("24.00")
+
+
+def test_corporate_payer_bill_lists_members_and_members_show_paid_by() -> None:
+    # the real-time split moved each employee's 30.00 fee to CORP: CORP's ledger holds
+    # 3 x 30.00 = 90.00 (one line per employee's subscriber); each employee's nets to 0.00
+    members = tuple(Member(f"E{i}", (f"E{i}-1",), f"Employee {i}") for i in (1, 2, 3))
+    corp = BillingAccount("CORP", "Corp Ltd", "EUR", members=members)
+    corp_lines = [replace(ln, account="CORP") for i in (1, 2, 3)
+                  for ln in _fee_lines(f"E{i}", {f"E{i}-1": "business-30"})]
+    bill = _close(corp, corp_lines)
+    assert isinstance(bill, Bill)
+    # 90.00 + 20 % = 90.00 + 18.00 = 108.00, all owed by CORP
+    assert (bill.kind, bill.subtotal, bill.tax_total, bill.total) == (
+        "payer", D("90.00"), D("18.00"), D("108.00"))
+    assert [(m.member_id, m.subscriber_id, m.net, m.tax, m.gross) for m in bill.members] == [
+        (f"E{i}", f"E{i}-1", D("30.00"), D("6.00"), D("36.00")) for i in (1, 2, 3)]
+    assert bill.position.amount_due == D("108.00")
+    assert check_bill(bill) == []
+
+    rule = (PayerRule("CORP", frozenset({"recurring"})),)
+    employee = BillingAccount("E1", "Employee 1", "EUR", payers=rule,
+                              subscriptions=(Subscription("E1-1", "business-30"),))
+    # the employee's ledger: +30.00 posted, -30.00 moved to CORP (quantity 1 kept)
+    member_bill = _close(employee, [line("E1", "E1-1", "recurring", "0.00", "1")])
+    assert isinstance(member_bill, Bill)
+    (fee,) = member_bill.lines
+    assert (fee.item_type, fee.gross, fee.paid_by) == ("recurring", D("0.00"), "CORP")
+    assert member_bill.position.amount_due == D("0.00")
+
+
+def test_close_time_split_gives_the_payer_part_and_the_holder_only_the_rest() -> None:
+    # not split in real time: the member's bill carries 30.00 + 6.00 = 36.00, CORP's part
+    rule = (PayerRule("CORP", frozenset({"recurring"})),)
+    employee = BillingAccount("E1", "Employee 1", "EUR", payers=rule,
+                              subscriptions=(Subscription("E1-1", "business-30"),))
+    bill = _close(employee, [*_fee_lines("E1", {"E1-1": "business-30"}),
+                             line("E1", "E1-1", "data", "5.00", "100")])
+    assert isinstance(bill, Bill)
+    # data 5.00 + 1.00 tax = 6.00 stays with E1; total 42.00
+    assert [(p.payer_id, p.amount) for p in bill.payer_parts] == [
+        ("CORP", D("36.00")), ("E1", D("6.00"))]
+    assert [ln.paid_by for ln in bill.lines] == ["CORP", ""]
+    assert bill.position.amount_due == D("6.00")
+
+
+def test_prepaid_statement_shows_balance_in_out_and_nothing_due() -> None:
+    # opened at 0.00, topped up 30.00; data 12.40 and plan 5.00 from the balance (0 % tax):
+    # out 17.40, closing 0.00 + 30.00 - 17.40 = 12.60, nothing due
+    account = BillingAccount("P1", "Pia", "EUR", prepaid=True, top_ups=D("30.00"),
+                             subscriptions=(Subscription("P1-1", "prepaid-go"),))
+    bill = _close(account, [line("P1", "P1-1", "recurring", "5.00"),
+                            line("P1", "P1-1", "data", "12.40", "2048")])
+    assert isinstance(bill, Bill)
+    assert bill.kind == "statement"
+    assert (bill.opening_balance, bill.top_ups, bill.paid_from_balance,
+            bill.closing_balance) == (D("0"), D("30.00"), D("17.40"), D("12.60"))
+    assert bill.tax_total == D("0.00")
+    assert {ln.paid_by for ln in bill.lines} == {"balance"}
+    assert bill.position.amount_due == D("0.00")
+    assert [(p.payer_id, p.amount) for p in bill.payer_parts] == [
+        ("balance", D("17.40")), ("P1", D("0.00"))]
+
+
+def test_hybrid_account_pays_usage_from_balance_and_is_billed_its_fees() -> None:
+    # usage from the balance (12.40 at 0 %); the plan fee postpaid: 5.00 + 0 % = 5.00 due
+    account = BillingAccount("H1", "Hal", "EUR", prepaid=True, top_ups=D("30.00"),
+                             postpaid_items=frozenset({"recurring"}),
+                             subscriptions=(Subscription("H1-1", "prepaid-go"),))
+    bill = _close(account, [line("H1", "H1-1", "recurring", "5.00"),
+                            line("H1", "H1-1", "data", "12.40", "2048")])
+    assert isinstance(bill, Bill)
+    assert bill.kind == "bill"
+    assert (bill.paid_from_balance, bill.closing_balance) == (D("12.40"), D("17.60"))
+    assert bill.position.amount_due == D("5.00")
+
+
+def test_prepaid_top_up_without_usage_still_gets_a_statement() -> None:
+    account = BillingAccount("P2", "Pat", "EUR", prepaid=True, top_ups=D("10.00"),
+                             opening_balance=D("2.50"),
+                             subscriptions=(Subscription("P2-1", "prepaid-go"),))
+    bill = _close(account, [])
+    assert isinstance(bill, Bill)
+    assert (bill.kind, bill.total, bill.closing_balance) == ("statement", D("0"), D("12.50"))
+
+
+def test_skips_say_why() -> None:
+    empty = BillingAccount("X", "X", "EUR")
+    idle = BillingAccount("Y", "Y", "EUR", subscriptions=(Subscription("Y-1", "postpaid-20"),))
+    assert _close(empty, []) == SkippedAccount("X", "no-subscribers")
+    assert _close(idle, []) == SkippedAccount("Y", "no-charges")
+
+
+@pytest.mark.parametrize(("rule", "tax", "parts"), [
+    # 20 % of 10.01 = 2.002 -> 2.00 per line; 3 lines: 6.00
+    ("per-line", D("6.00"), [D("2.00")] * 3),
+    # 20 % of 30.03 = 6.006 -> 6.01 once for the bill and rate; spread 2.01 + 2.00 + 2.00
+    ("per-bill-rate", D("6.01"), [D("2.01"), D("2.00"), D("2.00")]),
+])
+def test_tax_rule_per_line_or_per_bill_and_rate(rule: str, tax: D, parts: list[D]) -> None:
+    account = BillingAccount("T", "Tess", "EUR",
+                             subscriptions=tuple(Subscription(f"T-{i}", "postpaid-20")
+                                                 for i in (1, 2, 3)))
+    bill = _close(account, [line("T", f"T-{i}", "data", "10.01", "10") for i in (1, 2, 3)],
+                  rule)
+    assert isinstance(bill, Bill)
+    assert [ln.tax for ln in bill.lines] == parts
+    (summary,) = bill.taxes
+    assert (summary.rate, summary.base, summary.amount) == (D("20"), D("30.03"), tax)
+    assert bill.tax_total == tax
+    assert bill.total == D("30.03") + tax
+
+
+def test_tax_rules_directly() -> None:
+    rules = TaxRules(_catalog("per-bill-rate"))
+    assert rules.line_taxes([D("10.01")] * 3, D("20"), D("0.01")) == [
+        D("2.01"), D("2.00"), D("2.00")]
+    assert rules.category("prepaid-go", "data") == "prepaid"
+    assert rules.category("business-30", "data") == "telecom"
+    assert TaxRules(_catalog()).line_taxes([D("10.01")] * 3, D("20"), D("0.01")) == [
+        D("2.00")] * 3
+
+
+def test_ledger_tax_is_recorded_and_replaced_by_the_rule() -> None:
+    # the real-time Tax step posted 20 % of 10.01 exactly: 2.002; the bill taxes 2.00
+    account = BillingAccount("T", "Tess", "EUR", subscriptions=(Subscription("T-1",
+                                                                             "postpaid-20"),))
+    bill = _close(account, [line("T", "T-1", "data", "10.01", "10"),
+                            line("T", "T-1", "tax", "2.002", "0")])
+    assert isinstance(bill, Bill)
+    assert (bill.ledger_tax, bill.tax_total, bill.total) == (D("2.002"), D("2.00"), D("12.01"))
+    # ledger total - ledger tax + tax by the rule = total: 12.012 - 2.002 + 2.00 = 12.01
+    assert D("12.012") - bill.ledger_tax + bill.tax_total == bill.total
+
+
+def test_category_without_rate_is_refused_where_defined() -> None:
+    text = CATALOG.replace("RULE", "per-line").replace(
+        "  - {id: prepaid, rates: [{jurisdiction: NV, percent: 0}]}", "  - {id: prepaid}")
+    with pytest.raises(DefinitionError) as err:
+        parse_catalog(text, "cat.yaml")
+    assert "cat.yaml:6:" in str(err.value)
+    assert "no rate" in str(err.value)
+
+
+@pytest.mark.parametrize("key", ["plans", "taxes", "discounts", "tax_categories"])
+def test_policy_pricing_keys_fail_located_saying_where_they_belong(key: str) -> None:
+    text = f"kind: close-policy\ncurrency: EUR\n{key}: {{x: 1}}\n"
+    with pytest.raises(DefinitionError) as err:
+        parse_close_policy(text, "close.yaml")
+    assert "close.yaml:3:" in str(err.value)
+    assert "catalog" in str(err.value)
+
+
+def test_policy_names_its_catalog_relative_to_its_file(tmp_path: Path) -> None:
+    from telcoflow.billing.cycle import load_close_policy
+
+    (tmp_path / "cat.yaml").write_text(CATALOG.replace("RULE", "per-line"), encoding="utf-8")
+    policy_path = tmp_path / "sub" / "close.yaml"
+    policy_path.parent.mkdir()
+    policy_path.write_text("kind: close-policy\ncatalog: ../cat.yaml\n", encoding="utf-8")
+    policy = load_close_policy(policy_path)
+    closer = CycleCloser(policy, NOV)
+    assert "business-30" in closer.catalog.offering_versions
+    with pytest.raises(DefinitionError, match="needs the catalog"):
+        CycleCloser(POLICY, NOV)
+
+
+def test_renderers_handle_statements_and_payer_documents() -> None:
+    members = (Member("E1", ("E1-1",), "Employee 1"),)
+    corp = BillingAccount("CORP", "Corp Ltd", "EUR", members=members)
+    payer = _close(corp, [line("CORP", "E1-1", "recurring", "30.00")])
+    prepaid = BillingAccount("P1", "Pia", "EUR", prepaid=True, top_ups=D("30.00"),
+                             subscriptions=(Subscription("P1-1", "prepaid-go"),))
+    statement = _close(prepaid, [line("P1", "P1-1", "data", "12.40", "2048")])
+    assert isinstance(payer, Bill)
+    assert isinstance(statement, Bill)
+    html = StatementRenderer().render(statement)
+    assert "12.40" in html
+    assert "17.60" in html  # closing balance 30.00 - 12.40
+    payer_html = StatementRenderer().render(payer)
+    assert "What you pay for your members" in payer_html
+    assert "<td>E1</td><td>E1-1</td><td>recurring</td>" in payer_html
+    assert "Your balance" not in payer_html
+    assert "paid from your balance" in html
+    for doc in (payer, statement):
+        validate_bill_xml(render_bill_xml(doc))
+        assert f'"@documentKind":"{doc.kind}"' in bill_to_tmf678_json(doc)
+    assert b'kind="payer"' in render_bill_xml(payer)
+    assert b"<closing>17.60</closing>" in render_bill_xml(statement)
