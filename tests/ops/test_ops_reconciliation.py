@@ -28,6 +28,7 @@ from telcoflow.billing.cycle import (
 )
 from telcoflow.cli import run
 from telcoflow.errors import DefinitionError, Problem
+from telcoflow.loading.catalog import parse_catalog
 from telcoflow.ops.audits import (
     AuditReport,
     audit_bill_store,
@@ -53,16 +54,22 @@ NOV = BillCycle.for_month(1, 2026, 11)
 POLICY = """\
 kind: close-policy
 currency: EUR
-plans:
-  basic: {fee: "20.00"}
-  family: {fee: "30.00"}
-taxes: {default: {telecom: "20"}}
+"""
+CATALOG = """\
+kind: catalog
+currency: EUR
+tax_defaults: {category: telecom, jurisdiction: default}
+tax_categories:
+  - {id: telecom, rates: [{jurisdiction: "*", percent: 20}]}
+offerings:
+  - {id: basic, name: 5G Basic, prices: [{price_type: recurring, id: plan, amount: 20.00}]}
+  - {id: family, name: 5G Family, prices: [{price_type: recurring, id: plan, amount: 30.00}]}
 """
 CARRIED = """\
 kind: carried
 carried:
   - {account: C1, period: "2026-11-01", currency: EUR, amount: "90.00",
-     reason: corporate plan fees billed with the members}
+     reason: account closed in November; balance to collections}
 """
 
 
@@ -71,18 +78,18 @@ def _line(account: str, sub: str, item: str, amount: str) -> LedgerLine:
 
 
 LEDGER = [
+    _line("A1", "S1", "recurring", "20.00"),  # the plan fee, posted from the catalog
     _line("A1", "S1", "voice", "5.005"),     # a bill line of 5.01 (half-up)
     _line("A1", "S1", "data", "12.40"),
     _line("A2", "S2", "recurring", "30.00"),  # the ledger carries the fee: the close adds none
     _line("A2", "S2", "discount", "-3.00"),   # given in real time
     _line("A2", "S2", "sms", "0.666"),        # a bill line of 0.67
     _line("A2", "S2", "tax", "5.53"),         # the real-time tax estimate: not reconciled
-    _line("C1", "", "recurring", "90.00"),    # no subscriber: skipped by the close
+    _line("C1", "S3", "recurring", "90.00"),  # an account the directory no longer lists
 ]
 ACCOUNTS = [
     BillingAccount("A1", "Ada", "EUR", subscriptions=(Subscription("S1", "basic"),)),
     BillingAccount("A2", "Bo", "EUR", subscriptions=(Subscription("S2", "family"),)),
-    BillingAccount("C1", "Corp", "EUR"),
 ]
 
 
@@ -99,10 +106,9 @@ def closed(tmp_path: Path) -> tuple[Path, Path]:
     policy.write_text(POLICY, encoding="utf-8")
     job = BillRunJob(NOV, parse_close_policy(POLICY), ledger=partial(SqliteLedger, ledger_path),
                      accounts=partial(SqliteAccounts, accounts_path),
-                     store_path=tmp_path / "bills.db")
+                     store_path=tmp_path / "bills.db", catalog=parse_catalog(CATALOG))
     summary = bill_run(job, processes=1, progress=False)
-    assert summary.bills == 2
-    assert [s.account_id for s in summary.skipped] == ["C1"]
+    assert (summary.bills, summary.skipped, summary.failed) == (2, (), ())
     return ledger_path, tmp_path / "bills.db"
 
 
@@ -126,11 +132,11 @@ def test_reconciliation_of_a_closed_cycle_and_a_deleted_bill_line(
 
     rec, report = audit()
     rows = {r.account: r for r in rec.rows}
-    # A1: ledger 5.005 + 12.40 = 17.405; lines 5.01 + 12.40 = 17.41 (rounding +0.005);
-    #     the 20.00 plan fee comes from the close policy: added, not from the ledger
+    # A1: ledger 20.00 + 5.005 + 12.40 = 37.405; lines 20.00 + 5.01 + 12.40 = 37.41
+    #     (rounding +0.005); nothing added by the close
     a1 = rows["A1"]
     assert (a1.ledger, a1.rounding, a1.billed, a1.added) == (
-        D("17.405"), D("0.005"), D("17.41"), D("20.00"))
+        D("37.405"), D("0.005"), D("37.41"), D(0))
     # A2: 30.00 - 3.00 + 0.666 = 27.666 (tax left out); lines 30.00 + 0.67 - realtime 3.00
     a2 = rows["A2"]
     assert (a2.ledger, a2.rounding, a2.billed, a2.added) == (
@@ -138,11 +144,11 @@ def test_reconciliation_of_a_closed_cycle_and_a_deleted_bill_line(
     # C1: 90.00 on no bill, carried with its reason
     c1 = rows["C1"]
     assert (c1.ledger, c1.billed, c1.carried) == (D("90.00"), D(0), D("90.00"))
-    assert c1.reasons == ("90.00 corporate plan fees billed with the members",)
-    # totals: 17.405 + 27.666 + 90.00 = 135.071 + 0.009 rounding = 45.08 billed + 90.00 carried
+    assert c1.reasons == ("90.00 account closed in November; balance to collections",)
+    # totals: 37.405 + 27.666 + 90.00 = 155.071 + 0.009 rounding = 65.08 billed + 90.00 carried
     t = rec.totals["EUR"]
     assert (t["ledger"], t["rounding"], t["billed"], t["carried"], t["difference"]) == (
-        D("135.071"), D("0.009"), D("45.08"), D("90.00"), D(0))
+        D("155.071"), D("0.009"), D("65.08"), D("90.00"), D(0))
     assert report.checked == 3
     assert report.ok, render_findings(report.findings)
     assert "difference 0.00" in rec.render()
@@ -150,14 +156,13 @@ def test_reconciliation_of_a_closed_cycle_and_a_deleted_bill_line(
     # someone deletes A1's data line (12.40) from the stored bill
     doc = store.document(NOV.key, "A1")
     assert doc is not None
-    start = doc.index(b'<line no="3"')  # recurring 1, voice 2, data 3 (fees before usage)
-    end = doc.index(b"</line>", start) + len(b"</line>")
-    assert b'type="data"' in doc[start:end]
+    start = doc.index(b'type="data"')
+    start, end = doc.rindex(b"<line ", 0, start), doc.index(b"</line>", start) + len(b"</line>")
     _store_xml(store_path, "A1", doc[:start] + doc[end:])
     _, report = audit()
     assert [(f.rule, f.subject) for f in report.findings] == [
         ("ledger-vs-billed", "account A1 (EUR)")]
-    # 17.405 + 0.005 - 5.01 - 0 = 12.40: the deleted line
+    # 37.405 + 0.005 - (20.00 + 5.01) - 0 = 12.40: the deleted line
     assert "difference 12.40" in report.findings[0].message
     ledger.close()
     store.close()
@@ -190,7 +195,7 @@ def test_balance_and_reconciliation_audits_find_a_hand_altered_ledger_row(
         documents=lambda: store.documents(NOV.key), period=NOV.key,
         carried=[Carried(account="C1", period=NOV.key, currency="EUR", amount=D("90.00"),
                          reason="corporate")])
-    # A1: 5.005 + 14.40 = 19.405 + 0.005 - 17.41 = 2.00
+    # A1: 20.00 + 5.005 + 14.40 = 39.405 + 0.005 - 37.41 = 2.00
     assert [(f.rule, f.facts["difference"]) for f in rec.findings] == [
         ("ledger-vs-billed", "2.000")]
     ledger.close()
@@ -204,14 +209,14 @@ def test_cli_prints_the_reconciliation_and_locates_bad_carried_files(
     good = _write(tmp_path / "carried.yaml", CARRIED)
     assert run([*base, "--carried", good]) == 0
     out = capsys.readouterr().out
-    assert "EUR: ledger 135.07, rounding 0.01, billed 45.08, carried 90.00, difference 0.00" \
+    assert "EUR: ledger 155.07, rounding 0.01, billed 65.08, carried 90.00, difference 0.00" \
         in out
     assert "3 checks, 0 finding(s)" in out
     assert run(base) == 1
     out = capsys.readouterr().out
     assert "CRITICAL reconciliation/not-billed account C1 (EUR)" in out
     bad = _write(tmp_path / "bad.yaml", CARRIED.replace('"90.00"', "lots").replace(
-        "reason: corporate plan fees billed with the members", "reason: ''"))
+        "reason: account closed in November; balance to collections", "reason: ''"))
     assert run([*base, "--carried", bad]) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err
@@ -223,11 +228,11 @@ def test_cli_prints_the_reconciliation_and_locates_bad_carried_files(
 
 
 def test_bills_and_their_stored_xml_reconcile_alike() -> None:
-    policy = parse_close_policy(POLICY)
+    policy, catalog = parse_close_policy(POLICY), parse_catalog(CATALOG)
     bills = []
-    for acc in ACCOUNTS[:2]:
+    for acc in ACCOUNTS:
         bill = close_account(acc, [ln for ln in LEDGER if ln.account == acc.account_id], NOV,
-                             policy)
+                             policy, catalog)
         assert isinstance(bill, Bill)
         bills.append(bill)
     from telcoflow.billing.documents import render_bill_xml
@@ -237,6 +242,7 @@ def test_bills_and_their_stored_xml_reconcile_alike() -> None:
     assert reconcile(LEDGER, bills, period=NOV.key) == reconcile(LEDGER, xml, period=NOV.key)
 
 
+_CATALOG = parse_catalog(CATALOG)
 _amounts = st.decimals(min_value=D("-5"), max_value=D("500"), places=4, allow_nan=False,
                        allow_infinity=False)
 
@@ -252,7 +258,7 @@ def test_whatever_the_ledger_a_closed_bill_reconciles_to_zero(
         Subscription("S1", "basic"), Subscription("S2", "family")))
     lines = [LedgerLine("A", s, item, NOV.key, "EUR", -abs(a) if item == "discount" else abs(a),
                         D(1)) for s, item, a in rows]
-    bill = close_account(account, lines, NOV, policy)
+    bill = close_account(account, lines, NOV, policy, _CATALOG)
     # a ledger of discounts only is skipped as "no-charges": its amounts reach no bill
     rec = reconcile(lines, [bill] if isinstance(bill, Bill) else [], period=NOV.key)
     row = rec.rows[0]

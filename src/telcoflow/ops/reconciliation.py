@@ -12,17 +12,18 @@ balance audit's ``bill-total`` check):
 * ``rounding``: what rounding at the bill line moves: the ledger summed per subscriber and
   item type and rounded to the currency's minor unit the way the close rounds each line,
   minus ``ledger``.
-* ``billed``: the bill lines that carry ledger amounts (a line whose subscriber and item type
-  the ledger has), less the discount the bill lists as given in real time (``realtime``).
-  Lines a close adds from its own policy (a plan fee the ledger does not hold, a minimum
-  spend top-up) are ``added``; end-of-cycle discounts are ``close_discounts``: both are shown,
-  neither is part of the identity.
+* ``billed``: the lines of the period's documents (bills, prepaid statements, payer
+  documents, whoever pays each line) that carry ledger amounts (a line whose subscriber and
+  item type the ledger has), less the discount a document lists as given in real time
+  (``realtime``). Lines without a ledger counterpart are ``added`` (a close that bills the
+  ledger adds none); end-of-cycle discounts are ``close_discounts``: both are shown, neither
+  is part of the identity.
 * ``carried``: amounts explicitly carried to the next period (:class:`Carried`, each with a
   reason): anything in the ledger that no bill or statement carries must be listed here.
 * ``difference = ledger + rounding - billed - carried``: zero when every cent is accounted for.
 
-A line is attributed to the account whose ledger holds its subscriber, so a payer's bill that
-lists its members' lines reconciles against the members' ledger.
+A line is attributed to its document's account when that account's ledger holds its
+subscriber, else to the one account whose ledger does.
 """
 
 from __future__ import annotations
@@ -305,9 +306,9 @@ def reconcile(
 
 def _attribute(own: tuple[str, str], subscriber: str,
                owner: Mapping[str, set[str]]) -> tuple[str, str]:
-    """The (account, currency) a bill line belongs to: the bill's own account when its ledger
-    holds the subscriber, else the one account whose ledger does (a payer's bill listing its
-    members' lines), else the bill's account."""
+    """The (account, currency) a document line belongs to: the document's own account when
+    its ledger holds the subscriber, else the one account whose ledger does, else the
+    document's account."""
     accounts = owner.get(subscriber)
     if not accounts or own[0] in accounts or len(accounts) > 1:
         return own
