@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from telcoflow.billing.cycle import (
     Bill,
@@ -19,6 +20,8 @@ from telcoflow.billing.cycle import (
     BillingAccount,
     BillRunJob,
     BillStore,
+    Member,
+    PayerRule,
     SqliteAccounts,
     SqliteLedger,
     Subscription,
@@ -26,6 +29,7 @@ from telcoflow.billing.cycle import (
     close_account,
     parse_close_policy,
 )
+from telcoflow.billing.documents import render_bill_xml
 from telcoflow.cli import run
 from telcoflow.errors import DefinitionError, Problem
 from telcoflow.loading.catalog import parse_catalog
@@ -235,11 +239,53 @@ def test_bills_and_their_stored_xml_reconcile_alike() -> None:
                              policy, catalog)
         assert isinstance(bill, Bill)
         bills.append(bill)
-    from telcoflow.billing.documents import render_bill_xml
-
     xml = billed_from_xml([(b.account_id, render_bill_xml(b)) for b in bills])
     assert xml == billed_from_bills(bills)
     assert reconcile(LEDGER, bills, period=NOV.key) == reconcile(LEDGER, xml, period=NOV.key)
+
+
+def test_payer_documents_statements_and_members_reconcile_to_zero() -> None:
+    """The documents of issue #13: a corporate payer whose ledger holds its three members'
+    fees (split in real time), a member whose fee nets to 0.00 (paid by the payer), a prepaid
+    statement and a hybrid account; each reconciles against its own ledger."""
+    policy, catalog = parse_close_policy(POLICY), parse_catalog(CATALOG)
+    members = tuple(Member(f"E{i}", (f"E{i}-1",), f"Employee {i}") for i in (1, 2, 3))
+    ledger = [
+        *(_line("CORP", f"E{i}-1", "recurring", "30.00") for i in (1, 2, 3)),
+        _line("E1", "E1-1", "recurring", "0.00"),   # +30.00 posted, -30.00 moved to CORP
+        _line("E1", "E1-1", "data", "2.345"),       # the member's own usage: a line of 2.35
+        _line("P1", "P1-1", "recurring", "20.00"),  # prepaid: paid from the balance
+        _line("P1", "P1-1", "data", "12.40"),
+        _line("H1", "H1-1", "recurring", "30.00"),  # hybrid: the fee billed, usage prepaid
+        _line("H1", "H1-1", "sms", "0.20"),
+    ]
+    accounts = [
+        BillingAccount("CORP", "Corp", "EUR", members=members),
+        BillingAccount("E1", "Employee 1", "EUR", subscriptions=(Subscription("E1-1", "family"),),
+                       payers=(PayerRule("CORP", frozenset({"recurring"})),)),
+        BillingAccount("P1", "Pia", "EUR", prepaid=True, top_ups=D("40.00"),
+                       subscriptions=(Subscription("P1-1", "basic"),)),
+        BillingAccount("H1", "Hal", "EUR", prepaid=True, top_ups=D("5.00"),
+                       postpaid_items=frozenset({"recurring"}),
+                       subscriptions=(Subscription("H1-1", "family"),)),
+    ]
+    docs = []
+    for acc in accounts:
+        bill = close_account(acc, [ln for ln in ledger if ln.account == acc.account_id], NOV,
+                             policy, catalog)
+        assert isinstance(bill, Bill)
+        docs.append((acc.account_id, render_bill_xml(bill)))
+    assert [etree.fromstring(d).get("kind", "bill") for _, d in docs] == [
+        "payer", "bill", "statement", "bill"]
+    rec = reconcile(ledger, billed_from_xml(docs), period=NOV.key)
+    rows = {r.account: (r.ledger, r.rounding, r.billed) for r in rec.rows}
+    assert rows == {
+        "CORP": (D("90.00"), D(0), D("90.00")),           # 3 x 30.00 on the payer document
+        "E1": (D("2.345"), D("0.005"), D("2.35")),        # 0.00 + 2.345 -> 0.00 + 2.35
+        "P1": (D("32.40"), D(0), D("32.40")),             # 20.00 + 12.40 on the statement
+        "H1": (D("30.20"), D(0), D("30.20")),             # 30.00 + 0.20
+    }
+    assert rec.differing == ()
 
 
 _CATALOG = parse_catalog(CATALOG)
