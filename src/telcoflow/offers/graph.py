@@ -78,6 +78,7 @@ from telcoflow.stores.base import LedgerStore
 __all__ = [
     "PackCharges",
     "device_count_key",
+    "held_add_ons",
     "holding_key",
     "partner_key",
     "pass_key",
@@ -133,6 +134,12 @@ def _renews(offering: ProductOffering) -> bool:
     return offering.slice_pass is None and _monthly(offering) > 0
 
 
+def _renewable(catalog: Catalog) -> tuple[str, ...]:
+    """The add-ons held from cycle to cycle (any version renews monthly), sorted."""
+    return tuple(sorted(offering_id for offering_id, versions in catalog.offering_versions.items()
+                        if any(_renews(v) for v in versions)))
+
+
 def device_count_key(subscriber: str) -> str:
     """The counter of the devices on a subscriber's per-device plan."""
     return f"dev|{subscriber}"
@@ -173,9 +180,7 @@ class PackCharges:
                             self._pass_regions[region] = (*found, offering_id)
         self._slice_passes: dict[tuple[str, str, Decimal], SlicePass] = {}
         #: add-ons held from cycle to cycle (any version renews monthly)
-        self._renewable = tuple(sorted(
-            offering_id for offering_id, versions in catalog.offering_versions.items()
-            if any(_renews(v) for v in versions)))
+        self._renewable = _renewable(catalog)
 
     def __call__(self, batch: Batch) -> None:
         """Carry usage inside slice passes, rate the rest with the wrapped step, then charge
@@ -521,6 +526,23 @@ def _pack(given: RulePack | str | Path | None, shipped: str) -> RulePack:
     if isinstance(given, RulePack):
         return given
     return load_pack(given if given is not None else shipped_path(shipped))
+
+
+def held_add_ons(store: LedgerStore, catalog: Catalog,
+                 subscribers: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """The add-ons (catalog offerings renewed monthly) each subscriber holds, from what the
+    graph posted (``held|<subscriber>|<offering>`` counters), sorted; subscribers holding
+    none are left out. What a close needs to judge a bundle's ``requires_offerings`` for
+    add-ons taken by events rather than listed as subscriptions."""
+    renewable = _renewable(catalog)
+    subs = list(subscribers)
+    found = store.get_counters([holding_key(s, o) for s in subs for o in renewable])
+    out: dict[str, tuple[str, ...]] = {}
+    for s in subs:
+        held = tuple(o for o in renewable if found.get(holding_key(s, o), _ZERO) >= 1)
+        if held:
+            out[s] = held
+    return out
 
 
 def partner_report_of(store: LedgerStore, catalog: Catalog, period: str) -> PartnerReport:
