@@ -229,6 +229,11 @@ def test_cli_prints_the_reconciliation_and_locates_bad_carried_files(
     assert "reason" in err
     assert run(["audit", "balance", *base[2:], "--carried", good]) == 2
     assert "reconciliation audit only" in capsys.readouterr().err
+    _store_xml(closed[1], "A2", b"<bill")  # a stored document that is not XML any more
+    assert run([*base, "--carried", good]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "the stored bill of account A2 is not XML" in err
 
 
 def test_bills_and_their_stored_xml_reconcile_alike() -> None:
