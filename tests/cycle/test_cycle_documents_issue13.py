@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from decimal import Decimal as D
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -35,7 +35,6 @@ from telcoflow.rating.adjustments import TaxRules
 from telcoflow.rating.catalog_rater import CatalogRater
 from telcoflow.stores.base import LedgerLine
 
-
 CATALOG = """\
 kind: catalog
 currency: EUR
@@ -55,6 +54,7 @@ offerings:
     tax_category: prepaid
     prices: [{price_type: recurring, id: plan, amount: 5.00, period: month}]
 """
+D = Decimal
 POLICY = parse_close_policy("kind: close-policy\ncurrency: EUR\n")
 
 
@@ -219,7 +219,22 @@ def test_ledger_tax_is_recorded_and_replaced_by_the_rule() -> None:
     assert isinstance(bill, Bill)
     assert (bill.ledger_tax, bill.tax_total, bill.total) == (D("2.002"), D("2.00"), D("12.01"))
     # ledger total - ledger tax + tax by the rule = total: 12.012 - 2.002 + 2.00 = 12.01
-    assert D("12.012") - bill.ledger_tax + bill.tax_total == bill.total
+    assert bill.ledger_total == D("12.012")
+    assert bill.ledger_total - bill.ledger_tax + bill.tax_total == bill.total
+    assert bill.rounding == 0
+
+
+def test_rounding_and_close_discounts_explain_the_rest() -> None:
+    # ledger: data 10.005 (-> 10.01 on the line, +0.005) and its exact tax 2.001;
+    # bill: 10.01 + 20 % (2.002 -> 2.00) = 12.01
+    # 12.01 = 12.006 - 2.001 + 2.00 - 0 + 0.005
+    account = BillingAccount("T", "Tess", "EUR", subscriptions=(Subscription("T-1",
+                                                                             "postpaid-20"),))
+    bill = _close(account, [line("T", "T-1", "data", "10.005", "10"),
+                            line("T", "T-1", "tax", "2.001", "0")])
+    assert isinstance(bill, Bill)
+    assert (bill.ledger_total, bill.total, bill.close_discount_total, bill.rounding) == (
+        D("12.006"), D("12.01"), D(0), D("0.005"))
 
 
 def test_category_without_rate_is_refused_where_defined() -> None:
@@ -276,3 +291,26 @@ def test_renderers_handle_statements_and_payer_documents() -> None:
         assert f'"@documentKind":"{doc.kind}"' in bill_to_tmf678_json(doc)
     assert b'kind="payer"' in render_bill_xml(payer)
     assert b"<closing>17.60</closing>" in render_bill_xml(statement)
+    # what each document was built from, for a reconciliation from the stored XML
+    assert b'<ledger total="12.40" tax="0"/></bill>' in render_bill_xml(statement)
+
+
+def test_accounts_from_profiles_give_payers_members_and_prepaid_funding() -> None:
+    from telcoflow.billing.cycle.sources import accounts_from_profiles
+    from telcoflow.billing.prepaid import top_up_key
+    from telcoflow.billing.profiles import SplitPolicy
+
+    corp = AccountProfile("CORP")
+    staff = AccountProfile("E1", split=SplitPolicy("CORP", frozenset({"recurring"})))
+    pre = AccountProfile("P1", prepaid=True, postpaid_items=frozenset({"recurring"}))
+    subs = {"E1": [Subscription("E1-1", "business-30")],
+            "P1": [Subscription("P1-1", "prepaid-go")]}
+    by_id = {a.account_id: a for a in accounts_from_profiles(
+        [corp, staff, pre], subs, period=NOV.key,
+        counters={top_up_key("P1", NOV.key): D("30.00")}, names={"E1": "Eve"})}
+    assert by_id["CORP"].members == (Member("E1", ("E1-1",), "Eve"),)
+    assert by_id["E1"].payers == (PayerRule("CORP", frozenset({"recurring"})),)
+    assert (by_id["P1"].prepaid, by_id["P1"].postpaid_items, by_id["P1"].top_ups) == (
+        True, frozenset({"recurring"}), D("30.00"))
+    assert by_id["E1"].name == "Eve"
+    assert by_id["CORP"].name == "CORP"

@@ -187,10 +187,12 @@ def apply_discounts(
     """Apply ``discounts`` in order to ``lines`` (amounts already rounded to minor units).
 
     A discount is skipped when it is not active in ``cycle_index`` (0 = first cycle held)
-    or when its bundle condition fails (``held_offerings`` given and a required offering is
-    missing). Each covers the positive lines its scope matches (``categories`` are the lines'
-    resolved tax categories), on what previous discounts left. Returns the discount taken
-    off each line and the applied discounts.
+    or when its bundle condition fails: a discount with ``requires_offerings`` needs
+    ``held_offerings`` (the offerings of the account's own subscriptions) to hold every one
+    of them, and is never granted without it. The cycle close derives them from the
+    account's subscriptions itself. Each covers the positive lines its scope matches
+    (``categories`` are the lines' resolved tax categories), on what previous discounts left.
+    Returns the discount taken off each line and the applied discounts.
     """
     if not lines:
         return [], []
@@ -203,8 +205,8 @@ def apply_discounts(
     for disc in discounts:
         if not disc.active_in_cycle(cycle_index):
             continue
-        if held is not None and not disc.eligible(held):
-            continue
+        if disc.requires_offerings and (held is None or not disc.eligible(held)):
+            continue  # a bundle is granted only on proof: the offerings the account holds
         covered = [
             i for i, ln in enumerate(lines)
             if remaining[i].amount > 0
@@ -406,9 +408,9 @@ class TaxRules:
                         found = price.tax_category or tariff.tax_category
                         break
                 elif isinstance(price, RecurringPrice) and item_type == "recurring":
+                    # the ledger's recurring line is the plan fee: the first recurring price
                     found = price.tax_category
-                    if found is not None:
-                        break
+                    break
             if found is None:
                 found = off.tax_category
         if found is None:

@@ -239,10 +239,11 @@ class CycleCloser:
         currency = account.currency
         sums: dict[tuple[str, str], list[Decimal]] = {}
         realtime_discounts: dict[str, Decimal] = {}
-        ledger_tax = _ZERO
+        ledger_tax = ledger_total = _ZERO
         for subscriber, item, line_currency, amount, quantity in rows:
             if not amount and not quantity:
                 continue
+            ledger_total += amount
             if line_currency != currency:
                 raise CurrencyMismatchError(
                     f"ledger line {subscriber}/{item} of account {account.account_id} "
@@ -290,11 +291,11 @@ class CycleCloser:
         if specs and work:
             discounts.extend(_apply_discounts(account, work, specs, frozenset(plans.values()),
                                               quantum, mode))
-        return self._finish(account, work, discounts, quantum, mode, ledger_tax)
+        return self._finish(account, work, discounts, quantum, mode, ledger_tax, ledger_total)
 
     def _finish(self, account: BillingAccount, work: list[_Line],
                 discounts: Sequence[DiscountApplied], quantum: Decimal, mode: str,
-                ledger_tax: Decimal) -> Bill:
+                ledger_tax: Decimal, ledger_total: Decimal) -> Bill:
         lines: list[BillLine] = []
         # per tax category: [rate, base, tax] (one jurisdiction per bill: one rate per category)
         tax_groups: dict[str | None, list[Decimal]] = {}
@@ -372,7 +373,7 @@ class CycleCloser:
             tuple([d.coupon for d in discounts if d.coupon]) if discounts else (),
             account.address, tuple([s.subscriber_id for s in account.subscriptions]),
             kind, tuple(members), opening, account.top_ups if prepaid else _ZERO,
-            from_balance, closing, ledger_tax)
+            from_balance, closing, ledger_tax, ledger_total)
 
     def _taxes(self, work: Sequence[_Line], rates: Sequence[Decimal], quantum: Decimal,
                mode: str, zero_tax: Decimal) -> list[Decimal]:

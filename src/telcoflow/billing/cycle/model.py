@@ -260,9 +260,11 @@ class Bill:
     ``kind`` (:data:`BILL_KINDS`): ``bill``; ``statement`` for a prepaid account (its lines
     are paid from the balance: ``closing_balance = opening_balance + top_ups -
     paid_from_balance``, nothing due); ``payer`` for a payer of a split, whose ``members``
-    list what it pays per member. ``ledger_tax`` is the real-time tax estimate the ledger
-    held for the lines; the bill's tax is the catalog rule's figure, which replaces it
-    (``ledger total - ledger_tax + tax_total = total``, see docs/cycle-close.md).
+    list what it pays per member. ``ledger_total`` is the sum of the ledger lines the
+    document was built from, as read (unrounded, tax lines included), ``ledger_tax`` the
+    real-time tax estimate among them; the document's tax is the catalog rule's figure, which
+    replaces it: ``total = ledger_total - ledger_tax + tax_total - close_discount_total +
+    rounding`` (see docs/cycle-close.md).
     """
 
     bill_id: str
@@ -290,6 +292,7 @@ class Bill:
     paid_from_balance: Decimal = _ZERO
     closing_balance: Decimal | None = None
     ledger_tax: Decimal = _ZERO
+    ledger_total: Decimal = _ZERO
 
     def __post_init__(self) -> None:
         problems = check_bill(self)
@@ -300,6 +303,19 @@ class Bill:
     def bill_date(self) -> date:
         """The issue date (the day after the cycle ends)."""
         return self.cycle.bill_date
+
+    @property
+    def close_discount_total(self) -> Decimal:
+        """The discounts decided at the close (the catalog's), not already in the ledger."""
+        return sum((d.amount for d in self.discounts if d.discount_id != "realtime"), _ZERO)
+
+    @property
+    def rounding(self) -> Decimal:
+        """What rounding the ledger's amounts to the line (and its real-time discounts)
+        added: ``total - (ledger_total - ledger_tax + tax_total - close_discount_total)``;
+        at most half a minor unit per line and per real-time discount."""
+        return self.total - (self.ledger_total - self.ledger_tax + self.tax_total
+                             - self.close_discount_total)
 
     @property
     def amount_due(self) -> Decimal:

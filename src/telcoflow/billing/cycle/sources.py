@@ -24,6 +24,7 @@ from telcoflow.billing.cycle.model import (
     Subscription,
     new_record,
 )
+from telcoflow.billing.profiles import AccountProfile
 from telcoflow.stores.base import LedgerLine
 from telcoflow.stores.sqlite import recover
 
@@ -37,6 +38,7 @@ __all__ = [
     "SqliteLedger",
     "account_from_json",
     "account_to_json",
+    "accounts_from_profiles",
     "lines_by_account",
     "rows_by_account",
 ]
@@ -340,3 +342,51 @@ class SqliteAccounts:
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
+
+
+def accounts_from_profiles(
+    profiles: Iterable[AccountProfile],
+    subscriptions: Mapping[str, Sequence[Subscription]],
+    *,
+    period: str,
+    counters: Mapping[str, Decimal] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> list[BillingAccount]:
+    """The billing accounts of real-time account profiles, for the close of ``period``.
+
+    From each profile: its split (``payers``: the payer pays the split's item types, every
+    item type when the split names none), the accounts whose split names it (``members``,
+    with their subscribers), prepaid and hybrid funding (``prepaid``, ``postpaid_items``)
+    and, from the real-time store's ``counters`` (``get_counters`` of
+    :func:`~telcoflow.billing.prepaid.top_up_key`), the period's top-ups. The opening
+    balance is 0 (a balance carried from the previous cycle is the host's to give).
+    """
+    from telcoflow.billing.prepaid import top_up_key
+
+    accounts = list(profiles)
+    counters = counters or {}
+    names = names or {}
+    members: dict[str, list[Member]] = {}
+    for a in accounts:
+        if a.split is not None:
+            members.setdefault(a.split.payer, []).append(new_record(Member, (
+                a.id, tuple([s.subscriber_id for s in subscriptions.get(a.id, ())]),
+                names.get(a.id, ""))))
+    out = []
+    for a in accounts:
+        split = a.split
+        payers = ((PayerRule(split.payer, split.item_types or _EVERY_ITEM, split.cap),)
+                  if split is not None else ())
+        out.append(BillingAccount(
+            a.id, names.get(a.id, a.id), a.currency, cycle_day=a.bill_cycle_day,
+            subscriptions=tuple(subscriptions.get(a.id, ())), payers=payers,
+            members=tuple(members.get(a.id, ())), prepaid=a.prepaid,
+            postpaid_items=a.postpaid_items,
+            top_ups=counters.get(top_up_key(a.id, period), _ZERO) if a.prepaid else _ZERO))
+    return out
+
+
+#: Every item type a split without ``item_types`` moves (what a ledger line may be).
+_EVERY_ITEM: frozenset[str] = frozenset({
+    "voice", "data", "sms", "slice", "roaming", "recurring", "one_time", "device",
+    "external", "benefit"})

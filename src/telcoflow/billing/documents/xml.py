@@ -153,7 +153,7 @@ def render_bill_xml(bill: Bill) -> bytes:
     out.append(closing)
     if bill.members or bill.opening_balance is not None:
         out.append(_extras(bill))
-    out.append("</bill>\n")
+    out.append(f'<ledger total="{d(bill.ledger_total)}" tax="{d(bill.ledger_tax)}"/></bill>\n')
     return "".join(out).encode("utf-8")
 
 
