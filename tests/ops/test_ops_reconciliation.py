@@ -118,7 +118,7 @@ def closed(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_shipped_pack_passes_its_own_tests() -> None:
     results = run_pack_tests([shipped_pack("reconciliation")])
-    assert len(results) == 3
+    assert len(results) == 4
     assert all(r.passed for r in results), [r.failures for r in results if not r.passed]
 
 
@@ -155,6 +155,8 @@ def test_reconciliation_of_a_closed_cycle_and_a_deleted_bill_line(
         D("155.071"), D("0.009"), D("65.08"), D("90.00"), D(0))
     assert report.checked == 3
     assert report.ok, render_findings(report.findings)
+    # what the documents say the close read: A1's and A2's ledgers (tax left out); C1 has none
+    assert (a1.recorded, a2.recorded, c1.recorded) == (D("37.405"), D("27.666"), None)
     assert "difference 0.00" in rec.render()
 
     # someone deletes A1's data line (12.40) from the stored bill
@@ -199,9 +201,10 @@ def test_balance_and_reconciliation_audits_find_a_hand_altered_ledger_row(
         documents=lambda: store.documents(NOV.key), period=NOV.key,
         carried=[Carried(account="C1", period=NOV.key, currency="EUR", amount=D("90.00"),
                          reason="corporate")])
-    # A1: 20.00 + 5.005 + 14.40 = 39.405 + 0.005 - 37.41 = 2.00
-    assert [(f.rule, f.facts["difference"]) for f in rec.findings] == [
-        ("ledger-vs-billed", "2.000")]
+    # A1: 20.00 + 5.005 + 14.40 = 39.405 + 0.005 - 37.41 = 2.00; the bill says the close
+    # read 37.405: the ledger changed after the close
+    assert [(f.rule, f.facts["difference"], f.facts["recorded"]) for f in rec.findings] == [
+        ("ledger-vs-billed", "2.000", "37.405"), ("ledger-changed", "2.000", "37.405")]
     ledger.close()
     store.close()
 

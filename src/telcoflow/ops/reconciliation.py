@@ -21,6 +21,8 @@ balance audit's ``bill-total`` check):
 * ``carried``: amounts explicitly carried to the next period (:class:`Carried`, each with a
   reason): anything in the ledger that no bill or statement carries must be listed here.
 * ``difference = ledger + rounding - billed - carried``: zero when every cent is accounted for.
+* ``recorded``: the ledger total (without tax) the account's documents say the close read
+  (``<ledger total tax/>``); when it differs from ``ledger``, the ledger changed after the close.
 
 A line is attributed to its document's account when that account's ledger holds its
 subscriber, else to the one account whose ledger does.
@@ -95,14 +97,18 @@ def load_carried(path: str | Path) -> tuple[Carried, ...]:
 
 
 class BilledDocument(NamedTuple):
-    """What a reconciliation reads of one bill (or statement): its lines as
-    ``(subscriber, item_type, amount)`` and its discounts, real-time and end-of-cycle."""
+    """What a reconciliation reads of one document (bill, statement, payer document): its
+    lines as ``(subscriber, item_type, amount)``, its discounts, real-time and end-of-cycle,
+    and the ledger total it was built from."""
 
     account_id: str
     currency: str
     lines: tuple[tuple[str, str, Decimal], ...]
     realtime_discount: Decimal
     close_discounts: Decimal
+    #: the account's ledger total (without tax) the close built the document from, as it
+    #: read it (``ledger_total - ledger_tax``); None when the document does not say
+    ledger_read: Decimal | None = None
 
 
 def billed_from_bills(bills: Iterable[Bill]) -> list[BilledDocument]:
@@ -114,7 +120,7 @@ def billed_from_bills(bills: Iterable[Bill]) -> list[BilledDocument]:
         out.append(BilledDocument(
             b.account_id, b.currency,
             tuple((ln.subscriber_id, ln.item_type, ln.amount) for ln in b.lines),
-            realtime, b.discount_total - realtime))
+            realtime, b.discount_total - realtime, b.ledger_total - b.ledger_tax))
     return out
 
 
@@ -140,10 +146,14 @@ def billed_from_xml(documents: Iterable[tuple[str, bytes]]) -> list[BilledDocume
                     realtime += amount
                 else:
                     close += amount
+            read = root.find("b:ledger", namespaces=_NS)
+            ledger_read = (None if read is None else
+                           Decimal(read.get("total", "0")) - Decimal(read.get("tax", "0")))
         except decimal.InvalidOperation as exc:
             raise StoreError(f"the stored bill of account {account_id} has an amount that is "
                              f"not a number: {exc}") from exc
-        out.append(BilledDocument(account_id, root.get("currency", ""), lines, realtime, close))
+        out.append(BilledDocument(account_id, root.get("currency", ""), lines, realtime, close,
+                                  ledger_read))
     return out
 
 
@@ -160,6 +170,9 @@ class ReconciliationRow:
     added: Decimal
     close_discounts: Decimal
     reasons: tuple[str, ...] = ()
+    #: the ledger total (without tax) the account's documents say they were built from;
+    #: None when there is no document or it does not say
+    recorded: Decimal | None = None
 
     @property
     def difference(self) -> Decimal:
@@ -173,7 +186,9 @@ class ReconciliationRow:
                 "account": self.account, "currency": self.currency, "ledger": self.ledger,
                 "rounding": self.rounding, "billed": self.billed, "carried": self.carried,
                 "added": self.added, "close_discounts": self.close_discounts,
-                "difference": self.difference, "reasons": "; ".join(self.reasons)}
+                "difference": self.difference, "reasons": "; ".join(self.reasons),
+                "recorded_known": self.recorded is not None,
+                "recorded": self.ledger if self.recorded is None else self.recorded}
 
 
 _COLUMNS = ("ledger", "rounding", "billed", "carried", "difference")
@@ -267,6 +282,7 @@ def reconcile(
         billed_sum: dict[tuple[str, str], Decimal] = {}
         added: dict[tuple[str, str], Decimal] = {}
         close_discounts: dict[tuple[str, str], Decimal] = {}
+        recorded: dict[tuple[str, str], Decimal] = {}
         for doc in billed:
             d = doc if isinstance(doc, BilledDocument) else billed_from_bills([doc])[0]
             own = (d.account_id, d.currency)
@@ -280,6 +296,8 @@ def reconcile(
                 billed_sum[own] = billed_sum.get(own, _ZERO) - d.realtime_discount
             if d.close_discounts:
                 close_discounts[own] = close_discounts.get(own, _ZERO) + d.close_discounts
+            if d.ledger_read is not None:
+                recorded[own] = recorded.get(own, _ZERO) + d.ledger_read
 
         carried_sum: dict[tuple[str, str], Decimal] = {}
         reasons: dict[tuple[str, str], list[str]] = {}
@@ -299,7 +317,7 @@ def reconcile(
                 billed=billed_sum.get((a, cur), _ZERO), carried=carried_sum.get((a, cur), _ZERO),
                 added=added.get((a, cur), _ZERO),
                 close_discounts=close_discounts.get((a, cur), _ZERO),
-                reasons=tuple(reasons.get((a, cur), ())))
+                reasons=tuple(reasons.get((a, cur), ())), recorded=recorded.get((a, cur)))
             for a, cur in keys)
     return Reconciliation(period, rows)
 
