@@ -157,6 +157,7 @@ def test_reconciliation_of_a_closed_cycle_and_a_deleted_bill_line(
     assert report.ok, render_findings(report.findings)
     # what the documents say the close read: A1's and A2's ledgers (tax left out); C1 has none
     assert (a1.recorded, a2.recorded, c1.recorded) == (D("37.405"), D("27.666"), None)
+    assert (a1.documents, a2.documents, c1.documents) == (1, 1, 0)
     assert "difference 0.00" in rec.render()
 
     # someone deletes A1's data line (12.40) from the stored bill
@@ -183,6 +184,9 @@ def test_without_the_carried_amount_the_dropped_account_is_found(
     assert [(f.rule, f.code, f.subject) for f in report.findings] == [
         ("ledger-vs-billed", "ledger-ne-billed-plus-carried", "account C1 (EUR)"),
         ("not-billed", "not-billed-not-carried", "account C1 (EUR)")]
+    assert report.findings[1].message == (
+        "account C1 (EUR) in period 2026-11-01: ledger 90.00 is on no document and not "
+        "carried (not-billed-not-carried)")
     ledger.close()
     store.close()
 
@@ -205,6 +209,9 @@ def test_balance_and_reconciliation_audits_find_a_hand_altered_ledger_row(
     # read 37.405: the ledger changed after the close
     assert [(f.rule, f.facts["difference"], f.facts["recorded"]) for f in rec.findings] == [
         ("ledger-vs-billed", "2.000", "37.405"), ("ledger-changed", "2.000", "37.405")]
+    assert rec.findings[1].message == (
+        "account A1 (EUR) in period 2026-11-01: the ledger holds 39.405, the documents say "
+        "the close read 37.405 (ledger-changed-after-close)")
     ledger.close()
     store.close()
 

@@ -338,6 +338,13 @@ def run_reconciliation_audit(
 
     def describe(fact: Mapping[str, Any], out: Mapping[str, Any]) -> str:
         carried = f" ({fact['reasons']})" if fact["reasons"] else ""
+        if out.get("code") == "ledger-changed-after-close":
+            return (f"{fact['subject']} in period {reconciliation.period}: the ledger holds "
+                    f"{fact['ledger']}, the documents say the close read {fact['recorded']} "
+                    f"({out.get('code')})")
+        if out.get("code") == "not-billed-not-carried":
+            return (f"{fact['subject']} in period {reconciliation.period}: ledger "
+                    f"{fact['ledger']} is on no document and not carried ({out.get('code')})")
         return (f"{fact['subject']} in period {reconciliation.period}: ledger {fact['ledger']} "
                 f"+ rounding {fact['rounding']} != billed {fact['billed']} + carried "
                 f"{fact['carried']}{carried}: difference {fact['difference']} "

@@ -173,6 +173,8 @@ class ReconciliationRow:
     #: the ledger total (without tax) the account's documents say they were built from;
     #: None when there is no document or it does not say
     recorded: Decimal | None = None
+    #: how many of the period's documents carry lines of this account (or are its own)
+    documents: int = 0
 
     @property
     def difference(self) -> Decimal:
@@ -188,7 +190,8 @@ class ReconciliationRow:
                 "added": self.added, "close_discounts": self.close_discounts,
                 "difference": self.difference, "reasons": "; ".join(self.reasons),
                 "recorded_known": self.recorded is not None,
-                "recorded": self.ledger if self.recorded is None else self.recorded}
+                "recorded": self.ledger if self.recorded is None else self.recorded,
+                "documents": self.documents}
 
 
 _COLUMNS = ("ledger", "rounding", "billed", "carried", "difference")
@@ -283,15 +286,20 @@ def reconcile(
         added: dict[tuple[str, str], Decimal] = {}
         close_discounts: dict[tuple[str, str], Decimal] = {}
         recorded: dict[tuple[str, str], Decimal] = {}
+        documents: dict[tuple[str, str], int] = {}
         for doc in billed:
             d = doc if isinstance(doc, BilledDocument) else billed_from_bills([doc])[0]
             own = (d.account_id, d.currency)
+            on_it = {own}
             for sub, item, amount in d.lines:
                 acc = _attribute(own, sub, owner)
                 if (sub, item) in sums.get(acc, {}):
                     billed_sum[acc] = billed_sum.get(acc, _ZERO) + amount
+                    on_it.add(acc)
                 else:
                     added[own] = added.get(own, _ZERO) + amount
+            for acc in on_it:
+                documents[acc] = documents.get(acc, 0) + 1
             if d.realtime_discount:
                 billed_sum[own] = billed_sum.get(own, _ZERO) - d.realtime_discount
             if d.close_discounts:
@@ -308,8 +316,7 @@ def reconcile(
             carried_sum[acc] = carried_sum.get(acc, _ZERO) + c.amount
             reasons.setdefault(acc, []).append(f"{c.amount} {c.reason}")
 
-        keys = sorted(set(ledger_total) | set(billed_sum) | set(added) | set(close_discounts)
-                      | set(carried_sum))
+        keys = sorted(set(ledger_total) | set(documents) | set(carried_sum))
         rows = tuple(
             ReconciliationRow(
                 account=a, currency=cur, ledger=ledger_total.get((a, cur), _ZERO),
@@ -317,7 +324,8 @@ def reconcile(
                 billed=billed_sum.get((a, cur), _ZERO), carried=carried_sum.get((a, cur), _ZERO),
                 added=added.get((a, cur), _ZERO),
                 close_discounts=close_discounts.get((a, cur), _ZERO),
-                reasons=tuple(reasons.get((a, cur), ())), recorded=recorded.get((a, cur)))
+                reasons=tuple(reasons.get((a, cur), ())), recorded=recorded.get((a, cur)),
+                documents=documents.get((a, cur), 0))
             for a, cur in keys)
     return Reconciliation(period, rows)
 
