@@ -328,7 +328,7 @@ def bill_run_cmd(
     formats: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Close a bill cycle: bills only where there was consumption, resumable, shardable."""
+    """Close a bill cycle: a document for every account with charges, resumable, shardable."""
     from telcoflow.billing.cycle.run import bill_run, sqlite_job
 
     year, month = month_text

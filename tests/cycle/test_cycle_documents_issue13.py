@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
 from cycle_helpers import NOV, line
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from telcoflow.billing.cycle import (
     Bill,
@@ -314,3 +316,42 @@ def test_accounts_from_profiles_give_payers_members_and_prepaid_funding() -> Non
         True, frozenset({"recurring"}), D("30.00"))
     assert by_id["E1"].name == "Eve"
     assert by_id["CORP"].name == "CORP"
+
+
+def test_bill_run_job_refuses_a_policy_without_catalog(tmp_path: Path) -> None:
+    from telcoflow.billing.cycle import sqlite_job
+
+    policy = tmp_path / "close.yaml"
+    policy.write_text("kind: close-policy\ncurrency: EUR\n", encoding="utf-8")
+    with pytest.raises(DefinitionError, match="names no `catalog`"):
+        sqlite_job(policy=policy, ledger=tmp_path / "l.db", accounts=tmp_path / "a.db",
+                   store=tmp_path / "s.db", cycle_day=1, year=2026, month=11)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.decimals(min_value=0, max_value=10_000, places=2), min_size=1, max_size=8),
+       st.decimals(min_value=0, max_value=30, places=1))
+def test_per_bill_rate_parts_sum_to_the_rounded_total(nets: list[Decimal],
+                                                      rate: Decimal) -> None:
+    rules = TaxRules(_catalog("per-bill-rate"))
+    parts = rules.line_taxes(nets, rate, D("0.01"))
+    exact = [n * rate / 100 for n in nets]
+    # the rule's figure: the exact tax of all lines rounded once (half-up)
+    assert sum(parts, D(0)) == sum(exact, D(0)).quantize(D("0.01"), ROUND_HALF_UP)
+    # each line's part within one cent of its exact tax
+    assert all(abs(p - e) < D("0.01") for p, e in zip(parts, exact, strict=True))
+
+
+def test_a_statement_whose_balance_does_not_add_up_is_refused() -> None:
+    from telcoflow.errors import MoneyError
+
+    account = BillingAccount("P1", "Pia", "EUR", prepaid=True, top_ups=D("30.00"),
+                             subscriptions=(Subscription("P1-1", "prepaid-go"),))
+    statement = _close(account, [line("P1", "P1-1", "data", "12.40", "2048")])
+    assert isinstance(statement, Bill)
+    assert check_bill(statement) == []
+    # closing 17.60 = 0 + 30.00 - 12.40; claim 18.60 instead
+    with pytest.raises(MoneyError, match=r"closing balance 18.60 != opening 0 \+ top-ups 30.00"):
+        replace(statement, closing_balance=D("18.60"))
+    with pytest.raises(MoneyError, match="kind is 'invoice'"):
+        replace(statement, kind="invoice")

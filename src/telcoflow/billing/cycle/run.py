@@ -277,14 +277,24 @@ def sqlite_job(
     batch_size: int = 500,
 ) -> BillRunJob:
     """A job over SQLite files: the close policy YAML, the ledger (the real-time store's
-    file), the account directory and the bill store (what ``telcoflow bill-run`` needs)."""
+    file), the account directory and the bill store (what ``telcoflow bill-run`` needs).
+    The catalog the policy names is loaded here, once, so that its problems are reported
+    before any worker starts."""
     from functools import partial
 
     from telcoflow.billing.cycle.policy import load_close_policy
     from telcoflow.billing.cycle.sources import SqliteAccounts, SqliteLedger
+    from telcoflow.errors import DefinitionError
+    from telcoflow.loading.catalog import load_catalog
 
+    close_policy = load_close_policy(policy)
+    if not close_policy.catalog:
+        raise DefinitionError(
+            f"{policy}: the close policy names no `catalog` (plan fees, taxes and discounts "
+            "come from it): add `catalog: path/to/catalog.yaml` (relative to the policy)")
     return BillRunJob(
-        cycle=BillCycle.for_month(cycle_day, year, month), policy=load_close_policy(policy),
+        cycle=BillCycle.for_month(cycle_day, year, month), policy=close_policy,
+        catalog=load_catalog(*close_policy.catalog),
         ledger=partial(SqliteLedger, str(ledger)), accounts=partial(SqliteAccounts, str(accounts)),
         store_path=store, formats=frozenset(formats), batch_size=batch_size)
 
