@@ -85,7 +85,7 @@ def _close(
     records: Sequence[object],
     echo: Callable[[str], object],
 ) -> tuple[int, int, int]:
-    from telcoflow.billing.cycle import BillingAccount, BillStore, SqliteAccounts, Subscription
+    from telcoflow.billing.cycle import BillStore, SqliteAccounts, Subscription
     from telcoflow.billing.cycle.run import bill_run, sqlite_job
     from telcoflow.billing.cycle.sources import SqliteLedger
     from telcoflow.billing.documents import validate_bill_xml

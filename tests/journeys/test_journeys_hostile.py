@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from test_journeys_runtime import Recorder, load
 
@@ -26,6 +26,7 @@ JUNK = st.one_of(
 
 @given(field=st.sampled_from(["instance", "trigger", "payload", "channel", "now"]),
        junk=JUNK)
+@example(field="now", junk=2 ** 63)  # found by the fuzz: overflowed SQLite's INTEGER
 @settings(max_examples=150, deadline=None)
 def test_anything_sent_to_a_journey_is_a_telcoflow_error_or_a_move(field: str,
                                                                    junk: Any) -> None:

@@ -459,9 +459,14 @@ def _check_request(trigger: object, payload: object, channel: object, instance_i
                                  event_id=instance_id)
 
 
+#: the largest whole number of seconds a time may be (any store keeps it exactly)
+_MAX_EXACT = 2 ** 53
+
+
 def _check_time(now: object, instance_id: str) -> None:
     """Refuse a time that is not a finite number of seconds (reason ``invalid``)."""
-    if type(now) is int or (type(now) is float and math.isfinite(now)):
+    if (type(now) is int and abs(now) < _MAX_EXACT) or (type(now) is float
+                                                        and math.isfinite(now)):
         return
     raise EventRejectedError(f"`now` must be a finite number of seconds (got {now!r:.60}) "
                              f"in event for {instance_id}", reason="invalid",
