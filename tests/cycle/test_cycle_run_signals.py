@@ -1,0 +1,129 @@
+"""Killing `telcoflow bill-run` (SIGTERM or SIGKILL of the parent only) leaves no pool worker
+running; SIGTERM ends it cleanly (one line, exit 143); a rerun bills every account once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from cycle_helpers import NOV, POLICY_YAML, billable, population
+
+from telcoflow.billing.cycle import BillStore, SqliteAccounts, SqliteLedger
+
+ACCOUNTS = 40_000  # about 4 s of work on 2 processes: time to be killed in the middle
+CLI = "from telcoflow.cli import console; console()"
+
+
+def _children(pid: int) -> list[int]:
+    """Pids of the live (not zombie) processes whose parent is ``pid``."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text(encoding="utf-8")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z" and int(fields[1]) == pid:
+            out.append(int(entry.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _billed(store_path: Path) -> int:
+    if not store_path.exists():
+        return 0
+    try:
+        store = BillStore(store_path)
+    except Exception:  # the store may be mid-creation
+        return 0
+    try:
+        return len(store.finished_accounts(NOV.key))
+    except Exception:
+        return 0
+    finally:
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path, set[str]]:
+    folder = tmp_path_factory.mktemp("signals")
+    accounts, lines = population(ACCOUNTS)
+    ledger, directory = SqliteLedger(folder / "ledger.db"), SqliteAccounts(folder / "acc.db")
+    ledger.write(lines)
+    directory.write(accounts)
+    ledger.close()
+    directory.close()
+    policy = folder / "policy.yaml"
+    policy.write_text(POLICY_YAML, encoding="utf-8")
+    return policy, folder / "ledger.db", folder / "acc.db", billable(accounts)
+
+
+def _bill_run(sources: tuple[Path, Path, Path, set[str]], store: Path,
+              **kw: object) -> subprocess.Popen[str]:
+    policy, ledger, accounts, _ = sources
+    return subprocess.Popen(
+        [sys.executable, "-c", CLI, "bill-run", "--policy", str(policy), "--ledger", str(ledger),
+         "--accounts", str(accounts), "--store", str(store), "--month", "2026-11",
+         "--processes", "2", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)  # type: ignore[call-overload]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_killing_the_bill_run_parent_stops_its_workers_and_a_rerun_finishes(
+        sources: tuple[Path, Path, Path, set[str]], tmp_path: Path, sig: signal.Signals) -> None:
+    store = tmp_path / "bills.db"
+    proc = _bill_run(sources, store)
+    workers: list[int] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        workers = _children(proc.pid)
+        if len(workers) >= 2 and _billed(store) >= 1000:
+            break
+        time.sleep(0.02)
+    if proc.poll() is not None:
+        pytest.fail(f"the bill run ended before it was killed: {proc.communicate()}")
+    os.kill(proc.pid, sig)  # the parent only, not its process group
+    _, err = proc.communicate(timeout=60)
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        assert err.strip().splitlines()[-1].startswith("bill run stopped by SIGTERM after ")
+        assert "Traceback" not in err
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    # every pool worker ends with its parent (within 10 s; in practice at once)
+    until = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < until:
+        time.sleep(0.05)
+    survivors = [w for w in workers if _alive(w)]
+    for w in survivors:  # do not leave them behind when the test fails
+        os.kill(w, signal.SIGKILL)
+    assert survivors == []
+    partial = _billed(store)
+    assert 0 < partial < len(sources[3])
+    rerun = _bill_run(sources, store)
+    out, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    assert '"already_finished": ' in out
+    bills = BillStore(store)
+    try:
+        counts = bills.bill_counts(NOV.key)
+        assert set(counts) == sources[3]  # 40,000 - 4,000 no subscribers - 4,000 no charges
+        assert set(counts.values()) == {1}
+    finally:
+        bills.close()
