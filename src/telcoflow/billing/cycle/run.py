@@ -261,6 +261,8 @@ def _die_with_parent(parent: int) -> None:
     # the run's process handles SIGINT / SIGTERM and stops its workers itself
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # the kernel sends the signal when the *thread* that started this process ends: the pool
+    # starts its processes from the thread that runs bill_run, which outlives the pool
     if sys.platform.startswith("linux") and os.getppid() == parent:
         try:
             libc = ctypes.CDLL(None, use_errno=True)
