@@ -134,3 +134,52 @@ def test_killing_the_bill_run_parent_stops_its_workers_and_a_rerun_finishes(
         assert set(counts.values()) == {1}
     finally:
         bills.close()
+
+
+def test_a_hosts_own_sigterm_handler_is_left_alone(tmp_path: Path) -> None:
+    """A host that handles SIGTERM itself keeps its handler during a run; without one, the run
+    installs its own for its duration only."""
+    from functools import partial
+
+    from telcoflow.billing.cycle import (
+        BillRunJob,
+        MemoryAccounts,
+        MemoryLedger,
+        bill_run,
+        parse_close_policy,
+    )
+
+    accounts, lines = population(20)
+    during: list[object] = []
+
+    def ledger() -> MemoryLedger:  # opened by the run: what handles SIGTERM now?
+        during.append(signal.getsignal(signal.SIGTERM))
+        return MemoryLedger(lines)
+
+    job = BillRunJob(NOV, parse_close_policy(POLICY_YAML), ledger=ledger,
+                     accounts=partial(MemoryAccounts, accounts), store_path=tmp_path / "a.db")
+    seen: list[int] = []
+
+    def host(signum: int, frame: object) -> None:
+        seen.append(signum)
+
+    before = signal.signal(signal.SIGTERM, host)
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)  # the host's handler runs; no run to stop yet
+        summary = bill_run(job, processes=1, progress=False)
+        assert signal.getsignal(signal.SIGTERM) is host
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert seen == [signal.SIGTERM]
+    assert during == [host]
+    assert summary.bills == 16  # 20 accounts - 2 without subscribers - 2 without charges
+    # no handler of the host's: the run's own while it runs, the default again afterwards
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        job = BillRunJob(NOV, job.policy, ledger=ledger, accounts=job.accounts,
+                         store_path=tmp_path / "b.db")
+        assert bill_run(job, processes=1, progress=False).bills == 16
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+        assert during[-1] not in (signal.SIG_DFL, host)
+    finally:
+        signal.signal(signal.SIGTERM, before)
