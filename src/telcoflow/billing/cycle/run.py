@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -238,32 +239,43 @@ _GC_GEN0 = 10_000
 _PR_SET_PDEATHSIG = 1
 
 
-def _parent_alive(parent: int) -> bool:
-    if os.getppid() == parent:
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):  # gone, or the pid reused by another user
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):  # no /proc (not Linux): os.kill is all we know
         return True
-    try:  # started by a fork server: the run's process is not our parent
-        os.kill(parent, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else (a reused pid): treat as gone
-        return False
-    return True
 
 
-def _watch_parent(parent: int) -> None:
-    while _parent_alive(parent):
+def _watch_parent(alive: Callable[[], bool]) -> None:
+    while alive():
         time.sleep(0.5)
     os._exit(1)
 
 
-def _die_with_parent(parent: int) -> None:
-    """End this pool process when the bill run's process ``parent`` ends, however it ends."""
+def _die_with_parent(parent: int, direct: bool) -> None:
+    """End this pool process when the bill run's process ``parent`` ends, however it ends.
+
+    ``direct``: this process was started by ``parent`` itself (spawn, fork), not by a fork
+    server, so a parent that ended shows as a new parent pid.
+    """
     # the run's process handles SIGINT / SIGTERM and stops its workers itself
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if not direct:
+        threading.Thread(target=_watch_parent, args=(partial(_pid_alive, parent),),
+                         name="telcoflow-parent-watch", daemon=True).start()
+        return
+    if os.getppid() != parent:  # the run ended while this process was starting
+        os._exit(1)
     # the kernel sends the signal when the *thread* that started this process ends: the pool
     # starts its processes from the thread that runs bill_run, which outlives the pool
-    if sys.platform.startswith("linux") and os.getppid() == parent:
+    if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0:
@@ -272,13 +284,13 @@ def _die_with_parent(parent: int) -> None:
                 return
         except (OSError, AttributeError):
             pass
-    threading.Thread(target=_watch_parent, args=(parent,), name="telcoflow-parent-watch",
-                     daemon=True).start()
+    threading.Thread(target=_watch_parent, args=(lambda: os.getppid() == parent,),
+                     name="telcoflow-parent-watch", daemon=True).start()
 
 
-def _init_worker(job: BillRunJob, parent: int | None = None) -> None:
+def _init_worker(job: BillRunJob, parent: int | None = None, direct: bool = True) -> None:
     if parent is not None:
-        _die_with_parent(parent)
+        _die_with_parent(parent, direct)
     _WORKER[:] = [_Worker(job)]
     # a pool process only runs batches: its imported modules, templates and sources live as
     # long as it does, so the collector need not scan them again; young garbage is rare
@@ -328,8 +340,6 @@ def sqlite_job(
 ) -> BillRunJob:
     """A job over SQLite files: the close policy YAML, the ledger (the real-time store's
     file), the account directory and the bill store (what ``telcoflow bill-run`` needs)."""
-    from functools import partial
-
     from telcoflow.billing.cycle.policy import load_close_policy
     from telcoflow.billing.cycle.sources import SqliteAccounts, SqliteLedger
 
@@ -388,8 +398,10 @@ def bill_run(
         else:
             _check_picklable(job)
             ctx = multiprocessing.get_context(mp_context)
+            direct = ctx.get_start_method() != "forkserver"
             with ProcessPoolExecutor(procs, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(job, os.getpid())) as pool, _stopping(pool):
+                                     initargs=(job, os.getpid(), direct)) as pool, \
+                    _stopping(pool):
                 pending: dict[Future[_Outcome], int] = {}
                 queue = iter(batches)
                 for batch in queue:
