@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from telcoflow.errors import TelcoflowError
+from telcoflow.errors import RunInterruptedError, TelcoflowError
 from telcoflow.money import RoundingPolicy
 
 __all__ = ["main", "run"]
@@ -344,6 +344,9 @@ def bill_run_cmd(
             formats=formats,
         )
         summary = bill_run(job, shard=shard, processes=processes, progress=not as_json)
+    except RunInterruptedError as exc:  # SIGTERM: the workers are stopped, a rerun resumes
+        click.echo(str(exc), err=True)
+        raise SystemExit(128 + exc.signal) from None
     except TelcoflowError as exc:
         _fail(exc)
     click.echo(

@@ -16,6 +16,7 @@ Every YAML file telcoflow reads goes through :func:`load_document` / :func:`pars
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,16 @@ import yaml
 from telcoflow.errors import DefinitionError, Problem
 from telcoflow.loading.compose import MAX_BYTES, LimitError, compose_single
 
-__all__ = ["Document", "PathKey", "format_path", "load_document", "parse_yaml", "read_yaml_text"]
+__all__ = [
+    "SKIPPED_DIRS",
+    "Document",
+    "PathKey",
+    "format_path",
+    "iter_yaml_files",
+    "load_document",
+    "parse_yaml",
+    "read_yaml_text",
+]
 
 PathKey = tuple[str | int, ...]
 
@@ -374,11 +384,32 @@ def load_document(path: str | Path) -> Document:
     return parse_yaml(text, str(p))
 
 
+#: Folders a walk never enters: tool and build output, not definitions. Hidden folders
+#: (``.git``, ``.venv``, ``.tox``, ...) and virtual environments (a ``pyvenv.cfg`` inside) are
+#: left out too. A file or folder named explicitly is always read.
+SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "build", "dist", "htmlcov"})
+
+
+def _walked(name: str, folder: str) -> bool:
+    if name.startswith(".") or name in SKIPPED_DIRS or name.endswith(".egg-info"):
+        return False
+    return not os.path.isfile(os.path.join(folder, name, "pyvenv.cfg"))
+
+
 def iter_yaml_files(paths: Sequence[str | Path]) -> Iterator[Path]:
-    """Expand files and folders (recursively, ``*.yaml``/``*.yml``) in a stable order."""
+    """Expand files and folders (recursively, ``*.yaml``/``*.yml``) in a stable order.
+
+    A folder's walk skips hidden folders, virtual environments and the tool and build
+    folders of :data:`SKIPPED_DIRS` (it never descends into them); symbolic links to folders
+    are not followed.
+    """
     for raw in paths:
         p = Path(raw)
-        if p.is_dir():
-            yield from sorted(q for q in p.rglob("*") if q.suffix in (".yaml", ".yml"))
-        else:
+        if not p.is_dir():
             yield p
+            continue
+        found: list[Path] = []
+        for folder, dirs, files in os.walk(p):
+            dirs[:] = [d for d in dirs if _walked(d, folder)]
+            found.extend(Path(folder, f) for f in files if f.endswith((".yaml", ".yml")))
+        yield from sorted(found)
