@@ -157,11 +157,10 @@ CLOSE_POLICY = """\
 kind: close-policy
 currency: EUR
 payment_terms_days: 14
-plans:
-  p: {fee: "10.00", description: "Data plan"}
-taxes:
-  default: {telecom: "20"}
+catalog: [catalog.yaml]
 """
+#: the writer's catalog, which the close policy names (prices and taxes have one source)
+CATALOG = WRITER.split('parse_catalog("""')[1].split('""")')[0]
 
 
 def _bill_run_cli(folder: Path, ledger: Path, store: Path) -> dict[str, object]:
@@ -199,6 +198,7 @@ def test_kill_9_of_the_writer_then_the_bill_run_at_once_bills_what_was_committed
     from telcoflow.stores.sqlite import pending_claims
 
     (tmp_path / "policy.yaml").write_text(CLOSE_POLICY, encoding="utf-8")
+    (tmp_path / "catalog.yaml").write_text(CATALOG, encoding="utf-8")
     directory = SqliteAccounts(tmp_path / "accounts.db")
     directory.write([BillingAccount(f"a{k}", f"Customer {k}", "EUR",
                                     subscriptions=(Subscription(f"s{k}", "p"),))
