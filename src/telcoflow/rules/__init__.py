@@ -1,5 +1,5 @@
 """telcoflow.rules: safe expressions, decision tables, rule packs, explain traces, stateful
-rules (durable-rules or pure Python), hot reload and pack tests.
+rules (pure Python, or durable-rules isolated in a child process), hot reload and pack tests.
 
 Start with :func:`load_pack`, :meth:`RulePack.evaluate` and :func:`explain`; see
 ``docs/rules.md``.
@@ -18,6 +18,7 @@ from telcoflow.rules.registry import (
     default_registry,
     register_builtins,
 )
+from telcoflow.rules.isolated import IsolatedDurableBackend
 from telcoflow.rules.stateful import (
     DurableBackend,
     PythonBackend,
@@ -36,6 +37,7 @@ __all__ = [
     "DecisionError",
     "DurableBackend",
     "EvaluationError",
+    "IsolatedDurableBackend",
     "PythonBackend",
     "Registry",
     "RuleHost",

@@ -1,0 +1,197 @@
+"""durable-rules optional and isolated (issue 14, item 6): a crash of its child process is
+absorbed with the state rebuilt, a child that keeps crashing is reported, the host process
+never loads the C core, and a missing backend is reported (or fails when required)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from telcoflow.cli import main
+from telcoflow.rules import StatefulEngine, StatefulError, pack_from_text, run_pack_tests
+from telcoflow.rules.isolated import IsolatedDurableBackend, Supervisor
+from telcoflow.rules.packtests import REQUIRE_DURABLE_ENV
+from telcoflow.rules.stateful import DURABLE_MISSING, make_backend
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+
+PACK = """
+kind: rule-pack
+name: iso
+context: [event]
+stateful:
+  - {id: burst, key: event.sub, match: event.type == "topup", count: 3, within: 1h}
+  - {id: usage-80, key: event.sub, match: event.type == "usage", total: event.mb,
+     reach: "800"}
+  - {id: fail-ok, key: event.sub,
+     sequence: ['event.type == "fail"', 'event.type == "ok"'], within: 10m}
+"""
+
+# (minute, subscriber, type, mb): what fires is worked out by hand below
+STREAM = [
+    (0, "a", "topup", 0), (1, "b", "usage", 500), (2, "a", "topup", 0),   # a: 2 top-ups
+    (3, "c", "fail", 0), (4, "b", "usage", 200),                          # b: 500+200 = 700
+    (5, "a", "topup", 0),                    # a: 3rd top-up within 1h -> burst fires
+    (6, "c", "ok", 0),                       # c: fail at 3, ok at 6 (3 min <= 10m) -> fail-ok
+    (7, "b", "usage", 100),                  # b: 700+100 = 800 >= 800 -> usage-80 fires
+    (8, "a", "topup", 0), (70, "a", "topup", 0), (71, "a", "topup", 0),  # 8 is > 1h before 71
+    (72, "a", "topup", 0),                   # a: 70, 71, 72 within 1h -> burst fires
+]
+EXPECTED = [("burst", "a"), ("fail-ok", "c"), ("usage-80", "b"), ("burst", "a")]
+
+
+def _event(minute: int, sub: str, kind: str, mb: int) -> dict[str, Any]:
+    return {"event": {"time": (T0 + timedelta(minutes=minute)).isoformat(), "sub": sub,
+                      "type": kind, "mb": mb}}
+
+
+def _run(engine: StatefulEngine, kill_before: set[int]) -> list[tuple[str, Any]]:
+    fired: list[tuple[str, Any]] = []
+    for i, row in enumerate(STREAM):
+        if i in kill_before:
+            backend = engine.backend
+            assert isinstance(backend, IsolatedDurableBackend)
+            pid = backend.supervisor.pid
+            assert pid is not None
+            os.kill(pid, signal.SIGSEGV)     # what the C core does to its process
+        fired += [(f.rule, f.key) for f in engine.process(_event(*row))]
+    return fired
+
+
+def test_the_stream_fires_as_worked_out_by_hand() -> None:
+    engine = StatefulEngine(pack_from_text(PACK, "iso.rules.yaml"), "python")
+    assert _run(engine, set()) == EXPECTED
+
+
+@pytest.mark.durable_rules
+@pytest.mark.parametrize("kill_before", [{1}, {5}, {2, 6, 7}, {10, 11}])
+def test_a_child_crash_is_absorbed_and_its_state_rebuilt(kill_before: set[int]) -> None:
+    # the child is killed while keys hold state (a's top-ups, b's running total, c's "fail"):
+    # the restarted child is replayed what it held, so the same rules fire as without a crash
+    supervisor = Supervisor()
+    try:
+        engine = StatefulEngine(pack_from_text(PACK, "iso.rules.yaml"),
+                                IsolatedDurableBackend(supervisor=supervisor))
+        assert _run(engine, kill_before) == EXPECTED
+        assert supervisor.crashes == len(kill_before)
+        engine.close()
+    finally:
+        supervisor.stop()
+
+
+def test_a_child_that_keeps_crashing_is_reported() -> None:
+    crashing = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"]
+    supervisor = Supervisor(crashing, max_crashes=3)
+    backend = IsolatedDurableBackend(supervisor=supervisor)
+    with pytest.raises(StatefulError) as info:
+        StatefulEngine(pack_from_text(PACK, "iso.rules.yaml"), backend)
+    assert "crashed 3 times in a row (killed by SIGSEGV)" in str(info.value)
+    assert "backend='python'" in str(info.value)
+    assert supervisor.crashes == 3
+    assert supervisor.pid is None
+
+
+def test_a_child_that_stops_answering_is_killed_and_reported() -> None:
+    hanging = [sys.executable, "-c", "import time; time.sleep(60)"]
+    supervisor = Supervisor(hanging, max_crashes=2, timeout=0.3)
+    with pytest.raises(StatefulError, match=r"crashed 2 times in a row \(no answer within 0.3 s\)"):
+        StatefulEngine(pack_from_text(PACK, "iso.rules.yaml"),
+                       IsolatedDurableBackend(supervisor=supervisor))
+
+
+@pytest.mark.durable_rules
+def test_the_host_process_never_loads_the_c_core() -> None:
+    code = ("import sys\n"
+            "from telcoflow.rules.packtests import run_pack_tests\n"
+            "results = run_pack_tests('rules/topups')\n"
+            "durable = [r for r in results if r.backend == 'durable']\n"
+            "assert durable and all(r.passed for r in durable), results\n"
+            "assert 'durable' not in sys.modules, 'durable-rules imported in the host'\n"
+            "assert 'rules' not in sys.modules, 'its C extension loaded in the host'\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.fixture
+def no_durable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """durable-rules unimportable, as on a machine where the extra is not installed."""
+    monkeypatch.setitem(sys.modules, "durable", None)  # type: ignore[arg-type]
+    monkeypatch.setitem(sys.modules, "durable.engine", None)  # type: ignore[arg-type]
+    monkeypatch.delenv(REQUIRE_DURABLE_ENV, raising=False)
+
+
+@pytest.mark.usefixtures("no_durable")
+def test_a_missing_durable_backend_is_refused_by_name() -> None:
+    with pytest.raises(StatefulError, match=r"'durable' requested: durable-rules not installed "
+                                            r"\(pip install telcoflow\[durable\]\)"):
+        make_backend("durable")
+    assert make_backend("auto").name == "python"   # the default never needs the extra
+
+
+@pytest.mark.usefixtures("no_durable")
+def test_pack_tests_report_missing_durable_as_skipped() -> None:
+    results = run_pack_tests(ROOT / "rules/topups")
+    durable = [r for r in results if r.backend == "durable"]
+    python = [r for r in results if r.backend == "python"]
+    assert len(durable) == len(python) == 6        # tests.yaml: 6 stateful cases, each backend
+    assert all(r.skipped == DURABLE_MISSING and not r.failed and not r.passed for r in durable)
+    assert all(r.passed for r in python)
+    assert str(durable[0]).endswith(
+        "skipped: durable-rules not installed (pip install telcoflow[durable])")
+
+
+@pytest.mark.usefixtures("no_durable")
+def test_cli_test_counts_and_names_the_skipped_cases() -> None:
+    result = CliRunner().invoke(main, ["test", str(ROOT / "rules")])
+    assert result.exit_code == 0, result.output
+    # 96 cases with durable; 12 of them (6 topups + 6 offer-triggers) are durable ones
+    assert result.output.splitlines()[-1] == (
+        "84 passed, 0 failed, 12 skipped (durable-rules not installed "
+        "(pip install telcoflow[durable]))")
+
+
+@pytest.mark.usefixtures("no_durable")
+def test_cli_test_fails_when_durable_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(REQUIRE_DURABLE_ENV, "1")
+    result = CliRunner().invoke(main, ["test", "-q", str(ROOT / "rules/topups")])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[-1] == "6 passed, 6 failed"
+    assert "durable-rules not installed (pip install telcoflow[durable]); " \
+           "TELCOFLOW_REQUIRE_DURABLE=1 requires it" in result.output
+
+
+def _pytest_without_durable(tmp_path: Path,
+                            env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    shutil.copytree(ROOT / "rules/topups", tmp_path / "rules/topups")
+    (tmp_path / "conftest.py").write_text(
+        "import sys\nsys.modules['durable'] = None\nsys.modules['durable.engine'] = None\n",
+        encoding="utf-8")
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs",
+                           "-q", "rules"], cwd=tmp_path, capture_output=True, text=True,
+                          check=False, timeout=120, env=env)
+
+
+def test_the_pytest_plugin_skips_durable_cases_with_the_reason(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != REQUIRE_DURABLE_ENV}
+    proc = _pytest_without_durable(tmp_path, env)
+    assert proc.returncode == 0, proc.stdout
+    assert "6 passed, 6 skipped" in proc.stdout
+    assert "skipped: durable-rules not installed (pip install telcoflow[durable])" in proc.stdout
+
+
+def test_the_pytest_plugin_fails_durable_cases_when_required(tmp_path: Path) -> None:
+    proc = _pytest_without_durable(tmp_path, {**os.environ, REQUIRE_DURABLE_ENV: "1"})
+    assert proc.returncode == 1, proc.stdout
+    assert "6 passed, 6 errors" in proc.stdout     # failed in set-up, before the case runs
+    assert "TELCOFLOW_REQUIRE_DURABLE=1 requires it" in proc.stdout
