@@ -8,6 +8,7 @@ Start with :func:`load_pack`, :meth:`RulePack.evaluate` and :func:`explain`; see
 from telcoflow.rules.engine import CompiledDecision, DecisionError
 from telcoflow.rules.expressions import CompiledExpression, EvaluationError, compile_expression
 from telcoflow.rules.host import Decided, RuleHost
+from telcoflow.rules.isolated import IsolatedDurableBackend
 from telcoflow.rules.model import RulePackModel, RulePackPartModel
 from telcoflow.rules.pack import RulePack, explain, is_pack_path, load_pack, pack_from_text
 from telcoflow.rules.packtests import CaseResult, run_pack_tests
@@ -18,7 +19,6 @@ from telcoflow.rules.registry import (
     default_registry,
     register_builtins,
 )
-from telcoflow.rules.isolated import IsolatedDurableBackend
 from telcoflow.rules.stateful import (
     DurableBackend,
     PythonBackend,
