@@ -1,6 +1,7 @@
 """The child process that runs durable-rules for :mod:`telcoflow.rules.isolated`.
 
-Started as ``python -m telcoflow.rules._durable_child``. It reads requests from stdin and
+Started by the supervisor as ``python -c "from telcoflow.rules._durable_child import main;
+main()"``. It reads requests from stdin and
 writes replies on a private copy of stdout (the real stdout is pointed at stderr, so nothing
 durable-rules prints can corrupt a reply). Each frame is a 4-byte big-endian length and a
 pickle; the only peer is the parent that started it. When stdin closes (the parent stopped it,
@@ -88,5 +89,3 @@ def main() -> None:
         os._exit(0)
 
 
-if __name__ == "__main__":
-    main()

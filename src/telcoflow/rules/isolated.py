@@ -3,8 +3,8 @@
 durable-rules' C core can crash the process that loads it (a segmentation fault in about 1
 of 170 runs of the pack tests on Python 3.11). :class:`IsolatedDurableBackend` never loads it
 in the host process: a :class:`Supervisor` starts one child process
-(``python -m telcoflow.rules._durable_child``), shared by every isolated backend of the
-process, and forwards each observation over a pipe.
+(:func:`telcoflow.rules._durable_child.main` under this interpreter), shared by every
+isolated backend of the process, and forwards each observation over a pipe.
 
 When the child dies (a signal, an exit, a closed pipe, or no answer within
 :attr:`Supervisor.timeout`) the supervisor starts a new one and rebuilds its state: every live
@@ -40,7 +40,9 @@ from telcoflow.rules.stateful import Observation, RuleSpec, StatefulError
 
 __all__ = ["IsolatedDurableBackend", "Supervisor", "crash_count"]
 
-_CHILD_COMMAND = (sys.executable, "-m", "telcoflow.rules._durable_child")
+# not ``-m``: runpy would warn that telcoflow.rules already imported the module
+_CHILD_COMMAND = (sys.executable, "-c",
+                  "from telcoflow.rules._durable_child import main; main()")
 
 
 class _ChildDiedError(Exception):
