@@ -4,6 +4,7 @@ never loads the C core, and a missing backend is reported (or fails when require
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -195,3 +196,39 @@ def test_the_pytest_plugin_fails_durable_cases_when_required(tmp_path: Path) -> 
     assert proc.returncode == 1, proc.stdout
     assert "6 passed, 6 errors" in proc.stdout     # failed in set-up, before the case runs
     assert "TELCOFLOW_REQUIRE_DURABLE=1 requires it" in proc.stdout
+
+
+def test_ci_runs_the_readme_command_then_the_durable_tests() -> None:
+    ci = (ROOT / ".ci/run").read_text(encoding="utf-8").splitlines()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    main_line = ('python3 -m venv .venv && .venv/bin/pip install -q -e ".[test]" && '
+                 '.venv/bin/python -m pytest')
+    durable_lines = ['.venv/bin/pip install -q -e ".[test,durable]"',
+                     "TELCOFLOW_REQUIRE_DURABLE=1 .venv/bin/python -m pytest -q -m durable_rules"]
+    assert main_line in ci
+    assert main_line in readme
+    for line in durable_lines:
+        assert line in readme
+        assert any(c.strip() == line for c in ci), line
+    assert ci.index(main_line) < min(i for i, c in enumerate(ci) if durable_lines[1] in c)
+
+
+def test_durable_rules_is_an_extra_not_a_dependency() -> None:
+    tomllib = pytest.importorskip("tomllib")   # Python 3.11+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert not any(d.startswith("durable-rules") for d in project["dependencies"])
+    assert project["optional-dependencies"]["durable"] == [
+        "durable-rules>=2.0.28; python_version < '3.13'"]
+
+
+@pytest.mark.slow
+@pytest.mark.durable_rules
+def test_the_crash_loop_script_runs_and_reports() -> None:
+    # the acceptance loop (300 runs) in small: every run passes all 96 cases, none crashes
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks/stateful_crash_loop.py"),
+                           "--runs", "8"], cwd=ROOT, capture_output=True, text=True,
+                          check=False, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["benchmark"] == "stateful_crash_loop"
+    assert (result["value"], result["runs"], result["exit_codes"]) == (0, 8, {"0": 8})
