@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,41 @@ def test_a_child_crash_is_absorbed_and_its_state_rebuilt(kill_before: set[int]) 
         assert _run(engine, kill_before) == EXPECTED
         assert supervisor.crashes == len(kill_before)
         engine.close()
+    finally:
+        supervisor.stop()
+
+
+@pytest.mark.durable_rules
+def test_engines_in_threads_survive_a_crash_together() -> None:
+    # four engines share the child; it is killed while they all hold state: every engine's
+    # state is replayed into the new child and each still fires exactly what it should
+    supervisor = Supervisor()
+    pack = pack_from_text(PACK, "iso.rules.yaml")
+    engines = [StatefulEngine(pack, IsolatedDurableBackend(supervisor=supervisor))
+               for _ in range(4)]
+    half = threading.Barrier(5)
+    results: list[list[tuple[str, Any]]] = [[] for _ in engines]
+
+    def feed(i: int) -> None:
+        for n, row in enumerate(STREAM):
+            if n == 6:
+                half.wait(timeout=30)   # all hold state; the main thread kills the child
+                half.wait(timeout=30)
+            results[i] += [(f.rule, f.key) for f in engines[i].process(_event(*row))]
+
+    threads = [threading.Thread(target=feed, args=(i,)) for i in range(len(engines))]
+    try:
+        for t in threads:
+            t.start()
+        half.wait(timeout=30)
+        pid = supervisor.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSEGV)
+        half.wait(timeout=30)
+        for t in threads:
+            t.join(timeout=60)
+        assert results == [EXPECTED] * 4
+        assert supervisor.crashes == 1
     finally:
         supervisor.stop()
 

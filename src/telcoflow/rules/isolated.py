@@ -147,7 +147,8 @@ class Supervisor:
         self.timeout = timeout
         self.crashes = 0
         """Child crashes absorbed so far (each followed by a restart and a replay)."""
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()
+        """Held by every request; backends hold it while they change what they replay."""
         self._child: _Child | None = None
         self._owner = os.getpid()
         self._ids = itertools.count(1)
@@ -156,7 +157,7 @@ class Supervisor:
 
     def register(self, backend: IsolatedDurableBackend) -> int:
         """A new backend id (its state is replayed into every restarted child)."""
-        with self._lock:
+        with self.lock:
             bid = next(self._ids)
             self._backends[bid] = backend
             return bid
@@ -180,7 +181,7 @@ class Supervisor:
 
     def call(self, *request: Any) -> Any:
         """Send ``request`` to the child (started, or restarted with its state rebuilt)."""
-        with self._lock:
+        with self.lock:
             if self._owner != os.getpid():  # forked: the child belongs to our parent
                 self._owner, self._child = os.getpid(), None
             in_a_row = 0
@@ -205,7 +206,7 @@ class Supervisor:
 
     def stop(self) -> None:
         """Stop the child (a later request starts a new one)."""
-        with self._lock:
+        with self.lock:
             if self._child is not None and self._owner == os.getpid():
                 self._child.stop()
             self._child = None
@@ -255,24 +256,25 @@ class IsolatedDurableBackend:
 
     def prepare(self, rules: Sequence[StatefulRule | RuleSpec]) -> None:
         """Set the rules up in the child."""
-        self.specs = tuple(RuleSpec.of(r) for r in rules)
-        self._spec = {s.id: s for s in self.specs}
-        self._sup.call("prepare", self._id, self.specs, self.max_sessions)
+        with self._sup.lock:
+            self.specs = tuple(RuleSpec.of(r) for r in rules)
+            self._spec = {s.id: s for s in self.specs}
+            self._sup.call("prepare", self._id, self.specs, self.max_sessions)
 
     def observe(self, rule: StatefulRule | RuleSpec, obs: Observation) -> bool:
         """Forward ``obs``; hold it (for a replay) until its key fires or it leaves the window."""
         spec = self._spec[rule.id]
         item = (obs.key, obs.t, obs.steps, obs.value, obs.reach)
-        fired = bool(self._sup.call("observe", self._id, spec, item))
-        if fired:
-            self._held.pop((spec.id, obs.key), None)
-            return True
-        held = self._held.setdefault((spec.id, obs.key), deque())
-        held.append(item)
-        if spec.window_ms is not None:
-            while held and obs.t - held[0][1] > spec.window_ms:
-                held.popleft()
-        return False
+        with self._sup.lock:  # a replay (another thread's restart) reads what we hold
+            if self._sup.call("observe", self._id, spec, item):
+                self._held.pop((spec.id, obs.key), None)
+                return True
+            held = self._held.setdefault((spec.id, obs.key), deque())
+            held.append(item)
+            if spec.window_ms is not None:
+                while held and obs.t - held[0][1] > spec.window_ms:
+                    held.popleft()
+            return False
 
     def held(self) -> list[tuple[RuleSpec, tuple[Any, ...]]]:
         """The observations a restarted child is replayed, per key in arrival order."""
@@ -289,5 +291,6 @@ class IsolatedDurableBackend:
 
     def close(self) -> None:
         """Release this backend's sessions in the child (it may be used again)."""
-        self._held.clear()
-        self._sup.call("close", self._id)
+        with self._sup.lock:
+            self._held.clear()
+            self._sup.call("close", self._id)
