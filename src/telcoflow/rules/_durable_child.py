@@ -20,24 +20,25 @@ import struct
 import sys
 from typing import IO, Any
 
-__all__ = ["read_frame", "write_frame"]
+__all__ = ["HEADER", "read_frame", "write_frame"]
 
-_HEADER = struct.Struct(">I")
+HEADER = struct.Struct(">I")
+"""The length prefix of a frame."""
 
 
 def write_frame(out: IO[bytes], obj: object) -> None:
     """Write one length-prefixed pickle frame and flush it."""
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    out.write(_HEADER.pack(len(data)) + data)
+    out.write(HEADER.pack(len(data)) + data)
     out.flush()
 
 
 def read_frame(inp: IO[bytes]) -> Any:
     """Read one frame; None at end of input."""
-    head = inp.read(_HEADER.size)
-    if len(head) < _HEADER.size:
+    head = inp.read(HEADER.size)
+    if len(head) < HEADER.size:
         return None
-    (size,) = _HEADER.unpack(head)
+    (size,) = HEADER.unpack(head)
     data = inp.read(size)
     if len(data) < size:
         return None

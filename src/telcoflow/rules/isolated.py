@@ -24,6 +24,7 @@ import atexit
 import contextlib
 import itertools
 import os
+import pickle
 import select
 import signal
 import subprocess
@@ -34,7 +35,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import IO, Any
 
-from telcoflow.rules._durable_child import write_frame
+from telcoflow.rules._durable_child import HEADER, write_frame
 from telcoflow.rules.pack import StatefulRule
 from telcoflow.rules.stateful import Observation, RuleSpec, StatefulError
 
@@ -87,14 +88,11 @@ class _Child:
     def call(self, request: tuple[Any, ...], timeout: float) -> Any:
         """Send ``request``; its reply value. Raises _ChildDiedError, or StatefulError for
         an error the child reported."""
-        import pickle
-        import struct
-
         try:
             write_frame(self._in, request)
         except (BrokenPipeError, OSError) as exc:
             raise _ChildDiedError("write") from exc
-        (size,) = struct.unpack(">I", self._read(4, timeout))
+        (size,) = HEADER.unpack(self._read(HEADER.size, timeout))
         status, value = pickle.loads(self._read(size, timeout))
         if status == "err":
             raise StatefulError(f"the durable backend failed: {value}")
