@@ -1,8 +1,9 @@
 """durable-rules isolated in a supervised child process (what ``backend="durable"`` gives).
 
 durable-rules' C core can crash the process that loads it (a segmentation fault in 2 to 334
-of 336 runs of ``telcoflow test rules/`` on Python 3.11, depending on how it was started). :class:`IsolatedDurableBackend` never loads it
-in the host process: a :class:`Supervisor` starts one child process
+of 336 runs of ``telcoflow test rules/`` on Python 3.11, depending on how it was started).
+:class:`IsolatedDurableBackend` never loads it in the host process: a :class:`Supervisor`
+starts one child process
 (:func:`telcoflow.rules._durable_child.main` under this interpreter), shared by every
 isolated backend of the process, and forwards each observation over a pipe.
 
