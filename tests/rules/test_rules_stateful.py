@@ -231,12 +231,13 @@ def test_hot_reload_is_atomic_and_in_flight_finishes_on_its_version(tmp_path: Pa
     assert [v for v, _ in host.history] == ["1", "2"]
 
 
-def test_reload_keeps_old_version_on_error_and_keeps_state(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reload_keeps_old_version_on_error_and_keeps_state(tmp_path: Path, backend: str) -> None:
     reg = default_registry().copy()
     reg.add_function("wait", lambda x: True)
     path = tmp_path / "hot.rules.yaml"
     path.write_text(V1.format(v="1", price="0.10"))
-    host = RuleHost(path, registry=reg)
+    host = RuleHost(path, registry=reg, stateful_backend=backend)
     first = host.evaluate({"e": {"x": 1, "k": "a", "t": "2026-11-27T12:00:00Z"}})
     assert first.fired == ()
     path.write_text("kind: rule-pack\nname: hot\ndecisions: [{name: d, rules: [{id: r, "

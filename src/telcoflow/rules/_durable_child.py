@@ -58,7 +58,8 @@ def _serve(inp: IO[bytes], out: IO[bytes]) -> None:
             value: object = None
             if op == "prepare":
                 specs, max_sessions = args
-                backends[bid] = DurableBackend(max_sessions)
+                if bid not in backends:  # prepared again (a hot reload): its state stays
+                    backends[bid] = DurableBackend(max_sessions)
                 backends[bid].prepare(specs)
             elif op == "observe":
                 spec, (key, t, steps, v, reach) = args
