@@ -86,6 +86,11 @@ def test_a_child_crash_is_absorbed_and_its_state_rebuilt(kill_before: set[int]) 
                                 IsolatedDurableBackend(supervisor=supervisor))
         assert _run(engine, kill_before) == EXPECTED
         assert supervisor.crashes == len(kill_before)
+        backend = engine.backend
+        assert isinstance(backend, IsolatedDurableBackend)
+        # what a next restart would replay: a's top-ups at 70, 71, 72 fired (consumed) and
+        # the one at 8 left the window; b fired at 7; c fired at 6: nothing is held
+        assert backend.held() == []
         engine.close()
     finally:
         supervisor.stop()
@@ -121,6 +126,24 @@ def test_engines_in_threads_survive_a_crash_together() -> None:
         for t in threads:
             t.join(timeout=60)
         assert results == [EXPECTED] * 4
+        assert supervisor.crashes == 1
+    finally:
+        supervisor.stop()
+
+
+@pytest.mark.durable_rules
+def test_a_total_without_window_holds_one_running_sum() -> None:
+    supervisor = Supervisor()
+    try:
+        backend = IsolatedDurableBackend(supervisor=supervisor)
+        engine = StatefulEngine(pack_from_text(PACK, "iso.rules.yaml"), backend)
+        for minute, mb in ((0, 300), (1, 200), (2, 250)):      # 300 + 200 + 250 = 750 < 800
+            assert engine.process(_event(minute, "b", "usage", mb)) == []
+        held = backend.held()
+        assert [(spec.id, item[0], item[3]) for spec, item in held] == [("usage-80", "b", 750)]
+        os.kill(supervisor.pid or 0, signal.SIGKILL)
+        # replayed 750; + 50 = 800 >= 800: fires on the restarted child
+        assert [f.rule for f in engine.process(_event(3, "b", "usage", 50))] == ["usage-80"]
         assert supervisor.crashes == 1
     finally:
         supervisor.stop()

@@ -12,9 +12,10 @@ When the child dies (a signal, an exit, a closed pipe, or no answer within
 backend is prepared again and the observations it holds are replayed, then the request that
 was in flight is sent again. Each backend keeps, per rule and key, the observations since the
 key last fired, dropping those older than the rule's window (a ``total`` rule without a window
-keeps them until it fires). When the child dies :attr:`Supervisor.max_crashes` times in a row
-(no request answered in between), :class:`~telcoflow.rules.stateful.StatefulError` says so and
-names how the last one ended. :func:`crash_count` tells how many crashes were absorbed.
+holds one observation carrying the running sum). When the child dies
+:attr:`Supervisor.max_crashes` times in a row (no request answered in between),
+:class:`~telcoflow.rules.stateful.StatefulError` says so and names how the last one ended.
+:func:`crash_count` tells how many crashes were absorbed.
 
 The cost is one pipe round trip per observation (see ``benchmarks/stateful_isolation.py``).
 """
@@ -34,6 +35,7 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import IO, Any
 
 from telcoflow.rules._durable_child import HEADER, write_frame
@@ -269,6 +271,12 @@ class IsolatedDurableBackend:
                 self._held.pop((spec.id, obs.key), None)
                 return True
             held = self._held.setdefault((spec.id, obs.key), deque())
+            if spec.pattern == "total" and spec.window_ms is None and held:
+                # no window: only the running sum matters; one observation carries it (it
+                # did not reach this event's `reach`, so its replay does not fire either)
+                value = (held[0][3] or Decimal(0)) + (obs.value or Decimal(0))
+                held[0] = (obs.key, obs.t, obs.steps, value, obs.reach)
+                return False
             held.append(item)
             if spec.window_ms is not None:
                 while held and obs.t - held[0][1] > spec.window_ms:
