@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from telcoflow.cli import main
 from telcoflow.rules import StatefulEngine, StatefulError, pack_from_text, run_pack_tests
@@ -141,10 +143,46 @@ def test_a_total_without_window_holds_one_running_sum() -> None:
             assert engine.process(_event(minute, "b", "usage", mb)) == []
         held = backend.held()
         assert [(spec.id, item[0], item[3]) for spec, item in held] == [("usage-80", "b", 750)]
-        os.kill(supervisor.pid or 0, signal.SIGKILL)
+        pid = supervisor.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
         # replayed 750; + 50 = 800 >= 800: fires on the restarted child
         assert [f.rule for f in engine.process(_event(3, "b", "usage", 50))] == ["usage-80"]
         assert supervisor.crashes == 1
+    finally:
+        supervisor.stop()
+
+
+_STREAMS = st.lists(st.tuples(st.integers(0, 15), st.sampled_from(["a", "b"]),
+                              st.sampled_from(["topup", "fail", "ok", "usage"]),
+                              st.integers(0, 500)), min_size=4, max_size=30)
+
+
+@pytest.mark.durable_rules
+@settings(max_examples=25, deadline=None)
+@given(_STREAMS, st.lists(st.floats(0, 1, exclude_max=True), min_size=1, max_size=3))
+def test_crashes_anywhere_change_nothing(stream: list[tuple[int, str, str, int]],
+                                         where: list[float]) -> None:
+    """Any time-ordered stream, the child killed before some of its events (``where``: as
+    fractions of the stream): what fires is what the python backend fires, no crash."""
+    kills = {int(f * len(stream)) for f in where}
+    pack = pack_from_text(PACK, "iso.rules.yaml")
+    supervisor = Supervisor()
+    try:
+        expected_engine = StatefulEngine(pack, "python")
+        engine = StatefulEngine(pack, IsolatedDurableBackend(supervisor=supervisor))
+        minute, expected, got = 0, [], []
+        for i, (gap, sub, kind, mb) in enumerate(stream):
+            minute += gap
+            ev = _event(minute, sub, kind, mb)
+            if i in kills:
+                pid = supervisor.pid
+                assert pid is not None
+                os.kill(pid, signal.SIGKILL)
+            expected += [(f.rule, f.key) for f in expected_engine.process(ev)]
+            got += [(f.rule, f.key) for f in engine.process(ev)]
+        assert got == expected
+        assert supervisor.crashes == len(kills)
     finally:
         supervisor.stop()
 
