@@ -159,7 +159,7 @@ _STREAMS = st.lists(st.tuples(st.integers(0, 15), st.sampled_from(["a", "b"]),
 
 
 @pytest.mark.durable_rules
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(_STREAMS, st.lists(st.floats(0, 1, exclude_max=True), min_size=1, max_size=3))
 def test_crashes_anywhere_change_nothing(stream: list[tuple[int, str, str, int]],
                                          where: list[float]) -> None:
