@@ -2,11 +2,14 @@
 
 Setup (not timed): a ledger in the real-time store's SQLite format (table ``ledger`` of
 ``telcoflow.stores.sqlite.SQLiteLedgerStore``, rows written directly: that store keeps every
-line in memory, too much at this size) and a billing-account directory. About 92 % of the
-accounts have usage, 4 % have no subscribers and 4 % no charges (both get no bill).
+line in memory, too much at this size) and a billing-account directory, priced by a small
+catalog (plan fees posted as the real-time path posts them, taxes and discounts from the
+catalog). Of every 25 accounts: 1 has no subscribers and 1 no charges (both get no
+document), 1 is prepaid (a statement), 1 is a corporate payer (a payer document listing its
+members), the rest get bills.
 
 Timed: ``bill_run`` on a process pool of 2 (this machine's cores): read ledger batches, close
-(recurring fees, discounts, minimum spend, taxes, split, position), render XML + HTML,
+(catalog discounts, taxes by the catalog's rule, split, balance, position), render XML + HTML,
 claim-and-write every batch in SQLite (documents stored as rendered, uncompressed).
 
 Baseline (same run): the naive close, which re-reads and re-aggregates every raw rated event
@@ -42,6 +45,8 @@ from telcoflow.billing.cycle import (
     BillingAccount,
     BillRunJob,
     BillStore,
+    ClosePolicy,
+    Member,
     PayerRule,
     SqliteAccounts,
     SqliteLedger,
@@ -53,42 +58,80 @@ from telcoflow.billing.cycle.sources import account_to_json
 from telcoflow.billing.documents import validate_bill_xml
 from telcoflow.stores.base import LedgerLine
 
+#: The catalog closed against: plan fees (posted to the ledger in real time, as the rows
+#: below are), tax categories and rates, discounts.
+CATALOG = """
+kind: catalog
+currency: EUR
+tax_defaults: {category: telecom, jurisdiction: default}
+tax_categories:
+  - id: telecom
+    rates: [{jurisdiction: "*", percent: 20}, {jurisdiction: ES-CN, percent: 7}]
+  - id: digital
+    rates: [{jurisdiction: "*", percent: 10}, {jurisdiction: ES-CN, percent: 7}]
+tariffs:
+  - {id: slice, service: slice, unit: hour, price: {model: per_unit, unit_price: 1.00},
+     tax_category: digital}
+offerings:
+  - {id: basic, name: 5G Basic, prices: [{price_type: recurring, id: plan, amount: 19.99},
+                                          {price_type: usage, id: slice, tariff: slice}]}
+  - {id: family, name: 5G Family, prices: [{price_type: recurring, id: plan, amount: 39.99},
+                                            {price_type: usage, id: slice, tariff: slice}]}
+  - {id: max, name: 5G Max, prices: [{price_type: recurring, id: plan, amount: 59.99},
+                                      {price_type: usage, id: slice, tariff: slice}]}
+discounts:
+  - {id: data-10, kind: percentage, percent: 10, cap: 5.00, name: "10% off usage",
+     applies_to: {price_types: [usage]}}
+  - {id: welcome, kind: fixed, amount: 5.00, coupon_code: W5, name: Welcome coupon}
+"""
 POLICY = """
 kind: close-policy
 currency: EUR
-plans:
-  basic: {fee: "19.99", description: "5G Basic"}
-  family: {fee: "39.99", description: "5G Family", minimum_spend: "45.00"}
-  max: {fee: "59.99", description: "5G Max"}
-discounts:
-  - {id: data-10, kind: percentage, value: "10", applies_to: [data], threshold: "10.00",
-     cap: "5.00", description: "10% off data"}
-  - {id: welcome, kind: fixed, value: "5.00", coupon: W5, description: "Welcome coupon"}
-tax_categories: {slice: digital}
-taxes:
-  default: {telecom: "20", digital: "10"}
-  ES-CN: {telecom: "7", digital: "7"}
+catalog: catalog.yaml
 """
+FEES = {"basic": Decimal("19.99"), "family": Decimal("39.99"), "max": Decimal("59.99")}
 CYCLE = BillCycle.for_month(1, 2026, 11)
 PERIOD = CYCLE.key
 PLANS = ("basic", "basic", "family", "max")
+D0 = Decimal(0)
 LOCALES = ("en_GB", "en_GB", "en_GB", "de_DE", "fr_FR")
 #: Raw rated events per ledger line in a month: calls, data records (interim CDRs every
 #: 15 minutes of a session or per volume threshold), messages, slice sessions; about 1,700
 #: per subscriber.
-EVENTS_PER_LINE = {"voice": 150, "data": 1500, "sms": 60, "slice": 20}
+EVENTS_PER_LINE = {"voice": 150, "data": 1500, "sms": 60, "slice": 20, "recurring": 1}
+
+
+def _fee_row(aid: str, s: Subscription) -> tuple[str, ...]:
+    """The plan fee the real-time path posts for ``s`` (prorated from a mid-cycle start)."""
+    fee = FEES[s.plan_id]
+    if s.start is not None:
+        fee = (fee * s.days_held(CYCLE) / CYCLE.days).quantize(Decimal("0.01"))
+    return (aid, s.subscriber_id, "recurring", PERIOD, "EUR", str(fee), "1")
 
 
 def _account(i: int, rng: random.Random) -> tuple[BillingAccount, list[tuple[str, ...]]]:
-    """Account i and its ledger rows (store format: 7 text columns)."""
+    """Account i and its ledger rows (store format: 7 text columns).
+
+    Every 25 accounts: one with nothing (no subscriber, no ledger line: skipped), one idle
+    (skipped: no charges), one prepaid (a statement: top-ups, usage and fee paid from the
+    balance), one corporate payer (a payer document: the plan fees the split moved to it,
+    per member), the rest postpaid bills.
+    """
     aid = f"ACC{i:08d}"
     kind = i % 25
     if kind == 0:
         return BillingAccount(aid, f"Customer {i}", "EUR"), []
+    if kind == 3:  # a corporate payer: the fees of the next 3 accounts' first subscribers
+        members = tuple(Member(f"ACC{j:08d}", (f"ACC{j:08d}-0",)) for j in (i + 1, i + 2, i + 3))
+        acc = BillingAccount(aid, f"Corporate {i}", "EUR", members=members,
+                             address=(f"{i % 900 + 1} High Street", "Springfield"))
+        return acc, [(aid, m.subscribers[0], "recurring", PERIOD, "EUR", "39.99", "1")
+                     for m in members]
     n_subs = 1 if rng.random() < 0.7 else (2 if rng.random() < 0.83 else 3)
     start = date(2026, 11, rng.randint(2, 28)) if rng.random() < 0.05 else None
     subs = tuple(Subscription(f"{aid}-{s}", rng.choice(PLANS), start=start if s == 0 else None)
                  for s in range(n_subs))
+    prepaid = kind == 2
     acc = BillingAccount(
         aid, f"Customer {i}", "EUR", subscriptions=subs,
         jurisdiction="ES-CN" if rng.random() < 0.1 else "default",
@@ -97,11 +140,13 @@ def _account(i: int, rng: random.Random) -> tuple[BillingAccount, list[tuple[str
         payments=Decimal(rng.randint(0, 5000)) / 100,
         coupons=("W5",) if rng.random() < 0.03 else (),
         payers=(PayerRule("CORP-1", frozenset({"recurring", "data"}), Decimal("40.00")),)
-        if rng.random() < 0.05 else (),
-        address=(f"{i % 900 + 1} High Street", "Springfield"))
+        if rng.random() < 0.05 and not prepaid else (),
+        address=(f"{i % 900 + 1} High Street", "Springfield"),
+        prepaid=prepaid, opening_balance=Decimal(rng.randint(0, 3000)) / 100 if prepaid else D0,
+        top_ups=Decimal(rng.randint(0, 10)) * 10 if prepaid else D0)
     if kind == 1:
         return acc, []
-    rows: list[tuple[str, ...]] = []
+    rows: list[tuple[str, ...]] = [_fee_row(aid, s) for s in subs]
     for s in subs:
         sub = s.subscriber_id
         rows.append((aid, sub, "voice", PERIOD, "EUR", f"{rng.randint(0, 3000) / 100:.2f}",
@@ -219,7 +264,7 @@ def subset_run(ledger: object, accounts_path: Path, workdir: Path, account_ids: 
         target.write(source.get_accounts(account_ids))
         source.close()
         target.close()
-    job = BillRunJob(CYCLE, parse_close_policy(POLICY), ledger=ledger,  # type: ignore[arg-type]
+    job = BillRunJob(CYCLE, _policy(workdir), ledger=ledger,  # type: ignore[arg-type]
                      accounts=partial(SqliteAccounts, subset), store_path=workdir / f"{name}.db",
                      batch_size=1000)
     cpu0 = time.process_time()
@@ -227,6 +272,25 @@ def subset_run(ledger: object, accounts_path: Path, workdir: Path, account_ids: 
     cpu = time.process_time() - cpu0
     assert summary.bills + len(summary.skipped) == len(account_ids)
     return summary.duration_s, cpu
+
+
+def _kinds(store_path: Path) -> dict[str, int]:
+    """Stored documents by kind (read from their XML: ``kind=`` on the root, else a bill)."""
+    store = BillStore(store_path)
+    counts: dict[str, int] = {}
+    for _, doc in store.documents(CYCLE.key, "xml"):
+        head = doc[:400]
+        kind = ("statement" if b'kind="statement"' in head
+                else "payer" if b'kind="payer"' in head else "bill")
+        counts[kind] = counts.get(kind, 0) + 1
+    store.close()
+    return counts
+
+
+def _policy(workdir: Path) -> ClosePolicy:
+    """The close policy, its catalog written next to it (each worker loads it once)."""
+    (workdir / "catalog.yaml").write_text(CATALOG, encoding="utf-8")
+    return parse_close_policy(POLICY, base=workdir)
 
 
 def _rss_mb(who: int) -> float:
@@ -249,7 +313,7 @@ def main() -> int:
         print(f"prepared {n:,} accounts, {rows:,} ledger rows in {time.perf_counter() - t0:.1f} s"
               f" (not timed)", flush=True)
 
-        job = BillRunJob(CYCLE, parse_close_policy(POLICY),
+        job = BillRunJob(CYCLE, _policy(workdir),
                          ledger=partial(SqliteLedger, ledger_path),
                          accounts=partial(SqliteAccounts, accounts_path),
                          store_path=workdir / "bills.db", batch_size=1000)
@@ -259,6 +323,9 @@ def main() -> int:
         cpu = (cpu1.user + cpu1.system + cpu1.children_user + cpu1.children_system
                - cpu0.user - cpu0.system - cpu0.children_user - cpu0.children_system)
         print(summary.render(), flush=True)
+        kinds = _kinds(workdir / "bills.db")
+        print("documents by kind: " + ", ".join(f"{k} {v:,}" for k, v in sorted(kinds.items())),
+              flush=True)
         seconds = summary.duration_s
         assert summary.bills + len(summary.skipped) == n, "every account finished once"
         parent_mb, worker_mb = _rss_mb(resource.RUSAGE_SELF), _rss_mb(resource.RUSAGE_CHILDREN)

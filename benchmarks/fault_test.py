@@ -7,8 +7,12 @@ while this script
 - kills a worker with SIGKILL at random moments, several times, and restarts it (under the
   same name, or a new one so that the living must reclaim its pending entries);
 - restarts Redis once (``redis-cli shutdown nosave``: the streams are lost; the producer
-  re-publishes what the ledger has not durably processed);
-- cuts the workers' PostgreSQL connections once (``pg_terminate_backend``).
+  re-publishes what the ledger has not durably processed). That Redis is the run's own
+  ``redis-server`` (:class:`OwnRedis`: a free port, its own temporary data folder), started
+  for the run and stopped after it; the machine's shared Redis (6379) is never touched;
+- cuts the workers' PostgreSQL connections once (``pg_terminate_backend`` of the connections
+  whose ``application_name`` is the run's own: other clients of the shared server are left
+  alone; the run's tables live in a schema of their own, dropped at the end).
 
 Then the ledger must equal, line by line and to the cent, the ledger of the same events
 processed once in one process (memory store); every rejected event must be in the dead
@@ -26,9 +30,12 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -51,9 +58,6 @@ from telcoflow.stores.postgres import PostgresLedgerStore
 
 PG_URL = os.environ.get("TELCOFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TELCOFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-REDIS_START = ["redis-server", "--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port",
-               "6379", "--save", "", "--appendonly", "no", "--dir", "/var/lib/redis",
-               "--logfile", "/var/log/redis/ci.log"]
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
@@ -159,22 +163,101 @@ class Producer(threading.Thread):
         self.republished += len(again)
 
 
-def _worker(name: str, url: str, prefix: str, accounts: int, seed: int,
+def _worker(name: str, url: str, bus_url: str, prefix: str, accounts: int, seed: int,
             batch: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, TELCOFLOW_DEMO_ACCOUNTS=str(accounts),
                TELCOFLOW_DEMO_SEED=str(seed), PYTHONPATH=str(SRC))
     return subprocess.Popen(
-        [sys.executable, "-m", "telcoflow.worker", "--ledger-url", url, "--bus-url", REDIS_URL,
+        [sys.executable, "-m", "telcoflow.worker", "--ledger-url", url, "--bus-url", bus_url,
          "--prefix", prefix, "--partitions", "8", "--name", name, "--batch-size", str(batch),
          "--log-level", "ERROR"], env=env)
 
 
-def restart_redis() -> None:
-    """Stop Redis without saving (the streams are lost) and start it again."""
-    subprocess.run(["redis-cli", "shutdown", "nosave"], check=False, capture_output=True)
-    time.sleep(0.5)
-    subprocess.run(REDIS_START, check=True, capture_output=True)
-    time.sleep(0.5)
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class OwnRedis:
+    """A ``redis-server`` of this run alone: a free port on 127.0.0.1, its own temporary data
+    folder, no persistence. :meth:`restart` stops it without saving (what it held is lost)
+    and starts it again on the same port; :meth:`stop` ends it and removes its folder."""
+
+    def __init__(self, executable: str = "redis-server") -> None:
+        found = shutil.which(executable)
+        if found is None:
+            raise RuntimeError(f"{executable} not found: the Redis restart needs its own server")
+        self.executable = found
+        self.port = _free_port()
+        self.dir = tempfile.mkdtemp(prefix="telcoflow-redis-")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The server's URL (database 0)."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start the server and wait until it answers."""
+        self.proc = subprocess.Popen(
+            [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir, "--logfile", "redis.log"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server on port {self.port} exited with "
+                                   f"{self.proc.returncode} (log in {self.dir})")
+            if self.ping():
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server on port {self.port} did not answer within 10 s")
+
+    def ping(self) -> bool:
+        """Whether the server answers PING."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def run_id(self) -> str:
+        """The server's ``run_id`` (a new one after each start)."""
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        try:
+            return str(client.info("server")["run_id"])
+        finally:
+            client.close()
+
+    def restart(self) -> None:
+        """``SHUTDOWN NOSAVE`` this server (its streams are lost), then start it again."""
+        assert self.proc is not None, "start() first"
+        subprocess.run(["redis-cli", "-p", str(self.port), "shutdown", "nosave"], check=False,
+                       capture_output=True, timeout=10)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        time.sleep(0.5)
+        self.start()
+
+    def stop(self) -> None:
+        """Stop the server and remove its data folder."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def run_fault_test(*, accounts: int = 2000, events: int = 200_000, workers: int = 4,
@@ -184,8 +267,9 @@ def run_fault_test(*, accounts: int = 2000, events: int = 200_000, workers: int 
                    log: Callable[[str], None] = print) -> FaultReport:
     """Run the fault test (see the module docs); return its report.
 
-    ``lose_streams`` deletes the run's Redis keys instead of restarting the shared server
-    (what the pytest version does: other tests use that Redis).
+    ``redis_restart`` runs the bus on a Redis server of the run's own (:class:`OwnRedis`)
+    and restarts that one; otherwise the bus uses the shared Redis (``REDIS_URL``) under a
+    key prefix of its own. ``lose_streams`` deletes the run's Redis keys instead of a restart.
     """
     rng = random.Random(seed)
     pop = generate_population(accounts, seed=seed)
@@ -203,15 +287,19 @@ def run_fault_test(*, accounts: int = 2000, events: int = 200_000, workers: int 
     run = f"tffault_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     app = run.replace("_", "-")
     url = f"{PG_URL}?schema={run}&application_name={app}"
+    own_redis = OwnRedis() if redis_restart else None
+    if own_redis is not None:
+        own_redis.start()
+    bus_url = own_redis.url if own_redis is not None else REDIS_URL
     store = PostgresLedgerStore(url)
-    bus = RedisStreamBus(REDIS_URL, prefix=run, partitions=8, max_backlog=20_000)
+    bus = RedisStreamBus(bus_url, prefix=run, partitions=8, max_backlog=20_000)
     messages = [(e.id, fingerprint(e), billing_message(e)) for e in all_events]
     messages += [("bad-undecodable-1", body_fingerprint(m.body), m) for m in raw]
     report = FaultReport(len(messages), 0.0, ref_seconds)
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for i in range(workers):
-            procs[f"w{i}"] = _worker(f"w{i}", url, run, accounts, seed, batch)
+            procs[f"w{i}"] = _worker(f"w{i}", url, bus_url, run, accounts, seed, batch)
         time.sleep(1.0)
         producer = Producer(bus, store, messages)
         ids = list(dict.fromkeys(i for i, _, _ in messages))
@@ -252,11 +340,13 @@ def run_fault_test(*, accounts: int = 2000, events: int = 200_000, workers: int 
                     time.sleep(rng.uniform(0.1, 1.0))
                     restarts += 1
                     new = name if restarts % 2 else f"{name.split('-')[0]}-r{restarts}"
-                    procs[new] = _worker(new, url, run, accounts, seed, batch)
+                    procs[new] = _worker(new, url, bus_url, run, accounts, seed, batch)
                     report.faults.append(f"kill -9 {name} at {progress:.0%}, restarted as {new}")
                 elif kind == "redis":
-                    restart_redis()
-                    report.faults.append(f"Redis restarted (streams lost) at {progress:.0%}")
+                    assert own_redis is not None
+                    own_redis.restart()
+                    report.faults.append(f"the run's own Redis (port {own_redis.port}) "
+                                         f"restarted (streams lost) at {progress:.0%}")
                 elif kind == "purge":
                     bus.purge()
                     report.faults.append(f"every Redis key of the run deleted at {progress:.0%}")
@@ -304,6 +394,8 @@ def run_fault_test(*, accounts: int = 2000, events: int = 200_000, workers: int 
             bus.purge()
         finally:
             bus.close()
+            if own_redis is not None:
+                own_redis.stop()
     return report
 
 

@@ -41,6 +41,26 @@ def test_validate_lists_every_problem_located(tmp_path: Path) -> None:
     assert "found 'invoice'" in out
 
 
+def test_validate_a_project_folder_skips_tool_and_build_folders(tmp_path: Path) -> None:
+    """`telcoflow validate .` checks the project's definitions, not .venv, .git, caches."""
+    (tmp_path / "rules").mkdir()
+    good = (REPO / "journeys").glob("*.yaml")
+    one = next(iter(sorted(good)))
+    (tmp_path / "rules" / one.name).write_text(one.read_text(encoding="utf-8"), encoding="utf-8")
+    broken = "kind: invoice\n"  # a problem in every one of these if they were read
+    for folder in (".venv/lib/site-packages/pkg", ".git/refs", "node_modules/x", "sub/__pycache__",
+                   "build/lib", "dist", "pkg.egg-info", "env"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "data.yaml").write_text(broken, encoding="utf-8")
+    (tmp_path / "env" / "pyvenv.cfg").write_text("home = /usr\n", encoding="utf-8")
+    code, out = _run("validate", str(tmp_path))
+    assert (code, out) == (0, "ok: 1 file(s) valid\n")
+    # a skipped folder named on the command line is read
+    code, out = _run("validate", str(tmp_path / "build"))
+    assert code == 1
+    assert "`kind` must be one of" in out
+
+
 def test_schema_exports_every_kind(tmp_path: Path) -> None:
     code, out = _run("schema", "--out", str(tmp_path))
     assert code == 0, out

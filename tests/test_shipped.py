@@ -17,6 +17,7 @@ from telcoflow.ops.audits import shipped_pack
 
 REPO = Path(__file__).resolve().parent.parent
 ASKED = ["examples/close/close-policy.yaml", "rules/audits/balance.rules.yaml",
+         "rules/audits/reconciliation.rules.yaml",
          "rules/audits/floating.rules.yaml", "examples/catalog/catalog.yaml"]
 
 

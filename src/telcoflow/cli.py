@@ -20,7 +20,8 @@ from typing import Any
 
 import click
 
-from telcoflow.errors import TelcoflowError
+from telcoflow.errors import RunInterruptedError, TelcoflowError
+from telcoflow.money import RoundingPolicy
 
 __all__ = ["main", "run"]
 
@@ -345,7 +346,7 @@ def bill_run_cmd(
     formats: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Close a bill cycle: bills only where there was consumption, resumable, shardable."""
+    """Close a bill cycle: a document for every account with charges, resumable, shardable."""
     from telcoflow.billing.cycle.run import bill_run, sqlite_job
 
     year, month = month_text
@@ -361,6 +362,9 @@ def bill_run_cmd(
             formats=formats,
         )
         summary = bill_run(job, shard=shard, processes=processes, progress=not as_json)
+    except RunInterruptedError as exc:  # SIGTERM: the workers are stopped, a rerun resumes
+        click.echo(str(exc), err=True)
+        raise SystemExit(128 + exc.signal) from None
     except TelcoflowError as exc:
         _fail(exc)
     click.echo(
@@ -374,7 +378,7 @@ def bill_run_cmd(
 
 
 @main.command()
-@click.argument("kind", type=click.Choice(["balance"]))
+@click.argument("kind", type=click.Choice(["balance", "reconciliation"]))
 @_ledger_option
 @click.option(
     "--store",
@@ -391,6 +395,19 @@ def bill_run_cmd(
     help="audit rule pack (default: the shipped one)",
 )
 @click.option(
+    "--carried",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="reconciliation: YAML file of amounts carried to the next period (kind: carried)",
+)
+@click.option(
+    "--rounding",
+    type=click.Choice([r.value for r in RoundingPolicy]),
+    default=RoundingPolicy.HALF_UP.value,
+    show_default=True,
+    help="reconciliation: how the close rounds each bill line (the close policy's rounding)",
+)
+@click.option(
     "--findings",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -403,39 +420,64 @@ def audit(
     store: Path,
     period: str,
     pack: Path | None,
+    carried: Path | None,
+    rounding: str,
     findings: Path | None,
     as_json: bool,
 ) -> None:
     """Run an audit now: ``balance`` checks ledger = bills per account and item type and
-    each bill's own arithmetic. Exits 1 when there are findings."""
+    each bill's own arithmetic; ``reconciliation`` checks, per account, ledger total = billed
+    total + amounts carried to the next period (``--carried``) and prints the reconciliation.
+    Exits 1 when there are findings."""
     from telcoflow.billing.cycle import BillStore
     from telcoflow.billing.cycle.sources import SqliteLedger
     from telcoflow.ops.audits import (
         FindingStore,
         audit_bill_store,
+        audit_reconciliation_store,
         load_audit_pack,
         render_findings,
         shipped_pack,
     )
+    from telcoflow.ops.reconciliation import load_carried
 
+    if carried is not None and kind != "reconciliation":
+        raise click.UsageError("--carried is an option of the reconciliation audit only")
     bills = BillStore(store)
+    rec = None
     try:
-        report = audit_bill_store(
-            load_audit_pack(pack or shipped_pack(kind)),
-            ledger=SqliteLedger(str(ledger)),
-            documents=lambda: bills.documents(period, "xml"),
-            period=period,
-        )
+        rules = load_audit_pack(pack or shipped_pack(kind))
+        if kind == "reconciliation":
+            rec, report = audit_reconciliation_store(
+                rules,
+                ledger=SqliteLedger(str(ledger)),
+                documents=lambda: bills.documents(period, "xml"),
+                period=period,
+                carried=load_carried(carried) if carried is not None else (),
+                rounding=RoundingPolicy(rounding).decimal_mode,
+            )
+        else:
+            report = audit_bill_store(
+                rules,
+                ledger=SqliteLedger(str(ledger)),
+                documents=lambda: bills.documents(period, "xml"),
+                period=period,
+            )
     except TelcoflowError as exc:
         _fail(exc)
     finally:
         bills.close()
     if not report.checked:
-        _nothing(f"no bills of period {period} in {store} to check against {ledger}")
+        _nothing(f"no bills of period {period} in {store} to check against {ledger}"
+                 if kind == "balance" else
+                 f"no ledger lines, bills or carried amounts of period {period} in {ledger} "
+                 f"and {store}")
     if findings is not None:
         found = FindingStore(findings)
         found.save(report)
         found.close()
+    if rec is not None and not as_json:
+        click.echo(rec.render())
     click.echo(render_findings(list(report.findings), as_json=as_json))
     if not as_json:
         click.echo(f"{report.checked} checks, {len(report.findings)} finding(s)")

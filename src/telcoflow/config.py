@@ -148,7 +148,7 @@ def load_config(path: str | Path | None = None, *, env: Mapping[str, str] | None
     data: dict[str, Any] = {}
     if path is not None:
         doc = load_document(path)
-        if doc.data is not None:
+        if doc.data is not None or doc.problems:  # an unreadable file is never skipped
             data.update(validate_document(doc, BackendConfig).model_dump(exclude_unset=True))
     environ = os.environ if env is None else env
     for name, var in ENVIRONMENT.items():

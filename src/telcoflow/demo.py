@@ -85,7 +85,7 @@ def _close(
     records: Sequence[object],
     echo: Callable[[str], object],
 ) -> tuple[int, int, int]:
-    from telcoflow.billing.cycle import BillingAccount, BillStore, SqliteAccounts, Subscription
+    from telcoflow.billing.cycle import BillStore, SqliteAccounts, Subscription
     from telcoflow.billing.cycle.run import bill_run, sqlite_job
     from telcoflow.billing.cycle.sources import SqliteLedger
     from telcoflow.billing.documents import validate_bill_xml
@@ -94,6 +94,7 @@ def _close(
     from telcoflow.ops.audits import (
         FindingStore,
         audit_bill_store,
+        audit_reconciliation_store,
         daily_metrics,
         load_audit_pack,
         render_findings,
@@ -109,17 +110,18 @@ def _close(
     subs: dict[str, list[Subscription]] = {}
     for sub in population.subscribers:
         subs.setdefault(sub.account.id, []).append(Subscription(sub.id, sub.offer))
+    from telcoflow.billing.cycle.sources import accounts_from_profiles
+    from telcoflow.billing.prepaid import top_up_key
+    from telcoflow.stores.sqlite import SQLiteLedgerStore
+
+    period = month.replace(day=1).isoformat()
+    ledger_store = SQLiteLedgerStore(ledger_path)
+    counters = ledger_store.get_counters([top_up_key(a.id, period) for a in population.accounts])
+    ledger_store.close()
     book = SqliteAccounts(directory)
-    book.write(
-        BillingAccount(
-            a.id,
-            f"Customer {a.id}",
-            a.currency,
-            subscriptions=tuple(subs.get(a.id, ())),
-            cycle_day=a.bill_cycle_day,
-        )
-        for a in population.accounts
-    )
+    book.write(accounts_from_profiles(
+        population.accounts, subs, period=period, counters=counters,
+        names={a.id: f"Customer {a.id}" for a in population.accounts}))
     book.close()
     job = sqlite_job(
         policy=default_close_policy_path(),
@@ -152,21 +154,31 @@ def _close(
             period=period,
             rated=rated,
         )
+        reconciliation, recon = audit_reconciliation_store(
+            load_audit_pack(shipped_pack("reconciliation")),
+            ledger=SqliteLedger(str(ledger_path)),
+            documents=lambda: store.documents(period, "xml"),
+            period=period,
+            rounding=job.policy.rounding.decimal_mode,
+        )
     finally:
         store.close()
     floating = run_floating_audit(load_audit_pack(shipped_pack("floating")), daily_metrics(rated))
     findings_store = FindingStore(out_dir / "findings.sqlite")
     try:
-        for report in (balance, floating):
+        for report in (balance, recon, floating):
             findings_store.save(report)
     finally:
         findings_store.close()
-    all_findings = [*balance.findings, *floating.findings]
+    all_findings = [*balance.findings, *recon.findings, *floating.findings]
     (out_dir / "audit-findings.json").write_text(
         render_findings(all_findings, as_json=True), encoding="utf-8"
     )
+    echo(reconciliation.render())
+    echo(_other_cycles(ledger_path, period))
     echo(
         f"balance audit: {balance.checked} checks, {len(balance.findings)} finding(s); "
+        f"reconciliation audit: {recon.checked} checks, {len(recon.findings)} finding(s); "
         f"floating audit: {floating.checked} checks, {len(floating.findings)} finding(s)"
     )
     days = sorted({r.start.date() for r in rated})
@@ -178,9 +190,25 @@ def _close(
             f"daily report for {days[-1]}: {daily.to_dict().get('merged_records', '?')} "
             "merged records"
         )
-    echo(
-        f"{written} bill documents in {bills_dir} ("
-        + json.dumps(dict(sorted(summary.as_dict().get("skipped_by_reason", {}).items())))
-        + " skipped)"
-    )
+    skipped_by = dict(sorted(summary.as_dict().get("skipped_by_reason", {}).items()))
+    echo(f"{written} bill documents in {bills_dir} ("
+         + (json.dumps(skipped_by) + " skipped)" if skipped_by else "no account skipped)"))
     return summary.bills, len(summary.skipped), len(all_findings)
+
+
+def _other_cycles(ledger_path: Path, period: str) -> str:
+    """What the ledger holds outside the closed cycle: the periods of accounts on other bill
+    cycle days, billed when their own cycle closes (accounted for, not lost)."""
+    from decimal import Decimal
+
+    from telcoflow.billing.cycle.sources import SqliteLedger
+
+    totals: dict[str, Decimal] = {}
+    for line in SqliteLedger(str(ledger_path)).lines():
+        if line.period != period:
+            totals[line.period] = totals.get(line.period, Decimal(0)) + line.amount
+    if not totals:
+        return "the ledger holds nothing outside this cycle"
+    return ("ledger outside this cycle (accounts on other bill cycle days, billed when their "
+            "own cycle closes): " + ", ".join(f"period {p} {v:,.2f}" for p, v in
+                                                sorted(totals.items())))

@@ -24,6 +24,7 @@ __all__ = [
     "Problem",
     "RatingError",
     "RuleError",
+    "RunInterruptedError",
     "StoreError",
     "TelcoflowError",
     "TelcoflowRuntimeError",
@@ -127,3 +128,12 @@ class ConcurrencyError(TelcoflowRuntimeError):
 
 class StoreError(TelcoflowRuntimeError):
     """A storage backend failed."""
+
+
+class RunInterruptedError(TelcoflowRuntimeError):
+    """A long run (a bill run) was stopped by a signal; ``signal`` is its number. What it
+    finished is stored, and a rerun resumes."""
+
+    def __init__(self, message: str, *, signal: int) -> None:
+        self.signal = signal
+        super().__init__(message)

@@ -64,7 +64,13 @@ from telcoflow.errors import (
 )
 from telcoflow.events import Event
 from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy, redact_url
-from telcoflow.stores.base import ChangeSet, DeadLetter, LedgerStore, storable_text
+from telcoflow.stores.base import (
+    ChangeSet,
+    DeadLetter,
+    LedgerStore,
+    storable_id,
+    storable_text,
+)
 
 __all__ = [
     "Worker",
@@ -396,8 +402,7 @@ def _event_id(m: Message) -> str:
     try:
         if len(m.body) <= MAX_BODY:
             data = json.loads(m.body)
-            if (isinstance(data, list) and len(data) > 1 and isinstance(data[1], str)
-                    and data[1] and storable_text(data[1], 256) == data[1]):
+            if isinstance(data, list) and len(data) > 1 and data[1] and storable_id(data[1]):
                 return data[1]
     except (ValueError, TypeError, RecursionError):
         pass

@@ -31,6 +31,7 @@ from telcoflow.generator import (
     generate_population,
 )
 from telcoflow.loading.catalog import load_catalog
+from telcoflow.rating.adjustments import TaxRules
 from telcoflow.stores import MemoryLedgerStore
 
 CATALOG = Path(__file__).resolve().parents[2] / "examples" / "catalog"
@@ -169,7 +170,8 @@ def test_slice_user_from_catalog_to_bill(pop: Population) -> None:
     sub = _pick(pop, "slice-plan", "slice")
     s, a = sub.id, sub.account.id
     store = MemoryLedgerStore()
-    billing = RealtimeBilling(default_graph(pop.profiles, pop.rater, fees=pop.fees), store)
+    billing = RealtimeBilling(default_graph(pop.profiles, pop.rater, fees=pop.fees,
+                                            taxes=TaxRules(pop.catalog)), store)
     result = billing.process([
         *pop.fees.cycle_fees([sub], date(2026, 11, 1)),
         UsageEvent("u1", s, a, "data", TUESDAY, Dec(300), "MB", region="stadium-north",
@@ -190,24 +192,27 @@ def test_slice_user_from_catalog_to_bill(pop: Population) -> None:
     # voice: 61 s -> 90 s, all from voice-500min; sms: 1 from sms-1000
     assert ledger == {"recurring": Dec("20.00"), "slice": Dec("5.00"), "data": Dec("2.048"),
                       "voice": Dec(0), "sms": Dec(0),
-                      # 20 % of 20.00 + 5.00 + 2.048 = 27.048 -> 5.4096 (exact in real time)
-                      "tax": Dec("5.4096")}
+                      # the catalog's tax (NV, telecom 8 %) of 27.048 = 2.16384 (exact)
+                      "tax": Dec("2.16384")}
     bill = _close(sub, store)
     lines = {ln.item_type: (ln.amount, ln.tax) for ln in bill.lines}
-    # close: data 2.048 -> 2.05; tax 20 % per line (slice is a digital service, also 20 %):
-    # 4.00 + 1.00 + 0.41 = 5.41; total 27.05 + 5.41 = 32.46
-    assert lines["recurring"] == (Dec("20.00"), Dec("4.00"))
-    assert lines["slice"] == (Dec("5.00"), Dec("1.00"))
-    assert lines["data"] == (Dec("2.05"), Dec("0.41"))
+    # close, by the same catalog rule, rounded per line: data 2.048 -> 2.05;
+    # 8 % of 20.00 = 1.60, of 5.00 = 0.40, of 2.05 = 0.164 -> 0.16: 2.16;
+    # total 27.05 + 2.16 = 29.21
+    assert lines["recurring"] == (Dec("20.00"), Dec("1.60"))
+    assert lines["slice"] == (Dec("5.00"), Dec("0.40"))
+    assert lines["data"] == (Dec("2.05"), Dec("0.16"))
     assert (bill.subtotal, bill.tax_total, bill.total) == (
-        Dec("27.05"), Dec("5.41"), Dec("32.46"))
+        Dec("27.05"), Dec("2.16"), Dec("29.21"))
+    assert bill.ledger_tax == Dec("2.16384")
 
 
 def test_roamer_from_catalog_to_bill(pop: Population) -> None:
     sub = _pick(pop, "postpaid-50", "roamer")
     s, a = sub.id, sub.account.id
     store = MemoryLedgerStore()
-    billing = RealtimeBilling(default_graph(pop.profiles, pop.rater, fees=pop.fees), store)
+    billing = RealtimeBilling(default_graph(pop.profiles, pop.rater, fees=pop.fees,
+                                            taxes=TaxRules(pop.catalog)), store)
     result = billing.process([
         *pop.fees.cycle_fees([sub], date(2026, 11, 1)),
         UsageEvent("r1", s, a, "data", TUESDAY, Dec(100), "MB", "roam-eu"),
@@ -221,11 +226,14 @@ def test_roamer_from_catalog_to_bill(pop: Population) -> None:
     # r2: 0.1 GB x 9.00 = 0.90; r3: voice-500min does not cover roam-world,
     # 90 s = 1.5 min x 1.20 = 1.80; r4: sms-1000 covers every zone, 0 -> 2.70
     assert ledger == {"recurring": Dec("50.00"), "roaming": Dec("2.70"),
-                      "tax": Dec("10.54")}  # 20 % of 52.70
+                      "tax": Dec("4.216")}  # the catalog's telecom 8 % of 52.70
     bill = _close(sub, store)
-    # 50.00 + 2.70 = 52.70; tax 10.00 + 0.54 = 10.54; total 63.24
+    # 50.00 + 2.70 = 52.70; the catalog's loyalty discount (5 % of postpaid-50's recurring
+    # fee, forever since July 2026): 2.50; tax per line 8 % of 47.50 = 3.80, of 2.70 = 0.216
+    # -> 0.22: 4.02; total 52.70 - 2.50 + 4.02 = 54.22
+    assert [(d.discount_id, d.amount) for d in bill.discounts] == [("loyalty", Dec("2.50"))]
     assert (bill.subtotal, bill.tax_total, bill.total) == (
-        Dec("52.70"), Dec("10.54"), Dec("63.24"))
+        Dec("52.70"), Dec("4.02"), Dec("54.22"))
 
 
 def test_a_catalog_without_the_generators_offerings_is_refused(tmp_path: Path) -> None:

@@ -110,7 +110,8 @@ anything = st.one_of(usage_events, fee_events, payment_events, lifecycle_events,
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.data_too_large])
-@given(batches=st.lists(st.lists(anything, min_size=20, max_size=60), min_size=1, max_size=3))
+# 150 runs of 2-3 batches of 35-60 events: at least 10,500 generated events per test run
+@given(batches=st.lists(st.lists(anything, min_size=35, max_size=60), min_size=2, max_size=3))
 def test_fuzz_events_never_raise_and_all_are_accounted_for(batches: list[list[Any]]) -> None:
     b = billing()
     submitted = accepted = rejected = 0

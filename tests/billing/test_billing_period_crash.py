@@ -127,3 +127,119 @@ def test_a_reader_of_the_ledger_table_sees_every_committed_event(tmp_path: Path)
     store = SQLiteLedgerStore(db)  # and the writer's store reopens on the same state
     assert sum((ln.amount for ln in store.lines()), Dec(0)) == Dec("8.44")
     store.close()
+
+
+def _replaced(text: str, *pairs: tuple[str, str]) -> str:
+    for old, new in pairs:
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
+# the same tariff, 8 accounts (one subscriber each, events round robin); argv[2], when given,
+# is a file of the event ids to process (the reference run), else the whole stream
+WRITER_MANY = _replaced(
+    WRITER,
+    ('acct = AccountProfile("a")\n'
+     'profiles = DictProfiles([acct], [SubscriberProfile("s", acct, "p")])\n',
+     'accts = [AccountProfile(f"a{k}") for k in range(8)]\n'
+     'profiles = DictProfiles(accts, [SubscriberProfile(f"s{k}", a, "p")\n'
+     '                                for k, a in enumerate(accts)])\n'),
+    ('events = [UsageEvent(f"e{n}", "s", "a", "data",',
+     'events = [UsageEvent(f"e{n}", f"s{n % 8}", f"a{n % 8}", "data",'),
+    ("for n in range(3000)]\n",
+     "for n in range(3000)]\n"
+     "if len(sys.argv) > 2:\n"
+     "    keep = set(open(sys.argv[2], encoding='utf-8').read().split())\n"
+     "    events = [e for e in events if e.id in keep]\n"))
+
+CLOSE_POLICY = """\
+kind: close-policy
+currency: EUR
+payment_terms_days: 14
+plans:
+  p: {fee: "10.00", description: "Data plan"}
+taxes:
+  default: {telecom: "20"}
+"""
+
+
+def _bill_run_cli(folder: Path, ledger: Path, store: Path) -> dict[str, object]:
+    """`telcoflow bill-run` of November 2026 over ``ledger``, in a process of its own."""
+    import json
+
+    run = subprocess.run(
+        [sys.executable, "-c", "from telcoflow.cli import console; console()", "bill-run",
+         "--policy", str(folder / "policy.yaml"), "--ledger", str(ledger), "--accounts",
+         str(folder / "accounts.db"), "--store", str(store), "--month", "2026-11",
+         "--processes", "2", "--json"], capture_output=True, text=True, timeout=120,
+        check=False)
+    assert run.returncode == 0, run.stderr
+    summary: dict[str, object] = json.loads(run.stdout)
+    return summary
+
+
+def _bills(store_path: Path) -> dict[str, bytes]:
+    """Each stored bill of November 2026 as its XML document, by account."""
+    from telcoflow.billing.cycle import BillStore
+
+    store = BillStore(store_path)
+    try:
+        return dict(store.documents("2026-11-01", "xml"))
+    finally:
+        store.close()
+
+
+def test_kill_9_of_the_writer_then_the_bill_run_at_once_bills_what_was_committed(
+        tmp_path: Path) -> None:
+    """The writer dies mid-stream (most of its commits not yet in the ledger table); the bill
+    run started at once over the same file bills exactly the committed events: the same bills
+    as an uninterrupted writer given those events."""
+    from telcoflow.billing.cycle import BillingAccount, SqliteAccounts, Subscription
+    from telcoflow.stores.sqlite import pending_claims
+
+    (tmp_path / "policy.yaml").write_text(CLOSE_POLICY, encoding="utf-8")
+    directory = SqliteAccounts(tmp_path / "accounts.db")
+    directory.write([BillingAccount(f"a{k}", f"Customer {k}", "EUR",
+                                    subscriptions=(Subscription(f"s{k}", "p"),))
+                     for k in range(8)])
+    directory.close()
+    db = tmp_path / "ledger.db"
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER_MANY, encoding="utf-8")
+    with (tmp_path / "writer.log").open("wb") as log:
+        proc = subprocess.Popen([sys.executable, str(script), str(db)], stdout=log,
+                                stderr=log, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while _claimed(db) < 700 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+        if proc.poll() is not None:
+            pytest.fail("the writer ended before it was killed: "
+                        + (tmp_path / "writer.log").read_text(encoding="utf-8", errors="replace"))
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    committed = _claimed(db)
+    assert 700 <= committed < 3000
+    assert pending_claims(db) > 0  # committed events the ledger table does not hold yet
+    crashed = _bill_run_cli(tmp_path, db, tmp_path / "bills.db")
+    # every account had committed events (round robin over 8 accounts): 8 bills, none skipped
+    assert (crashed["bills"], crashed["skipped"], crashed["failed"]) == (8, 0, [])
+    with sqlite3.connect(db) as conn:
+        ids = sorted(r[0] for r in conn.execute("SELECT event_id FROM claims"))
+    assert len(ids) == committed  # the bill run's reader folded the journal, lost nothing
+    # the reference: an uninterrupted writer given exactly the committed events
+    (tmp_path / "ids.txt").write_text("\n".join(ids), encoding="utf-8")
+    ref_db = tmp_path / "reference.db"
+    ref = subprocess.run([sys.executable, str(script), str(ref_db), str(tmp_path / "ids.txt")],
+                         capture_output=True, text=True, timeout=100, check=False)
+    assert ref.returncode == 0, ref.stderr
+    reference = _bill_run_cli(tmp_path, ref_db, tmp_path / "reference-bills.db")
+    assert reference["totals"] == crashed["totals"]
+    got, want = _bills(tmp_path / "bills.db"), _bills(tmp_path / "reference-bills.db")
+    assert sorted(got) == [f"a{k}" for k in range(8)]
+    assert got == want  # every bill, line by line and to the cent: the same XML, byte for byte
+    totals = crashed["totals"]
+    assert isinstance(totals, dict)
+    # 8 bills of at least the 10.00 plan fee + 20% tax = 12.00 each, plus usage
+    assert Dec(totals["EUR"]) > 8 * Dec("12.00")

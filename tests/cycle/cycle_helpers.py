@@ -4,26 +4,30 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 from telcoflow.billing.cycle import BillCycle, BillingAccount, PayerRule, Subscription
+from telcoflow.catalog import Catalog
 from telcoflow.stores.base import LedgerLine
 
-POLICY_YAML = """\
+#: The catalog of the close tests (plan fees, taxes, discounts), in tests/cycle/close-catalog.yaml
+CATALOG_PATH = Path(__file__).with_name("close-catalog.yaml")
+CATALOG_YAML = CATALOG_PATH.read_text(encoding="utf-8")
+
+POLICY_YAML = f"""\
 kind: close-policy
 currency: EUR
+catalog: {CATALOG_PATH}
 payment_terms_days: 14
-plans:
-  basic: {fee: "20.00", description: "5G Basic"}
-  family: {fee: "30.00", description: "5G Family", minimum_spend: "60.00"}
-discounts:
-  - {id: data-10, kind: percentage, value: "10", applies_to: [data], threshold: "10.00",
-     cap: "2.00", description: "10% off data"}
-  - {id: welcome, kind: fixed, value: "3.00", coupon: W3, description: "Welcome coupon"}
-tax_categories: {slice: digital}
-taxes:
-  default: {telecom: "20", digital: "10"}
-  ES-CN: {telecom: "7", digital: "7"}
 """
+
+
+def catalog() -> Catalog:
+    """The test catalog (plans, taxes, discounts of the close tests)."""
+    from telcoflow.loading.catalog import parse_catalog
+
+    return parse_catalog(CATALOG_YAML, "cycle-catalog.yaml")
+
 
 NOV = BillCycle.for_month(1, 2026, 11)
 
@@ -49,6 +53,10 @@ def family_account(**kw: object) -> BillingAccount:
 
 
 FAMILY_LINES = (
+    # plan fees as the real-time path posts them from the catalog: S1 basic 20.00 for the
+    # month, S2 family 30.00 from 16 Nov: 15 of 30 days = 15.00
+    line("A", "S1", "recurring", "20.00", "1"),
+    line("A", "S2", "recurring", "15.00", "1"),
     line("A", "S1", "voice", "5.005", "300"),
     line("A", "S1", "data", "15.00", "2048"),
     line("A", "S2", "slice", "4.00", "2"),

@@ -109,12 +109,14 @@ def test_balance_audit_finds_one_ledger_row_changed_by_hand(tmp_path: Path) -> N
 def test_bill_total_audit_reads_stored_xml() -> None:
     policy = parse_close_policy(POLICY_YAML)
     acc = BillingAccount("A", "x", "EUR", subscriptions=(Subscription("S", "basic"),))
-    bill = close_account(acc, [LedgerLine("A", "S", "voice", NOV.key, "EUR", D(5), D(1))],
+    bill = close_account(acc, [LedgerLine("A", "S", "voice", NOV.key, "EUR", D(5), D(1)),
+                               LedgerLine("A", "S", "recurring", NOV.key, "EUR", D(20), D(1))],
                          NOV, policy)
     assert isinstance(bill, Bill)
     good = render_bill_xml(bill)
-    # 5.00 + 20.00 = 25.00, tax 5.00 -> 30.00; tamper the stored total to 31.00
-    bad = good.replace(b"<total>30.00</total>", b"<total>31.00</total>")
+    # 5.00 + 20.00 = 25.00, data-10 10 % of usage 5.00 = 0.50, tax 20 % of 24.50 = 4.90
+    # -> 29.40; tamper the stored total to 31.00
+    bad = good.replace(b"<total>29.40</total>", b"<total>31.00</total>")
     assert bad != good
     pack = load_audit_pack(shipped_pack("balance"))
     report = run_balance_audit(pack, rated={}, ledger={}, bills={},

@@ -1,4 +1,4 @@
-"""Cycle close: fees, discounts, minimum spend, taxes, split, position; skips; invariants."""
+"""Cycle close: ledger lines, catalog discounts and taxes, split, position; skips; invariants."""
 
 from __future__ import annotations
 
@@ -42,71 +42,74 @@ def test_cycle_for_month_clamps_short_months() -> None:
 def test_full_close_worked_by_hand(policy: ClosePolicy) -> None:
     bill = _bill(close_account(family_account(), FAMILY_LINES, NOV, policy))
     by = {(ln.subscriber_id, ln.item_type): ln for ln in bill.lines}
-    # lines: voice 5.005 -> 5.01 (half-up); S2 on family 16..30 Nov = 15/30 days -> 15.00
+    # lines: voice 5.005 -> 5.01 (half-up); the plan fees come from the ledger (posted in
+    # real time from the catalog): S1 20.00, S2 15.00 (16..30 Nov); description: the offering's
     assert by[("S1", "voice")].amount == D("5.01")
     assert by[("S2", "recurring")].amount == D("15.00")
-    assert by[("S2", "recurring")].quantity == 15
-    # data-10: 10% of 15.00 = 1.50 (cap 2.00 not reached); welcome 3.00 over nets
-    # 13.50, 5.01, 4.00, 20.00, 15.00 (57.51): floor parts .70 .26 .20 1.04 .78 = 2.98,
-    # the 0.02 left go to the largest losses: slice (.00866) then data (.00422)
-    assert by[("S1", "data")].discount == D("2.21")  # 1.50 + 0.71
-    assert by[("S1", "voice")].discount == D("0.26")
-    assert by[("S2", "slice")].discount == D("0.21")
-    assert by[("S1", "recurring")].discount == D("1.04")
-    assert by[("S2", "recurring")].discount == D("0.78")
+    assert by[("S1", "recurring")].description == "5G Basic"
+    # data-10 (bundle: needs basic, held by S1): 10 % of usage 5.01 + 15.00 + 4.00 = 24.01
+    # -> 2.40, capped 2.00; spread: exact .41733 1.24948 .33319, floors .41 1.24 .33 (1.98),
+    # 0.02 to the largest losses (data, voice) -> voice .42, data 1.25, slice .33.
+    # welcome 3.00 over what is left, in line order S1 data 13.75, S1 rec 20.00, voice 4.59,
+    # S2 rec 15.00, slice 3.67 (57.01): floors .72 1.05 .24 .78 .19 (2.98); 0.02 to the
+    # largest losses (S2 rec .009335, data .003557) -> .73 1.05 .24 .79 .19
+    assert by[("S1", "data")].discount == D("1.98")  # 1.25 + 0.73
+    assert by[("S1", "voice")].discount == D("0.66")  # 0.42 + 0.24
+    assert by[("S2", "slice")].discount == D("0.52")  # 0.33 + 0.19
+    assert by[("S1", "recurring")].discount == D("1.05")
+    assert by[("S2", "recurring")].discount == D("0.79")
     assert [(d.discount_id, d.amount) for d in bill.discounts] == [
-        ("data-10", D("1.50")), ("welcome", D("3.00"))]
+        ("data-10", D("2.00")), ("welcome", D("3.00"))]
     assert bill.redeemed_coupons == ("W3",)
-    # net spend 64.50 - 4.50 - ... = 54.51 < 60.00 commitment -> top-up 5.49
-    top_up = by[("", "minimum_spend")]
-    assert top_up.amount == D("5.49")
-    # order: per subscriber, fees first, account-level top-up last
+    # order: per subscriber, fees first
     assert [(ln.subscriber_id, ln.item_type) for ln in bill.lines] == [
         ("S1", "recurring"), ("S1", "voice"), ("S1", "data"), ("S2", "recurring"),
-        ("S2", "slice"), ("", "minimum_spend")]
-    # taxes per line: 18.96*20% = 3.792 -> 3.79; 4.75 -> 0.95; 12.79 -> 2.558 -> 2.56;
-    # 14.22 -> 2.844 -> 2.84; slice 3.79*10% -> 0.38; 5.49 -> 1.098 -> 1.10; sum 11.62
+        ("S2", "slice")]
+    # taxes per line: 18.95*20% = 3.79; 4.35 -> 0.87; 13.02 -> 2.604 -> 2.60;
+    # 14.21 -> 2.842 -> 2.84; slice (digital, from its tariff) 3.48*10% -> 0.348 -> 0.35
     assert [ln.tax for ln in bill.lines] == [
-        D("3.79"), D("0.95"), D("2.56"), D("2.84"), D("0.38"), D("1.10")]
-    assert bill.subtotal == D("64.50")
-    assert bill.discount_total == D("4.50")
-    assert bill.tax_total == D("11.62")
-    assert bill.total == D("71.62")  # 64.50 - 4.50 + 11.62
+        D("3.79"), D("0.87"), D("2.60"), D("2.84"), D("0.35")]
+    assert bill.subtotal == D("59.01")
+    assert bill.discount_total == D("5.00")
+    assert bill.tax_total == D("10.45")
+    assert bill.total == D("64.46")  # 59.01 - 5.00 + 10.45
     assert sum((ln.gross for ln in bill.lines), D(0)) == bill.total
     taxes = {(t.category, t.rate): (t.base, t.amount) for t in bill.taxes}
-    assert taxes == {("digital", D(10)): (D("3.79"), D("0.38")),
-                     ("telecom", D(20)): (D("56.21"), D("11.24"))}
-    # CORP pays recurring gross 22.75 + 17.06 = 39.81, capped at 25.00; the rest to A
+    assert taxes == {("digital", D(10)): (D("3.48"), D("0.35")),
+                     ("telecom", D(20)): (D("50.53"), D("10.10"))}
+    # CORP pays recurring gross 22.74 + 17.05 = 39.79, capped at 25.00; the rest to A
     assert [(p.payer_id, p.amount) for p in bill.payer_parts] == [
-        ("CORP", D("25.00")), ("A", D("46.62"))]
-    # position: 10.00 - 10.00 + (-2.00) + 71.62 = 69.62, due 1 Dec + 14 days
-    assert bill.position.amount_due == D("69.62")
+        ("CORP", D("25.00")), ("A", D("39.46"))]
+    assert [ln.paid_by for ln in bill.lines] == ["CORP", "", "", "CORP", ""]
+    # position: 10.00 - 10.00 + (-2.00) + A's part 39.46 = 37.46, due 1 Dec + 14 days
+    assert bill.position.amount_due == D("37.46")
     assert bill.position.due_date == date(2026, 12, 15)
 
 
-def test_redeemed_coupon_and_threshold_not_met(policy: ClosePolicy) -> None:
-    acc = family_account(redeemed_coupons=frozenset({"W3"}), payers=())
-    lines = (line("A", "S1", "data", "9.99"),)
+def test_redeemed_coupon_and_bundle_not_held(policy: ClosePolicy) -> None:
+    acc = family_account(redeemed_coupons=frozenset({"W3"}), payers=(),
+                         subscriptions=(Subscription("S2", "family"),))
+    lines = (line("A", "S2", "data", "9.99"),)
     bill = _bill(close_account(acc, lines, NOV, policy))
-    # data 9.99 < threshold 10.00: no data-10; W3 already redeemed: no welcome
+    # data-10 needs basic (not held: only family); W3 already redeemed: no welcome
     assert bill.discounts == ()
     assert bill.discount_total == 0
-    # lines 9.99 + 20.00 + 15.00 = 44.99 < 60.00 -> top-up 15.01; tax 20% of 60.00 = 12.00
-    assert bill.subtotal == D("60.00")
-    assert bill.tax_total == D("12.00")
-    assert bill.total == D("72.00")
+    # 9.99 + 20 % (1.998 -> 2.00) = 11.99
+    assert bill.subtotal == D("9.99")
+    assert bill.tax_total == D("2.00")
+    assert bill.total == D("11.99")
 
 
 def test_jurisdiction_tax_rate(policy: ClosePolicy) -> None:
     acc = BillingAccount("B", "B", "EUR", subscriptions=(Subscription("S", "basic"),),
                          jurisdiction="ES-CN")
-    bill = _bill(close_account(acc, [line("B", "S", "voice", "10.00")], NOV, policy))
-    # (10.00 + 20.00) * 7% = 2.10
-    assert bill.tax_total == D("2.10")
-    assert bill.total == D("32.10")
+    bill = _bill(close_account(acc, [line("B", "S", "recurring", "20.00")], NOV, policy))
+    # 20.00 * 7% = 1.40
+    assert bill.tax_total == D("1.40")
+    assert bill.total == D("21.40")
 
 
-def test_ledger_recurring_line_is_not_charged_twice(policy: ClosePolicy) -> None:
+def test_the_close_adds_no_fee_the_ledger_does_not_hold(policy: ClosePolicy) -> None:
     acc = BillingAccount("B", "B", "EUR", subscriptions=(Subscription("S", "basic"),))
     lines = [line("B", "S", "recurring", "12.00"), line("B", "S", "sms", "1.00")]
     bill = _bill(close_account(acc, lines, NOV, policy))
@@ -120,21 +123,26 @@ def test_realtime_discount_and_tax_lines(policy: ClosePolicy) -> None:
              line("B", "S", "discount", "-4.00", "0"), line("B", "S", "tax", "8.00", "0")]
     bill = _bill(close_account(acc, lines, NOV, policy))
     # real-time discount 4.00 over voice 10 / data 30 -> 1.00 / 3.00; then data-10 on the
-    # remaining 27.00 -> 2.70, capped at 2.00; the ledger's tax line is not billed
+    # remaining usage 36.00 -> 3.60, capped at 2.00 (data .50 + 1.50: 9/36, 27/36)
     assert [(d.discount_id, d.amount) for d in bill.discounts] == [
         ("realtime", D("4.00")), ("data-10", D("2.00"))]
     by = {ln.item_type: ln for ln in bill.lines}
-    assert set(by) == {"recurring", "voice", "data"}
-    assert (by["voice"].discount, by["data"].discount) == (D("1.00"), D("5.00"))
-    # nets 20 + 9 + 25 = 54.00, tax 20% = 10.80, total 64.80
-    assert bill.tax_total == D("10.80")
-    assert bill.total == D("64.80")
+    assert set(by) == {"voice", "data"}
+    assert (by["voice"].discount, by["data"].discount) == (D("1.50"), D("4.50"))
+    # nets 8.50 + 25.50 = 34.00, tax by the rule 20% = 6.80 (the ledger's 8.00 estimate
+    # is recorded, not billed), total 40.80
+    assert bill.ledger_tax == D("8.00")
+    assert bill.tax_total == D("6.80")
+    assert bill.total == D("40.80")
 
 
 def test_no_bill_without_subscribers_or_charges(policy: ClosePolicy) -> None:
     nobody = BillingAccount("C", "C", "EUR")
-    assert close_account(nobody, [line("C", "S", "voice", "1")], NOV, policy) == SkippedAccount(
-        "C", "no-subscribers")
+    assert close_account(nobody, [], NOV, policy) == SkippedAccount("C", "no-subscribers")
+    # ledger lines but no subscription: what a payer pays for others, billed
+    payer = close_account(nobody, [line("C", "S", "voice", "1")], NOV, policy)
+    assert isinstance(payer, Bill)
+    assert payer.kind == "payer"
     idle = BillingAccount("D", "D", "EUR", subscriptions=(Subscription("S", "basic"),))
     assert close_account(idle, [], NOV, policy) == SkippedAccount("D", "no-charges")
     other_period = [line("D", "S", "voice", "3.00", period="2026-10-01")]
@@ -144,21 +152,27 @@ def test_no_bill_without_subscribers_or_charges(policy: ClosePolicy) -> None:
 
 
 def test_errors_name_account_and_what_was_expected(policy: ClosePolicy) -> None:
-    acc = BillingAccount("E", "E", "EUR", subscriptions=(Subscription("S", "gold"),))
-    with pytest.raises(RatingError, match=r"account E .*plan 'gold'.*known: \['basic', 'family'\]"):
-        close_account(acc, [line("E", "S", "voice", "1")], NOV, policy)
+    from cycle_helpers import CATALOG_YAML
+
+    from telcoflow.loading.catalog import parse_catalog
+
+    # the catalog with no "*" rate: telecom has a rate for ES-CN only
+    no_star = parse_catalog(CATALOG_YAML.replace('{jurisdiction: "*", percent: 20}, ', ""))
+    acc = BillingAccount("E", "E", "EUR", subscriptions=(Subscription("S", "basic"),),
+                         jurisdiction="XX")
+    with pytest.raises(RatingError, match=r"tax category 'telecom' has no rate for .*'XX'"):
+        close_account(acc, [line("E", "S", "voice", "1")], NOV, policy, no_star)
     acc = BillingAccount("E", "E", "EUR", subscriptions=(Subscription("S", "basic"),))
     with pytest.raises(CurrencyMismatchError, match="in USD, expected the account currency EUR"):
         close_account(acc, [line("E", "S", "voice", "1", currency="USD")], NOV, policy)
 
 
 def test_policy_problems_are_located() -> None:
-    text = "kind: close-policy\nplans:\n  basic: {fee: 1.5x}\ndiscounts: []\n"
-    with pytest.raises(DefinitionError, match=r"p.yaml:3:11 \(\$.plans.basic.fee\)"):
+    text = "kind: close-policy\npayment_terms_days: soon\n"
+    with pytest.raises(DefinitionError, match=r"p.yaml:2:1 \(\$.payment_terms_days\)"):
         parse_close_policy(text, "p.yaml")
-    text = ("kind: close-policy\nplans: {basic: {fee: '1'}}\n"
-            "discounts:\n  - {id: d, kind: fixed, value: '1', plans: [gold]}\n")
-    with pytest.raises(DefinitionError, match=r"unknown plans \['gold'\]"):
+    text = "kind: close-policy\nplans:\n  basic: {fee: '1'}\n"
+    with pytest.raises(DefinitionError, match=r"p.yaml:2:1 .*plan fees are the catalog"):
         parse_close_policy(text, "p.yaml")
 
 
@@ -174,7 +188,7 @@ def test_allocate_sums_exactly() -> None:
 )
 def test_bill_adds_up_for_any_ledger(items: list[tuple[str, Decimal]], coupon: bool) -> None:
     policy = parse_close_policy(__import__("cycle_helpers").POLICY_YAML)
-    acc = BillingAccount("H", "H", "EUR", subscriptions=(Subscription("S", "family"),),
+    acc = BillingAccount("H", "H", "EUR", subscriptions=(Subscription("S0", "basic"),),
                          coupons=("W3",) if coupon else ())
     lines = [line("H", f"S{i}", item, str(amount)) for i, (item, amount) in enumerate(items)]
     result = close_account(acc, lines, NOV, policy)
@@ -185,6 +199,7 @@ def test_bill_adds_up_for_any_ledger(items: list[tuple[str, Decimal]], coupon: b
     # the Bill constructor checks these; assert them again independently
     assert bill.total == bill.subtotal - bill.discount_total + bill.tax_total
     assert bill.total == sum((ln.gross for ln in bill.lines), D(0))
-    assert bill.subtotal - bill.discount_total >= D("60.00")  # the family commitment
+    assert bill.subtotal - bill.discount_total >= 0
+    assert bill.discount_total <= D("5.00")  # data-10 at most 2.00, welcome 3.00
     assert all(ln.discount <= ln.amount for ln in bill.lines)
     assert sum((p.amount for p in bill.payer_parts), D(0)) == bill.total

@@ -39,7 +39,7 @@ def test_xml_validates_and_total_equals_lines(bill: Bill) -> None:
     root = etree.fromstring(doc)
     gross = [D(t) for t in root.xpath("//b:line/b:gross/text()", namespaces=NS)]
     total = D(root.xpath("string(//b:totals/b:total)", namespaces=NS))
-    assert total == D("71.62")
+    assert total == D("64.46")
     assert sum(gross, D(0)) == total
     # the name's & and < are escaped, not breaking the document
     assert root.xpath("string(//b:account/b:name)", namespaces=NS) == "Ada & <Co>"
@@ -48,7 +48,7 @@ def test_xml_validates_and_total_equals_lines(bill: Bill) -> None:
 
 
 def test_xsd_rejects_a_broken_bill(bill: Bill) -> None:
-    doc = render_bill_xml(bill).replace(b"<total>71.62</total>", b"<total>lots</total>")
+    doc = render_bill_xml(bill).replace(b"<total>64.46</total>", b"<total>lots</total>")
     with pytest.raises(BillDocumentError, match=r"does not validate against bill\.xsd"):
         validate_bill_xml(doc)
     with pytest.raises(BillDocumentError, match="does not parse"):
@@ -59,7 +59,7 @@ def test_html_statement_escapes_and_formats(bill: Bill) -> None:
     html = StatementRenderer().render(bill)
     assert "Ada &amp; &lt;Co&gt;" in html
     assert "<Co>" not in html
-    assert "Amount due €69.62 by 15 December 2026" in html
+    assert "Amount due €37.46 by 15 December 2026" in html
     assert "http" not in html  # self-contained, no external assets
 
 
@@ -67,7 +67,7 @@ def test_html_locale_formatting(policy: ClosePolicy) -> None:
     result = close_account(family_account(locale="de_DE"), FAMILY_LINES, NOV, policy)
     assert isinstance(result, Bill)
     html = StatementRenderer().render(result)
-    assert "69,62\xa0€" in html
+    assert "37,46\xa0€" in html
     assert "15. Dezember 2026" in html
     assert format_money(D("1234567.891"), "EUR", "fr_FR") == "1\u202f234\u202f567,89\xa0€"
     assert format_money(D("5"), "JPY", "en_US") == "¥5"
@@ -80,7 +80,7 @@ def test_host_templates_override_and_are_sandboxed(bill: Bill, tmp_path: Path) -
         "{% block content %}<p>{{ bill.account_name }} owes "
         "{{ bill.position.amount_due | money }}</p>{% endblock %}", encoding="utf-8")
     html = StatementRenderer(template_dirs=[tmp_path]).render(bill)
-    assert "<p>Ada &amp; &lt;Co&gt; owes €69.62</p>" in html
+    assert "<p>Ada &amp; &lt;Co&gt; owes €37.46</p>" in html
     assert "<style>" in html  # the packaged page layout is still used
     assert "Your account" not in html  # the packaged content block was replaced
     strict = StatementRenderer(templates={"x.j2": "{{ bill.acount_name }}"}, template="x.j2")
@@ -99,10 +99,10 @@ def test_tmf678_customer_bill(bill: Bill) -> None:
     json.dumps(doc)  # serializable as is
     assert doc["@type"] == "CustomerBill"
     assert doc["billingAccount"]["id"] == "A"
-    assert doc["taxIncludedAmount"] == {"unit": "EUR", "value": "71.62"}
-    assert doc["taxExcludedAmount"]["value"] == "60.00"  # 64.50 - 4.50
-    assert doc["amountDue"]["value"] == "69.62"
+    assert doc["taxIncludedAmount"] == {"unit": "EUR", "value": "64.46"}
+    assert doc["taxExcludedAmount"]["value"] == "54.01"  # 59.01 - 5.00
+    assert doc["amountDue"]["value"] == "37.46"
     rates = doc["appliedCustomerBillingRate"]
-    assert sum(D(r["taxIncludedAmount"]["value"]) for r in rates) == D("71.62")
-    assert sum(D(t["taxAmount"]["value"]) for t in doc["taxItem"]) == D("11.62")
+    assert sum(D(r["taxIncludedAmount"]["value"]) for r in rates) == D("64.46")
+    assert sum(D(t["taxAmount"]["value"]) for t in doc["taxItem"]) == D("10.45")
     assert doc["billingPeriod"] == {"startDateTime": "2026-11-01", "endDateTime": "2026-11-30"}

@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from cycle_helpers import NOV, POLICY_YAML, billable, population
+from cycle_helpers import NOV, POLICY_YAML, billable, line, population
 
 from telcoflow.billing.cycle import (
     BillRunJob,
@@ -64,15 +64,56 @@ def test_memory_run_in_process(tmp_path: Path) -> None:
     assert totals.bills == 40
     assert totals.totals == summary.totals
     assert store.document(NOV.key, "ACC000001", "json") is not None
-    # a second run finds everything finished and writes nothing
+    # a second run finds every billed account finished; the 10 skipped ones are closed again
+    # (still nothing to bill) and the store still holds 40 bills, one each
     again = bill_run(job, processes=1, progress=False)
-    assert (again.bills, again.already_finished) == (0, 50)
+    assert (again.bills, again.already_finished, len(again.skipped)) == (0, 40, 10)
     assert "bills 0" in again.render()
+    assert set(store.bill_counts(NOV.key).values()) == {1}
+    assert store.totals(NOV.key).bills == 40
     with pytest.raises(ValueError, match="must be picklable"):
         bill_run(BillRunJob(NOV, job.policy, ledger=lambda: MemoryLedger(lines),
                             accounts=lambda: MemoryAccounts(accounts),
                             store_path=tmp_path / "other.db", batch_size=7),
                  processes=2, progress=False)
+
+
+def test_charges_that_reach_the_ledger_after_a_run_are_billed_by_the_rerun(
+        tmp_path: Path) -> None:
+    """An account skipped for want of charges is not finished: once its events are recovered
+    into the ledger (a writer crash, a late journal), the rerun bills it; billed ones stay."""
+    accounts, lines = population(20)  # ACC000005 and ACC000015 have no charges
+    ledger_path, accounts_path = tmp_path / "ledger.db", tmp_path / "accounts.db"
+    ledger, directory = SqliteLedger(ledger_path), SqliteAccounts(accounts_path)
+    ledger.write(lines)
+    directory.write(accounts)
+    directory.close()
+    job = _job(ledger_path, accounts_path, tmp_path / "bills.db", batch_size=4)
+    first = bill_run(job, processes=1, progress=False)
+    # 20 accounts: 2 without subscribers (0, 10), 2 without charges (5, 15), 16 bills
+    assert first.bills == 16
+    assert sorted(s.account_id for s in first.skipped if s.reason == "no-charges") == [
+        "ACC000005", "ACC000015"]
+    # the recovered events of ACC000005: voice 2.50 + data 1.50 = 4.00 of usage
+    ledger.write([line("ACC000005", "ACC000005-1", "voice", "2.50", "30"),
+                  line("ACC000005", "ACC000005-1", "data", "1.50", "10")])
+    ledger.close()
+    second = bill_run(job, processes=2, progress=False)
+    assert (second.bills, second.already_finished) == (1, 16)
+    assert [s.account_id for s in second.skipped if s.reason == "no-charges"] == ["ACC000015"]
+    store = BillStore(tmp_path / "bills.db")
+    try:
+        assert store.bill_counts(NOV.key) == dict.fromkeys(billable(accounts) | {"ACC000005"}, 1)
+        xml = store.document(NOV.key, "ACC000005", "xml")
+        assert xml is not None
+        assert b"2.50" in xml
+        assert b"1.50" in xml
+        # the skip recorded by the first run was replaced: 17 bills, 3 skipped accounts
+        totals = store.totals(NOV.key)
+        assert (totals.bills, len(totals.skipped)) == (17, 3)
+        assert totals.totals["EUR"] == first.totals["EUR"] + second.totals["EUR"]
+    finally:
+        store.close()
 
 
 def test_sqlite_pool_run_shards_and_xsd(
@@ -167,7 +208,7 @@ def test_kill_9_and_rerun_gives_exactly_one_bill_each(
     counts = store.bill_counts(NOV.key)
     assert set(counts) == billable(accounts)  # type: ignore[arg-type]
     assert set(counts.values()) == {1}
-    assert len(store.finished_accounts(NOV.key)) == 600
+    assert len(store.finished_accounts(NOV.key)) == 480  # finished = billed
     assert len(store.totals(NOV.key).skipped) == 120  # 60 + 60
 
 

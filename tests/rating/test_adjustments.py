@@ -111,6 +111,9 @@ def test_bundle_condition_and_scope() -> None:
     assert [ln.discount for ln in held_both.lines] == [Money("25.00", EUR), Money("0", EUR)]
     held_one = settle(_lines(), catalog, discounts=[bundle], held_offerings={"plan"})
     assert held_one.discount_total == Money("0", EUR)
+    # no proof of what the account holds: the bundle is not granted (it used to be)
+    unknown = settle(_lines(), catalog, discounts=[bundle])
+    assert unknown.discount_total == Money("0", EUR)
 
 
 def test_discounts_apply_in_order_on_what_is_left() -> None:

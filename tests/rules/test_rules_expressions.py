@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import tracemalloc
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +15,9 @@ from hypothesis import strategies as st
 from telcoflow.errors import ExpressionError, TelcoflowError
 from telcoflow.rules.expressions import (
     MAX_DEPTH,
+    MAX_DIGITS,
     MAX_LENGTH,
+    MAX_TEXT,
     EvaluationError,
     compile_expression,
 )
@@ -91,6 +94,66 @@ def test_multiplying_collections_from_data_is_refused() -> None:
     # "x" * 10**9 from context data must not exhaust memory
     with pytest.raises(EvaluationError, match="`\\*` needs numbers, got str and int"):
         compile_expression("event.service * 1000000000")(CTX)
+
+
+@pytest.mark.parametrize("code", ["%999999999d", "%s", "x"])
+def test_modulo_takes_numbers_only_never_formats_text(code: str) -> None:
+    # issue #14: "%999999999d" % 1 did Python string formatting (MemoryError, ~300 MB)
+    tracemalloc.start()
+    with pytest.raises(EvaluationError, match="`%` needs numbers, got str and int"):
+        compile_expression("event.code % 2 == 0")({"event": {"code": code}})
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1_000_000
+
+
+def test_a_decision_table_cell_with_modulo_reports_text_instead_of_no_match() -> None:
+    # issue #14: `? % 2 == 0` fed text cost ~100-300 MB per evaluation and was "no match"
+    from telcoflow.rules.pack import pack_from_text
+
+    pack = pack_from_text(
+        "kind: rule-pack\nname: t\nversion: '1'\ncontext: [event]\ndecisions:\n"
+        "  - name: parity\n    hit: first\n    table:\n      inputs: [event.code]\n"
+        "      outputs: [r]\n      rows:\n        - ['? % 2 == 0', even]\n"
+        "        - ['-', odd]\n", "t.yaml")
+    assert pack.evaluate({"event": {"code": 4}})["parity"]["r"] == "even"  # 4 % 2 == 0
+    with pytest.raises(EvaluationError, match=r"t.yaml:12:.*`%` needs numbers, got str"):
+        pack.evaluate({"event": {"code": "%99999999d"}})
+
+
+def test_joining_text_from_data_is_bounded() -> None:
+    expr = compile_expression("event.a + event.b")
+    half = "x" * (MAX_TEXT // 2)
+    assert len(expr({"event": {"a": half, "b": half}})) == MAX_TEXT  # exactly the limit
+    with pytest.raises(EvaluationError, match="cost bound: `\\+` would build a str of "
+                                              "100,001 characters"):
+        expr({"event": {"a": half, "b": half + "y"}})
+    with pytest.raises(EvaluationError, match="list of 100,001 items"):
+        expr({"event": {"a": [0] * MAX_TEXT, "b": [1]}})
+
+
+def test_integer_results_are_bounded() -> None:
+    big = 10 ** (MAX_DIGITS // 2)  # 51 digits: its square has 101 digits, over the bound
+    assert compile_expression("a * b")({"a": big, "b": 10 ** (MAX_DIGITS // 2 - 1)}) \
+        == 10 ** (MAX_DIGITS - 1)  # 10**50 x 10**49 = 10**99: 100 digits, allowed
+    with pytest.raises(EvaluationError, match="cost bound: `\\*` would give an integer of "
+                                              "101 digits or more"):
+        compile_expression("a * a")({"a": big})
+    with pytest.raises(EvaluationError, match="cost bound"):
+        compile_expression("a + b")({"a": 10**MAX_DIGITS - 1, "b": 1})  # 10**100: 101 digits
+    # a chain of products from data stops at the bound: (10**9)**12 = 10**108 is refused
+    chain = " * ".join(["a"] * 15)
+    with pytest.raises(EvaluationError, match="cost bound"):
+        compile_expression(chain)({"a": 10**9})
+
+
+def test_adding_number_literals_and_decimals_stays_exact() -> None:
+    # the bound never touches ordinary arithmetic: 2.50 + 0.25 = 2.75, 1.5 + 2.25 = 3.75
+    assert compile_expression("event.amount + 0.25")({"event": {"amount": Decimal("2.50")}}) \
+        == Decimal("2.75")
+    assert compile_expression("a + b")({"a": Decimal("1.5"), "b": Decimal("2.25")}) \
+        == Decimal("3.75")
+    assert compile_expression("a + b")({"a": "ab", "b": "cd"}) == "abcd"
 
 
 def test_type_errors_become_evaluation_errors() -> None:

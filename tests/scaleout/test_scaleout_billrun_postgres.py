@@ -53,8 +53,19 @@ def test_postgres_holds_what_sqlite_holds(require_service: Callable[[str], None]
     with pg_schema(require_service) as schema:
         pg = PostgresBillStore(PG_URL, schema=schema)
         assert pg.write(cycle, finished[:10]) == set()
-        # a second worker redoing an overlapping batch: the first 10 are left alone
-        assert pg.write(cycle, finished) == {f.account_id for f in finished[:10]}
+        # a second worker redoing an overlapping batch: the bills of the first 10 are left
+        # alone (8: accounts 0 and 5 were skipped, and a skip is closed again)
+        left_alone = pg.write(cycle, finished)
+        assert left_alone == {f.account_id for f in finished[:10] if f.bill is not None}
+        assert len(left_alone) == 8
+        # a rerun's new outcome for a skipped account replaces the skip (one row each)
+        again = [f for f in finished if f.skipped is not None and f.skipped.reason ==
+                 "no-charges"][:1]
+        redo = [FinishedAccount(again[0].account_id, None,
+                                SkippedAccount(again[0].account_id, "rerun-test"))]
+        assert pg.write(cycle, redo) == set()
+        assert sqlite.write(cycle, redo) == set()
+        assert "rerun-test" in {s.reason for s in pg.totals(cycle).skipped}
         want, got = sqlite.totals(cycle), pg.totals(cycle)
         assert (got.bills, got.skipped, got.totals) == (want.bills, want.skipped, want.totals)
         # 30 accounts: 3 without subscribers, 3 without charges -> 24 bills

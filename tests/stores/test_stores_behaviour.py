@@ -92,7 +92,8 @@ def test_empty_change_set_changes_nothing(store: LedgerStore) -> None:
 
 def test_effects_text_encoding_round_trips() -> None:
     effects: list[tuple[object, ...]] = [("L", KEY, Dec("-0.0001"), Dec(0)),
-                                         ("C", "k", Dec("1E+2"))]
+                                         ("C", "k", Dec("1E+2")),
+                                         ("C", "use|s|d|p", Dec("2.5"), "usd|s|d|p", Dec("-0.10"))]
     assert decode_effects(encode_effects(effects)) == effects
     assert decode_effects("") == []
 
@@ -133,8 +134,11 @@ def test_sqlite_rejects_unknown_synchronous_mode(tmp_path: Path) -> None:
 def journaled_batch(i: int) -> ChangeSet:
     """A batch whose sums are exactly its claim's effects (as the graph produces)."""
     effects: list[tuple[object, ...]] = [("L", KEY, Dec("0.25"), Dec(5)),
-                                         ("C", "spend|acc-1", Dec("0.25"))]
-    return ChangeSet(ledger={KEY: [Dec("0.25"), Dec(5)]}, counters={"spend|acc-1": Dec("0.25")},
+                                         ("C", "spend|acc-1", Dec("0.25")),
+                                         ("C", "use|s|d|p", Dec(5), "usd|s|d|p", Dec("0.25"))]
+    return ChangeSet(ledger={KEY: [Dec("0.25"), Dec(5)]},
+                     counters={"spend|acc-1": Dec("0.25"), "use|s|d|p": Dec(5),
+                               "usd|s|d|p": Dec("0.25")},
                      claims={f"e{i}": Claim(f"e{i}", "fp", effects)}, journaled=True)
 
 
@@ -149,6 +153,9 @@ def test_journaled_batches_survive_a_crash_between_checkpoints(tmp_path: Path) -
     # 7 batches x 0.25 = 1.75, 7 x 5 = 35 units, all recovered from the journal
     assert (line.amount, line.quantity) == (Dec("1.75"), Dec(35))
     assert crashed.get_counters(["spend|acc-1"]) == {"spend|acc-1": Dec("1.75")}
+    # a two-pair counter effect (a period's units and amount) is replayed pair by pair
+    assert crashed.get_counters(["use|s|d|p", "usd|s|d|p"]) == {
+        "use|s|d|p": Dec(35), "usd|s|d|p": Dec("1.75")}
     raw = sqlite3.connect(path).execute("SELECT amount FROM ledger").fetchone()[0]
     assert raw == "1.50"  # the table itself is as of the last checkpoint (6 x 0.25)
     crashed.close()  # close() checkpoints

@@ -22,6 +22,7 @@ from rich.table import Table
 from telcoflow.billing.realtime import BatchResult, RealtimeBilling, default_graph
 from telcoflow.events import RatedRecord
 from telcoflow.generator import generate_events, generate_population
+from telcoflow.rating.adjustments import TaxRules
 from telcoflow.stores.sqlite import SQLiteLedgerStore
 
 __all__ = ["DemoResult", "run_billing_demo"]
@@ -60,7 +61,8 @@ def run_billing_demo(accounts: int = 200, *, db_path: str | Path = "telcoflow-de
     store = SQLiteLedgerStore(db_path)
     try:
         billing = RealtimeBilling(
-            default_graph(population.profiles, population.rater, fees=population.fees), store)
+            default_graph(population.profiles, population.rater, fees=population.fees,
+                          taxes=TaxRules(population.catalog)), store)
         console.print(f"[bold]telcoflow real-time billing demo[/]: {accounts} accounts, "
                       f"{len(population.subscribers)} subscribers, {total_events} events "
                       f"-> {db_path}")

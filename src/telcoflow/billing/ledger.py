@@ -22,6 +22,8 @@ from telcoflow.stores.base import (
     Effect,
     LedgerStore,
     LineKey,
+    counter_pairs,
+    storable_id,
     storable_text,
 )
 
@@ -79,8 +81,7 @@ class LedgerTransaction:
     def dead_letter(self, event: Event, fp: str, reason: str, message: str) -> None:
         """Record a rejected event (whatever it is: a malformed one keeps a printable form)."""
         raw_id = getattr(event, "id", None)
-        eid = (raw_id if type(raw_id) is str and len(raw_id) <= 256
-               and storable_text(raw_id, 256) == raw_id else storable_text(repr(raw_id), 120))
+        eid = raw_id if storable_id(raw_id) else storable_text(repr(raw_id), 120)
         try:
             payload = event.canonical()
             fp = fp or fingerprint(event)
@@ -182,10 +183,8 @@ class LedgerTransaction:
                 assert isinstance(quantity, Decimal)
                 self.post(scratch, key, -amount, -quantity)  # type: ignore[arg-type]
             else:
-                ckey, delta = effect[1], effect[2]
-                assert isinstance(ckey, str)
-                assert isinstance(delta, Decimal)
-                self.add(None, ckey, -delta)
+                for ckey, delta in counter_pairs(effect):
+                    self.add(None, ckey, -delta)
 
     # -- the end --------------------------------------------------------------------------
     def commit(self) -> ChangeSet:

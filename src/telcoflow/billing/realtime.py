@@ -41,6 +41,7 @@ from telcoflow.errors import GraphError
 from telcoflow.events import Event, Notification, RatedRecord
 from telcoflow.ops.kpis import Kpis
 from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy
+from telcoflow.rating.adjustments import TaxRules
 from telcoflow.rating.rater import Rater
 from telcoflow.stores.base import ChangeSet, LedgerStore, LineKey
 
@@ -58,8 +59,12 @@ def default_graph(
     sinks: Iterable[Sink] = (),
     usage_types: Iterable[str] = USAGE_TYPES,
     period_counters: bool = True,
+    taxes: TaxRules | None = None,
 ) -> GraphBuilder:
     """The default real-time graph (validate ... emit) as a builder to adjust and build.
+
+    ``taxes`` (``TaxRules(catalog)``) taxes each charge by the catalog, as the cycle close
+    does; without it, by the account profiles' ``tax_rates``.
 
     ``usage_types`` defaults to every service a catalog prices; ``period_counters`` (on by
     default) prices period-priced tariffs over the period (see :class:`~telcoflow.billing.
@@ -72,7 +77,7 @@ def default_graph(
         Rate(rater, fees=fees, period_counters=period_counters),
         Ledger(),
         Discount(),
-        Tax(),
+        Tax(taxes),
         Split(profiles),
         CreditControl(profiles),
         Emit(sinks),

@@ -11,7 +11,7 @@ effect of the item is posted, so a rejected event leaves no trace but its dead l
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
@@ -44,11 +44,13 @@ from telcoflow.events import (
     local_fingerprint,
     same_payload,
 )
+from telcoflow.rating.adjustments import TaxRules
 from telcoflow.rating.allowances import Allowance, allowance_key
 from telcoflow.rating.rater import Rater, Tariff
-from telcoflow.stores.base import Claim, LineKey
+from telcoflow.stores.base import Claim, LineKey, storable_id
 
 __all__ = [
+    "MAX_QUANTITY",
     "USAGE_TYPES",
     "CreditControl",
     "Deduplicate",
@@ -63,6 +65,7 @@ __all__ = [
     "Tax",
     "Validate",
     "closed_flag",
+    "number_problem",
     "period_usage_keys",
 ]
 
@@ -115,15 +118,16 @@ _TEXT_FIELDS: dict[type, tuple[str, ...]] = {
 }
 
 
-def _number_problem(value: object, name: str, eid: str, maximum: Decimal) -> str | None:
-    """What is wrong with a quantity or amount, or ``None``."""
+def number_problem(value: object, name: str, where: str, maximum: Decimal) -> str | None:
+    """What is wrong with a quantity or amount (``where``: ``"in event e1"``), or ``None``:
+    a finite Decimal of at most ``maximum`` and :data:`MAX_DIGITS` significant digits."""
     if type(value) is not Decimal or not value.is_finite():
-        return f"`{name}` must be a finite Decimal (got {value!r:.60} in event {eid})"
+        return f"`{name}` must be a finite Decimal (got {value!r:.60} {where})"
     if abs(value) > maximum:
-        return f"`{name}` must be at most {maximum:.0E} (got {value:.6E} in event {eid})"
+        return f"`{name}` must be at most {maximum:.0E} (got {value:.6E} {where})"
     if len(value.as_tuple().digits) > MAX_DIGITS:
         return (f"`{name}` must have at most {MAX_DIGITS} significant digits (got "
-                f"{len(value.as_tuple().digits)} in event {eid})")
+                f"{len(value.as_tuple().digits)} {where})")
     return None
 
 
@@ -153,7 +157,7 @@ class Validate:
             return ("expected a UsageEvent, FeeEvent, LifecycleEvent or PaymentEvent (got "
                     f"{type(e).__name__})")
         raw_id = getattr(e, "id", None)
-        eid = raw_id if type(raw_id) is str and len(raw_id) <= MAX_TEXT else repr(raw_id)[:80]
+        eid = raw_id if storable_id(raw_id, MAX_TEXT) else repr(raw_id)[:80]
         for name in fields:
             value = getattr(e, name)
             if type(value) is not str:
@@ -173,7 +177,7 @@ class Validate:
             return (f"`start` must be a datetime (got {getattr(e, 'start', None)!r:.60} "
                     f"in event {eid})")
         if isinstance(e, UsageEvent):
-            problem = _number_problem(e.quantity, "quantity", eid, MAX_QUANTITY)
+            problem = number_problem(e.quantity, "quantity", f"in event {eid}", MAX_QUANTITY)
             if problem is not None:
                 return problem
             if e.quantity < 0:
@@ -193,7 +197,7 @@ class Validate:
             if e.fee_type not in FEE_TYPES:
                 return (f"`fee_type` must be one of {sorted(FEE_TYPES)} (got {e.fee_type!r} "
                         f"in event {eid})")
-            return _number_problem(e.amount, "amount", eid, MAX_AMOUNT)
+            return number_problem(e.amount, "amount", f"in event {eid}", MAX_AMOUNT)
         if isinstance(e, LifecycleEvent):
             if e.action not in LIFECYCLE_ACTIONS:
                 return (f"`action` must be one of {sorted(LIFECYCLE_ACTIONS)} "
@@ -203,7 +207,7 @@ class Validate:
         if e.payment_type not in PAYMENT_TYPES:
             return (f"`payment_type` must be one of {sorted(PAYMENT_TYPES)} "
                     f"(got {e.payment_type!r} in event {eid})")
-        problem = _number_problem(e.amount, "amount", eid, MAX_AMOUNT)
+        problem = number_problem(e.amount, "amount", f"in event {eid}", MAX_AMOUNT)
         if problem is not None:
             return problem
         if not e.amount > 0:
@@ -485,8 +489,7 @@ class Rate:
     and period.
     """
 
-    __slots__ = ("_alw_keys", "_memos", "_period_keys", "_units", "fees", "period_counters",
-                 "rater")
+    __slots__ = ("_alw_keys", "_memos", "_units", "fees", "period_counters", "rater")
     name = "rate"
     needs = ("profile", "period")
     provides = ("rated",)
@@ -499,8 +502,6 @@ class Rate:
         self._memos: dict[int, _Memo] = {}
         # period -> subscriber id -> (allowances, their counter keys, what each covers)
         self._alw_keys: dict[str, dict[str, _Buckets]] = {}
-        # period -> (scope, tariff counter) -> (units key, amount key)
-        self._period_keys: dict[str, dict[tuple[str, str], tuple[str, str]]] = {}
         # (event unit, tariff unit) -> checked (the conversion itself is exact arithmetic)
         self._units: set[tuple[str, str]] = set()
 
@@ -512,19 +513,6 @@ class Rate:
             memo = self._memos[id(tariff)] = _Memo(tariff)
         return memo
 
-    def _pkeys(self, scope: str, counter: str, period: str) -> tuple[str, str]:
-        by_scope = self._period_keys.get(period)
-        if by_scope is None:
-            if len(self._period_keys) > 64:
-                self._period_keys.clear()
-            by_scope = self._period_keys[period] = {}
-        found = by_scope.get((scope, counter))
-        if found is None:
-            if len(by_scope) > 1 << 20:
-                by_scope.clear()
-            found = by_scope[(scope, counter)] = period_usage_keys(scope, counter, period)
-        return found
-
     def _memo_keys(self, memo: _Memo, scope: str, period: str) -> tuple[str, str]:
         """The period counter keys of ``scope`` for ``memo``'s tariff (cached on the memo,
         per period; bounded)."""
@@ -533,9 +521,11 @@ class Rate:
             if len(memo.keys) > 64:  # a few cycles are ever live
                 memo.keys.clear()
             by_scope = memo.keys[period] = {}
-        if len(by_scope) > 1 << 20:
-            by_scope.clear()
-        found = by_scope[scope] = period_usage_keys(scope, memo.counter, period)
+        found = by_scope.get(scope)
+        if found is None:
+            if len(by_scope) > 1 << 20:
+                by_scope.clear()
+            found = by_scope[scope] = period_usage_keys(scope, memo.counter, period)
         return found
 
     def _keys(self, sub: SubscriberProfile, period: str) -> _Buckets:
@@ -576,9 +566,9 @@ class Rate:
                     try:
                         for tariff in period_tariffs(sub, e.start):
                             first = self._memo(tariff)
-                            wanted.extend(self._pkeys(
-                                sub.id if first.scope == "subscriber" else sub.account.id,
-                                first.counter, item.period))
+                            wanted.extend(self._memo_keys(
+                                first, sub.account.id if first.by_account else sub.id,
+                                item.period))
                     except RatingError:
                         pass  # rejected below, with its reason
                     continue
@@ -592,9 +582,9 @@ class Rate:
                     except RatingError:
                         continue  # rejected below, with its reason
                     if first.cumulative:
-                        wanted.extend(self._pkeys(
-                            sub.id if first.scope == "subscriber" else sub.account.id,
-                            first.counter, item.period))
+                        wanted.extend(self._memo_keys(
+                            first, sub.account.id if first.by_account else sub.id,
+                            item.period))
             if wanted:
                 tx.prefetch(wanted)
         for item in items:
@@ -643,6 +633,7 @@ class Rate:
                                 left -= take
                                 if not left:
                                     break
+                moved: tuple[str, Decimal, str, Decimal] | tuple[()] = ()
                 try:
                     if memo.cumulative and cumulative_on:
                         scope = sub.account.id if memo.by_account else sub.id
@@ -659,33 +650,43 @@ class Rate:
                         if posted is None:
                             posted = (view.get(akey, _ZERO) if view is not None
                                       else tx.counter(akey))
-                        total = used_units + left
-                        found = memo.period.get(total)
-                        amount = (memo.period_amount(total) if found is None
-                                  else found) - posted
+                        total = used_units + left if left else used_units
+                        due = memo.period.get(total)
+                        if due is None:
+                            due = memo.period_amount(total)
+                        amount = due - posted
                         # nothing below can reject the event: move its period counters
-                        # (inlined LedgerTransaction.add, twice)
-                        effects = item.effects
+                        # (inlined LedgerTransaction.add, twice; the amount posted becomes
+                        # the period amount ``due`` itself)
                         if left:
                             values[ukey] = total
-                            deltas[ukey] = deltas.get(ukey, _ZERO) + left
-                            effects.append(("C", ukey, left))
+                            was = deltas.get(ukey)
+                            deltas[ukey] = left if was is None else was + left
                         if amount:
-                            values[akey] = posted + amount
-                            deltas[akey] = deltas.get(akey, _ZERO) + amount
-                            effects.append(("C", akey, amount))
+                            values[akey] = due
+                            was = deltas.get(akey)
+                            deltas[akey] = amount if was is None else was + amount
+                        if left or amount:
+                            moved = (ukey, left, akey, amount)
                     else:
                         found = memo.amounts.get(left)
                         amount = memo.amount(left) if found is None else found
                 except RatingError as exc:  # e.g. above a price model's last tier
                     batch.reject(item, "unrateable", str(exc))
                     continue
+                # the allowance units taken and the period counters moved: one counter
+                # effect per allowance (inlined LedgerTransaction.add), the period's two
+                # counters riding on the first
                 if takes:
                     effects = item.effects
-                    for key, used, take in takes:  # inlined LedgerTransaction.add
+                    for key, used, take in takes:
                         values[key] = used + take
-                        deltas[key] = deltas.get(key, _ZERO) + take
-                        effects.append(("C", key, take))
+                        was = deltas.get(key)
+                        deltas[key] = take if was is None else was + take
+                        effects.append(("C", key, take, *moved))
+                        moved = ()
+                elif moved:
+                    item.effects.append(("C", *moved))
                 if memo.connect_fee:
                     amount += self._connect_fee(tx, item, memo)
                 item.charges = [Charge(tariff.item_type, amount, units, units - left)]
@@ -743,8 +744,8 @@ class Rate:
         charges = []
         for tariff in period_tariffs(sub, item.event.start):
             memo = self._memo(tariff)
-            ukey, akey = self._pkeys(sub.id if memo.scope == "subscriber" else sub.account.id,
-                                     memo.counter, item.period)
+            ukey, akey = self._memo_keys(memo, sub.account.id if memo.by_account else sub.id,
+                                         item.period)
             amount = memo.period_amount(tx.counter(ukey)) - tx.counter(akey)
             if amount:
                 tx.add(item.effects, akey, amount)
@@ -830,25 +831,53 @@ class Discount:
 
 
 class Tax:
-    """Exclusive tax on each charge's net, by item type, posted as a ``tax`` line."""
+    """Exclusive tax on each charge's net, posted as a ``tax`` line (the real-time figure).
 
-    __slots__ = ("_keys",)
+    Built from the catalog's :class:`~telcoflow.rating.adjustments.TaxRules`
+    (``Tax(TaxRules(catalog))``), a charge's rate is that of its category under the
+    subscriber's offering (price, tariff, offering, catalog default); without rules, the
+    account profile's ``tax_rates`` by item type. The posted tax is exact (unrounded): the
+    cycle close rounds it by the catalog's rule, records what the ledger held as the bill's
+    ``ledger_tax`` and bills the rule's figure (see docs/cycle-close.md).
+    """
+
+    __slots__ = ("_fractions", "_keys", "rules")
     name = "tax"
     needs = ("discounted",)
     provides = ("taxed",)
 
-    def __init__(self) -> None:
+    def __init__(self, rules: TaxRules | None = None) -> None:
         self._keys: dict[LineKey, LineKey] = {}
+        self.rules = rules
+        self._fractions: dict[tuple[str, str], Decimal] = {}
+
+    def _fraction(self, rules: TaxRules, offer: str, item_type: str) -> Decimal:
+        key = (offer, item_type)
+        found = self._fractions.get(key)
+        if found is None:
+            found = self._fractions[key] = (
+                rules.rate(rules.category(offer, item_type)) / _HUNDRED)
+        return found
 
     def __call__(self, batch: Batch) -> None:
         """Compute and post the tax of every charge."""
         ledger = batch.tx.changes.ledger
         keys = self._keys
+        rules = self.rules
         for item in batch.items:
             account = item.account
-            if account is None or not item.charges or not account.tax_rates:
+            if account is None or not item.charges:
                 continue
-            rates = account.tax_rates
+            if rules is not None:
+                sub = item.subscriber
+                offer = sub.offer if sub is not None else ""
+                rates: Mapping[str, Decimal] = {
+                    c.item_type: self._fraction(rules, offer, c.item_type)
+                    for c in item.charges}
+            elif not account.tax_rates:
+                continue
+            else:
+                rates = account.tax_rates
             for c in item.charges:
                 rate = rates.get(c.item_type)  # inlined AccountProfile.tax_rate
                 if rate is None:

@@ -8,6 +8,7 @@ its offering's, else the account's, else :attr:`TaxDefaults.category`. The math 
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import model_validator
 
@@ -34,6 +35,15 @@ class TaxCategory(Frozen):
     id: Id
     name: str = ""
     rates: tuple[TaxRate, ...] = ()
+
+    @model_validator(mode="after")
+    def _has_rates(self) -> TaxCategory:
+        if not self.rates:
+            raise ValueError(
+                f"tax category {self.id!r} has no rate: give `rates` (at least one, "
+                "`jurisdiction: \"*\"` for every jurisdiction); a category without a rate "
+                "would tax at 0 % without a word")
+        return self
 
     def rate_for(self, jurisdiction: str, on: date | None = None) -> TaxRate | None:
         """The rate for ``jurisdiction`` (or the ``*`` rate) valid on ``on``; ``None`` if none."""
@@ -65,12 +75,15 @@ class TaxExemption(Frozen):
 
 
 class TaxDefaults(Frozen):
-    """Catalog-wide tax defaults: the fallback category and jurisdiction, and how tax is
-    rounded per line (default ``half-up``)."""
+    """Catalog-wide tax defaults: the fallback category and jurisdiction, how tax rounds
+    (``rounding``, default ``half-up``) and where (``rule``): ``per-line`` (default) rounds
+    each bill line's tax, ``per-bill-rate`` rounds once per bill and rate (see
+    :class:`telcoflow.rating.adjustments.TaxRules`)."""
 
     category: Id | None = None
     jurisdiction: str = "*"
     rounding: RoundingPolicy = RoundingPolicy.HALF_UP
+    rule: Literal["per-line", "per-bill-rate"] = "per-line"
 
     @model_validator(mode="after")
     def _jurisdiction(self) -> TaxDefaults:

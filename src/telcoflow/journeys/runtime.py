@@ -23,6 +23,7 @@ Deadlines are data: a timeout is due at ``entered + after`` and fires only when
 from __future__ import annotations
 
 import itertools
+import math
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -43,6 +44,7 @@ from telcoflow.journeys.instance import (
 from telcoflow.journeys.machine import JourneyMachine
 from telcoflow.journeys.plan import DL_CLEAR, DL_REPLACE1, Plan, Step, compile_plan
 from telcoflow.journeys.store import JourneyStore, MemoryJourneyStore
+from telcoflow.stores.base import storable_id
 
 __all__ = ["ENGINES", "JourneyRuntime"]
 
@@ -175,14 +177,18 @@ class JourneyRuntime:
         try:
             canonical = plan.channels[channel]
             step = plan.rows[instance.state][trigger]
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: an unhashable trigger or channel
             self._refuse(plan, instance, trigger, payload, channel)
             raise AssertionError from None  # pragma: no cover
         if payload:
+            if type(payload) is not dict:
+                _check_request(trigger, payload, channel, instance.id)
             if not step.fields.issuperset(payload):
                 self._refuse(plan, instance, trigger, payload, channel)
         else:
             payload = _EMPTY
+        if now is not None and (type(now) is not float or not math.isfinite(now)):
+            _check_time(now, instance.id)
         if step.choose:
             chosen = self._choose(plan, step, instance, payload, channel, trigger)
             if chosen is None:
@@ -269,6 +275,7 @@ class JourneyRuntime:
     def _refuse(self, plan: Plan, instance: JourneyInstance, trigger: str,
                 payload: Mapping[str, Any] | None, channel: str) -> None:
         """Raise the first reason to refuse the event, in the documented order."""
+        _check_request(trigger, payload, channel, instance.id)
         if channel not in plan.channels:
             self._check_channel(self.journey(plan.id or "", plan.version), channel,
                                 instance.id)
@@ -303,6 +310,10 @@ class JourneyRuntime:
     def dispatch(self, instance_id: str, trigger: str, payload: Mapping[str, Any] | None = None,
                  *, channel: str, now: float | None = None) -> SendResult:
         """Load, :meth:`send` and save with a version check (``ConcurrencyError`` if raced)."""
+        if not storable_id(instance_id) or not instance_id:
+            raise EventRejectedError(f"instance id must be non-empty text (got "
+                                     f"{instance_id!r:.60})", reason="invalid",
+                                     event_id=repr(instance_id)[:80])
         inst = self.store.load(instance_id)
         expected = inst.version
         result = self.send(inst, trigger, payload, channel=channel, now=now)
@@ -430,3 +441,33 @@ class _Allows:
             self.scope = {**self.instance.context, **self.payload, "channel": self.channel,
                           "trigger": self.trigger}
         return bool(check(self.scope))
+
+
+def _check_request(trigger: object, payload: object, channel: object, instance_id: str) -> None:
+    """Refuse (reason ``invalid``) a trigger or channel that is not text, or a payload that
+    is not a mapping of text keys: what a caller sends is checked, never trusted."""
+    problem = None
+    if not storable_id(trigger):
+        problem = f"the trigger must be text (got {trigger!r:.60})"
+    elif not storable_id(channel):
+        problem = f"the channel must be text (got {channel!r:.60})"
+    elif payload is not None and not (isinstance(payload, Mapping)
+                                      and all(storable_id(k) for k in payload)):
+        problem = f"the payload must be a mapping of text keys (got {payload!r:.60})"
+    if problem is not None:
+        raise EventRejectedError(f"{problem} in event for {instance_id}", reason="invalid",
+                                 event_id=instance_id)
+
+
+#: the largest whole number of seconds a time may be (any store keeps it exactly)
+_MAX_EXACT = 2 ** 53
+
+
+def _check_time(now: object, instance_id: str) -> None:
+    """Refuse a time that is not a finite number of seconds (reason ``invalid``)."""
+    if (type(now) is int and abs(now) < _MAX_EXACT) or (type(now) is float
+                                                        and math.isfinite(now)):
+        return
+    raise EventRejectedError(f"`now` must be a finite number of seconds (got {now!r:.60}) "
+                             f"in event for {instance_id}", reason="invalid",
+                             event_id=instance_id)

@@ -44,15 +44,25 @@ def validate_paths(paths: Sequence[str | Path]) -> tuple[list[Problem], int]:
     checked = 0
     for path in iter_yaml_files(list(paths)):
         checked += 1
-        doc = load_document(path)
+        try:
+            doc = load_document(path)
+        except DefinitionError as exc:  # cannot be opened: report it with the others
+            problems.extend(exc.problems)
+            continue
         kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
         if kind not in KINDS:
             problems.extend(doc.problems)
-            problems.append(
-                doc.problem(
-                    ("kind",), f"`kind` must be one of {sorted(KINDS)} (found {kind!r})", "E-kind"
+            if doc.data is None and not doc.problems:
+                problems.append(Problem("the file is empty (expected a mapping with a `kind`)",
+                                        "E-empty", str(path), 1, 1))
+            elif not doc.covers(("kind",)):  # not after a syntax error: one error per problem
+                problems.append(
+                    doc.problem(
+                        ("kind",),
+                        f"`kind` must be one of {sorted(KINDS)} (found {kind!r})",
+                        "E-kind",
+                    )
                 )
-            )
             continue
         # the kind's validator re-reads the file and reports its parse problems with the rest
         by_kind[kind].append(path)

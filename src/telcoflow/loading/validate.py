@@ -37,6 +37,8 @@ def problems_from_validation_error(
             candidate = (*path, part)
             if doc.locate(candidate) != doc.locate(tuple(path)) or _exists(doc.data, candidate):
                 path.append(part)
+        if doc.covers(path):
+            continue  # the value there could not be read: its parse problem says why
         line, col = doc.locate(path)
         kind = err["type"]
         if kind == "missing":

@@ -30,7 +30,7 @@ from telcoflow.offers.devices import (
     device_charge,
     device_charges,
 )
-from telcoflow.offers.graph import PackCharges, partner_report_of, with_5g_packs
+from telcoflow.offers.graph import PackCharges, held_add_ons, partner_report_of, with_5g_packs
 from telcoflow.offers.partners import (
     BenefitHolding,
     BenefitLine,
@@ -79,6 +79,7 @@ __all__ = [
     "benefit_lines",
     "device_charge",
     "device_charges",
+    "held_add_ons",
     "load_recommendation_config",
     "parse_recommendation_config",
     "partner_report",

@@ -78,6 +78,7 @@ from telcoflow.stores.base import LedgerStore
 __all__ = [
     "PackCharges",
     "device_count_key",
+    "held_add_ons",
     "holding_key",
     "partner_key",
     "pass_key",
@@ -133,6 +134,12 @@ def _renews(offering: ProductOffering) -> bool:
     return offering.slice_pass is None and _monthly(offering) > 0
 
 
+def _renewable(catalog: Catalog) -> tuple[str, ...]:
+    """The add-ons held from cycle to cycle (any version renews monthly), sorted."""
+    return tuple(sorted(offering_id for offering_id, versions in catalog.offering_versions.items()
+                        if any(_renews(v) for v in versions)))
+
+
 def device_count_key(subscriber: str) -> str:
     """The counter of the devices on a subscriber's per-device plan."""
     return f"dev|{subscriber}"
@@ -173,9 +180,7 @@ class PackCharges:
                             self._pass_regions[region] = (*found, offering_id)
         self._slice_passes: dict[tuple[str, str, Decimal], SlicePass] = {}
         #: add-ons held from cycle to cycle (any version renews monthly)
-        self._renewable = tuple(sorted(
-            offering_id for offering_id, versions in catalog.offering_versions.items()
-            if any(_renews(v) for v in versions)))
+        self._renewable = _renewable(catalog)
 
     def __call__(self, batch: Batch) -> None:
         """Carry usage inside slice passes, rate the rest with the wrapped step, then charge
@@ -472,7 +477,9 @@ class PackCharges:
                        day: date, one_day: set[str]) -> dict[str, list[Decimal]]:
         """Per partner: customer, cost, share and line count of the benefits that start
         (+1) or stop (-1) on ``day``, for the days left in the cycle (only ``day`` for the
-        offerings in ``one_day``)."""
+        offerings in ``one_day``). A benefit that stops is credited the days left but stays
+        one line of the period (as :func:`~telcoflow.offers.partners.partner_report` counts
+        a holding that ends in the cycle)."""
         out: dict[str, list[Decimal]] = {}
         bcd = sub.account.bill_cycle_day
         start, _ = cycle_bounds(day, bcd)
@@ -485,9 +492,15 @@ class PackCharges:
                                                       day if offering_id in one_day else None)],
                                       cycle_start=start, cycle_day=bcd):
                 sums = out.setdefault(line.partner, [_ZERO] * 4)
-                for i, value in enumerate((line.customer.amount, line.partner_cost.amount,
-                                           line.revenue_share.amount, _ONE)):
-                    sums[i] += value if sign > 0 else -value
+                if sign > 0:
+                    sums[0] += line.customer.amount
+                    sums[1] += line.partner_cost.amount
+                    sums[2] += line.revenue_share.amount
+                    sums[3] += _ONE
+                else:  # the days left are credited; the line was held in the period all the same
+                    sums[0] -= line.customer.amount
+                    sums[1] -= line.partner_cost.amount
+                    sums[2] -= line.revenue_share.amount
         return out
 
 
@@ -513,6 +526,23 @@ def _pack(given: RulePack | str | Path | None, shipped: str) -> RulePack:
     if isinstance(given, RulePack):
         return given
     return load_pack(given if given is not None else shipped_path(shipped))
+
+
+def held_add_ons(store: LedgerStore, catalog: Catalog,
+                 subscribers: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """The add-ons (catalog offerings renewed monthly) each subscriber holds, from what the
+    graph posted (``held|<subscriber>|<offering>`` counters), sorted; subscribers holding
+    none are left out. What a close needs to judge a bundle's ``requires_offerings`` for
+    add-ons taken by events rather than listed as subscriptions."""
+    renewable = _renewable(catalog)
+    subs = list(subscribers)
+    found = store.get_counters([holding_key(s, o) for s in subs for o in renewable])
+    out: dict[str, tuple[str, ...]] = {}
+    for s in subs:
+        held = tuple(o for o in renewable if found.get(holding_key(s, o), _ZERO) >= 1)
+        if held:
+            out[s] = held
+    return out
 
 
 def partner_report_of(store: LedgerStore, catalog: Catalog, period: str) -> PartnerReport:

@@ -7,6 +7,9 @@ turns every matched rule into a :class:`Finding`.
 * **Balance** (:func:`run_balance_audit`): per dimension (account and item type by default)
   one ``check`` with the summed amounts of the rated events, the ledger lines and the bill
   lines; and per stored bill one ``check`` with its total, lines, discounts, taxes and gross.
+* **Reconciliation** (:func:`run_reconciliation_audit`): per account, currency and period one
+  ``row`` of :func:`telcoflow.ops.reconciliation.reconcile`: ledger total = billed total +
+  carried amounts (:func:`audit_reconciliation_store` reads a ledger and a bill store).
 * **Floating** (:func:`run_floating_audit`): per metric and day one ``metric`` with the day's
   value and the mean of the ``window`` previous days (days without a full window are not
   judged).
@@ -22,7 +25,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +35,7 @@ from telcoflow.billing.cycle.model import USAGE_ITEM_TYPES, Bill
 from telcoflow.billing.cycle.sources import LedgerReader
 from telcoflow.errors import StoreError
 from telcoflow.events import RatedRecord
+from telcoflow.ops.reconciliation import Carried, Reconciliation, billed_from_xml, reconcile
 from telcoflow.rules.pack import RulePack, load_pack
 from telcoflow.shipped import shipped_path
 from telcoflow.stores.base import LedgerLine
@@ -44,6 +48,7 @@ __all__ = [
     "Finding",
     "FindingStore",
     "audit_bill_store",
+    "audit_reconciliation_store",
     "bill_checks_from_xml",
     "bill_totals_from_xml",
     "daily_metrics",
@@ -51,6 +56,7 @@ __all__ = [
     "render_findings",
     "run_balance_audit",
     "run_floating_audit",
+    "run_reconciliation_audit",
     "shipped_pack",
     "totals_from_bills",
     "totals_from_ledger",
@@ -101,8 +107,8 @@ class AuditReport:
 
 
 def shipped_pack(name: str) -> Path:
-    """Path of a shipped audit pack, ``rules/audits/<name>.rules.yaml`` (``balance`` or
-    ``floating``; see :func:`telcoflow.shipped.shipped_path`)."""
+    """Path of a shipped audit pack, ``rules/audits/<name>.rules.yaml`` (``balance``,
+    ``reconciliation`` or ``floating``; see :func:`telcoflow.shipped.shipped_path`)."""
     return shipped_path(f"rules/audits/{name}.rules.yaml")
 
 
@@ -315,6 +321,55 @@ def run_balance_audit(
                 f"bill {fact['bill']} ({out.get('code')})")
 
     return _judge(pack, audit, "check", facts, now or datetime.now(timezone.utc), describe)
+
+
+def run_reconciliation_audit(
+    pack: RulePack,
+    reconciliation: Reconciliation,
+    *,
+    audit: str = "reconciliation",
+    now: datetime | None = None,
+) -> AuditReport:
+    """Judge each row of ``reconciliation`` (see
+    :func:`telcoflow.ops.reconciliation.reconcile`) with ``pack``: one ``row`` per account
+    and currency; the shipped pack finds any difference and any ledger amount that reached
+    no bill and was not carried."""
+    facts = [r.as_fact() for r in reconciliation.rows]
+
+    def describe(fact: Mapping[str, Any], out: Mapping[str, Any]) -> str:
+        carried = f" ({fact['reasons']})" if fact["reasons"] else ""
+        if out.get("code") == "ledger-changed-after-close":
+            return (f"{fact['subject']} in period {reconciliation.period}: the ledger holds "
+                    f"{fact['ledger']}, the documents say the close read {fact['recorded']} "
+                    f"({out.get('code')})")
+        if out.get("code") == "not-billed-not-carried":
+            return (f"{fact['subject']} in period {reconciliation.period}: ledger "
+                    f"{fact['ledger']} is on no document and not carried ({out.get('code')})")
+        return (f"{fact['subject']} in period {reconciliation.period}: ledger {fact['ledger']} "
+                f"+ rounding {fact['rounding']} != billed {fact['billed']} + carried "
+                f"{fact['carried']}{carried}: difference {fact['difference']} "
+                f"({out.get('code')})")
+
+    return _judge(pack, audit, "row", facts, now or datetime.now(timezone.utc), describe)
+
+
+def audit_reconciliation_store(
+    pack: RulePack,
+    *,
+    ledger: LedgerReader,
+    documents: Callable[[], Iterable[tuple[str, bytes]]],
+    period: str,
+    carried: Iterable[Carried] = (),
+    rounding: str = ROUND_HALF_UP,
+    audit: str = "reconciliation",
+    now: datetime | None = None,
+) -> tuple[Reconciliation, AuditReport]:
+    """The reconciliation audit of a closed cycle: the ledger lines of ``period`` against the
+    stored XML bills (``documents``, e.g. ``lambda: store.documents(cycle, "xml")``) and the
+    ``carried`` amounts; returns the reconciliation (to print) and the audit report."""
+    rec = reconcile(ledger.lines(period=period), billed_from_xml(documents()), period=period,
+                    carried=carried, rounding=rounding)
+    return rec, run_reconciliation_audit(pack, rec, audit=audit, now=now)
 
 
 def run_floating_audit(

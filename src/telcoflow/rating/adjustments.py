@@ -10,6 +10,9 @@ category and jurisdiction (exclusive or inclusive, exemptions) and rounded per l
 * :func:`resolve_tax_category` (precedence charge > offer > account > default),
   :func:`tax_for`: the tax steps.
 * :func:`settle`: everything at once -> :class:`Settlement` with :class:`AdjustedLine` rows.
+* :class:`TaxRules`: the catalog's tax in one place (category of a line, rate, and the
+  rounding rule ``tax_defaults.rule``), used by the real-time ``Tax`` step and the cycle
+  close alike.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from decimal import Decimal
 
 from telcoflow.catalog.discounts import Discount, FixedDiscount
 from telcoflow.catalog.model import Catalog
+from telcoflow.catalog.offers import RecurringPrice, UsagePrice
 from telcoflow.catalog.taxes import TaxRate
 from telcoflow.errors import CurrencyMismatchError, RatingError
 from telcoflow.money import Currency, Money, RoundingPolicy
@@ -32,6 +36,7 @@ __all__ = [
     "ChargeLine",
     "Settlement",
     "TaxContext",
+    "TaxRules",
     "apply_discounts",
     "discount_value",
     "resolve_tax_category",
@@ -182,10 +187,12 @@ def apply_discounts(
     """Apply ``discounts`` in order to ``lines`` (amounts already rounded to minor units).
 
     A discount is skipped when it is not active in ``cycle_index`` (0 = first cycle held)
-    or when its bundle condition fails (``held_offerings`` given and a required offering is
-    missing). Each covers the positive lines its scope matches (``categories`` are the lines'
-    resolved tax categories), on what previous discounts left. Returns the discount taken
-    off each line and the applied discounts.
+    or when its bundle condition fails: a discount with ``requires_offerings`` needs
+    ``held_offerings`` (the offerings of the account's own subscriptions) to hold every one
+    of them, and is never granted without it. The cycle close derives them from the
+    account's subscriptions itself. Each covers the positive lines its scope matches
+    (``categories`` are the lines' resolved tax categories), on what previous discounts left.
+    Returns the discount taken off each line and the applied discounts.
     """
     if not lines:
         return [], []
@@ -198,8 +205,8 @@ def apply_discounts(
     for disc in discounts:
         if not disc.active_in_cycle(cycle_index):
             continue
-        if held is not None and not disc.eligible(held):
-            continue
+        if disc.requires_offerings and (held is None or not disc.eligible(held)):
+            continue  # a bundle is granted only on proof: the offerings the account holds
         covered = [
             i for i, ln in enumerate(lines)
             if remaining[i].amount > 0
@@ -341,3 +348,130 @@ def settle(
         Money.sum((a.tax for a in out), currency),
         Money.sum((a.total for a in out), currency),
     )
+
+
+class TaxRules:
+    """The catalog's tax, in one place: which category a charge pays, at which rate, and how
+    the tax rounds.
+
+    * category, by precedence: the price's own ``tax_category``, else its tariff's, else the
+      offering's, else ``tax_defaults.category`` (:meth:`category`);
+    * rate: the category's rate for the jurisdiction (else its ``*`` rate). A category
+      without any rate cannot be defined (the catalog refuses it where it is written); a
+      category without a rate *for this jurisdiction* raises :class:`RatingError`;
+    * rounding (``tax_defaults.rule``): ``per-line`` rounds each line's tax; ``per-bill-rate``
+      rounds the tax of all a bill's lines at one rate once, then spreads it over the lines
+      (largest remainder), so the lines still sum exactly to the rounded figure
+      (:meth:`line_taxes`).
+
+    20 % over 10.01 + 10.01 + 10.01: per line 2.00 + 2.00 + 2.00 = 6.00; per bill and rate
+    6.006 -> 6.01 (spread 2.01 + 2.00 + 2.00).
+
+    >>> from decimal import Decimal as D
+    >>> TaxRules.spread_rounded([D("10.01")] * 3, D("0.2"), D("0.01"), "ROUND_HALF_UP")
+    [Decimal('2.01'), Decimal('2.00'), Decimal('2.00')]
+    """
+
+    __slots__ = ("_categories", "_rates", "catalog", "default_category", "jurisdiction",
+                 "rounding", "rule")
+
+    def __init__(self, catalog: Catalog, *, jurisdiction: str | None = None) -> None:
+        defaults = catalog.tax_defaults
+        self.catalog = catalog
+        self.rule: str = defaults.rule if defaults is not None else "per-line"
+        self.rounding: RoundingPolicy = (defaults.rounding if defaults is not None
+                                         else RoundingPolicy.HALF_UP)
+        self.jurisdiction: str = jurisdiction or (defaults.jurisdiction if defaults else "*")
+        self.default_category: str | None = defaults.category if defaults else None
+        self._categories: dict[tuple[str, str], str | None] = {}
+        self._rates: dict[tuple[str, str], Decimal] = {}
+
+    @property
+    def per_bill_rate(self) -> bool:
+        """Whether tax is rounded once per bill and rate (else per line)."""
+        return self.rule == "per-bill-rate"
+
+    def category(self, offering: str | None, item_type: str) -> str | None:
+        """The tax category of an ``item_type`` charge under ``offering`` (cached; ``None``:
+        untaxed, when neither the price, tariff, offering nor the catalog names one)."""
+        key = (offering or "", item_type)
+        if key in self._categories:
+            return self._categories[key]
+        found: str | None = None
+        catalog = self.catalog
+        if offering and offering in catalog.offering_versions:
+            off = catalog.offering(offering)
+            for price in off.prices:
+                if isinstance(price, UsagePrice):
+                    tariff = catalog.tariff(price.tariff)
+                    if tariff.service == item_type:
+                        found = price.tax_category or tariff.tax_category
+                        break
+                elif isinstance(price, RecurringPrice) and item_type == "recurring":
+                    # the ledger's recurring line is the plan fee: the first recurring price
+                    found = price.tax_category
+                    break
+            if found is None:
+                found = off.tax_category
+        if found is None:
+            found = self.default_category
+        self._categories[key] = found
+        return found
+
+    def rate(self, category: str | None, jurisdiction: str | None = None) -> Decimal:
+        """The rate (percent) of ``category`` in ``jurisdiction`` (default: the catalog's);
+        0 for no category. Raises :class:`RatingError` when the category has no rate there."""
+        if category is None:
+            return Decimal(0)
+        where = jurisdiction or self.jurisdiction
+        key = (category, where)
+        rate = self._rates.get(key)
+        if rate is None:
+            cat = self.catalog.tax_categories_by_id.get(category)
+            if cat is None:
+                raise RatingError(f"unknown tax category {category!r} (known: "
+                                  f"{sorted(self.catalog.tax_categories_by_id)})")
+            found = cat.rate_for(where)
+            if found is None:
+                raise RatingError(
+                    f"tax category {category!r} has no rate for jurisdiction {where!r} "
+                    f"(rates: {[r.jurisdiction for r in cat.rates]})")
+            if found.inclusive:
+                raise RatingError(
+                    f"tax category {category!r} is inclusive in {where!r}: the cycle close "
+                    "and the real-time tax handle exclusive rates only")
+            rate = self._rates[key] = found.percent
+        return rate
+
+    def line_taxes(self, nets: Sequence[Decimal], rate: Decimal, quantum: Decimal) -> list[Decimal]:
+        """The tax of each of ``nets`` (one bill's lines at one ``rate``, percent) under the
+        catalog's rule; the parts always sum to the rule's figure."""
+        fraction = rate / _HUNDRED
+        mode = self.rounding.decimal_mode
+        if not rate:
+            zero = Decimal(0) * quantum
+            return [zero for _ in nets]
+        if not self.per_bill_rate or len(nets) == 1:
+            with decimal.localcontext(_CTX):
+                return [(n * fraction).quantize(quantum, mode) for n in nets]
+        return self.spread_rounded(nets, fraction, quantum, mode)
+
+    @staticmethod
+    def spread_rounded(nets: Sequence[Decimal], fraction: Decimal, quantum: Decimal,
+                       mode: str) -> list[Decimal]:
+        """``sum(nets) x fraction`` rounded once, spread over the lines in proportion to their
+        exact taxes (largest remainder, first line on ties): parts sum exactly to it."""
+        with decimal.localcontext(_CTX):
+            exact = [n * fraction for n in nets]
+            total = sum(exact, Decimal(0)).quantize(quantum, mode)
+            parts = [e.quantize(quantum, decimal.ROUND_DOWN) for e in exact]
+            remainder = total - sum(parts, Decimal(0))
+            step = quantum if remainder > 0 else -quantum
+            order = sorted(range(len(parts)),
+                           key=lambda i: ((parts[i] - exact[i]) * (1 if step > 0 else -1), i))
+            i = 0
+            while remainder and order:
+                parts[order[i % len(order)]] += step
+                remainder -= step
+                i += 1
+        return parts

@@ -20,7 +20,13 @@ expression is compiled, with an :class:`~telcoflow.errors.ExpressionError` locat
 offending character.
 
 Numbers: a literal with a fraction or exponent (``1.08``) becomes an exact
-:class:`~decimal.Decimal`, never a float; ``/`` always divides as Decimal.
+:class:`~decimal.Decimal`, never a float; ``/`` always divides as Decimal. ``*``, ``/``,
+``//`` and ``%`` take numbers only (``%`` never formats text).
+
+Cost bound: whatever the context data, one evaluation stays cheap. ``+`` may build text,
+lists or tuples of at most :data:`MAX_TEXT` items, and ``+`` / ``*`` integers below
+``10 ** MAX_DIGITS`` in magnitude (Decimal results are bounded by the precision of the
+decimal context); a larger result is refused with an :class:`EvaluationError`.
 
 Missing paths: reading a path that is not in the context raises
 :class:`EvaluationError` naming the path (``event.zone is missing (have: service, volume)``);
@@ -49,7 +55,9 @@ from telcoflow.money import Money
 
 __all__ = [
     "MAX_DEPTH",
+    "MAX_DIGITS",
     "MAX_LENGTH",
+    "MAX_TEXT",
     "CompiledExpression",
     "EvaluationError",
     "compile_expression",
@@ -62,6 +70,10 @@ MAX_DEPTH = 40
 """Deepest accepted nesting of the syntax tree."""
 MAX_NODES = 500
 """Most syntax nodes in one expression."""
+MAX_TEXT = 100_000
+"""Longest text (characters), list or tuple (items) that ``+`` may build at run time."""
+MAX_DIGITS = 100
+"""Integers built by ``+`` and ``*`` must stay below ``10 ** MAX_DIGITS`` in magnitude."""
 
 _ALIASES: dict[str, Any] = {"true": True, "false": False, "null": None}
 _SPECIAL = ("has", "get")
@@ -336,6 +348,10 @@ class _Compiler:
                     and not isinstance(op, ast.Add):
                 self.problem(side, "arithmetic on collections is not allowed", "E-expr-type")
         left, right = self.visit(node.left, depth), self.visit(node.right, depth)
+        if isinstance(op, ast.Add) and not (_is_number(node.left) or _is_number(node.right)):
+            # adding a number literal cannot grow text or a number much: plain `+` (fast);
+            # anything else may join long text from the data: `_add` bounds the result
+            return ast.Call(ast.Name("_add", ast.Load()), [left, right], [])
         if isinstance(op, (ast.Div, ast.FloorDiv, ast.Mod, ast.Mult)):
             helper = {ast.Div: "_div", ast.FloorDiv: "_floordiv", ast.Mod: "_mod",
                       ast.Mult: "_mul"}[type(op)]
@@ -444,6 +460,14 @@ class _AbortError(Exception):
     """Too deep or too big: stop compiling at once."""
 
 
+def _is_number(node: ast.expr) -> bool:
+    """A number literal (``1``, ``-2.5``), never text, a list or a path."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        node = node.operand
+    return isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
+        and not isinstance(node.value, bool)
+
+
 _OP_TEXT = {ast.Pow: "`**`", ast.BitAnd: "`&`", ast.BitOr: "`|`", ast.BitXor: "`^`",
             ast.LShift: "`<<`", ast.RShift: "`>>`", ast.MatMult: "`@`"}
 
@@ -477,13 +501,47 @@ def _to_dec(v: Any) -> Any:
 
 
 _NUMBERS = (int, Decimal, float, Money)
+_MAX_INT = 10**MAX_DIGITS
+
+
+class _CostError(ArithmeticError):
+    """A result too large to build (see :data:`MAX_TEXT` and :data:`MAX_DIGITS`)."""
+
+
+def _bounded(result: Any, op: str) -> Any:
+    """``result`` if it is within the cost bound, else :class:`_CostError` (the slow part of
+    the check: :func:`_add` and :func:`_mul` pass Decimal and small int results at once)."""
+    kind = type(result)
+    if kind is int:
+        if -_MAX_INT < result < _MAX_INT:
+            return result
+        raise _CostError(f"`{op}` would give an integer of {MAX_DIGITS + 1} digits or more "
+                         f"(at most {MAX_DIGITS})")
+    if (kind is str or kind is list or kind is tuple) and len(result) > MAX_TEXT:
+        unit = "characters" if kind is str else "items"
+        raise _CostError(f"`{op}` would build a {kind.__name__} of {len(result):,} {unit} "
+                         f"(at most {MAX_TEXT:,})")
+    return result
+
+
+def _numbers(op: str, a: Any, b: Any) -> None:
+    if not (isinstance(a, _NUMBERS) and isinstance(b, _NUMBERS)):
+        raise TypeError(f"`{op}` needs numbers, got {type(a).__name__} and {type(b).__name__}")
+
+
+def _add(a: Any, b: Any) -> Any:
+    # text and lists from context data may be joined, within MAX_TEXT
+    result = a + b
+    # a Decimal's cost is bounded by the context precision: the common case returns at once
+    return result if type(result) is Decimal else _bounded(result, "+")
 
 
 def _mul(a: Any, b: Any) -> Any:
     # numbers only: "x" * 10**9 or [0] * 10**9 from context data must not exhaust memory
     if isinstance(a, _NUMBERS) and isinstance(b, _NUMBERS):
-        product: Any = a
-        return product * b  # Decimal x float raises TypeError, reported like any other
+        left: Any = a
+        product = left * b  # Decimal x float raises TypeError, reported like any other
+        return product if type(product) is Decimal else _bounded(product, "*")
     raise TypeError(f"`*` needs numbers, got {type(a).__name__} and {type(b).__name__}")
 
 
@@ -496,6 +554,8 @@ def _floordiv(a: Any, b: Any) -> Any:
 
 
 def _mod(a: Any, b: Any) -> Any:
+    # numbers only: with text on the left, Python's `%` formats ("%999999999d" % 1)
+    _numbers("%", a, b)
     return _to_dec(a) % _to_dec(b)
 
 
@@ -537,8 +597,8 @@ def _split_dotted(path: str) -> tuple[str | int, ...]:
 
 
 _BASE_BINDINGS: dict[str, Any] = {
-    "_div": _div, "_floordiv": _floordiv, "_mod": _mod, "_mul": _mul, "_lookup": _lookup,
-    "_M": _MISSING,
+    "_add": _add, "_div": _div, "_floordiv": _floordiv, "_mod": _mod, "_mul": _mul,
+    "_lookup": _lookup, "_M": _MISSING,
 }
 
 
@@ -657,6 +717,8 @@ def compile_expression(
             return slow_fn(ctx)
         except TelcoflowError:
             raise
+        except _CostError as err:
+            raise EvaluationError(f"cost bound: {err}", source=text, where=where) from err
         except _CATCH as err:
             raise EvaluationError(f"{type(err).__name__}: {err}", source=text,
                                   where=where) from err

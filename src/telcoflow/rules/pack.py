@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from telcoflow.errors import DefinitionError, ExpressionError, Problem, RuleError
-from telcoflow.loading.source import Document, PathKey, format_path, parse_yaml
+from telcoflow.loading.source import (
+    Document,
+    PathKey,
+    format_path,
+    iter_yaml_files,
+    parse_yaml,
+    read_yaml_text,
+)
 from telcoflow.loading.validate import validate_document
 from telcoflow.rules.engine import CompiledDecision, Item, Outputs, Term
 from telcoflow.rules.expressions import CompiledExpression, compile_expression
@@ -512,10 +519,9 @@ def _cell_text(cell: Any, input_src: str) -> str | None:
 
 def _read(path: Path) -> tuple[str, str]:
     try:
-        return path.read_text(encoding="utf-8"), str(path)
-    except OSError as exc:
-        raise RuleError([Problem(f"cannot read rule pack: {exc.strerror}", "E-io",
-                                 str(path))]) from exc
+        return read_yaml_text(path), str(path)
+    except DefinitionError as exc:
+        raise RuleError(exc.problems) from exc
 
 
 def load_pack(path: str | Path, *, registry: Registry | None = None) -> RulePack:
@@ -529,8 +535,7 @@ def load_pack(path: str | Path, *, registry: Registry | None = None) -> RulePack
         if not head.is_file():
             raise RuleError([Problem("a rule-pack folder needs a pack.yaml", "E-pack-folder",
                                      str(p))])
-        parts = sorted(f for f in p.rglob("*")
-                       if f.suffix in (".yaml", ".yml") and f != head and f.is_file())
+        parts = [f for f in iter_yaml_files([p]) if f != head]
         files = [head, *parts]
     else:
         files = [p]

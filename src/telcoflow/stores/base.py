@@ -34,20 +34,22 @@ a new backend passes it to be accepted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeGuard, runtime_checkable
 
 __all__ = [
     "Claim",
     "ChangeSet",
     "DeadLetter",
     "Effect",
+    "storable_id",
     "storable_text",
     "LedgerLine",
     "LedgerStore",
     "LineKey",
+    "counter_pairs",
     "decode_effects",
     "encode_effects",
 ]
@@ -55,8 +57,9 @@ __all__ = [
 #: ``(account, subscriber, item_type, period, currency)``
 LineKey = tuple[str, str, str, str, str]
 
-#: ``("L", line_key, amount, quantity)`` for a ledger posting or ``("C", key, delta)`` for a
-#: counter change.
+#: ``("L", line_key, amount, quantity)`` for a ledger posting or ``("C", key, delta, ...)``
+#: for counter changes (one or more key and delta pairs: the ``rate`` step moves a period's
+#: two counters in one effect).
 Effect = tuple[object, ...]
 
 
@@ -78,7 +81,8 @@ class Claim:
     """An event id claimed by the ledger: its fingerprint and its effects.
 
     ``effects`` holds ledger postings ``("L", key, amount, quantity)`` and counter changes
-    ``("C", key, delta)``; rerating posts their negatives to reverse the event.
+    ``("C", key, delta, ...)`` (one or more pairs); rerating posts their negatives to reverse
+    the event.
     """
 
     event_id: str
@@ -176,9 +180,20 @@ def encode_effects(effects: Sequence[tuple[object, ...]],
                 if len(cache) > 1_000_000:  # bounded: restart the cache
                     cache.clear()
             records.append(f"L\x1f{text}\x1f{effect[2]!s}\x1f{effect[3]!s}")
-        else:
+        elif len(effect) == 3:
             records.append(f"C\x1f{effect[1]}\x1f{effect[2]!s}")
+        else:
+            records.append("C\x1f" + "\x1f".join(map(str, effect[1:])))
     return _RS.join(records)
+
+
+def counter_pairs(effect: Effect) -> Iterator[tuple[str, Decimal]]:
+    """The ``(key, delta)`` pairs of a counter effect ``("C", key, delta, ...)``."""
+    for i in range(1, len(effect), 2):
+        key, delta = effect[i], effect[i + 1]
+        assert isinstance(key, str)
+        assert isinstance(delta, Decimal)
+        yield key, delta
 
 
 def decode_effects(text: str) -> list[tuple[object, ...]]:
@@ -191,8 +206,15 @@ def decode_effects(text: str) -> list[tuple[object, ...]]:
         if parts[0] == "L":
             out.append(("L", tuple(parts[1:6]), Decimal(parts[6]), Decimal(parts[7])))
         else:
-            out.append(("C", parts[1], Decimal(parts[2])))
+            out.append(("C", *(Decimal(p) if i % 2 else p for i, p in enumerate(parts[1:]))))
     return out
+
+
+def storable_id(value: object, limit: int = 256) -> TypeGuard[str]:
+    """Whether ``value`` can be kept as an event id as it is: text of at most ``limit``
+    characters that any store can keep as UTF-8 (no lone surrogates). Anything else is
+    recorded by its printable form (see :func:`storable_text`)."""
+    return type(value) is str and len(value) <= limit and storable_text(value, limit) == value
 
 
 def storable_text(text: str, limit: int) -> str:

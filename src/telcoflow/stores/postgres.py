@@ -676,15 +676,17 @@ class PostgresBillStore:
         self.path = self._pg.url
 
     def finished_accounts(self, cycle: str) -> set[str]:
-        """Ids of the accounts finished (billed or skipped) for ``cycle``."""
+        """Ids of the accounts finished (billed) for ``cycle``; a skipped account is closed
+        again by a rerun (see :meth:`BillStore.finished_accounts
+        <telcoflow.billing.cycle.store.BillStore.finished_accounts>`)."""
         with self._pg.run("reading finished accounts") as conn:
-            rows = conn.execute("SELECT account_id FROM bill_accounts WHERE cycle = %s",
-                                (cycle,)).fetchall()
+            rows = conn.execute("SELECT account_id FROM bill_accounts WHERE cycle = %s "
+                                "AND status = 'billed'", (cycle,)).fetchall()
         return {r[0] for r in rows}
 
     def write(self, cycle: str, finished: Sequence[FinishedAccount]) -> set[str]:
         """Claim and write a batch in one transaction; return the ids that were already
-        finished (and so were left alone)."""
+        finished (billed: left alone). A skip recorded earlier is replaced by this outcome."""
         from telcoflow.money import Currency
 
         if not finished:
@@ -694,8 +696,8 @@ class PostgresBillStore:
             ids = sorted(f.account_id for f in finished)
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"bill-run-{cycle}",))
             done = {r[0] for r in conn.execute(
-                "SELECT account_id FROM bill_accounts WHERE cycle = %s AND account_id = ANY(%s)",
-                (cycle, ids))}
+                "SELECT account_id FROM bill_accounts WHERE cycle = %s AND status = 'billed' "
+                "AND account_id = ANY(%s)", (cycle, ids))}
             claims: list[tuple[object, ...]] = []
             bills: list[tuple[object, ...]] = []
             for f in finished:
@@ -714,8 +716,13 @@ class PostgresBillStore:
                     claims.append((cycle, f.account_id, "skipped", reason, None, None, None,
                                    None, now))
             with conn.cursor() as cur:
-                cur.executemany("INSERT INTO bill_accounts VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                                claims)
+                cur.executemany(
+                    "INSERT INTO bill_accounts VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+                    "ON CONFLICT (cycle, account_id) DO UPDATE SET status = EXCLUDED.status, "
+                    "reason = EXCLUDED.reason, bill_id = EXCLUDED.bill_id, "
+                    "currency = EXCLUDED.currency, total = EXCLUDED.total, "
+                    "total_minor = EXCLUDED.total_minor, finished_at = EXCLUDED.finished_at",
+                    claims)
                 cur.executemany("INSERT INTO bills VALUES (%s,%s,%s,%s,%s,%s)", bills)
         return done
 

@@ -42,6 +42,7 @@ from telcoflow.stores.base import (
     DeadLetter,
     LedgerLine,
     LineKey,
+    counter_pairs,
     decode_effects,
     encode_effects,
 )
@@ -130,7 +131,7 @@ class SQLiteLedgerStore:
             effects = decode_effects(text)
             self._fold(
                 [(e[1], e[2], e[3]) for e in effects if e[0] == "L"],  # type: ignore[misc]
-                [(e[1], e[2]) for e in effects if e[0] == "C"],  # type: ignore[misc]
+                [pair for e in effects if e[0] == "C" for pair in counter_pairs(e)],
             )
 
     def _fold(self, lines: Iterable[tuple[LineKey, Decimal, Decimal]],

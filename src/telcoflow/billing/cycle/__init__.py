@@ -1,8 +1,8 @@
 """Cycle close and the bill run: ledger lines of a bill cycle -> bills, only where consumed.
 
 * :mod:`.model`: the bill, bill cycles, billing accounts;
-* :mod:`.policy`: the close policy (plan fees, discounts, minimum spend, taxes) read from YAML;
-* :mod:`.close`: :func:`close_account`, one account's bill (or why it gets none);
+* :mod:`.policy`: the close policy (payment terms, documents, dunning text, the catalog);
+* :mod:`.close`: :func:`close_account`, one account's bill, statement or payer document;
 * :mod:`.sources`: the read-only protocols a close reads through (ledger, accounts);
 * :mod:`.store`, :mod:`.run`: the sharded, resumable bill run on a process pool.
 """
@@ -15,6 +15,8 @@ from telcoflow.billing.cycle.model import (
     BillingAccount,
     BillLine,
     DiscountApplied,
+    Member,
+    MemberCharge,
     PayerPart,
     PayerRule,
     SkippedAccount,
@@ -24,8 +26,6 @@ from telcoflow.billing.cycle.model import (
 )
 from telcoflow.billing.cycle.policy import (
     ClosePolicy,
-    DiscountSpec,
-    PlanSpec,
     load_close_policy,
     parse_close_policy,
     validate_policy_files,
@@ -54,13 +54,13 @@ __all__ = [
     "ClosePolicy",
     "CycleCloser",
     "DiscountApplied",
-    "DiscountSpec",
     "LedgerReader",
+    "Member",
+    "MemberCharge",
     "MemoryAccounts",
     "MemoryLedger",
     "PayerPart",
     "PayerRule",
-    "PlanSpec",
     "Shard",
     "SkippedAccount",
     "SqliteAccounts",

@@ -1,20 +1,29 @@
-"""Cycle close: one account's ledger lines for a cycle -> one :class:`Bill` (or a skip).
+"""Cycle close: one account's ledger lines for a cycle -> one cycle document (or a skip).
 
-Steps, in order (each amount is rounded once, where it leaves, at the bill line):
+The ledger is what is billed: plan fees reach it from the catalog in real time
+(``RecurringFees(CatalogRater(catalog).monthly_fees()).cycle_fees``), usage through rating,
+split shares through the graph's ``Split`` step. The close adds only what is decided at the
+cycle's end, every figure of it from the catalog (:class:`~telcoflow.catalog.Catalog`):
 
-1. no subscriptions -> skipped ``no-subscribers``; no ledger charge in the period -> skipped
-   ``no-charges`` (bills only where there was consumption);
-2. ledger lines become bill lines (one per subscriber and item type, rounded); the real-time
-   path's ``tax`` lines are left out (the close taxes each bill line itself) and its
-   ``discount`` lines (negative) are spread over the subscriber's lines as one ``realtime``
-   discount;
-3. recurring fees are finalized: each subscription's plan fee, prorated by days held, unless
-   the ledger already carries that subscriber's ``recurring`` line for the period;
-4. end-of-cycle discounts (thresholds, caps, plan conditions, once-only coupons), each spread
-   pro rata over the lines it covers (largest remainder: parts sum exactly to the discount);
-5. minimum spend: a top-up line when the net spend is below the plans' commitments;
-6. taxes per line (rounded per line; the bill's tax is the sum of line taxes);
-7. the bill split between payers (parts sum exactly to the total) and the account position.
+1. ledger lines become document lines (one per subscriber and item type, rounded); the
+   real-time ``tax`` lines (an exact, unrounded estimate) are summed as the document's
+   ``ledger_tax`` and replaced by the catalog rule's figure (step 4); ``discount`` lines
+   (negative) are spread over the subscriber's lines as one ``realtime`` discount;
+2. the catalog's discounts (bundles checked against the account's own subscriptions; coupons
+   once only; validity on the cycle's first day), each spread pro rata over what it covers;
+3. who pays each line (``paid_by``): the balance of a prepaid account (item types not in its
+   ``postpaid_items``), a payer of the split (the account's ``payers``), or the holder;
+4. tax by :class:`~telcoflow.rating.adjustments.TaxRules`: each line's category (price,
+   tariff, the subscriber's offering, catalog default), its rate in the account's
+   jurisdiction, rounded per line or once per bill and rate as the catalog says; the tax
+   summary is the sum of the lines' taxes, so it shows exactly what the rule computed;
+5. the document: a ``statement`` for a prepaid account (opening balance, top-ups, paid from
+   the balance, closing balance, nothing due), a ``payer`` document for an account without
+   subscriptions that pays for members (what it pays, per member), else a ``bill``; the
+   parts per payer sum exactly to the total; the amount due counts the holder's part only.
+
+An account is skipped only when there is nothing to put on a document: ``no-subscribers``
+(no subscription, no member, no ledger line, no balance movement) or ``no-charges``.
 """
 
 from __future__ import annotations
@@ -30,45 +39,57 @@ from telcoflow.billing.cycle.model import (
     BillingAccount,
     BillLine,
     DiscountApplied,
+    MemberCharge,
     PayerPart,
     SkippedAccount,
     TaxSummary,
     bill_built_consistent,
     new_record,
 )
-from telcoflow.billing.cycle.policy import ClosePolicy, DiscountSpec
+from telcoflow.billing.cycle.policy import ClosePolicy
 from telcoflow.billing.cycle.sources import LedgerRow
-from telcoflow.errors import CurrencyMismatchError, MoneyError, RatingError
+from telcoflow.catalog.discounts import Discount, FixedDiscount
+from telcoflow.catalog.model import Catalog
+from telcoflow.errors import CurrencyMismatchError, DefinitionError, MoneyError
 from telcoflow.money import Currency
+from telcoflow.rating.adjustments import TaxRules
 from telcoflow.stores.base import LedgerLine
 
 __all__ = ["DEFAULT_DESCRIPTIONS", "DEFAULT_UNITS", "CycleCloser", "allocate", "close_account"]
 
 _ZERO = Decimal(0)
 _HUNDRED = Decimal(100)
+#: ``paid_by`` of a line a prepaid balance paid
+BALANCE = "balance"
 
 #: Line descriptions per item type when the policy does not name one.
 DEFAULT_DESCRIPTIONS: dict[str, str] = {
     "voice": "Voice calls", "data": "Mobile data", "sms": "Text messages",
     "slice": "Network slice usage", "recurring": "Monthly plan fee",
     "one_time": "One-time charges", "external": "Partner charges",
-    "minimum_spend": "Minimum spend top-up",
+    "minimum_spend": "Minimum spend top-up", "device": "Device fee",
 }
 #: Quantity units per item type when the policy does not name one.
 DEFAULT_UNITS: dict[str, str] = {
     "voice": "second", "data": "MB", "sms": "message", "slice": "hour",
-    "recurring": "day", "one_time": "unit", "external": "unit", "minimum_spend": "unit",
+    "recurring": "month", "one_time": "unit", "external": "unit", "minimum_spend": "unit",
+}
+#: The catalog price type of a ledger item type (what a discount's ``price_types`` covers).
+_PRICE_TYPES: dict[str, str] = {
+    "recurring": "recurring", "device": "recurring", "one_time": "one_time",
+    "external": "external", "benefit": "benefit",
 }
 
 
 class _Line:
-    """A bill line being built (mutable until taxes are applied)."""
+    """A document line being built (mutable until taxes are applied)."""
 
-    __slots__ = ("amount", "category", "description", "discount", "item_type", "order",
-                 "quantity", "subscriber_id", "unit")
+    __slots__ = ("amount", "category", "description", "discount", "item_type", "offering",
+                 "order", "quantity", "subscriber_id", "unit")
 
     def __init__(self, subscriber_id: str, item_type: str, description: str, quantity: Decimal,
-                 unit: str, amount: Decimal, category: str, rank: int) -> None:
+                 unit: str, amount: Decimal, category: str | None, rank: int,
+                 offering: str | None) -> None:
         self.subscriber_id = subscriber_id
         self.item_type = item_type
         self.description = description
@@ -77,7 +98,8 @@ class _Line:
         self.amount = amount
         self.discount = _ZERO
         self.category = category
-        # bill line order: per subscriber (account-level lines last), fees before usage
+        self.offering = offering
+        # line order: per subscriber (account-level lines last), fees before usage
         self.order = (not subscriber_id, subscriber_id, rank, item_type)
 
 
@@ -86,72 +108,81 @@ def _order(w: _Line) -> tuple[bool, str, int, str]:
 
 
 class _Discount:
-    """A discount spec prepared for one currency's minor unit (done once per closer)."""
+    """A catalog discount prepared for one currency's minor unit (done once per closer)."""
 
-    __slots__ = ("amount", "applies_to", "cap", "coupon", "description", "id", "percent",
-                 "plans", "threshold", "value")
+    __slots__ = ("amount", "cap", "coupon", "description", "id", "percent", "requires",
+                 "scope", "spec", "value")
 
-    def __init__(self, spec: DiscountSpec, quantum: Decimal, mode: str) -> None:
+    def __init__(self, spec: Discount, quantum: Decimal, mode: str) -> None:
+        self.spec = spec
         self.id = spec.id
-        self.description = spec.description or spec.id
-        self.applies_to = frozenset(spec.applies_to) if spec.applies_to else None
-        self.threshold = spec.threshold
-        self.percent = spec.kind == "percentage"
-        self.value = spec.value
-        self.amount = spec.value.quantize(quantum, mode)  # a fixed discount, rounded
-        self.cap = None if spec.cap is None else spec.cap.quantize(quantum, mode)
-        self.plans = frozenset(spec.plans)
-        self.coupon = spec.coupon
+        self.description = spec.name or spec.id
+        self.scope = spec.applies_to
+        self.requires = frozenset(spec.requires_offerings)
+        self.coupon = spec.coupon_code
+        if isinstance(spec, FixedDiscount):
+            self.percent = False
+            self.value = spec.amount
+            self.cap = None
+        else:
+            self.percent = True
+            self.value = spec.percent
+            self.cap = None if spec.cap is None else spec.cap.quantize(quantum, mode)
+        self.amount = self.value.quantize(quantum, mode)  # a fixed discount, rounded
+
+    def covers(self, w: _Line) -> bool:
+        item = w.item_type
+        return self.scope.covers(offering=w.offering, price_type=_PRICE_TYPES.get(item, "usage"),
+                                 tax_category=w.category)
 
 
 class CycleCloser:
-    """Closes accounts for one cycle under one policy (configured once, called per account).
+    """Closes accounts for one cycle under one policy and catalog (configured once, called
+    per account).
 
-    What does not change from one account to the next is worked out here, once: the cycle's
-    ledger period, days and due date, each item type's description, unit, tax category and
-    rank, the plans, the discounts rounded to each currency's minor unit, the tax rates of
-    each jurisdiction.
+    ``catalog`` defaults to the one the policy names (``catalog:``); a close without a catalog
+    is refused (it would bill untaxed amounts). What does not change from one account to the
+    next is worked out here, once: the cycle's ledger period and due date, each item type's
+    description, unit and rank, the catalog's discounts rounded to each currency's minor
+    unit and valid this cycle, the tax categories and rates.
     """
 
-    __slots__ = ("_days", "_days_held", "_discounts", "_due", "_full_fees", "_items", "_key",
-                 "_mode", "_plans", "_quanta", "_rates", "_taxes", "cycle", "policy")
+    __slots__ = ("_discounts", "_due", "_items", "_key", "_mode", "_names", "_quanta",
+                 "_rates", "catalog", "cycle", "policy", "taxes")
 
-    def __init__(self, policy: ClosePolicy, cycle: BillCycle) -> None:
+    def __init__(self, policy: ClosePolicy, cycle: BillCycle,
+                 catalog: Catalog | None = None) -> None:
+        if catalog is None:
+            if not policy.catalog:
+                raise DefinitionError(
+                    "the cycle close needs the catalog (plan fees, taxes, discounts): name it "
+                    "in the close policy (`catalog: path/to/catalog.yaml`) or pass "
+                    "CycleCloser(policy, cycle, catalog)")
+            from telcoflow.loading.catalog import load_catalog
+
+            catalog = load_catalog(*policy.catalog)
         self.policy = policy
         self.cycle = cycle
+        self.catalog = catalog
+        self.taxes = TaxRules(catalog)
         self._key = cycle.key
-        self._days = cycle.days
-        self._days_held = Decimal(self._days)  # the quantity of a whole cycle's plan fee
         self._mode = policy.rounding.decimal_mode
         self._due = cycle.bill_date + timedelta(policy.payment_terms_days)
-        self._rates: dict[tuple[str, str], Decimal] = {}
-        self._taxes: dict[str, dict[str, tuple[Decimal, Decimal | None]]] = {}
+        self._rates: dict[tuple[str, str | None], Decimal] = {}
         self._quanta: dict[str, Decimal] = {}
-        self._items: dict[str, tuple[str, str, str, int]] = {}
+        self._items: dict[str, tuple[str, str, int]] = {}
+        self._names: dict[str, str] = {}
         self._discounts: dict[Decimal, list[_Discount]] = {}
-        self._full_fees: dict[Decimal, dict[str, Decimal]] = {}  # quantum -> plan -> fee
-        recurring = policy.descriptions.get("recurring") or DEFAULT_DESCRIPTIONS["recurring"]
-        unit = policy.units.get("recurring", "day")
-        self._plans = {
-            plan_id: (plan.fee, plan.description or recurring, unit, plan.tax_category,
-                      plan.minimum_spend)
-            for plan_id, plan in policy.plans.items()}
 
-    def rate(self, jurisdiction: str, category: str) -> Decimal:
-        """The tax rate (percent) of ``category`` in ``jurisdiction`` (cached)."""
+    def rate(self, jurisdiction: str, category: str | None) -> Decimal:
+        """The tax rate (percent) of ``category`` in ``jurisdiction`` (``default``: the
+        catalog's own), cached; raises :class:`~telcoflow.errors.RatingError` without one."""
         key = (jurisdiction, category)
         rate = self._rates.get(key)
         if rate is None:
-            rate = self._rates[key] = self.policy.tax_rate(jurisdiction, category)
+            rate = self._rates[key] = self.taxes.rate(
+                category, None if jurisdiction == "default" else jurisdiction)
         return rate
-
-    def _tax_of(self, jurisdiction: str, category: str) -> tuple[Decimal, Decimal | None]:
-        """The rate of ``category`` in ``jurisdiction`` and, unless it is zero, ``rate / 100``:
-        a line's tax ``net * rate / 100`` is then one multiplication, ``net * (rate / 100)``,
-        with the very same result (the fraction has the rate's digits, so the product rounds
-        as ``net * rate`` does, and dividing by 100 only moves the exponent)."""
-        rate = self.rate(jurisdiction, category)
-        return rate, (rate / _HUNDRED if rate else None)
 
     def quantum(self, currency: str) -> Decimal:
         """The minor unit of ``currency`` (cached)."""
@@ -160,21 +191,39 @@ class CycleCloser:
             q = self._quanta[currency] = Currency.of(currency).quantum
         return q
 
-    def _item(self, item: str) -> tuple[str, str, str, int]:
-        """(description, unit, tax category, rank) of a ledger item type."""
+    def _item(self, item: str) -> tuple[str, str, int]:
+        """(description, unit, rank) of a ledger item type."""
         info = self._items.get(item)
         if info is None:
             policy = self.policy
             info = self._items[item] = (
                 policy.descriptions.get(item) or DEFAULT_DESCRIPTIONS.get(item, item),
-                policy.units.get(item) or DEFAULT_UNITS.get(item, "unit"),
-                policy.tax_categories.get(item, "telecom"), _RANK.get(item, 7))
+                policy.units.get(item) or DEFAULT_UNITS.get(item, "unit"), _RANK.get(item, 7))
         return info
+
+    def _plan_name(self, plan: str) -> str:
+        name = self._names.get(plan)
+        if name is None:
+            catalog = self.catalog
+            name = ""
+            if plan in catalog.offering_versions:
+                name = catalog.offering(plan).name
+            name = self._names[plan] = name or self._item("recurring")[0]
+        return name
+
+    def _specs(self, quantum: Decimal) -> list[_Discount]:
+        specs = self._discounts.get(quantum)
+        if specs is None:
+            start = self.cycle.start
+            specs = self._discounts[quantum] = [
+                _Discount(d, quantum, self._mode) for d in self.catalog.discounts
+                if d.is_valid_on(start)]
+        return specs
 
     def __call__(
         self, account: BillingAccount, lines: Iterable[LedgerLine]
     ) -> Bill | SkippedAccount:
-        """Close ``account``: its bill, or why it gets none (see :func:`close_account`)."""
+        """Close ``account``: its document, or why it gets none (see :func:`close_account`)."""
         period = self._key
         return self.close_rows(account, [
             (ln.subscriber, ln.item_type, ln.currency, ln.amount, ln.quantity)
@@ -187,20 +236,21 @@ class CycleCloser:
         :data:`~telcoflow.billing.cycle.sources.LedgerRow` tuples ``(subscriber, item_type,
         currency, amount, quantity)`` (what a bill run reads: no :class:`LedgerLine` per
         line); otherwise the same as calling the closer."""
-        if not account.subscriptions:
-            return SkippedAccount(account.account_id, "no-subscribers")
         currency = account.currency
         sums: dict[tuple[str, str], list[Decimal]] = {}
         realtime_discounts: dict[str, Decimal] = {}
+        ledger_tax = ledger_total = _ZERO
         for subscriber, item, line_currency, amount, quantity in rows:
             if not amount and not quantity:
                 continue
-            if item == "tax":  # the real-time estimate; the close taxes each bill line
-                continue
+            ledger_total += amount
             if line_currency != currency:
                 raise CurrencyMismatchError(
                     f"ledger line {subscriber}/{item} of account {account.account_id} "
                     f"is in {line_currency}, expected the account currency {currency}")
+            if item == "tax":  # the real-time estimate: replaced by the catalog rule's figure
+                ledger_tax += amount
+                continue
             if item == "discount":  # given in real time: a negative amount
                 realtime_discounts[subscriber] = (
                     realtime_discounts.get(subscriber, _ZERO) - amount)
@@ -212,96 +262,76 @@ class CycleCloser:
             else:
                 acc[0] += amount
                 acc[1] += quantity
-        if not sums:
-            return SkippedAccount(account.account_id, "no-charges")
+        if not sums and not (account.prepaid and account.top_ups):
+            if ledger_tax:
+                raise MoneyError(
+                    f"account {account.account_id}: the ledger holds tax ({ledger_tax}) but no "
+                    "charge for the cycle: nothing to tax")
+            return SkippedAccount(account.account_id, "no-charges" if (
+                account.subscriptions or account.members) else "no-subscribers")
 
         quantum = self._quanta.get(currency) or self.quantum(currency)
         mode = self._mode
         items = self._items
+        plans = {s.subscriber_id: s.plan_id for s in account.subscriptions}
+        if account.members:  # a payer's lines for its members: by the members' plans
+            for m in account.members:
+                plans.update(zip(m.subscribers, m.plans, strict=False))
+        category_of = self.taxes.category
         work: list[_Line] = []
         for (sub, item), (amount, quantity) in sorted(sums.items()):
             info = items.get(item) or self._item(item)
-            work.append(_Line(sub, item, info[0], quantity, info[1],
-                              amount.quantize(quantum, mode), info[2], info[3]))
+            plan = plans.get(sub)
+            description = (self._plan_name(plan) if item == "recurring" and plan is not None
+                           else info[0])
+            work.append(_Line(sub, item, description, quantity, info[1],
+                              amount.quantize(quantum, mode), category_of(plan, item), info[2],
+                              plan))
 
         discounts = (_realtime_discounts(work, realtime_discounts, quantum, mode)
                      if realtime_discounts else [])
-
-        # recurring fees, prorated by days held
-        cycle = self.cycle
-        cycle_days = self._days
-        full_fees = self._full_fees.get(quantum)
-        if full_fees is None:
-            full_fees = self._full_fees[quantum] = {
-                plan_id: plan[0].quantize(quantum, mode) for plan_id, plan in self._plans.items()}
-        commitment = _ZERO
-        plans_held: set[str] = set()
-        for s in account.subscriptions:
-            days = (cycle_days if s.start is None and s.end is None else s.days_held(cycle))
-            if days <= 0:
-                continue
-            plan = self._plans.get(s.plan_id)
-            if plan is None:
-                raise RatingError(
-                    f"subscription {s.subscriber_id} of account {account.account_id} is on plan "
-                    f"{s.plan_id!r}, which the close policy does not define "
-                    f"(known: {sorted(self.policy.plans)})")
-            fee, description, unit, category, minimum_spend = plan
-            plans_held.add(s.plan_id)
-            if minimum_spend is not None:
-                commitment += minimum_spend
-            if (s.subscriber_id, "recurring") in sums:
-                continue
-            if days == cycle_days:
-                work.append(_Line(s.subscriber_id, "recurring", description, self._days_held,
-                                  unit, full_fees[s.plan_id], category, 0))
-            else:
-                work.append(_Line(s.subscriber_id, "recurring", description, Decimal(days), unit,
-                                  (fee * days / cycle_days).quantize(quantum, mode), category, 0))
-
-        specs = self._discounts.get(quantum)
-        if specs is None:
-            specs = self._discounts[quantum] = [
-                _Discount(d, quantum, mode) for d in self.policy.discounts]
-        if specs:
-            discounts.extend(_apply_discounts(account, work, specs, plans_held, quantum, mode))
-
-        if commitment:
-            spend = _ZERO
-            for w in work:
-                spend += w.amount - w.discount
-            if spend < commitment:
-                info = self._item("minimum_spend")
-                work.append(_Line("", "minimum_spend", info[0], Decimal(1), "unit",
-                                  (commitment - spend).quantize(quantum, mode), info[2], info[3]))
-
-        return self._finish(account, work, discounts, quantum, mode)
+        specs = self._specs(quantum)
+        if specs and work:
+            discounts.extend(_apply_discounts(account, work, specs, self.cycle, quantum, mode))
+        return self._finish(account, work, discounts, quantum, mode, ledger_tax, ledger_total)
 
     def _finish(self, account: BillingAccount, work: list[_Line],
-                discounts: Sequence[DiscountApplied], quantum: Decimal, mode: str) -> Bill:
+                discounts: Sequence[DiscountApplied], quantum: Decimal, mode: str,
+                ledger_tax: Decimal, ledger_total: Decimal) -> Bill:
         lines: list[BillLine] = []
         # per tax category: [rate, base, tax] (one jurisdiction per bill: one rate per category)
-        tax_groups: dict[str, list[Decimal]] = {}
+        tax_groups: dict[str | None, list[Decimal]] = {}
         subtotal = discount_total = tax_total = total = _ZERO
         zero_tax = _ZERO * quantum
         jurisdiction = account.jurisdiction
-        taxes_of = self._taxes.get(jurisdiction)
-        if taxes_of is None:
-            taxes_of = self._taxes[jurisdiction] = {}
         work.sort(key=_order)
-        for line_no, w in enumerate(work, 1):
-            category = w.category
-            tax_of = taxes_of.get(category)
-            if tax_of is None:
-                tax_of = taxes_of[category] = self._tax_of(jurisdiction, category)
-            rate, fraction = tax_of
+        rates = [self.rate(jurisdiction, w.category) for w in work]
+        taxes = self._taxes(work, rates, quantum, mode, zero_tax)
+        prepaid, postpaid = account.prepaid, account.postpaid_items
+        payers = account.payers
+        paid_by_payer = {t: rule.payer_id for rule in reversed(payers) for t in rule.item_types}
+        own = {s.subscriber_id for s in account.subscriptions}
+        member_of = {sub: m.account_id for m in account.members for sub in m.subscribers}
+        members: list[MemberCharge] = []
+        from_balance = _ZERO
+        for line_no, (w, rate, tax) in enumerate(zip(work, rates, taxes, strict=True), 1):
+            category = w.category or ""
             amount, discount = w.amount, w.discount
             net = amount - discount
-            tax = zero_tax if fraction is None else (net * fraction).quantize(quantum, mode)
             gross = net + tax
+            item = w.item_type
+            if prepaid and item not in postpaid:
+                paid_by = BALANCE
+                from_balance += gross
+            else:
+                paid_by = paid_by_payer.get(item, "") if payers else ""
+            sub = w.subscriber_id
+            if sub and sub not in own:
+                members.append(new_record(MemberCharge, (
+                    member_of.get(sub, ""), sub, item, net, tax, gross)))
             lines.append(new_record(BillLine, (
-                line_no, w.subscriber_id, w.item_type, w.description, w.quantity, w.unit,
-                amount, discount, net, category, rate, tax, gross)))
+                line_no, sub, item, w.description, w.quantity, w.unit,
+                amount, discount, net, category, rate, tax, gross, paid_by)))
             grp = tax_groups.get(category)
             if grp is None:
                 tax_groups[category] = [rate, net, tax]
@@ -312,23 +342,17 @@ class CycleCloser:
             discount_total += discount
             tax_total += tax
             total += gross
-        taxes = tuple([new_record(TaxSummary, (c, r, b, t))
-                       for c, (r, b, t) in sorted(tax_groups.items())])
+        summaries = tuple([new_record(TaxSummary, (c, r, b, t))
+                           for c, (r, b, t) in sorted(tax_groups.items())])
 
         account_id = account.account_id
-        if account.payers:
-            parts = _split(account, lines, total, quantum, mode)
-        else:
-            parts = (new_record(PayerPart, (account_id, total)),)
-
+        parts = _parts(account, lines, total, from_balance, quantum, mode)
+        holder = parts[-1].amount
         previous, payments, adjustments = (
             account.previous_balance, account.payments, account.adjustments)
         position = new_record(AccountPosition, (
-            previous, payments, adjustments, total, previous - payments + adjustments + total,
-            self._due))
-        # what the loop above does not build: the discounts listed sum to the lines' ones
-        # (allocation), and the totals add up (no rounding in the sums); the rest of
-        # check_bill holds by construction (see bill_built_consistent)
+            previous, payments, adjustments, holder,
+            previous - payments + adjustments + holder, self._due))
         listed = _ZERO
         for d in discounts:
             listed += d.amount
@@ -337,36 +361,73 @@ class CycleCloser:
                 f"bill {account_id}-{self._key} is inconsistent: discounts listed {listed}, "
                 f"on the lines {discount_total}; total {total} for subtotal {subtotal}, "
                 f"discounts {discount_total} and tax {tax_total}")
+        if prepaid:
+            kind = "bill" if from_balance != total else "statement"
+            opening: Decimal | None = account.opening_balance
+            closing: Decimal | None = account.opening_balance + account.top_ups - from_balance
+        else:
+            kind = "bill" if account.subscriptions else "payer"
+            opening = closing = None
         return bill_built_consistent(
             f"{account_id}-{self._key}", account_id, account.name, self.cycle,
-            account.currency, account.locale, tuple(lines), tuple(discounts), taxes, parts,
+            account.currency, account.locale, tuple(lines), tuple(discounts), summaries, parts,
             position, subtotal, discount_total, tax_total, total,
             tuple([d.coupon for d in discounts if d.coupon]) if discounts else (),
-            account.address, tuple([s.subscriber_id for s in account.subscriptions]))
+            account.address, tuple([s.subscriber_id for s in account.subscriptions]),
+            kind, tuple(members), opening, account.top_ups if prepaid else _ZERO,
+            from_balance, closing, ledger_tax, ledger_total)
+
+    def _taxes(self, work: Sequence[_Line], rates: Sequence[Decimal], quantum: Decimal,
+               mode: str, zero_tax: Decimal) -> list[Decimal]:
+        """Each line's tax under the catalog's rule (per line, or per bill and rate)."""
+        if not self.taxes.per_bill_rate:
+            out: list[Decimal] = []
+            for w, rate in zip(work, rates, strict=True):
+                out.append(zero_tax if not rate
+                           else ((w.amount - w.discount) * rate / _HUNDRED).quantize(quantum,
+                                                                                     mode))
+            return out
+        taxes = [zero_tax] * len(work)
+        groups: dict[Decimal, list[int]] = {}
+        for i, rate in enumerate(rates):
+            if rate:
+                groups.setdefault(rate, []).append(i)
+        for rate, idx in groups.items():
+            for i, tax in zip(idx, self.taxes.line_taxes(
+                    [work[i].amount - work[i].discount for i in idx], rate, quantum),
+                    strict=True):
+                taxes[i] = tax
+        return taxes
 
 
-_RANK = {"recurring": 0, "one_time": 1, "voice": 2, "data": 3, "sms": 4, "slice": 5,
-         "external": 8, "minimum_spend": 9}
+_RANK = {"recurring": 0, "device": 0, "one_time": 1, "voice": 2, "data": 3, "sms": 4,
+         "slice": 5, "external": 8}
 
 
-def _split(account: BillingAccount, lines: Sequence[BillLine], total: Decimal,
-           quantum: Decimal, mode: str) -> tuple[PayerPart, ...]:
-    """The payers' parts of ``total`` (each rule in order, capped), the rest to the holder."""
+def _parts(account: BillingAccount, lines: Sequence[BillLine], total: Decimal,
+           from_balance: Decimal, quantum: Decimal, mode: str) -> tuple[PayerPart, ...]:
+    """Who pays ``total``: the prepaid balance, then the payers (each rule in order, capped,
+    over the lines not paid from the balance), the rest (always last) the holder."""
     parts: list[PayerPart] = []
     assigned = _ZERO
-    taken: set[int] = set()
-    for rule in account.payers:
-        covered = _ZERO
-        for ln in lines:
-            if ln.line_no not in taken and ln.item_type in rule.item_types:
-                taken.add(ln.line_no)
-                covered += ln.gross
-        if rule.cap is not None:
-            covered = min(covered, rule.cap.quantize(quantum, mode))
-        if covered > 0:
-            parts.append(PayerPart(rule.payer_id, covered))
-            assigned += covered
-    parts.append(PayerPart(account.account_id, total - assigned))
+    if from_balance:
+        parts.append(new_record(PayerPart, (BALANCE, from_balance)))
+        assigned = from_balance
+    if account.payers:
+        taken: set[int] = set()
+        for rule in account.payers:
+            covered = _ZERO
+            for ln in lines:
+                if (ln.line_no not in taken and ln.paid_by != BALANCE
+                        and ln.item_type in rule.item_types):
+                    taken.add(ln.line_no)
+                    covered += ln.gross
+            if rule.cap is not None:
+                covered = min(covered, rule.cap.quantize(quantum, mode))
+            if covered > 0:
+                parts.append(new_record(PayerPart, (rule.payer_id, covered)))
+                assigned += covered
+    parts.append(new_record(PayerPart, (account.account_id, total - assigned)))
     return tuple(parts)
 
 
@@ -375,15 +436,18 @@ def close_account(
     lines: Iterable[LedgerLine],
     cycle: BillCycle,
     policy: ClosePolicy,
+    catalog: Catalog | None = None,
 ) -> Bill | SkippedAccount:
-    """Close ``account`` for ``cycle``: its bill, or why it gets none.
+    """Close ``account`` for ``cycle``: its document, or why it gets none.
 
     ``lines`` are the account's ledger lines; only those of period ``cycle.key`` count.
-    Raises :class:`~telcoflow.errors.CurrencyMismatchError` when a ledger line is not in the
-    account's currency and :class:`~telcoflow.errors.RatingError` for an unknown plan.
-    For many accounts, build one :class:`CycleCloser` and call it per account.
+    ``catalog`` defaults to the one the policy names. Raises
+    :class:`~telcoflow.errors.CurrencyMismatchError` when a ledger line is not in the
+    account's currency and :class:`~telcoflow.errors.RatingError` for a tax category without
+    a rate in the account's jurisdiction. For many accounts, build one :class:`CycleCloser`
+    and call it per account.
     """
-    return CycleCloser(policy, cycle)(account, lines)
+    return CycleCloser(policy, cycle, catalog)(account, lines)
 
 
 def _realtime_discounts(work: list[_Line], given: dict[str, Decimal], quantum: Decimal,
@@ -409,33 +473,73 @@ def _realtime_discounts(work: list[_Line], given: dict[str, Decimal], quantum: D
     return [DiscountApplied("realtime", "Discounts given during the cycle", total)]
 
 
+def _cycle_index(account: BillingAccount, cycle: BillCycle,
+                 offerings: Sequence[str]) -> int | None:
+    """How many cycles before ``cycle`` the earliest subscription (on one of ``offerings``,
+    any when empty) started: 0 = this one; ``None`` when no start is known."""
+    starts = [s.start for s in account.subscriptions
+              if s.start is not None and (not offerings or s.plan_id in offerings)]
+    if not starts:
+        return None
+    first = min(starts)
+    months = (cycle.start.year - first.year) * 12 + cycle.start.month - first.month
+    own = BillCycle.for_month(cycle.cycle_day, first.year, first.month)
+    if first < own.start:  # it started in the cycle before the one starting in its month
+        months += 1
+    return months
+
+
 def _apply_discounts(account: BillingAccount, work: list[_Line], specs: Sequence[_Discount],
-                     plans_held: set[str], quantum: Decimal,
+                     cycle: BillCycle, quantum: Decimal,
                      mode: str) -> list[DiscountApplied]:
+    """The catalog's discounts the account qualifies for, spread over what each covers.
+
+    A bundle (``requires_offerings``) needs every required offering among the account's
+    *own* subscriptions held in the cycle; a coupon discount needs the coupon held and not
+    yet redeemed (once only, whatever its ``duration``); a discount for the first cycle(s)
+    (``duration: once`` or ``recurring`` with ``cycles``) applies while the earliest
+    subscription it covers is that young (never when no start is known); ``forever``
+    discounts apply while valid.
+    """
     out: list[DiscountApplied] = []
+    plans_held: frozenset[str] | None = None
     for spec in specs:
-        if spec.plans and plans_held.isdisjoint(spec.plans):
-            continue
+        if spec.requires:
+            if plans_held is None:
+                plans_held = frozenset([s.plan_id for s in account.subscriptions
+                                        if (s.start is None and s.end is None)
+                                        or s.days_held(cycle) > 0])
+            if not spec.requires <= plans_held:
+                continue
         coupon = spec.coupon
-        if coupon is not None and (coupon not in account.coupons
-                                   or coupon in account.redeemed_coupons):
-            continue  # once only: needs the coupon, not yet redeemed
-        applies_to = spec.applies_to
+        if coupon is not None:
+            if coupon not in account.coupons or coupon in account.redeemed_coupons:
+                continue  # once only: needs the coupon, not yet redeemed
+        elif spec.spec.duration != "forever":
+            index = _cycle_index(account, cycle, spec.scope.offerings)
+            if index is None or not spec.spec.active_in_cycle(index):
+                continue
         covered: list[_Line] = []
         weights: list[Decimal] = []
         base = _ZERO
         for w in work:
-            if applies_to is None or w.item_type in applies_to:
+            if spec.covers(w):
                 left = w.amount - w.discount
                 if left > 0:
                     covered.append(w)
                     weights.append(left)
                     base += left
-        if base <= 0 or base < spec.threshold:
+        if base <= 0:
             continue
         if spec.percent:
             amount = (base * spec.value / _HUNDRED).quantize(quantum, mode)
         else:
+            fixed = spec.spec
+            if (isinstance(fixed, FixedDiscount) and fixed.currency is not None
+                    and fixed.currency != account.currency):
+                raise CurrencyMismatchError(
+                    f"discount {spec.id!r} is in {fixed.currency}, account "
+                    f"{account.account_id} in {account.currency}")
             amount = spec.amount
         if spec.cap is not None:
             amount = min(amount, spec.cap)

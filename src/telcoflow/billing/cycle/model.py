@@ -32,14 +32,22 @@ __all__ = [
     "BillLine",
     "BillingAccount",
     "DiscountApplied",
+    "Member",
+    "MemberCharge",
     "PayerPart",
     "PayerRule",
     "SkippedAccount",
     "Subscription",
     "TaxSummary",
+    "BILL_KINDS",
     "USAGE_ITEM_TYPES",
     "check_bill",
 ]
+
+#: What a cycle document is: ``bill`` (something to pay), ``statement`` (a prepaid account:
+#: paid from its balance, nothing due), ``payer`` (a payer of a split: what it pays for its
+#: members).
+BILL_KINDS: frozenset[str] = frozenset({"bill", "statement", "payer"})
 
 #: Item types that count as consumption (usage); others are fees.
 USAGE_ITEM_TYPES: frozenset[str] = frozenset({"voice", "data", "sms", "slice"})
@@ -119,12 +127,29 @@ class PayerRule(NamedTuple):
     cap: Decimal | None = None
 
 
+class Member(NamedTuple):
+    """A member account whose charges a payer account (corporate, family head, parent) pays,
+    with the subscriber ids under it (how the payer's ledger lines are told apart)."""
+
+    account_id: str
+    subscribers: tuple[str, ...] = ()
+    name: str = ""
+    #: the plan (catalog offering) of each subscriber, in order, when known: the payer's
+    #: lines for it are then described and taxed by that plan, as the member's would be
+    plans: tuple[str, ...] = ()
+
+
 class BillingAccount(NamedTuple):
     """The account data a close needs (a TMF666 billing account, reduced).
 
     ``previous_balance``, ``payments`` and ``adjustments`` are the account position since the
     last bill (payments reduce, adjustments add: a goodwill credit is a negative adjustment).
     ``coupons`` are codes held; ``redeemed_coupons`` those already used (once-only coupons).
+    ``payers`` say who pays which item types of this account (``paid_by`` on its bill lines);
+    ``members`` are the accounts this one pays for (a payer document lists them).
+    A ``prepaid`` account pays from its balance (``opening_balance`` at the cycle start,
+    ``top_ups`` during the cycle) every item type not in ``postpaid_items`` (a hybrid account
+    bills those); its cycle document is a statement.
     """
 
     account_id: str
@@ -141,12 +166,20 @@ class BillingAccount(NamedTuple):
     redeemed_coupons: frozenset[str] = frozenset()
     payers: tuple[PayerRule, ...] = ()
     address: tuple[str, ...] = ()
+    members: tuple[Member, ...] = ()
+    prepaid: bool = False
+    postpaid_items: frozenset[str] = frozenset()
+    opening_balance: Decimal = _ZERO
+    top_ups: Decimal = _ZERO
 
 
 class BillLine(NamedTuple):
     """One bill line: a subscriber's charges of one item type, rounded at the line.
 
-    ``net = amount - discount``, ``tax`` is rounded on ``net``, ``gross = net + tax``.
+    ``net = amount - discount``, ``tax`` is the line's share of the tax (see
+    :class:`~telcoflow.rating.adjustments.TaxRules`), ``gross = net + tax``. ``paid_by`` is
+    the account paying the line when it is not the account billed: a payer of the split
+    (its id), or ``balance`` (a prepaid account's balance paid it); empty otherwise.
     """
 
     line_no: int
@@ -160,6 +193,18 @@ class BillLine(NamedTuple):
     net: Decimal
     tax_category: str
     tax_rate: Decimal
+    tax: Decimal
+    gross: Decimal
+    paid_by: str = ""
+
+
+class MemberCharge(NamedTuple):
+    """On a payer's document: what it pays for one member's subscriber and item type."""
+
+    member_id: str
+    subscriber_id: str
+    item_type: str
+    net: Decimal
     tax: Decimal
     gross: Decimal
 
@@ -202,7 +247,9 @@ class AccountPosition(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class SkippedAccount:
-    """An account that got no bill, with the reason (``no-subscribers``, ``no-charges``)."""
+    """An account that got no document, with the reason (``no-charges``: nothing in the ledger
+    for the cycle, no balance movement; ``no-subscribers``: no subscription, no member, no
+    ledger line)."""
 
     account_id: str
     reason: str
@@ -210,8 +257,18 @@ class SkippedAccount:
 
 @dataclass(frozen=True, slots=True)
 class Bill:
-    """A closed bill. Invariant: ``total = subtotal - discount_total + tax_total`` and
-    ``total`` is the sum of the lines' gross amounts (checked when built)."""
+    """A closed cycle document. Invariant: ``total = subtotal - discount_total + tax_total``
+    and ``total`` is the sum of the lines' gross amounts (checked when built).
+
+    ``kind`` (:data:`BILL_KINDS`): ``bill``; ``statement`` for a prepaid account (its lines
+    are paid from the balance: ``closing_balance = opening_balance + top_ups -
+    paid_from_balance``, nothing due); ``payer`` for a payer of a split, whose ``members``
+    list what it pays per member. ``ledger_total`` is the sum of the ledger lines the
+    document was built from, as read (unrounded, tax lines included), ``ledger_tax`` the
+    real-time tax estimate among them; the document's tax is the catalog rule's figure, which
+    replaces it: ``total = ledger_total - ledger_tax + tax_total - close_discount_total +
+    rounding`` (see docs/cycle-close.md).
+    """
 
     bill_id: str
     account_id: str
@@ -231,6 +288,14 @@ class Bill:
     redeemed_coupons: tuple[str, ...] = ()
     address: tuple[str, ...] = ()
     subscribers: tuple[str, ...] = field(default=())
+    kind: str = "bill"
+    members: tuple[MemberCharge, ...] = ()
+    opening_balance: Decimal | None = None
+    top_ups: Decimal = _ZERO
+    paid_from_balance: Decimal = _ZERO
+    closing_balance: Decimal | None = None
+    ledger_tax: Decimal = _ZERO
+    ledger_total: Decimal = _ZERO
 
     def __post_init__(self) -> None:
         problems = check_bill(self)
@@ -241,6 +306,24 @@ class Bill:
     def bill_date(self) -> date:
         """The issue date (the day after the cycle ends)."""
         return self.cycle.bill_date
+
+    @property
+    def close_discount_total(self) -> Decimal:
+        """The discounts decided at the close (the catalog's), not already in the ledger."""
+        return sum((d.amount for d in self.discounts if d.discount_id != "realtime"), _ZERO)
+
+    @property
+    def rounding(self) -> Decimal:
+        """What rounding the ledger's amounts to the line (and its real-time discounts)
+        added: ``total - (ledger_total - ledger_tax + tax_total - close_discount_total)``;
+        at most half a minor unit per line and per real-time discount."""
+        return self.total - (self.ledger_total - self.ledger_tax + self.tax_total
+                             - self.close_discount_total)
+
+    @property
+    def amount_due(self) -> Decimal:
+        """What the account holder owes for this document (its position's amount due)."""
+        return self.position.amount_due
 
     def money(self, amount: Decimal) -> Money:
         """``amount`` as :class:`Money` in the bill's currency."""
@@ -302,13 +385,27 @@ def check_bill(bill: Bill) -> list[str]:
                      else _ZERO)
     taxes_sum = sum(map(_AMOUNT_OF_TAX, bill.taxes), _ZERO)
     parts_sum = sum(map(_AMOUNT_OF_PART, bill.payer_parts), _ZERO)
-    if (lines_ok and bill.subtotal == subtotal and bill.discount_total == discount_total
+    statement_ok = True
+    if bill.kind not in BILL_KINDS:
+        statement_ok = False
+    elif bill.opening_balance is not None or bill.closing_balance is not None:
+        statement_ok = (bill.opening_balance is not None and bill.closing_balance is not None
+                        and bill.closing_balance == bill.opening_balance + bill.top_ups
+                        - bill.paid_from_balance)
+    if (statement_ok and lines_ok and bill.subtotal == subtotal
+            and bill.discount_total == discount_total
             and bill.tax_total == tax_total and bill.total == total
             and total == subtotal - discount_total + tax_total
             and discounts_sum == discount_total and taxes_sum == tax_total
             and parts_sum == total):
         return []
     problems: list[str] = []
+    if bill.kind not in BILL_KINDS:
+        problems.append(f"kind is {bill.kind!r}, expected one of {sorted(BILL_KINDS)}")
+    elif not statement_ok:
+        problems.append(
+            f"closing balance {bill.closing_balance} != opening {bill.opening_balance} + "
+            f"top-ups {bill.top_ups} - paid from balance {bill.paid_from_balance}")
     if not lines_ok:
         for ln in lines:
             if ln.net != ln.amount - ln.discount:

@@ -1,39 +1,32 @@
-"""The close policy: plan fees, end-of-cycle discounts, minimum spend, taxes, payment terms.
+"""The close policy: what belongs to the close only (bill cycle documents, payment terms,
+dunning text), and the catalog it closes against.
 
 Read from YAML (``kind: close-policy``) with every problem located at ``file:line:col``::
 
     kind: close-policy
     currency: EUR
+    catalog: ../catalog/catalog.yaml   # plan fees, taxes, discounts: the catalog (relative
+                                       # to this file; a list for a catalog in several files)
     payment_terms_days: 14
-    plans:
-      family-5g: {fee: "30.00", description: "Family 5G", minimum_spend: "40.00"}
-    discounts:
-      - id: loyalty-10
-        kind: percentage            # or fixed
-        value: "10"
-        applies_to: [voice, data]
-        threshold: "20.00"          # covered spend needed before it applies
-        cap: "5.00"
-      - id: welcome
-        kind: fixed
-        value: "3.00"
-        coupon: WELCOME3            # once only: needs the coupon, not yet redeemed
-    tax_categories: {slice: digital}   # item type -> tax category (default telecom)
-    taxes:
-      default: {telecom: "20", digital: "20"}
-      ES-CN: {telecom: "7"}
+    dunning_text: "Please pay by the due date to keep your service."
+    descriptions: {data: "Mobile data"}
+    units: {data: MB}
+
+Prices live in the catalog only: plan fees are the offerings' recurring prices (posted to
+the ledger by :class:`~telcoflow.billing.recurring.RecurringFees`), tax is
+:class:`~telcoflow.rating.adjustments.TaxRules` over the catalog's tax categories, discounts
+are the catalog's. A policy that prices something (``plans``, ``taxes``, ``discounts``, ...)
+is refused, each key located, saying where it belongs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from decimal import Decimal
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from telcoflow.catalog.common import Amount, Percent
 from telcoflow.errors import MoneyError
 from telcoflow.money import Currency, RoundingPolicy
 
@@ -41,68 +34,61 @@ from telcoflow.money import Currency, RoundingPolicy
 # processes receive the policy already validated and need none of it.
 
 __all__ = [
+    "PRICING_KEYS",
     "ClosePolicy",
-    "DiscountSpec",
-    "PlanSpec",
     "load_close_policy",
     "parse_close_policy",
     "validate_policy_files",
 ]
 
-Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$", max_length=120)]
+#: Keys an older close policy used to price things, and where each belongs now.
+PRICING_KEYS: dict[str, str] = {
+    "plans": "plan fees are the catalog offerings' recurring prices (`offerings[].prices`, "
+             "price_type: recurring)",
+    "taxes": "tax rates are the catalog's `tax_categories[].rates`",
+    "tax_categories": "a charge's tax category is its catalog price's, tariff's or "
+                      "offering's `tax_category` (else `tax_defaults.category`)",
+    "discounts": "discounts are the catalog's `discounts`",
+    "minimum_spend": "a minimum charge is the catalog tariff's `minimum_charge`",
+    "fees": "fees are the catalog offerings' prices",
+}
 
 
-class _Frozen(BaseModel):
+class ClosePolicy(BaseModel):
+    """What the close decides itself (see the module docstring for YAML)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class PlanSpec(_Frozen):
-    """A plan's monthly fee (prorated by days held) and optional minimum spend commitment."""
-
-    fee: Amount
-    description: str = ""
-    minimum_spend: Amount | None = None
-    tax_category: str = "telecom"
-
-
-class DiscountSpec(_Frozen):
-    """An end-of-cycle discount: percentage or fixed, over some item types.
-
-    It applies when the covered net spend reaches ``threshold``; it never exceeds ``cap`` nor
-    the covered spend; with ``plans`` it needs a subscription on one of them; with ``coupon``
-    it needs that coupon, once only (a redeemed coupon does not apply again).
-    """
-
-    id: Ident
-    kind: Literal["percentage", "fixed"]
-    value: Amount
-    description: str = ""
-    applies_to: tuple[str, ...] = ()
-    threshold: Amount = Decimal(0)
-    cap: Amount | None = None
-    plans: tuple[str, ...] = ()
-    coupon: str | None = None
-
-    @model_validator(mode="after")
-    def _percent_range(self) -> DiscountSpec:
-        if self.kind == "percentage" and self.value > 100:
-            raise ValueError(f"a percentage discount must be 0..100 (got {self.value})")
-        return self
-
-
-class ClosePolicy(_Frozen):
-    """What the close applies on top of the ledger (see the module docstring for YAML)."""
 
     kind: Literal["close-policy"] = "close-policy"
     currency: str = "EUR"
+    #: the catalog file(s) (absolute once loaded from a file: resolved against its folder)
+    catalog: tuple[str, ...] = ()
     rounding: RoundingPolicy = RoundingPolicy.HALF_UP
     payment_terms_days: Annotated[int, Field(ge=0, le=365)] = 14
-    plans: dict[str, PlanSpec] = Field(default_factory=dict)
-    discounts: tuple[DiscountSpec, ...] = ()
-    taxes: dict[str, dict[str, Percent]] = Field(default_factory=dict)
+    dunning_text: str = ""
     descriptions: dict[str, str] = Field(default_factory=dict)
     units: dict[str, str] = Field(default_factory=dict)
-    tax_categories: dict[str, str] = Field(default_factory=dict)
+    plans: Any = None
+    taxes: Any = None
+    tax_categories: Any = None
+    discounts: Any = None
+    minimum_spend: Any = None
+    fees: Any = None
+
+    @field_validator("catalog", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: object) -> object:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator(*PRICING_KEYS, mode="before")
+    @classmethod
+    def _not_priced_here(cls, value: object, info: Any) -> None:
+        if value is None:
+            return
+        raise ValueError(
+            f"`{info.field_name}` prices things, which the close policy no longer does: "
+            f"{PRICING_KEYS[info.field_name]}; the close policy keeps the bill cycle, "
+            "documents, dunning text and payment terms, and names the `catalog`")
 
     @model_validator(mode="after")
     def _check(self) -> ClosePolicy:
@@ -110,38 +96,36 @@ class ClosePolicy(_Frozen):
             Currency.of(self.currency)
         except MoneyError as exc:
             raise ValueError(str(exc)) from None
-        ids = [d.id for d in self.discounts]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
-        if dupes:
-            raise ValueError(f"discount ids must be unique (repeated: {dupes})")
-        for d in self.discounts:
-            unknown = [p for p in d.plans if p not in self.plans]
-            if unknown:
-                raise ValueError(f"discount {d.id!r} names unknown plans {unknown}")
         return self
 
-    def tax_rate(self, jurisdiction: str, category: str) -> Decimal:
-        """The tax rate (percent) of ``category`` in ``jurisdiction``, else of ``default``."""
-        table: Mapping[str, Decimal] | None = self.taxes.get(jurisdiction)
-        if table is not None and category in table:
-            return table[category]
-        return self.taxes.get("default", {}).get(category, Decimal(0))
+
+def _resolved(policy: ClosePolicy, base: Path | None) -> ClosePolicy:
+    if base is None or not policy.catalog:
+        return policy
+    paths = tuple(str((base / p).resolve()) if not Path(p).is_absolute() else p
+                  for p in policy.catalog)
+    return policy.model_copy(update={"catalog": paths})
 
 
-def parse_close_policy(text: str, file: str = "<close-policy>") -> ClosePolicy:
-    """Parse and validate a close policy from YAML text."""
+def parse_close_policy(text: str, file: str = "<close-policy>",
+                       base: str | Path | None = None) -> ClosePolicy:
+    """Parse and validate a close policy from YAML text (``catalog`` paths relative to
+    ``base``, default: as written)."""
     from telcoflow.loading.source import parse_yaml
     from telcoflow.loading.validate import validate_document
 
-    return validate_document(parse_yaml(text, file), ClosePolicy)
+    policy = validate_document(parse_yaml(text, file), ClosePolicy)
+    return _resolved(policy, Path(base) if base is not None else None)
 
 
 def load_close_policy(path: str | Path) -> ClosePolicy:
-    """Load and validate a close policy file; problems are located at file:line:col."""
+    """Load and validate a close policy file; problems are located at file:line:col; its
+    ``catalog`` paths are resolved against the file's folder."""
     from telcoflow.loading.source import load_document
     from telcoflow.loading.validate import validate_document
 
-    return validate_document(load_document(path), ClosePolicy)
+    policy = validate_document(load_document(path), ClosePolicy)
+    return _resolved(policy, Path(path).parent)
 
 
 def validate_policy_files(paths: Sequence[Path]) -> list[ClosePolicy]:

@@ -10,6 +10,11 @@
   (:class:`~telcoflow.billing.cycle.store.BillStore`); a rerun skips finished accounts and redoes
   the batches that were in flight, so after a crash (even ``kill -9``) there is no bill twice and
   none missing.
+* **Workers die with their run**: a pool process ends when the bill run's process ends, even
+  by ``SIGKILL`` (``PR_SET_PDEATHSIG`` on Linux, a watch on the parent elsewhere); a
+  ``SIGTERM`` to the run (when nothing else handles it) stops its workers and raises
+  :class:`~telcoflow.errors.RunInterruptedError`; the batches in flight are rolled back and
+  redone by the rerun.
 
 Sources are given as *factories* (``functools.partial(SqliteLedger, path)``) so that each worker
 process opens its own connections; with ``processes > 1`` they must be picklable.
@@ -17,16 +22,21 @@ process opens its own connections; with ``processes > 1`` they must be picklable
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing
 import os
 import pickle
+import signal
+import sys
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +45,8 @@ from telcoflow.billing.cycle.model import Bill, BillCycle, SkippedAccount
 from telcoflow.billing.cycle.policy import ClosePolicy
 from telcoflow.billing.cycle.sources import AccountDirectory, LedgerReader, rows_by_account
 from telcoflow.billing.cycle.store import BillStore, FinishedAccount
-from telcoflow.errors import TelcoflowError
+from telcoflow.catalog.model import Catalog
+from telcoflow.errors import RunInterruptedError, TelcoflowError
 
 __all__ = ["BillRunJob", "BillRunSummary", "Shard", "bill_run", "close_batch", "sqlite_job"]
 
@@ -87,6 +98,8 @@ class BillRunJob:
     formats: frozenset[str] = frozenset({"xml", "html"})
     batch_size: int = 500
     renderer_options: dict[str, Any] = field(default_factory=dict)
+    #: the catalog closed against (default: the one the policy names, loaded per worker)
+    catalog: Catalog | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.formats) - _FORMATS)
@@ -171,7 +184,7 @@ class _Worker:
         self.ledger = job.ledger()
         self.accounts = job.accounts()
         self.store = BillStore(job.store_path)
-        self.close = CycleCloser(job.policy, job.cycle)
+        self.close = CycleCloser(job.policy, job.cycle, job.catalog)
         self.renderers: list[tuple[str, Callable[[Bill], bytes]]] = []
         if "xml" in job.formats:
             self.renderers.append(("xml", render_bill_xml))
@@ -225,7 +238,62 @@ _WORKER: list[_Worker] = []  # the one worker of a pool process (set by the init
 _GC_GEN0 = 10_000
 
 
-def _init_worker(job: BillRunJob) -> None:
+#: ``prctl`` option: the signal this process gets when its parent ends (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):  # gone, or the pid reused by another user
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):  # no /proc (not Linux): os.kill is all we know
+        return True
+
+
+def _watch_parent(alive: Callable[[], bool]) -> None:
+    while alive():
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _die_with_parent(parent: int, direct: bool) -> None:
+    """End this pool process when the bill run's process ``parent`` ends, however it ends.
+
+    ``direct``: this process was started by ``parent`` itself (spawn, fork), not by a fork
+    server, so a parent that ended shows as a new parent pid.
+    """
+    # the run's process handles SIGINT / SIGTERM and stops its workers itself
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if not direct:
+        threading.Thread(target=_watch_parent, args=(partial(_pid_alive, parent),),
+                         name="telcoflow-parent-watch", daemon=True).start()
+        return
+    if os.getppid() != parent:  # the run ended while this process was starting
+        os._exit(1)
+    # the kernel sends the signal when the *thread* that started this process ends: the pool
+    # starts its processes from the thread that runs bill_run, which outlives the pool
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0:
+                if os.getppid() != parent:  # the parent ended before prctl took effect
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):
+            pass
+    threading.Thread(target=_watch_parent, args=(lambda: os.getppid() == parent,),
+                     name="telcoflow-parent-watch", daemon=True).start()
+
+
+def _init_worker(job: BillRunJob, parent: int | None = None, direct: bool = True) -> None:
+    if parent is not None:
+        _die_with_parent(parent, direct)
     _WORKER[:] = [_Worker(job)]
     # a pool process only runs batches: its imported modules, templates and sources live as
     # long as it does, so the collector need not scan them again; young garbage is rare
@@ -274,14 +342,22 @@ def sqlite_job(
     batch_size: int = 500,
 ) -> BillRunJob:
     """A job over SQLite files: the close policy YAML, the ledger (the real-time store's
-    file), the account directory and the bill store (what ``telcoflow bill-run`` needs)."""
-    from functools import partial
-
+    file), the account directory and the bill store (what ``telcoflow bill-run`` needs).
+    The catalog the policy names is loaded here, once, so that its problems are reported
+    before any worker starts."""
     from telcoflow.billing.cycle.policy import load_close_policy
     from telcoflow.billing.cycle.sources import SqliteAccounts, SqliteLedger
+    from telcoflow.errors import DefinitionError
+    from telcoflow.loading.catalog import load_catalog
 
+    close_policy = load_close_policy(policy)
+    if not close_policy.catalog:
+        raise DefinitionError(
+            f"{policy}: the close policy names no `catalog` (plan fees, taxes and discounts "
+            "come from it): add `catalog: path/to/catalog.yaml` (relative to the policy)")
     return BillRunJob(
-        cycle=BillCycle.for_month(cycle_day, year, month), policy=load_close_policy(policy),
+        cycle=BillCycle.for_month(cycle_day, year, month), policy=close_policy,
+        catalog=load_catalog(*close_policy.catalog),
         ledger=partial(SqliteLedger, str(ledger)), accounts=partial(SqliteAccounts, str(accounts)),
         store_path=store, formats=frozenset(formats), batch_size=batch_size)
 
@@ -323,7 +399,8 @@ def bill_run(
         for cur, amount in o.totals.items():
             total.totals[cur] = total.totals.get(cur, Decimal(0)) + amount
 
-    with _progress(progress, len(todo), f"bill run {cycle.key} {the_shard}") as advance:
+    with _progress(progress, len(todo), f"bill run {cycle.key} {the_shard}") as advance, \
+            _stop_on_sigterm(lambda: f"{total.bills + len(total.skipped)} of {len(todo)}"):
         if procs == 1:
             worker = _Worker(job)
             with _fewer_collections():
@@ -334,8 +411,10 @@ def bill_run(
         else:
             _check_picklable(job)
             ctx = multiprocessing.get_context(mp_context)
+            direct = ctx.get_start_method() != "forkserver"
             with ProcessPoolExecutor(procs, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(job,)) as pool:
+                                     initargs=(job, os.getpid(), direct)) as pool, \
+                    _stopping(pool):
                 pending: dict[Future[_Outcome], int] = {}
                 queue = iter(batches)
                 for batch in queue:
@@ -358,6 +437,54 @@ def bill_run(
         bills=total.bills, skipped=tuple(total.skipped), failed=tuple(total.failed),
         totals=total.totals, lines=total.lines, duration_s=time.perf_counter() - started,
         stored_bills=stored.bills, stored_skipped=len(stored.skipped))
+
+
+class _stopping:  # noqa: N801 - a context manager used like a function
+    """On any exception (an interruption, a failed batch), kill the pool's processes at once
+    instead of waiting for their batches: a batch in flight is rolled back, the rerun redoes
+    it."""
+
+    def __init__(self, pool: ProcessPoolExecutor) -> None:
+        self.pool = pool
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if kind is None:
+            return
+        # the pool's own processes: there is no public way to reach them before Python 3.14
+        processes = list((getattr(self.pool, "_processes", None) or {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for proc in processes:
+            proc.kill()
+        for proc in processes:
+            proc.join(timeout=10)
+
+
+class _stop_on_sigterm:  # noqa: N801 - a context manager used like a function
+    """Turn a ``SIGTERM`` into :class:`RunInterruptedError` for the run's duration, when the
+    run is in the main thread and nothing else handles ``SIGTERM`` (a host's own handler is
+    left alone)."""
+
+    def __init__(self, done: Callable[[], str]) -> None:
+        self.done = done
+        self.saved: Any = None
+
+    def _raise(self, signum: int, frame: object) -> None:
+        raise RunInterruptedError(
+            f"bill run stopped by {signal.Signals(signum).name} after {self.done()} accounts; "
+            "what was finished is stored and a rerun resumes", signal=signum)
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            self.saved = signal.signal(signal.SIGTERM, self._raise)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.saved is not None:
+            signal.signal(signal.SIGTERM, self.saved)
 
 
 def _check_picklable(job: BillRunJob) -> None:

@@ -17,7 +17,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from telcoflow.billing.cycle._sqlite import connect as _connect
 from telcoflow.billing.cycle._sqlite import transaction as _tx
-from telcoflow.billing.cycle.model import BillingAccount, PayerRule, Subscription, new_record
+from telcoflow.billing.cycle.model import (
+    BillingAccount,
+    Member,
+    PayerRule,
+    Subscription,
+    new_record,
+)
+from telcoflow.billing.profiles import AccountProfile
 from telcoflow.stores.base import LedgerLine
 from telcoflow.stores.sqlite import recover
 
@@ -31,6 +38,7 @@ __all__ = [
     "SqliteLedger",
     "account_from_json",
     "account_to_json",
+    "accounts_from_profiles",
     "lines_by_account",
     "rows_by_account",
 ]
@@ -244,6 +252,12 @@ def account_to_json(account: BillingAccount) -> str:
                     for p in account.payers]
     if account.address:
         d["adr"] = list(account.address)
+    if account.members:
+        d["mem"] = [[m.account_id, list(m.subscribers), m.name, list(m.plans)]
+                    for m in account.members]
+    if account.prepaid or account.postpaid_items:
+        d["pre"] = [account.prepaid, sorted(account.postpaid_items),
+                    str(account.opening_balance), str(account.top_ups)]
     return json.dumps(d, separators=(",", ":"))
 
 
@@ -257,6 +271,8 @@ def account_from_json(text: str) -> BillingAccount:
     pos = d.get("pos")
     cpn = d.get("cpn")
     pay = d.get("pay")
+    mem = d.get("mem")
+    pre = d.get("pre")
     fromiso = date.fromisoformat
     subscriptions = tuple([
         new_record(Subscription, (s[0], s[1], None if s[2] is None else fromiso(s[2]),
@@ -270,6 +286,10 @@ def account_from_json(text: str) -> BillingAccount:
         tuple([PayerRule(p[0], frozenset(p[1]), None if p[2] is None else Decimal(p[2]))
                for p in pay]) if pay else (),
         tuple(d.get("adr", ())),
+        tuple([new_record(Member, (m[0], tuple(m[1]), m[2], tuple(m[3]))) for m in mem])
+        if mem else (),
+        *((bool(pre[0]), frozenset(pre[1]), Decimal(pre[2]), Decimal(pre[3])) if pre
+          else (False, _NO_REDEEMED, _ZERO, _ZERO)),
     )
     account: BillingAccount = new_record(BillingAccount, fields)
     return account
@@ -324,3 +344,52 @@ class SqliteAccounts:
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
+
+
+def accounts_from_profiles(
+    profiles: Iterable[AccountProfile],
+    subscriptions: Mapping[str, Sequence[Subscription]],
+    *,
+    period: str,
+    counters: Mapping[str, Decimal] | None = None,
+    names: Mapping[str, str] | None = None,
+) -> list[BillingAccount]:
+    """The billing accounts of real-time account profiles, for the close of ``period``.
+
+    From each profile: its split (``payers``: the payer pays the split's item types, every
+    item type when the split names none), the accounts whose split names it (``members``,
+    with their subscribers), prepaid and hybrid funding (``prepaid``, ``postpaid_items``)
+    and, from the real-time store's ``counters`` (``get_counters`` of
+    :func:`~telcoflow.billing.prepaid.top_up_key`), the period's top-ups. The opening
+    balance is 0 (a balance carried from the previous cycle is the host's to give).
+    """
+    from telcoflow.billing.prepaid import top_up_key
+
+    accounts = list(profiles)
+    counters = counters or {}
+    names = names or {}
+    members: dict[str, list[Member]] = {}
+    for a in accounts:
+        if a.split is not None:
+            held = subscriptions.get(a.id, ())
+            members.setdefault(a.split.payer, []).append(new_record(Member, (
+                a.id, tuple([s.subscriber_id for s in held]), names.get(a.id, ""),
+                tuple([s.plan_id for s in held]))))
+    out = []
+    for a in accounts:
+        split = a.split
+        payers = ((PayerRule(split.payer, split.item_types or _EVERY_ITEM, split.cap),)
+                  if split is not None else ())
+        out.append(BillingAccount(
+            a.id, names.get(a.id, a.id), a.currency, cycle_day=a.bill_cycle_day,
+            subscriptions=tuple(subscriptions.get(a.id, ())), payers=payers,
+            members=tuple(members.get(a.id, ())), prepaid=a.prepaid,
+            postpaid_items=a.postpaid_items,
+            top_ups=counters.get(top_up_key(a.id, period), _ZERO) if a.prepaid else _ZERO))
+    return out
+
+
+#: Every item type a split without ``item_types`` moves (what a ledger line may be).
+_EVERY_ITEM: frozenset[str] = frozenset({
+    "voice", "data", "sms", "slice", "roaming", "recurring", "one_time", "device",
+    "external", "benefit"})

@@ -2,10 +2,11 @@
 
 Each batch is written in one ``BEGIN IMMEDIATE`` transaction that first *claims* the batch's
 accounts (their ``(cycle, account)`` key is the primary key of ``bill_accounts``; an account
-already finished is left alone) and then writes the bills of the accounts it claimed. A crash
-loses at most the batch in flight (rolled back, redone by the rerun); no account is ever
-finished twice. Documents are stored as they were rendered (compressing each small
-document costs more CPU than rendering it; compress the file or the backups instead).
+already billed is left alone, a skip recorded by an earlier run is replaced) and then writes
+the bills of the accounts it claimed. A crash loses at most the batch in flight (rolled back,
+redone by the rerun); no account is ever billed twice, and only a bill finishes an account.
+Documents are stored as they were rendered (compressing each small document costs more CPU
+than rendering it; compress the file or the backups instead).
 """
 
 from __future__ import annotations
@@ -71,13 +72,19 @@ class BillStore:
             raise StoreError(f"cannot create the bill store schema in {path}: {exc}") from exc
 
     def finished_accounts(self, cycle: str) -> set[str]:
-        """Ids of the accounts finished (billed or skipped) for ``cycle``."""
-        rows = self._conn.execute("SELECT account_id FROM bill_accounts WHERE cycle=?", (cycle,))
+        """Ids of the accounts finished for ``cycle``: closed with their charges, a bill.
+
+        A skipped account (no charges, no subscribers) is recorded but not finished: a rerun
+        closes it again, so charges that reach the ledger later (events recovered after a
+        writer crash) are billed.
+        """
+        rows = self._conn.execute(
+            "SELECT account_id FROM bill_accounts WHERE cycle=? AND status='billed'", (cycle,))
         return {r[0] for r in rows}
 
     def write(self, cycle: str, finished: Sequence[FinishedAccount]) -> set[str]:
         """Claim and write a batch in one transaction; return the ids that were already
-        finished (and so were left alone)."""
+        finished (billed: left alone). A skip recorded earlier is replaced by this outcome."""
         if not finished:
             return set()
         ids = [f.account_id for f in finished]
@@ -87,8 +94,8 @@ class BillStore:
             for start in range(0, len(ids), 900):
                 part = ids[start:start + 900]
                 marks = ",".join("?" * len(part))
-                sql = ("SELECT account_id FROM bill_accounts WHERE cycle=? AND account_id IN "
-                       f"({marks})")
+                sql = ("SELECT account_id FROM bill_accounts WHERE cycle=? AND status='billed' "
+                       f"AND account_id IN ({marks})")
                 done.update(r[0] for r in conn.execute(sql, (cycle, *part)))
             claims: list[tuple[object, ...]] = []
             bills: list[tuple[object, ...]] = []
@@ -110,7 +117,8 @@ class BillStore:
                     reason = f.skipped.reason if f.skipped else "unknown"
                     claims.append((cycle, f.account_id, "skipped", reason, None, None, None,
                                    None, now))
-            conn.executemany("INSERT INTO bill_accounts VALUES (?,?,?,?,?,?,?,?,?)", claims)
+            conn.executemany("INSERT OR REPLACE INTO bill_accounts VALUES (?,?,?,?,?,?,?,?,?)",
+                             claims)
             conn.executemany("INSERT INTO bills VALUES (?,?,?,?,?,?)", bills)
         return done
 

@@ -43,6 +43,7 @@ from telcoflow.billing.cycle.model import (
     BillCycle,
     BillLine,
     DiscountApplied,
+    MemberCharge,
     PayerPart,
     TaxSummary,
 )
@@ -98,9 +99,10 @@ class StatementView:
     """
 
     __slots__ = ("account_id", "account_name", "address", "adjustments", "amount_due",
-                 "bill_id", "bill_total", "discount_total", "discounts", "due", "end",
-                 "issued", "lang", "lines", "payments", "previous_balance", "split", "start",
-                 "subtotal", "tax_total", "taxes", "total")
+                 "balance", "bill_id", "bill_total", "discount_total", "discounts", "due", "end",
+                 "issued", "kind", "lang", "lines", "members", "paid_by", "payments",
+                 "previous_balance", "split", "start", "subtotal", "tax_total", "taxes",
+                 "total")
 
     lang: str
     bill_id: str
@@ -124,12 +126,21 @@ class StatementView:
     adjustments: str
     bill_total: str
     amount_due: str
+    #: ``bill``, ``statement`` (prepaid) or ``payer`` (what a payer pays for its members)
+    kind: str
+    #: lines paid by someone else: (subscriber, item, payer: an account id or ``balance``)
+    paid_by: tuple[tuple[str, str, str], ...]
+    #: a payer's members: (member account, subscriber, item, total paid)
+    members: tuple[tuple[str, str, str, str], ...]
+    #: a prepaid account's (opening balance, top-ups, paid from the balance, closing
+    #: balance); empty otherwise
+    balance: tuple[str, str, str, str] | tuple[()]
 
 
 #: Our own immutable value types: their public attributes are plain data, safe to read.
 _PLAIN_DATA: frozenset[type] = frozenset({
     Bill, BillCycle, BillLine, DiscountApplied, TaxSummary, PayerPart, AccountPosition,
-    StatementView})
+    MemberCharge, StatementView})
 
 
 try:  # markupsafe's own C escaper (what ``escape`` calls), without the Markup wrapper
@@ -399,6 +410,14 @@ class StatementRenderer:
         v.adjustments = money(pos.adjustments)
         v.bill_total = total if pos.bill_total == bill.total else money(pos.bill_total)
         v.amount_due = money(pos.amount_due)
+        v.kind = bill.kind
+        v.paid_by = tuple([(ln.subscriber_id, ln.description, ln.paid_by)
+                           for ln in bill.lines if ln.paid_by])
+        v.members = tuple([(m.member_id, m.subscriber_id, m.item_type, money(m.gross))
+                           for m in bill.members])
+        opening, closing = bill.opening_balance, bill.closing_balance
+        v.balance = ((money(opening), money(bill.top_ups), money(bill.paid_from_balance),
+                      money(closing)) if opening is not None and closing is not None else ())
         return v
 
     def render(self, bill: Bill, **extra: Any) -> str:

@@ -49,6 +49,7 @@ def bill_to_tmf678(
             "characteristic": [
                 {"name": "grossAmount", "value": f"{ln.amount:f}"},
                 {"name": "discountAmount", "value": f"{ln.discount:f}"},
+                *([{"name": "paidBy", "value": ln.paid_by}] if ln.paid_by else []),
             ],
         }
         for ln in bill.lines
@@ -57,12 +58,24 @@ def bill_to_tmf678(
         if r["product"] is None:
             del r["product"]
     p = bill.position
+    extra: dict[str, Any] = {}
+    if bill.members:
+        extra["memberCharge"] = [
+            {"member": m.member_id, "subscriber": m.subscriber_id, "type": m.item_type,
+             "taxExcludedAmount": _m(m.net, cur), "taxIncludedAmount": _m(m.gross, cur)}
+            for m in bill.members]
+    if bill.opening_balance is not None and bill.closing_balance is not None:
+        extra["prepaidBalance"] = {
+            "opening": _m(bill.opening_balance, cur), "topUps": _m(bill.top_ups, cur),
+            "paidFromBalance": _m(bill.paid_from_balance, cur),
+            "closing": _m(bill.closing_balance, cur)}
     return {
         "id": bill.bill_id,
         "href": href,
         "@type": "CustomerBill",
         "billNo": bill.bill_id,
         "category": "normal",
+        "@documentKind": bill.kind,
         "runType": "onCycle",
         "state": "new",
         "billDate": c.bill_date.isoformat(),
@@ -89,6 +102,7 @@ def bill_to_tmf678(
             "payments": _m(p.payments, cur),
             "adjustments": _m(p.adjustments, cur),
         },
+        **extra,
     }
 
 

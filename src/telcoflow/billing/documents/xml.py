@@ -83,7 +83,25 @@ def _closing(bill: Bill, d: Callable[[Decimal], str]) -> str:
         + f"</split><position><previousBalance>{d(p.previous_balance)}</previousBalance>"
         f"<payments>{d(p.payments)}</payments><adjustments>{d(p.adjustments)}</adjustments>"
         f"<billTotal>{d(p.bill_total)}</billTotal><amountDue>{d(p.amount_due)}</amountDue>"
-        f"<dueDate>{p.due_date.isoformat()}</dueDate></position></bill>\n")
+        f"<dueDate>{p.due_date.isoformat()}</dueDate></position>")
+
+
+def _extras(bill: Bill) -> str:
+    """A payer's members and a prepaid account's balance (absent on a plain bill)."""
+    x, d = _x, _d
+    out = []
+    if bill.members:
+        out.append("<members>")
+        out.extend([f'<member member="{x(m.member_id)}" subscriber="{x(m.subscriber_id)}" '
+                    f'type="{x(m.item_type)}"><net>{d(m.net)}</net><tax>{d(m.tax)}</tax>'
+                    f"<gross>{d(m.gross)}</gross></member>" for m in bill.members])
+        out.append("</members>")
+    if bill.opening_balance is not None and bill.closing_balance is not None:
+        out.append(f"<balance><opening>{d(bill.opening_balance)}</opening>"
+                   f"<topUps>{d(bill.top_ups)}</topUps>"
+                   f"<paidFromBalance>{d(bill.paid_from_balance)}</paidFromBalance>"
+                   f"<closing>{d(bill.closing_balance)}</closing></balance>")
+    return "".join(out)
 
 
 def render_bill_xml(bill: Bill) -> bytes:
@@ -98,7 +116,8 @@ def render_bill_xml(bill: Bill) -> bytes:
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>\n',
         f'<bill xmlns="{BILL_NAMESPACE}" version="1" id="{x(bill.bill_id)}" '
-        f'currency="{bill.currency}" locale="{x(bill.locale)}">',
+        f'currency="{bill.currency}" locale="{x(bill.locale)}"'
+        + (f' kind="{bill.kind}">' if bill.kind != "bill" else ">"),
         f'<account id="{x(bill.account_id)}"><name>{x(bill.account_name)}</name>',
     ]
     for a in bill.address:
@@ -114,9 +133,10 @@ def render_bill_xml(bill: Bill) -> bytes:
         numbers = _line_numbers(ln, str)
         if "E" in numbers:
             numbers = _line_numbers(ln, d)
-        out.append(
-            f'<line no="{ln.line_no}" subscriber="{escaped}'
-            f"{_line_head(ln.item_type, ln.tax_category, ln.description, ln.unit)}{numbers}")
+        head = _line_head(ln.item_type, ln.tax_category, ln.description, ln.unit)
+        if ln.paid_by:
+            head = f'" paidBy="{x(ln.paid_by)}' + head
+        out.append(f'<line no="{ln.line_no}" subscriber="{escaped}{head}{numbers}')
     out.append("</lines><discounts>")
     for dc in bill.discounts:
         coupon = f' coupon="{x(dc.coupon)}"' if dc.coupon else ""
@@ -131,6 +151,9 @@ def render_bill_xml(bill: Bill) -> bytes:
     if "E" in closing:
         closing = _closing(bill, d)
     out.append(closing)
+    if bill.members or bill.opening_balance is not None:
+        out.append(_extras(bill))
+    out.append(f'<ledger total="{d(bill.ledger_total)}" tax="{d(bill.ledger_tax)}"/></bill>\n')
     return "".join(out).encode("utf-8")
 
 

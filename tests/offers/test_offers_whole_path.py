@@ -1,0 +1,304 @@
+"""The 5G packs on the whole path (issue #13 item 5): catalog YAML -> events -> the real-time
+graph -> a SQLite ledger -> the cycle close -> stored bills and the partner report, with no
+host glue: a slice pass, a device added (and removed) mid-cycle and a partner membership
+enter as events on offerings of the shipped catalog (examples/catalog + examples/catalog-5g).
+
+Every figure below is worked out by hand from the catalog YAML:
+postpaid-50 50.00 a month; home-5g 30.00 a month, 3 devices included, each further 5.00 a
+month; music-plus 5.00 a month with TuneWave's music-membership (customer 5.00, partner cost
+3.50, revenue share 30 %); stadium-pass-3h 5.00, 3 h and 5,000 MB in stadium-north on URLLC;
+data 1.00 per GB (first tier). The subscriber profiles carry no plan allowances, so data the
+pass does not carry pays the tariff. Close policy: telecom 8 % (the catalog's NV rate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from offers_world import catalog, pack
+
+from telcoflow.billing.cycle import (
+    Bill,
+    BillCycle,
+    BillingAccount,
+    BillRunJob,
+    BillStore,
+    SqliteAccounts,
+    SqliteLedger,
+    Subscription,
+    bill_run,
+    close_account,
+    parse_close_policy,
+)
+from telcoflow.billing.profiles import AccountProfile, DictProfiles, SubscriberProfile
+from telcoflow.billing.realtime import RealtimeBilling, default_graph
+from telcoflow.billing.recurring import RecurringFees
+from telcoflow.events import Event, LifecycleEvent, UsageEvent
+from telcoflow.loading.catalog import parse_catalog
+from telcoflow.money import Money
+from telcoflow.offers.graph import held_add_ons, partner_report_of, with_5g_packs
+from telcoflow.offers.partners import BenefitHolding, benefit_lines, partner_report
+from telcoflow.ops.audits import load_audit_pack, run_reconciliation_audit, shipped_pack
+from telcoflow.ops.reconciliation import billed_from_xml, reconcile
+from telcoflow.rating.catalog_rater import CatalogRater
+from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.base import LedgerLine
+from telcoflow.stores.sqlite import SQLiteLedgerStore
+
+D = Decimal
+NOV, DEC = BillCycle.for_month(1, 2026, 11), BillCycle.for_month(1, 2026, 12)
+POLICY = """\
+kind: close-policy
+currency: EUR
+"""
+FANS, HOME = AccountProfile("F"), AccountProfile("H")
+SUBSCRIBERS = [SubscriberProfile("fan", FANS, "postpaid-50"),
+               SubscriberProfile("home", HOME, "home-5g")]
+ACCOUNTS = [BillingAccount("F", "Fan", "EUR", subscriptions=(Subscription("fan", "postpaid-50"),)),
+            BillingAccount("H", "Home", "EUR", subscriptions=(Subscription("home", "home-5g"),))]
+NS = {"b": "urn:telcoflow:bill:1"}
+
+
+def at(month: int, day: int, hour: int = 9, minute: int = 0) -> datetime:
+    return datetime(2026, month, day, hour, minute)
+
+
+def life(eid: str, sub: str, account: str, action: str, when: datetime, *, offer: str = "",
+         device: str = "") -> LifecycleEvent:
+    return LifecycleEvent(eid, sub, account, action, when, offer=offer, device=device)
+
+
+def cycle_fees(day: date) -> list[Event]:
+    """The cycle's recurring fee events (``rc|<subscriber>|<period>``), priced by the catalog."""
+    fees = RecurringFees(CatalogRater(catalog()).monthly_fees(on=day))
+    return list(fees.cycle_fees(SUBSCRIBERS, day))
+
+
+NOVEMBER: list[Event] = [
+    *cycle_fees(date(2026, 11, 1)),
+    life("music", "fan", "F", "add_offer", at(11, 1), offer="music-plus"),
+    *(life(f"dev-{n}", "home", "H", "add_device", at(11, 1), device=f"d{n}") for n in (1, 2, 3)),
+    life("console", "home", "H", "add_device", at(11, 16), device="console"),
+    life("pass", "fan", "F", "add_offer", at(11, 27, 18), offer="stadium-pass-3h"),
+    UsageEvent("e1", "fan", "F", "data", at(11, 27, 18, 30), D(4000), region="stadium-north",
+               slice="urllc"),
+    UsageEvent("e2", "fan", "F", "data", at(11, 27, 19, 30), D(2000), region="stadium-north"),
+]
+DECEMBER: list[Event] = [
+    *cycle_fees(date(2026, 12, 1)),
+    life("music-off", "fan", "F", "remove_offer", at(12, 11), offer="music-plus"),
+    life("console-off", "home", "H", "remove_device", at(12, 21), device="console"),
+]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[SQLiteLedgerStore, Path]]:
+    """Both months through the graph into a SQLite ledger; the account directory beside it."""
+    rater = CatalogRater(catalog())
+    profiles = DictProfiles([FANS, HOME], SUBSCRIBERS)
+    fees = RecurringFees(rater.monthly_fees(on=date(2026, 11, 1)))
+    store = SQLiteLedgerStore(tmp_path / "ledger.db")
+    rb = RealtimeBilling(with_5g_packs(default_graph(profiles, rater, fees=fees), catalog()),
+                         store)
+    for events in (NOVEMBER, DECEMBER):
+        result = rb.process(events)
+        assert (result.accepted, dict(result.rejected)) == (len(events), {})
+    directory = SqliteAccounts(tmp_path / "accounts.db")
+    directory.write(ACCOUNTS)
+    directory.close()
+    yield store, tmp_path
+    store.close()
+
+
+def close(tmp_path: Path, cycle: BillCycle) -> dict[str, bytes]:
+    """Run the bill run of ``cycle``; the stored XML bills by account."""
+    job = BillRunJob(cycle, parse_close_policy(POLICY),
+                     ledger=partial(SqliteLedger, tmp_path / "ledger.db"),
+                     accounts=partial(SqliteAccounts, tmp_path / "accounts.db"),
+                     store_path=tmp_path / "bills.db", formats=frozenset({"xml"}),
+                     catalog=catalog())
+    summary = bill_run(job, processes=1, progress=False)
+    assert (summary.bills, summary.skipped, summary.failed) == (2, (), ())
+    bills = BillStore(tmp_path / "bills.db")
+    try:
+        return dict(bills.documents(cycle.key))
+    finally:
+        bills.close()
+
+
+def bill_lines(doc: bytes) -> list[tuple[str | None, ...]]:
+    """(subscriber, item type, amount, discount, tax, gross) of each stored bill line."""
+    root = etree.fromstring(doc)
+    return [(ln.get("subscriber"), ln.get("type"),
+             *(ln.findtext(f"b:{name}", namespaces=NS)
+               for name in ("amount", "discount", "tax", "gross")))
+            for ln in root.iterfind("b:lines/b:line", namespaces=NS)]
+
+
+def total(doc: bytes) -> str:
+    return str(etree.fromstring(doc).findtext("b:totals/b:total", namespaces=NS))
+
+
+def eur(text: str) -> Money:
+    return Money(text, "EUR")
+
+
+def test_november_slice_pass_device_and_membership_reach_the_bill_and_the_partner_report(
+        world: tuple[SQLiteLedgerStore, Path]) -> None:
+    store, tmp_path = world
+    assert {(ln.account, ln.subscriber, ln.item_type): ln.amount
+            for ln in store.lines(period=NOV.key) if ln.item_type != "tax"} == {
+        # postpaid-50 50.00 (rc| event) + music-plus 5.00 x 30/30 (taken on the 1st)
+        ("F", "fan", "recurring"): D("55.00"),
+        ("F", "fan", "one_time"): D("5.00"),   # the stadium pass
+        # e1 4,000 MB carried by the pass; e2 2,000 MB: 1,000 carried (5,000 in all),
+        # 1,000 MB billed at 1.00 per GB
+        ("F", "fan", "data"): D("1.00"),
+        ("H", "home", "recurring"): D("30.00"),  # home-5g base
+        # devices 1-3 included (0.00); the console, rank 4, from the 16th: 5.00 x 15/30
+        ("H", "home", "device"): D("2.50"),
+    }
+    bills = close(tmp_path, NOV)
+    fan = bill_lines(bills["F"])
+    # the fees line carries both fees (its discount and tax: see the xfail test below)
+    assert [ln[:3] for ln in fan] == [("fan", "recurring", "55.00"),
+                                      ("fan", "one_time", "5.00"), ("fan", "data", "1.00")]
+    # no discount on the pass or the data; tax 8 %: 0.40, 0.08
+    assert fan[1:] == [("fan", "one_time", "5.00", "0", "0.40", "5.40"),
+                       ("fan", "data", "1.00", "0", "0.08", "1.08")]
+    assert sorted(bill_lines(bills["H"])) == [  # (in the close's line order or not)
+        ("home", "device", "2.50", "0", "0.20", "2.70"),
+        ("home", "recurring", "30.00", "0", "2.40", "32.40"),
+    ]
+    assert total(bills["H"]) == "35.10"  # 32.50 + 2.60
+
+    report = partner_report_of(store, catalog(), NOV.key)
+    # music-membership for the whole cycle: customer 5.00, cost 3.50, share 30 % = 1.50
+    assert [(p.partner, p.customer, p.partner_cost, p.revenue_share, p.lines)
+            for p in report.partners] == [
+        ("tunewave", eur("5.00"), eur("3.50"), eur("1.50"), 1)]
+    # the graph's report is the batch report of the same holding
+    batch = partner_report(benefit_lines(
+        pack("partner-benefits.rules.yaml"), catalog(),
+        [BenefitHolding("fan", "music-plus", date(2026, 11, 1))],
+        cycle_start=NOV.start, cycle_day=1), catalog())
+    assert report.partners == batch.partners
+
+    # every ledger cent reached a bill: F 55.00 + 5.00 + 1.00, H 30.00 + 2.50
+    rec = reconcile(store.lines(period=NOV.key), billed_from_xml(bills.items()),
+                    period=NOV.key)
+    assert rec.totals["EUR"]["billed"] == D("93.50")
+    assert rec.totals["EUR"]["difference"] == 0
+    assert run_reconciliation_audit(load_audit_pack(shipped_pack("reconciliation")), rec).ok
+
+
+def test_december_renews_then_credits_the_membership_and_the_device(
+        world: tuple[SQLiteLedgerStore, Path]) -> None:
+    store, tmp_path = world
+    close(tmp_path, NOV)
+    # December has 31 days. postpaid-50 50.00 + music-plus renewed 5.00, dropped on the 11th:
+    # credit 5.00 x 21/31 = 3.387 -> 3.39: 55.00 - 3.39 = 51.61
+    # the console renewed for December (rank 4, 5.00), removed on the 21st: credit
+    # 5.00 x 11/31 = 1.774 -> 1.77: 3.23
+    assert {(ln.account, ln.subscriber, ln.item_type): (ln.amount, ln.quantity)
+            for ln in store.lines(period=DEC.key) if ln.item_type != "tax"} == {
+        ("F", "fan", "recurring"): (D("51.61"), D(1)),
+        ("H", "home", "recurring"): (D("30.00"), D(1)),
+        ("H", "home", "device"): (D("3.23"), D(3)),   # 4 devices renewed, 1 removed
+    }
+    bills = close(tmp_path, DEC)
+    assert [ln[:3] for ln in bill_lines(bills["F"])] == [("fan", "recurring", "51.61")]
+    # tax 8 %: 30.00 -> 2.40, 3.23 -> 0.2584 -> 0.26
+    assert sorted(bill_lines(bills["H"])) == [("home", "device", "3.23", "0", "0.26", "3.49"),
+                                              ("home", "recurring", "30.00", "0", "2.40",
+                                               "32.40")]
+    assert total(bills["H"]) == "35.89"
+    report = partner_report_of(store, catalog(), DEC.key)
+    # customer 5.00 - 3.39 = 1.61; cost 3.50 - 3.50 x 21/31 (2.371 -> 2.37) = 1.13;
+    # share 1.50 - 30 % of 3.39 (1.017 -> 1.02) = 0.48; held 10 days: one line
+    assert [(p.partner, p.customer, p.partner_cost, p.revenue_share, p.lines)
+            for p in report.partners] == [
+        ("tunewave", eur("1.61"), eur("1.13"), eur("0.48"), 1)]
+    rec = reconcile(store.lines(period=DEC.key), billed_from_xml(bills.items()),
+                    period=DEC.key)
+    assert rec.totals["EUR"]["billed"] == D("84.84")  # 51.61 + 30.00 + 3.23
+    assert rec.totals["EUR"]["difference"] == 0
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the close groups bill lines by subscriber and item type: an add-on's monthly fee shares "
+    "the plan-fee line, so it gets the plan's discount (loyalty 5 % of postpaid-50) and the "
+    "plan's tax category (needs the close to keep each offering's fee apart; see the report "
+    "of h-recon)"))
+def test_a_partner_membership_has_its_own_bill_line_and_no_plan_discount(
+        world: tuple[SQLiteLedgerStore, Path]) -> None:
+    _, tmp_path = world
+    bills = close(tmp_path, NOV)
+    root = etree.fromstring(bills["F"])
+    described = {(ln.findtext("b:description", namespaces=NS), ln.get("taxCategory"),
+                  ln.findtext("b:amount", namespaces=NS), ln.findtext("b:discount", namespaces=NS))
+                 for ln in root.iterfind("b:lines/b:line", namespaces=NS)}
+    # loyalty: 5 % of postpaid-50's 50.00 = 2.50 (not of 55.00 = 2.75); music-plus (tax
+    # category digital in the catalog) 5.00 on its own line, no discount
+    assert ("Unlimited-ish 5G", "telecom", "50.00", "2.50") in described
+    assert ("TuneWave with your plan", "digital", "5.00", "0.00") in described
+
+
+BUNDLE_CATALOG = """\
+kind: catalog
+currency: EUR
+tax_defaults: {category: telecom, jurisdiction: default}
+tax_categories: [{id: telecom, rates: [{jurisdiction: "*", percent: 20}]}]
+offerings:
+  - {id: fam, name: Family, prices: [{price_type: recurring, id: base, amount: 60.00}]}
+  - {id: vplus, name: Video plus, kind: add_on,
+     prices: [{price_type: recurring, id: membership, amount: 10.00}]}
+discounts:
+  - {id: bundle, kind: percentage, percent: 10, requires_offerings: [fam, vplus],
+     applies_to: {price_types: [recurring]}}
+"""
+
+
+def _bundle_world() -> tuple[list[LedgerLine], dict[str, tuple[str, ...]]]:
+    """A family plan and the video add-on taken by an event on the 1st: the ledger lines of
+    November and the add-ons the graph says are held."""
+    cat = parse_catalog(BUNDLE_CATALOG, "bundle.yaml")
+    account = AccountProfile("V")
+    subs = [SubscriberProfile("f", account, "fam")]
+    rater = CatalogRater(cat)
+    fees = RecurringFees(rater.monthly_fees(on=date(2026, 11, 1)))
+    store = MemoryLedgerStore()
+    rb = RealtimeBilling(with_5g_packs(default_graph(DictProfiles([account], subs), rater,
+                                                     fees=fees), cat), store)
+    result = rb.process([*fees.cycle_fees(subs, date(2026, 11, 1)),
+                         life("video", "f", "V", "add_offer", at(11, 1), offer="vplus")])
+    assert result.rejected == {}
+    return store.lines(period=NOV.key), held_add_ons(store, cat, ["f", "nobody"])
+
+
+def test_the_graph_says_which_add_ons_are_held() -> None:
+    lines, held = _bundle_world()
+    # fam 60.00 (rc| event) + vplus 10.00 x 30/30
+    assert [(ln.item_type, ln.amount) for ln in lines] == [("recurring", D("70.00"))]
+    assert held == {"f": ("vplus",)}
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "the close judges a bundle's requires_offerings from the directory's subscriptions "
+    "only; an add-on taken by an event is a holding the graph keeps (held_add_ons), which "
+    "the close does not read"))
+def test_a_bundle_of_a_plan_and_an_add_on_taken_by_event_is_granted() -> None:
+    lines, _ = _bundle_world()
+    bill = close_account(BillingAccount("V", "V", "EUR", subscriptions=(Subscription("f", "fam"),)),
+                         lines, NOV, parse_close_policy(POLICY),
+                         parse_catalog(BUNDLE_CATALOG, "bundle.yaml"))
+    assert isinstance(bill, Bill)
+    # 10 % of the recurring 70.00 = 7.00; net 63.00, tax 20 % = 12.60, total 75.60
+    assert [d.amount for d in bill.discounts] == [D("7.00")]
+    assert bill.total == D("75.60")
