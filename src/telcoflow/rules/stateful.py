@@ -314,7 +314,11 @@ class DurableBackend:
         missing = durable_missing_reason()
         if missing is not None:
             raise StatefulError(f"the durable backend cannot run: {missing}")
-        from durable.engine import MessageNotHandledException
+        try:
+            from durable.engine import MessageNotHandledException
+        except ImportError as exc:  # installed, but its C core does not load
+            raise StatefulError(f"the durable backend cannot run: durable-rules does not "
+                                f"import ({exc})") from exc
 
         self._not_handled: type[Exception] = MessageNotHandledException
         self._host = _DurableHost.get()
