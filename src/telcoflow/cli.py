@@ -204,15 +204,33 @@ def demo(accounts: int, out_dir: Path, seed: int) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("-q", "--quiet", is_flag=True, help="print failures only")
 def test_cmd(paths: tuple[Path, ...], quiet: bool) -> None:
-    """Run the test cases that rule packs carry (every backend for stateful cases)."""
+    """Run the test cases that rule packs carry (every backend for stateful cases).
+
+    A stateful case whose backend is not installed is reported as skipped, with the reason
+    (it fails under TELCOFLOW_REQUIRE_DURABLE=1).
+    """
+    from telcoflow.rules.isolated import crash_count
     from telcoflow.rules.packtests import run_pack_tests
 
-    results = run_pack_tests(list(paths))
-    failed = [r for r in results if not r.passed]
+    try:
+        results = run_pack_tests(list(paths))
+    except TelcoflowError as exc:
+        _fail(exc)
+    failed = [r for r in results if r.failed]
+    skipped = [r for r in results if r.skipped is not None]
     for r in results:
         if not (quiet and r.passed):
             click.echo(str(r))
-    click.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    passed = len(results) - len(failed) - len(skipped)
+    summary = f"{passed} passed, {len(failed)} failed"
+    if skipped:
+        reasons = "; ".join(sorted({str(r.skipped) for r in skipped}))
+        summary += f", {len(skipped)} skipped ({reasons})"
+    click.echo(summary)
+    crashes = crash_count()
+    if crashes:
+        click.echo(f"note: the durable-rules child process crashed {crashes} time(s); it was "
+                   "restarted with its state rebuilt")
     if failed or not results:
         raise SystemExit(1)
 

@@ -8,9 +8,8 @@ import pytest
 from offers_world import pack
 
 from telcoflow.offers import OfferTriggers, VenueEvent
-from telcoflow.rules.stateful import durable_available
 
-BACKENDS = ["python", "durable"] if durable_available() else ["python"]
+BACKENDS = ["python", pytest.param("durable", marks=pytest.mark.durable_rules)]
 MATCH = VenueEvent.of("match-1", "stadium-north", "2026-11-27T18:00:00Z",
                       "2026-11-27T21:00:00Z")
 CONCERT = VenueEvent.of("concert-9", "stadium-north", "2026-11-28T19:00:00Z",

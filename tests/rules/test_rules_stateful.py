@@ -1,4 +1,4 @@
-"""Stateful rules on both backends (durable-rules where it imports), and hot reload."""
+"""Stateful rules on both backends (durable-rules, isolated, where installed), and hot reload."""
 
 from __future__ import annotations
 
@@ -13,22 +13,17 @@ from hypothesis import strategies as st
 
 from telcoflow.errors import RuleError
 from telcoflow.rules import (
-    DurableBackend,
     Registry,
     RuleHost,
     StatefulEngine,
     default_registry,
-    durable_available,
     load_pack,
     pack_from_text,
 )
+from telcoflow.rules.isolated import IsolatedDurableBackend
 from telcoflow.rules.pack import RulePack
 
-BACKENDS = [
-    "python",
-    pytest.param("durable", marks=pytest.mark.skipif(
-        not durable_available(), reason="durable-rules does not import on this Python")),
-]
+BACKENDS = ["python", pytest.param("durable", marks=pytest.mark.durable_rules)]
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 
@@ -90,7 +85,7 @@ _STREAM = st.lists(st.tuples(st.integers(0, 40), st.sampled_from(["a", "b"]),
                              st.integers(0, 500)), max_size=25)
 
 
-@pytest.mark.skipif(not durable_available(), reason="needs durable-rules")
+@pytest.mark.durable_rules
 @settings(max_examples=25, deadline=None)
 @given(_STREAM)
 def test_backends_agree(stream: list[tuple[int, str, str, int]]) -> None:
@@ -109,12 +104,12 @@ def test_backends_agree(stream: list[tuple[int, str, str, int]]) -> None:
     assert results[0] == results[1]
 
 
-@pytest.mark.skipif(not durable_available(), reason="needs durable-rules")
+@pytest.mark.durable_rules
 def test_durable_limits_are_hidden(stateful_pack: RulePack) -> None:
     # more live sessions than durable-rules allows per ruleset (1,024): sharded
     engine = StatefulEngine(stateful_pack, "durable")
     backend = engine.backend
-    assert isinstance(backend, DurableBackend)
+    assert isinstance(backend, IsolatedDurableBackend)
     for i in range(1100):
         engine.process(event(0, type="topup", sub=f"k{i}"))
     assert backend.live_keys() == 1100
@@ -123,7 +118,7 @@ def test_durable_limits_are_hidden(stateful_pack: RulePack) -> None:
     assert backend.live_keys() == 0
 
 
-@pytest.mark.skipif(not durable_available(), reason="needs durable-rules")
+@pytest.mark.durable_rules
 def test_durable_idle_sessions_are_recycled() -> None:
     pack = pack_from_text("""
 kind: rule-pack
@@ -131,9 +126,9 @@ name: recycle
 stateful:
   - {id: recycle-test, key: event.sub, match: event.type == "topup", count: 3, within: 1h}
 """)
-    engine = StatefulEngine(pack, DurableBackend(max_sessions=3))
+    engine = StatefulEngine(pack, IsolatedDurableBackend(max_sessions=3))
     backend = engine.backend
-    assert isinstance(backend, DurableBackend)
+    assert isinstance(backend, IsolatedDurableBackend)
     assert backend.shard_count("recycle-test") == 1
     for i in range(3):
         engine.process(event(0, type="topup", sub=f"old{i}"))
@@ -160,19 +155,19 @@ def test_no_match_and_many_rules_on_one_event(backend: str) -> None:
     engine.close()
 
 
-def test_sid_is_just_a_field() -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sid_is_just_a_field(backend: str) -> None:
     pack = pack_from_text("""
 kind: rule-pack
 name: sid
 stateful:
   - {id: s, key: e.sid, time: e.t, match: e.sid == "x", count: 2, within: 1h}
 """)
-    for backend in ["python"] + (["durable"] if durable_available() else []):
-        engine = StatefulEngine(pack, backend)
-        fired = [f for m in (0, 1) for f in engine.process(
-            {"e": {"sid": "x", "t": (T0 + timedelta(minutes=m)).isoformat()}})]
-        assert [f.key for f in fired] == ["x"]
-        engine.close()
+    engine = StatefulEngine(pack, backend)
+    fired = [f for m in (0, 1) for f in engine.process(
+        {"e": {"sid": "x", "t": (T0 + timedelta(minutes=m)).isoformat()}})]
+    assert [f.key for f in fired] == ["x"]
+    engine.close()
 
 
 def test_stateful_definition_errors() -> None:
@@ -236,12 +231,13 @@ def test_hot_reload_is_atomic_and_in_flight_finishes_on_its_version(tmp_path: Pa
     assert [v for v, _ in host.history] == ["1", "2"]
 
 
-def test_reload_keeps_old_version_on_error_and_keeps_state(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reload_keeps_old_version_on_error_and_keeps_state(tmp_path: Path, backend: str) -> None:
     reg = default_registry().copy()
     reg.add_function("wait", lambda x: True)
     path = tmp_path / "hot.rules.yaml"
     path.write_text(V1.format(v="1", price="0.10"))
-    host = RuleHost(path, registry=reg)
+    host = RuleHost(path, registry=reg, stateful_backend=backend)
     first = host.evaluate({"e": {"x": 1, "k": "a", "t": "2026-11-27T12:00:00Z"}})
     assert first.fired == ()
     path.write_text("kind: rule-pack\nname: hot\ndecisions: [{name: d, rules: [{id: r, "

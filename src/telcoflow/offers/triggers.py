@@ -1,6 +1,7 @@
 """Offer triggers: the stateful rules of the offer-triggers pack
 (``rules/5g/offer-triggers.rules.yaml``) over the network's event stream, run by the rule
-engine's stateful engine (durable-rules where it imports, else pure Python).
+engine's stateful engine (pure Python by default; ``backend="durable"``: durable-rules in
+its isolated child process).
 
 :class:`OfferTriggers` adds to each event the live venue event in its region at its time
 (``venue_event``, from a :class:`VenueEvent` schedule), feeds the stateful engine, and
@@ -52,10 +53,10 @@ class TriggeredOffer:
 
 class OfferTriggers:
     """Runs the offer-triggers pack over events; at most one offer per rule, subscriber and
-    window. ``backend`` is ``"auto"``, ``"durable"``, ``"python"`` or a backend object."""
+    window. ``backend`` is ``"python"`` (the default), ``"durable"`` or a backend object."""
 
     def __init__(self, pack: RulePack, *, venues: Iterable[VenueEvent] = (),
-                 backend: str | StatefulBackend = "auto") -> None:
+                 backend: str | StatefulBackend = "python") -> None:
         self.pack = pack
         self.engine = StatefulEngine(pack, backend)
         self.venues: dict[str, list[VenueEvent]] = {}

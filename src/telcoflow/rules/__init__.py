@@ -1,5 +1,5 @@
 """telcoflow.rules: safe expressions, decision tables, rule packs, explain traces, stateful
-rules (durable-rules or pure Python), hot reload and pack tests.
+rules (pure Python, or durable-rules isolated in a child process), hot reload and pack tests.
 
 Start with :func:`load_pack`, :meth:`RulePack.evaluate` and :func:`explain`; see
 ``docs/rules.md``.
@@ -8,6 +8,7 @@ Start with :func:`load_pack`, :meth:`RulePack.evaluate` and :func:`explain`; see
 from telcoflow.rules.engine import CompiledDecision, DecisionError
 from telcoflow.rules.expressions import CompiledExpression, EvaluationError, compile_expression
 from telcoflow.rules.host import Decided, RuleHost
+from telcoflow.rules.isolated import IsolatedDurableBackend
 from telcoflow.rules.model import RulePackModel, RulePackPartModel
 from telcoflow.rules.pack import RulePack, explain, is_pack_path, load_pack, pack_from_text
 from telcoflow.rules.packtests import CaseResult, run_pack_tests
@@ -36,6 +37,7 @@ __all__ = [
     "DecisionError",
     "DurableBackend",
     "EvaluationError",
+    "IsolatedDurableBackend",
     "PythonBackend",
     "Registry",
     "RuleHost",

@@ -51,12 +51,12 @@ def _stateful_digest(pack: RulePack) -> str:
 class RuleHost:
     """Holds the current version of a pack; thread-safe; reloadable while running.
 
-    ``stateful_backend`` runs the pack's stateful rules: ``"auto"`` (durable-rules where it
-    imports, else pure Python), ``"python"``, ``"durable"``, or a factory of a backend.
+    ``stateful_backend`` runs the pack's stateful rules: ``"python"`` (the default),
+    ``"durable"`` (durable-rules in its isolated child process), or a factory of a backend.
     """
 
     def __init__(self, pack: RulePack | str | Path, *, registry: Registry | None = None,
-                 stateful_backend: str | Callable[[], StatefulBackend] = "auto") -> None:
+                 stateful_backend: str | Callable[[], StatefulBackend] = "python") -> None:
         self._registry = registry
         self._backend = stateful_backend
         self._lock = threading.Lock()

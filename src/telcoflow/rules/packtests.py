@@ -3,10 +3,15 @@
 A case gives a context (or events, or charge lines) and expects values, matched rules,
 fired stateful rules or an error; a failure lists every difference as
 ``path: expected X, got Y``.
+
+Stateful cases run on every backend. One whose backend is not installed (durable-rules, the
+``telcoflow[durable]`` extra) is reported as skipped with the reason, and counted; with
+``TELCOFLOW_REQUIRE_DURABLE=1`` in the environment it fails instead.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -17,12 +22,30 @@ from telcoflow.errors import DefinitionError, TelcoflowError
 from telcoflow.money import Money
 from telcoflow.rules.pack import PackTest, RulePack, is_pack_path, load_pack
 
-__all__ = ["CaseResult", "check_case", "compare", "find_packs", "run_pack_tests"]
+__all__ = [
+    "BACKENDS",
+    "REQUIRE_DURABLE_ENV",
+    "CaseResult",
+    "check_case",
+    "compare",
+    "find_packs",
+    "run_pack_tests",
+]
+
+BACKENDS = ("python", "durable")
+"""The backends stateful cases run on by default."""
+
+REQUIRE_DURABLE_ENV = "TELCOFLOW_REQUIRE_DURABLE"
+"""Set to ``1``: a stateful case whose durable backend is not installed fails (not skipped)."""
 
 
 @dataclass(frozen=True)
 class CaseResult:
-    """The result of one test case of one pack (``backend`` for stateful cases)."""
+    """The result of one test case of one pack (``backend`` for stateful cases).
+
+    ``skipped`` is the reason a case did not run (its backend is not installed); such a case
+    has ``passed`` False but is not :attr:`failed`.
+    """
 
     pack: str
     name: str
@@ -32,10 +55,18 @@ class CaseResult:
     failures: tuple[str, ...] = ()
     backend: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    skipped: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        """Ran and failed (a skipped case did not fail)."""
+        return not self.passed and self.skipped is None
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         tag = f" [{self.backend}]" if self.backend else ""
+        if self.skipped is not None:
+            return f"SKIP {self.pack}: {self.name}{tag} ({where}): skipped: {self.skipped}"
         head = f"{'PASS' if self.passed else 'FAIL'} {self.pack}: {self.name}{tag} ({where})"
         return "\n".join([head, *(f"    {f}" for f in self.failures)])
 
@@ -121,9 +152,33 @@ def _lookup(values: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
     return True, cur
 
 
+def _missing(pack: RulePack, test: PackTest, backend: str) -> CaseResult | None:
+    """The result of a stateful case whose backend is not installed (None when it is)."""
+    if backend != "durable":
+        return None
+    from telcoflow.rules.stateful import durable_missing_reason
+
+    reason = durable_missing_reason()
+    if reason is None:
+        return None
+    if os.environ.get(REQUIRE_DURABLE_ENV) == "1":
+        return CaseResult(pack.name, test.name, test.file, test.line, False,
+                          (f"{reason}; {REQUIRE_DURABLE_ENV}=1 requires it",), backend)
+    return CaseResult(pack.name, test.name, test.file, test.line, False, (), backend,
+                      skipped=reason)
+
+
 def check_case(pack: RulePack, test: PackTest, *, backend: str = "python") -> CaseResult:
-    """Run one test case of ``pack``; never raises for a failing case."""
+    """Run one test case of ``pack``; never raises for a failing case.
+
+    A stateful case on a backend that is not installed is skipped (or failed, see the module
+    docstring) and says why.
+    """
     case = test.case
+    if case.events is not None:
+        missing = _missing(pack, test, backend)
+        if missing is not None:
+            return missing
     failures: list[str] = []
     values: dict[str, Any] = {}
     used_backend = None
@@ -176,14 +231,13 @@ def run_pack_tests(path: str | Path | Sequence[str | Path], *,
                    backends: Sequence[str] | None = None) -> list[CaseResult]:
     """Load every pack under ``path`` and run its test cases.
 
-    Stateful cases (with ``events``) run once per backend in ``backends`` (default: every
-    backend available here: python, and durable where durable-rules imports). A pack that
-    does not load gives one failed result listing its problems.
+    Stateful cases (with ``events``) run once per backend in ``backends`` (default:
+    :data:`BACKENDS`, python and durable); on a backend that is not installed they are skipped
+    with the reason (see the module docstring). A pack that does not load gives one failed
+    result listing its problems.
     """
     if backends is None:
-        from telcoflow.rules.stateful import durable_available
-
-        backends = ["python", "durable"] if durable_available() else ["python"]
+        backends = BACKENDS
     results: list[CaseResult] = []
     for p in find_packs(path):
         try:

@@ -6,8 +6,13 @@ the backend. :class:`StatefulEngine` evaluates every condition, key, time and am
 Python (the same compiled expressions as the rest of the pack) and hands each backend only
 *observations*: (rule, key, time in ms, matched steps, value). The backend correlates them:
 
-* :class:`PythonBackend` - pure Python, any Python version.
-* :class:`DurableBackend` - durable-rules (Python < 3.13). It is wrapped so that users never
+* :class:`PythonBackend` - pure Python, any Python version: the default.
+* :class:`~telcoflow.rules.isolated.IsolatedDurableBackend` - what ``backend="durable"`` gives:
+  durable-rules (the optional extra ``telcoflow[durable]``, Python < 3.13) run in a supervised
+  child process, so that a crash of its C core cannot take the host process down; the child
+  is restarted and its state rebuilt by replaying the observations it held.
+* :class:`DurableBackend` - durable-rules in this process (what the isolated child runs; use
+  it directly only where a crash may take the process down). It is wrapped so that users never
   meet its limits: one ruleset per stateful rule and shard (far below 512 rules per ruleset
   and 64 matches per event), at most :data:`DurableBackend.MAX_SESSIONS` live sessions per
   ruleset (sessions of keys idle longer than the window are deleted, then a new shard is
@@ -27,6 +32,8 @@ Semantics (identical on both backends; events must arrive in time order per key)
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import threading
 import warnings
 from collections import deque
@@ -43,13 +50,17 @@ from telcoflow.rules.pack import RulePack, StatefulRule
 from telcoflow.rules.trace import Fired
 
 __all__ = [
+    "DURABLE_MISSING",
     "DurableBackend",
     "Observation",
     "PythonBackend",
+    "RuleSpec",
     "StatefulBackend",
     "StatefulEngine",
     "StatefulError",
     "durable_available",
+    "durable_missing_reason",
+    "make_backend",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -68,6 +79,23 @@ class Observation:
     steps: tuple[int, ...]
     value: Decimal | None = None
     reach: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """What a correlation backend needs of a stateful rule (plain data: it can be pickled)."""
+
+    id: str
+    pattern: str
+    window_ms: int | None
+    n_steps: int
+
+    @classmethod
+    def of(cls, rule: StatefulRule | RuleSpec) -> RuleSpec:
+        """The spec of ``rule`` (a spec is returned as it is)."""
+        if isinstance(rule, RuleSpec):
+            return rule
+        return cls(rule.id, rule.pattern, _window_ms(rule), len(rule.steps))
 
 
 class StatefulBackend(Protocol):
@@ -193,13 +221,28 @@ def _init_rule() -> dict[str, Any]:
     return {"all": [{"m": {"init": 1}}], "run": _noop}  # fresh: durable-rules mutates it
 
 
-def durable_available() -> bool:
-    """Whether durable-rules can be imported here (it cannot on Python 3.13+)."""
+DURABLE_MISSING = "durable-rules not installed (pip install telcoflow[durable])"
+"""Why the durable backend cannot run here (reported by pack tests, raised by make_backend)."""
+
+
+def durable_missing_reason() -> str | None:
+    """None when durable-rules is installed, else why not (:data:`DURABLE_MISSING`).
+
+    Looks the package up without importing it: its C core is loaded only by the process that
+    runs it (the isolated child, or :class:`DurableBackend`).
+    """
+    if sys.version_info >= (3, 13):
+        return "durable-rules does not support Python 3.13+ (use the python backend)"
     try:
-        import durable.engine  # noqa: F401
-    except Exception:
-        return False
-    return True
+        found = importlib.util.find_spec("durable") is not None
+    except (ImportError, ValueError):
+        found = False
+    return None if found else DURABLE_MISSING
+
+
+def durable_available() -> bool:
+    """Whether durable-rules is installed here (never on Python 3.13+)."""
+    return durable_missing_reason() is None
 
 
 class _Shard:
@@ -255,9 +298,9 @@ class _DurableHost:
             return cls._pools.setdefault(signature, [])
 
 
-def _signature(rule: StatefulRule) -> str:
-    steps = "|".join(str(i) for i in range(len(rule.steps)))
-    return f"{rule.id}\0{rule.pattern}\0{_window_ms(rule)}\0{steps}"
+def _signature(rule: RuleSpec) -> str:
+    steps = "|".join(str(i) for i in range(rule.n_steps))
+    return f"{rule.id}\0{rule.pattern}\0{rule.window_ms}\0{steps}"
 
 
 class DurableBackend:
@@ -268,10 +311,14 @@ class DurableBackend:
     """Live sessions per ruleset shard (durable-rules fails at 1,024)."""
 
     def __init__(self, max_sessions: int | None = None) -> None:
-        if not durable_available():
-            raise StatefulError("the durable backend needs durable-rules, which does not "
-                                "import on this Python; use backend='python'")
-        from durable.engine import MessageNotHandledException
+        missing = durable_missing_reason()
+        if missing is not None:
+            raise StatefulError(f"the durable backend cannot run: {missing}")
+        try:
+            from durable.engine import MessageNotHandledException
+        except ImportError as exc:  # installed, but its C core does not load
+            raise StatefulError(f"the durable backend cannot run: durable-rules does not "
+                                f"import ({exc})") from exc
 
         self._not_handled: type[Exception] = MessageNotHandledException
         self._host = _DurableHost.get()
@@ -280,20 +327,20 @@ class DurableBackend:
         self._keys: dict[tuple[str, str], tuple[_Shard, str]] = {}
         self._lock = _DurableHost._lock
 
-    def prepare(self, rules: Sequence[StatefulRule]) -> None:
+    def prepare(self, rules: Sequence[StatefulRule | RuleSpec]) -> None:
         """Attach every rule to its pool of rulesets (opened on first use)."""
         with self._lock:
-            for rule in rules:
+            for rule in map(RuleSpec.of, rules):
                 pool = _DurableHost.pool(_signature(rule))
                 if not pool:
                     pool.append(self._new_shard(rule))
                 self._shards[rule.id] = pool
 
-    def _definition(self, rule: StatefulRule, shard: _Shard) -> dict[str, Any]:
+    def _definition(self, rule: RuleSpec, shard: _Shard) -> dict[str, Any]:
         def run(c: Any) -> None:
             shard.fired.add(str(c.s.sid))
 
-        w = _window_ms(rule)
+        w = rule.window_ms
         if rule.pattern == "total":
             def accumulate(c: Any) -> None:
                 # state holds "t:v;t:v" (durable-rules state is JSON; amounts stay exact text)
@@ -315,7 +362,7 @@ class DurableBackend:
                     "r_1": _init_rule()}
         assert w is not None
         conds: list[dict[str, Any]] = []
-        for j in range(len(rule.steps)):
+        for j in range(rule.n_steps):
             terms: list[dict[str, Any]] = [{"r": rule.id}]
             if rule.pattern == "sequence":
                 terms.append({"step": j})
@@ -327,7 +374,7 @@ class DurableBackend:
             conds.append({f"e{j}": {"$and": terms} if len(terms) > 1 else terms[0]})
         return {"r_0": {"all": conds, "run": run}, "r_1": _init_rule()}
 
-    def _new_shard(self, rule: StatefulRule) -> _Shard:
+    def _new_shard(self, rule: RuleSpec) -> _Shard:
         shard = _Shard(f"telcoflow-{rule.id}-{_DurableHost.next_id()}")
         self._host.register_rulesets({shard.name: self._definition(rule, shard)})
         return shard
@@ -336,9 +383,9 @@ class DurableBackend:
         self._host.delete_state(shard.name, sid)
         shard.sessions.pop(sid, None)
 
-    def _session(self, rule: StatefulRule, key: str, t: int) -> tuple[_Shard, str]:
+    def _session(self, rule: RuleSpec, key: str, t: int) -> tuple[_Shard, str]:
         found = self._keys.get((rule.id, key))
-        w = _window_ms(rule)
+        w = rule.window_ms
         if found is not None:
             shard, sid = found
             if w is not None and t - shard.sessions.get(sid, t) > w:
@@ -370,8 +417,9 @@ class DurableBackend:
             warnings.simplefilter("ignore", DeprecationWarning)
             self._host.post(shard.name, {"sid": sid, "init": 1})
 
-    def observe(self, rule: StatefulRule, obs: Observation) -> bool:
+    def observe(self, rule: StatefulRule | RuleSpec, obs: Observation) -> bool:
         """Post the observation to the rule's ruleset shard; True when it fired."""
+        rule = RuleSpec.of(rule)
         with self._lock:
             shard, sid = self._session(rule, obs.key, obs.t)
             shard.sessions[sid] = obs.t
@@ -418,17 +466,25 @@ class DurableBackend:
             self._keys.clear()
 
 
-def make_backend(backend: str | StatefulBackend = "auto") -> StatefulBackend:
-    """``"auto"`` (durable when importable, else python), ``"python"``, ``"durable"``."""
+def make_backend(backend: str | StatefulBackend = "python") -> StatefulBackend:
+    """``"python"`` (the default; ``"auto"`` is the same), or ``"durable"``: durable-rules in a
+    supervised child process (:class:`~telcoflow.rules.isolated.IsolatedDurableBackend`).
+
+    A durable backend that is not installed raises :class:`StatefulError` saying so (never a
+    silent fallback to python).
+    """
     if not isinstance(backend, str):
         return backend
-    if backend == "auto":
-        backend = "durable" if durable_available() else "python"
-    if backend == "python":
+    if backend in ("python", "auto"):
         return PythonBackend()
     if backend == "durable":
-        return DurableBackend()
-    raise StatefulError(f"unknown stateful backend {backend!r} (expected auto, python, durable)")
+        missing = durable_missing_reason()
+        if missing is not None:
+            raise StatefulError(f"stateful backend 'durable' requested: {missing}")
+        from telcoflow.rules.isolated import IsolatedDurableBackend
+
+        return IsolatedDurableBackend()
+    raise StatefulError(f"unknown stateful backend {backend!r} (expected python, durable)")
 
 
 def _millis(value: Any) -> int:
@@ -445,7 +501,7 @@ class StatefulEngine:
     """
 
     def __init__(self, pack_or_rules: RulePack | Sequence[StatefulRule],
-                 backend: str | StatefulBackend = "auto") -> None:
+                 backend: str | StatefulBackend = "python") -> None:
         rules = pack_or_rules.stateful if isinstance(pack_or_rules, RulePack) \
             else tuple(pack_or_rules)
         self.rules: tuple[StatefulRule, ...] = tuple(rules)

@@ -4,7 +4,8 @@ Registered through the ``pytest11`` entry point. It collects ``*.rules.yaml`` fi
 ``pack.yaml`` (rule-pack folders) only when they are passed explicitly on the command line
 (``pytest rules/rating.rules.yaml``) or lie under the ``rules/`` folder at the root of the
 project (``pytest rules``); other YAML is never touched. Each test case becomes one item
-(stateful cases one per available backend); a failure shows every difference as
+(stateful cases one per backend; one whose backend is not installed is skipped with the
+reason, or fails under ``TELCOFLOW_REQUIRE_DURABLE=1``); a failure shows every difference as
 ``path: expected X, got Y``.
 
 This module imports only pytest at import time, so loading the plugin costs nothing.
@@ -12,6 +13,7 @@ This module imports only pytest at import time, so loading the plugin costs noth
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +22,34 @@ import pytest
 
 if TYPE_CHECKING:
     from telcoflow.rules.pack import PackTest, RulePack
+
+
+DURABLE_MARKER = "durable_rules"
+"""Tests that need durable-rules (``@pytest.mark.durable_rules``): skipped with the reason when
+it is not installed, failed under ``TELCOFLOW_REQUIRE_DURABLE=1``; select them with
+``-m durable_rules``. Durable pack cases carry it too."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the :data:`DURABLE_MARKER` marker."""
+    config.addinivalue_line(
+        "markers", f"{DURABLE_MARKER}: needs durable-rules (pip install telcoflow[durable]); "
+        "skipped when missing, failed under TELCOFLOW_REQUIRE_DURABLE=1")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip (or fail, when required) a durable test where durable-rules is not installed."""
+    if item.get_closest_marker(DURABLE_MARKER) is None:
+        return
+    from telcoflow.rules.packtests import REQUIRE_DURABLE_ENV
+    from telcoflow.rules.stateful import durable_missing_reason
+
+    reason = durable_missing_reason()
+    if reason is None:
+        return
+    if os.environ.get(REQUIRE_DURABLE_ENV) == "1":
+        pytest.fail(f"{reason}; {REQUIRE_DURABLE_ENV}=1 requires it", pytrace=False)
+    pytest.skip(f"skipped: {reason}")
 
 
 def _is_pack_file(path: Path) -> bool:
@@ -59,19 +89,21 @@ class RulePackFile(pytest.File):
         """One item per test case (stateful cases: one per backend)."""
         from telcoflow.errors import DefinitionError
         from telcoflow.rules.pack import load_pack
-        from telcoflow.rules.stateful import durable_available
+        from telcoflow.rules.packtests import BACKENDS
 
         target = self.path.parent if self.path.name == "pack.yaml" else self.path
         try:
             pack = load_pack(target)
         except DefinitionError as exc:
             raise self.CollectError(f"rule pack {target} does not load:\n{exc}") from None
-        backends = ["python", "durable"] if durable_available() else ["python"]
         for test in pack.tests:
             if test.case.events is not None:
-                for b in backends:
-                    yield PackCaseItem.from_parent(self, name=f"{test.name}[{b}]", pack=pack,
-                                                   test=test, backend=b)
+                for b in BACKENDS:
+                    item = PackCaseItem.from_parent(self, name=f"{test.name}[{b}]", pack=pack,
+                                                    test=test, backend=b)
+                    if b == "durable":
+                        item.add_marker(DURABLE_MARKER)
+                    yield item
             else:
                 yield PackCaseItem.from_parent(self, name=test.name, pack=pack, test=test,
                                                backend="python")
@@ -91,6 +123,8 @@ class PackCaseItem(pytest.Item):
         from telcoflow.rules.packtests import check_case
 
         result = check_case(self.pack, self.test, backend=self.backend)
+        if result.skipped is not None:
+            pytest.skip(f"skipped: {result.skipped}")
         if not result.passed:
             raise PackCaseFailedError("\n".join(result.failures))
 
