@@ -41,6 +41,7 @@ from telcoflow.events import (
     PaymentEvent,
     RatedRecord,
     UsageEvent,
+    base_item_type,
     local_fingerprint,
     same_payload,
 )
@@ -813,7 +814,7 @@ class Discount:
                 continue
             for c in item.charges:
                 for rule in account.discounts:
-                    if c.item_type not in rule.item_types or c.gross <= 0:
+                    if c.gross <= 0 or base_item_type(c.item_type) not in rule.item_types:
                         continue
                     amount = c.gross * rule.percent / _HUNDRED
                     if rule.cap is not None:
@@ -938,7 +939,8 @@ class Split:
         while True:
             policy = holder.split
             if (policy is None or policy.payer in visited
-                    or (policy.item_types is not None and c.item_type not in policy.item_types)
+                    or (policy.item_types is not None
+                        and base_item_type(c.item_type) not in policy.item_types)
                     or left_net <= 0):
                 break
             moved = left_net
@@ -1099,7 +1101,8 @@ class CreditControl:
                             self._charge(batch, item, keys_of(payer, item.post_period),
                                          c.item_type, amount)
                         continue
-                    if account.prepaid and (amount < 0 or c.item_type in account.postpaid_items):
+                    if account.prepaid and (amount < 0 or base_item_type(c.item_type)
+                                            in account.postpaid_items):
                         self._charge(batch, item, k, c.item_type, amount)
                         continue
                     # the account's own share: inlined _charge

@@ -7,8 +7,10 @@ the following steps post to the ledger, tax, split, pay from a balance and emit 
 other:
 
 - ``add_offer`` (a slice pass bought, an add-on taken): the offering's one-time prices
-  (trigger ``purchase`` or ``activation``) in full as a ``one_time`` charge, its flat monthly
-  recurring prices prorated by day for the rest of the cycle as a ``recurring`` charge;
+  (trigger ``purchase`` or ``activation``) in full as a ``one_time`` charge, each of its flat
+  monthly recurring prices prorated by day for the rest of the cycle as a charge of its own
+  (item type ``recurring:<offering>/<price>``, :func:`~telcoflow.events.price_item_type`:
+  its own ledger line, so its own bill line, tax category and discounts);
   ``remove_offer`` credits the recurring part of the days left. An add-on with a monthly
   price is *held* (the counter ``held|<subscriber>|<offering>``: taking it twice, or dropping
   one not held, is rejected); a pass or a one-off day is not;
@@ -59,7 +61,7 @@ from telcoflow.billing.profiles import SubscriberProfile
 from telcoflow.billing.recurring import prorate
 from telcoflow.catalog import Catalog, OneTimePrice, ProductOffering, RecurringPrice
 from telcoflow.errors import RatingError
-from telcoflow.events import Charge, FeeEvent, LifecycleEvent, UsageEvent
+from telcoflow.events import Charge, FeeEvent, LifecycleEvent, UsageEvent, price_item_type
 from telcoflow.money import Money
 from telcoflow.offers import _lookup
 from telcoflow.offers.devices import device_charge, device_prices
@@ -122,11 +124,17 @@ def holding_key(subscriber: str, offering: str) -> str:
     return f"held|{subscriber}|{offering}"
 
 
+def _monthly_prices(offering: ProductOffering) -> list[RecurringPrice]:
+    """The offering's flat monthly recurring prices (each posted on its own ledger line,
+    :func:`~telcoflow.events.price_item_type`)."""
+    return [p for p in offering.prices
+            if isinstance(p, RecurringPrice) and p.amount is not None and p.per is None
+            and p.period == "month"]
+
+
 def _monthly(offering: ProductOffering) -> Decimal:
     """The offering's flat monthly recurring prices, summed (0: nothing renews monthly)."""
-    return sum((p.amount for p in offering.prices
-                if isinstance(p, RecurringPrice) and p.amount is not None and p.per is None
-                and p.period == "month"), _ZERO)
+    return sum((p.amount for p in _monthly_prices(offering) if p.amount is not None), _ZERO)
 
 
 def _renews(offering: ProductOffering) -> bool:
@@ -401,13 +409,11 @@ class PackCharges:
                           for rank in range(1, min(held, len(marginal)) + 1)), _ZERO)
             if amount:
                 charges.append(Charge("device", amount, Decimal(held)))
-        monthly = _ZERO
         for offering_id in self._renewable:
             if tx.counter(holding_key(sub.id, offering_id)) >= 1:
                 addon = self._offering(offering_id, day, event_id)  # held: must be priced
-                monthly += _monthly(addon)
-        if monthly:
-            charges.append(Charge("recurring", monthly, _ONE))
+                charges += [Charge(price_item_type(offering_id, price.id), price.amount, _ONE)
+                            for price in _monthly_prices(addon) if price.amount]
         return charges
 
     def _known(self, offering_id: str, day: date) -> ProductOffering | None:
@@ -429,21 +435,21 @@ class PackCharges:
                        added: bool) -> list[Charge]:
         """One-time prices (on purchase) and flat monthly fees prorated for the days left."""
         account = sub.account
-        once = recurring = _ZERO
+        once = _ZERO
         for price in offering.prices:
             if isinstance(price, OneTimePrice) and added and price.trigger in (
                     "purchase", "activation"):
                 once += price.amount
-            elif (isinstance(price, RecurringPrice) and price.amount is not None
-                  and price.per is None and price.period == "month"):
-                part = (prorate(price.amount, day, account.bill_cycle_day,
-                                currency=account.currency) if price.prorate else price.amount)
-                recurring += part if added else -part
         charges = []
         if once:
             charges.append(Charge("one_time", once, _ONE))
-        if recurring:
-            charges.append(Charge("recurring", recurring, _ONE if added else -_ONE))
+        for monthly in _monthly_prices(offering):
+            assert monthly.amount is not None
+            part = (prorate(monthly.amount, day, account.bill_cycle_day,
+                            currency=account.currency) if monthly.prorate else monthly.amount)
+            if part:  # each price its own ledger line (its own bill line, tax, discounts)
+                charges.append(Charge(price_item_type(offering.id, monthly.id),
+                                      part if added else -part, _ONE if added else -_ONE))
         return charges
 
     def _device_charge(self, batch: Batch, sub: SubscriberProfile, e: LifecycleEvent,

@@ -28,6 +28,7 @@ from telcoflow.catalog.model import Catalog
 from telcoflow.catalog.offers import RecurringPrice, UsagePrice
 from telcoflow.catalog.taxes import TaxRate
 from telcoflow.errors import CurrencyMismatchError, RatingError
+from telcoflow.events import priced_item
 from telcoflow.money import Currency, Money, RoundingPolicy
 
 __all__ = [
@@ -393,13 +394,24 @@ class TaxRules:
 
     def category(self, offering: str | None, item_type: str) -> str | None:
         """The tax category of an ``item_type`` charge under ``offering`` (cached; ``None``:
-        untaxed, when neither the price, tariff, offering nor the catalog names one)."""
+        untaxed, when neither the price, tariff, offering nor the catalog names one). A
+        price's own fee (:func:`~telcoflow.events.price_item_type`) takes its category from
+        that price and its offering, whatever ``offering`` is."""
         key = (offering or "", item_type)
         if key in self._categories:
             return self._categories[key]
         found: str | None = None
         catalog = self.catalog
-        if offering and offering in catalog.offering_versions:
+        priced = priced_item(item_type)
+        if priced is not None:  # one price's own fee: that price's offering decides
+            offering, price_id = priced
+            if offering in catalog.offering_versions:
+                off = catalog.offering(offering)
+                found = next((p.tax_category for p in off.prices
+                              if p.id == price_id and isinstance(p, RecurringPrice)), None)
+                if found is None:
+                    found = off.tax_category
+        elif offering and offering in catalog.offering_versions:
             off = catalog.offering(offering)
             for price in off.prices:
                 if isinstance(price, UsagePrice):
