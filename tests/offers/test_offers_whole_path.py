@@ -46,6 +46,7 @@ from telcoflow.offers.graph import held_add_ons, partner_report_of, with_5g_pack
 from telcoflow.offers.partners import BenefitHolding, benefit_lines, partner_report
 from telcoflow.ops.audits import load_audit_pack, run_reconciliation_audit, shipped_pack
 from telcoflow.ops.reconciliation import billed_from_xml, reconcile
+from telcoflow.rating.adjustments import TaxRules
 from telcoflow.rating.catalog_rater import CatalogRater
 from telcoflow.stores import MemoryLedgerStore
 from telcoflow.stores.base import LedgerLine
@@ -302,3 +303,94 @@ def test_a_bundle_of_a_plan_and_an_add_on_taken_by_event_is_granted() -> None:
     # 10 % of the recurring 70.00 = 7.00; net 63.00, tax 20 % = 12.60, total 75.60
     assert [d.amount for d in bill.discounts] == [D("7.00")]
     assert bill.total == D("75.60")
+
+
+# -- family-share: a plan fee for 24 cycles whose tax is inside the price ------------------
+# family-share (examples/catalog/offerings.yaml): base 60.00 a month (telecom, 8 % added);
+# phone-instalment 25.00 a month for 24 cycles, not prorated, tax category devices: 20 %
+# inside the price in NV.
+FAMILY = AccountProfile("S")
+MUM = [SubscriberProfile("mum", FAMILY, "family-share")]
+INSTALMENT = "recurring:family-share/phone-instalment"
+
+
+def _family_billing(store: MemoryLedgerStore | SQLiteLedgerStore) -> RealtimeBilling:
+    cat = catalog()
+    rater = CatalogRater(cat)
+    return RealtimeBilling(with_5g_packs(default_graph(
+        DictProfiles([FAMILY], MUM), rater,
+        fees=RecurringFees(rater.monthly_fees(on=date(2026, 11, 1))), taxes=TaxRules(cat)),
+        cat), store)
+
+
+def test_a_family_share_account_closes_with_its_phone_instalment_tax_inside(
+        tmp_path: Path) -> None:
+    store = SQLiteLedgerStore(tmp_path / "ledger.db")
+    try:
+        rb = _family_billing(store)
+        fees = RecurringFees(CatalogRater(catalog()).monthly_fees(on=date(2026, 11, 1)))
+        assert rb.process(fees.cycle_fees(MUM, date(2026, 11, 1))).rejected == {}
+        lines = store.lines(period=NOV.key)
+        # the real-time tax adds 8 % of 60.00 = 4.80 and nothing for the instalment: its
+        # 25.00 holds its tax
+        assert {ln.item_type: ln.amount for ln in lines} == {
+            "recurring": D("60.00"), INSTALMENT: D("25.00"), "tax": D("4.80")}
+        directory = SqliteAccounts(tmp_path / "accounts.db")
+        directory.write([BillingAccount("S", "Family", "EUR", subscriptions=(
+            Subscription("mum", "family-share"),))])
+        directory.close()
+        job = BillRunJob(NOV, parse_close_policy(POLICY),
+                         ledger=partial(SqliteLedger, tmp_path / "ledger.db"),
+                         accounts=partial(SqliteAccounts, tmp_path / "accounts.db"),
+                         store_path=tmp_path / "bills.db", formats=frozenset({"xml"}),
+                         catalog=catalog())
+        summary = bill_run(job, processes=1, progress=False)
+        assert (summary.bills, summary.skipped, summary.failed) == (1, (), ())
+        stored = BillStore(tmp_path / "bills.db")
+        try:
+            bills = dict(stored.documents(NOV.key))
+        finally:
+            stored.close()
+        # base: 60.00, tax 8 % = 4.80, 64.80. Instalment: 25.00 x 20 / 120 = 4.1666.. -> 4.17
+        # inside the price; amount (net of it) 25.00 - 4.17 = 20.83; gross 25.00
+        assert bill_lines(bills["S"]) == [
+            ("mum", "recurring", "60.00", "0", "4.80", "64.80"),
+            ("mum", INSTALMENT, "20.83", "0", "4.17", "25.00")]
+        root = etree.fromstring(bills["S"])
+        instalment = root.find("b:lines/b:line[2]", namespaces=NS)
+        assert instalment is not None
+        assert (instalment.get("taxCategory"), instalment.get("taxIncluded"),
+                instalment.findtext("b:description", namespaces=NS)) == (
+            "devices", "true", "Phone, 24 monthly instalments")
+        assert total(bills["S"]) == "89.80"  # 64.80 + 25.00
+        # every ledger cent (60.00 + 25.00 before tax) on the bill: 60.00 + (20.83 + 4.17)
+        rec = reconcile(store.lines(period=NOV.key), billed_from_xml(bills.items()),
+                        period=NOV.key)
+        assert (rec.totals["EUR"]["billed"], rec.totals["EUR"]["difference"]) == (
+            D("85.00"), 0)
+        assert run_reconciliation_audit(load_audit_pack(shipped_pack("reconciliation")), rec).ok
+        # the same close in memory: subtotal 60.00 + 20.83, tax 4.80 + 4.17, total 89.80;
+        # rounding 0: 89.80 = ledger 85.00 + tax 8.97 - the 4.17 already inside the 25.00
+        bill = close_account(BillingAccount("S", "Family", "EUR", subscriptions=(
+            Subscription("mum", "family-share"),)), lines, NOV, parse_close_policy(POLICY),
+            catalog())
+        assert isinstance(bill, Bill)
+        assert (bill.subtotal, bill.tax_total, bill.total, bill.included_tax, bill.rounding) == (
+            D("80.83"), D("8.97"), D("89.80"), D("4.17"), 0)
+        assert [(t.category, t.rate, t.base, t.amount) for t in bill.taxes] == [
+            ("devices", D(20), D("20.83"), D("4.17")), ("telecom", D(8), D("60.00"), D("4.80"))]
+    finally:
+        store.close()
+
+
+def test_the_phone_instalment_stops_after_its_24_cycles() -> None:
+    store = MemoryLedgerStore()
+    rb = _family_billing(store)
+    fees = RecurringFees(CatalogRater(catalog()).monthly_fees(on=date(2026, 11, 1)))
+    months = [(2026 + (10 + n) // 12, (10 + n) % 12 + 1) for n in range(25)]  # Nov 26 - Nov 28
+    for year, month in months:
+        assert rb.process(fees.cycle_fees(MUM, date(year, month, 1))).rejected == {}
+    instalments = {ln.period: ln.amount for ln in store.lines() if ln.item_type == INSTALMENT}
+    # 24 cycles, November 2026 to October 2028, 25.00 each; none in November 2028
+    assert len(instalments) == 24 and set(instalments.values()) == {D("25.00")}
+    assert min(instalments) == "2026-11-01" and max(instalments) == "2028-10-01"

@@ -839,7 +839,9 @@ class Tax:
     subscriber's offering (price, tariff, offering, catalog default); without rules, the
     account profile's ``tax_rates`` by item type. The posted tax is exact (unrounded): the
     cycle close rounds it by the catalog's rule, records what the ledger held as the bill's
-    ``ledger_tax`` and bills the rule's figure (see docs/cycle-close.md).
+    ``ledger_tax`` and bills the rule's figure (see docs/cycle-close.md). A charge whose
+    category is inclusive there (a device price with the tax inside) adds no tax: its line
+    holds the price, tax included, and the close extracts the tax from it.
     """
 
     __slots__ = ("_fractions", "_keys", "rules")
@@ -853,11 +855,15 @@ class Tax:
         self._fractions: dict[tuple[str, str], Decimal] = {}
 
     def _fraction(self, rules: TaxRules, offer: str, item_type: str) -> Decimal:
+        """The fraction of a charge's net added as tax (0 for an inclusive rate: the tax is
+        inside the price, which the charge's own line holds)."""
         key = (offer, item_type)
         found = self._fractions.get(key)
         if found is None:
+            category = rules.category(offer, item_type)
+            rate = rules.rate(category)
             found = self._fractions[key] = (
-                rules.rate(rules.category(offer, item_type)) / _HUNDRED)
+                _ZERO if rules.inclusive(category) else rate / _HUNDRED)
         return found
 
     def __call__(self, batch: Batch) -> None:
@@ -882,7 +888,9 @@ class Tax:
             for c in item.charges:
                 rate = rates.get(c.item_type)  # inlined AccountProfile.tax_rate
                 if rate is None:
-                    rate = rates.get("*", _ZERO)
+                    rate = rates.get(base_item_type(c.item_type))  # a price's own fee
+                    if rate is None:
+                        rate = rates.get("*", _ZERO)
                 if rate:
                     c.tax_rate = rate
                     c.tax = tax = (c.gross - c.discount if c.discount else c.gross) * rate

@@ -17,7 +17,9 @@ other:
 - a cycle's recurring fee event (``rc|<subscriber>|<period>``, from
   :meth:`~telcoflow.billing.recurring.RecurringFees.cycle_fees`, posted at the cycle start)
   renews the packs for the whole cycle: the devices beyond those included, the add-ons
-  held, their benefits;
+  held, their benefits, and the plan's fees limited to a number of ``cycles`` (a phone's
+  instalments, each its own ``recurring:<plan>/<price>`` line while cycles are left: the
+  counter ``inst|<subscriber>|<plan>|<price>`` counts those charged);
 - ``add_device`` / ``remove_device`` on a plan priced per device (``per: device``): the
   device-count pack's charge of the device's rank (the plan's device count is the counter
   ``dev|<subscriber>``), for the days left in the cycle, as a ``device`` charge (a removal
@@ -82,6 +84,7 @@ __all__ = [
     "device_count_key",
     "held_add_ons",
     "holding_key",
+    "instalment_key",
     "partner_key",
     "pass_key",
     "partner_report_of",
@@ -146,6 +149,12 @@ def _renewable(catalog: Catalog) -> tuple[str, ...]:
     """The add-ons held from cycle to cycle (any version renews monthly), sorted."""
     return tuple(sorted(offering_id for offering_id, versions in catalog.offering_versions.items()
                         if any(_renews(v) for v in versions)))
+
+
+def instalment_key(subscriber: str, offering: str, price: str) -> str:
+    """The counter of the cycles a subscriber has been charged a plan's fee limited to a
+    number of cycles (``cycles``: a phone's instalments)."""
+    return f"inst|{subscriber}|{offering}|{price}"
 
 
 def device_count_key(subscriber: str) -> str:
@@ -328,7 +337,7 @@ class PackCharges:
         counters: list[tuple[str, Decimal]] = []
         replace_devices = False
         if type(e) is FeeEvent:  # a cycle's recurring fee: the packs renew with it
-            charges = self._renewal(batch, sub, day, e.id)
+            charges = self._renewal(batch, sub, day, e.id, counters)
             benefits += [(sub.offer, 1), *((o, 1) for o in self._renewable
                                            if tx.counter(holding_key(sub.id, o)) >= 1)]
         elif type(e) is LifecycleEvent:
@@ -389,13 +398,23 @@ class PackCharges:
             benefits.append((e.offer, 1))
         return charges
 
-    def _renewal(self, batch: Batch, sub: SubscriberProfile, day: date,
-                 event_id: str) -> list[Charge]:
-        """A new cycle's pack charges: the devices beyond those included and the add-ons
-        held, for the whole cycle."""
+    def _renewal(self, batch: Batch, sub: SubscriberProfile, day: date, event_id: str,
+                 counters: list[tuple[str, Decimal]]) -> list[Charge]:
+        """A new cycle's pack charges: the plan's fees for a number of cycles (an instalment,
+        while cycles are left), the devices beyond those included and the add-ons held, for
+        the whole cycle."""
         tx = batch.tx
         charges = []
         plan = self._known(sub.offer, day)
+        if plan is not None:
+            for price in plan.prices:
+                if (isinstance(price, RecurringPrice) and price.cycles is not None
+                        and price.amount and price.per is None and price.period == "month"):
+                    key = instalment_key(sub.id, sub.offer, price.id)
+                    if tx.counter(key) < price.cycles:
+                        charges.append(Charge(price_item_type(sub.offer, price.id),
+                                              price.amount, _ONE))
+                        counters.append((key, _ONE))
         held = int(tx.counter(device_count_key(sub.id)))
         if plan is not None and held and any(
                 isinstance(p, RecurringPrice) and p.per == "device" for p in plan.prices):

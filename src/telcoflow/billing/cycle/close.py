@@ -152,8 +152,8 @@ class CycleCloser:
     unit and valid this cycle, the tax categories and rates.
     """
 
-    __slots__ = ("_discounts", "_due", "_items", "_key", "_mode", "_names", "_quanta",
-                 "_rates", "catalog", "cycle", "policy", "taxes")
+    __slots__ = ("_discounts", "_due", "_inclusive", "_items", "_key", "_mode", "_names",
+                 "_quanta", "_rates", "catalog", "cycle", "policy", "taxes")
 
     def __init__(self, policy: ClosePolicy, cycle: BillCycle,
                  catalog: Catalog | None = None) -> None:
@@ -174,6 +174,7 @@ class CycleCloser:
         self._mode = policy.rounding.decimal_mode
         self._due = cycle.bill_date + timedelta(policy.payment_terms_days)
         self._rates: dict[tuple[str, str | None], Decimal] = {}
+        self._inclusive: dict[tuple[str, str | None], bool] = {}
         self._quanta: dict[str, Decimal] = {}
         self._items: dict[str, tuple[str, str, int]] = {}
         self._names: dict[str, str] = {}
@@ -188,6 +189,15 @@ class CycleCloser:
             rate = self._rates[key] = self.taxes.rate(
                 category, None if jurisdiction == "default" else jurisdiction)
         return rate
+
+    def inclusive(self, jurisdiction: str, category: str | None) -> bool:
+        """Whether ``category``'s rate in ``jurisdiction`` is inside the price (cached)."""
+        key = (jurisdiction, category)
+        found = self._inclusive.get(key)
+        if found is None:
+            found = self._inclusive[key] = self.taxes.inclusive(
+                category, None if jurisdiction == "default" else jurisdiction)
+        return found
 
     def quantum(self, currency: str) -> Decimal:
         """The minor unit of ``currency`` (cached)."""
@@ -325,7 +335,9 @@ class CycleCloser:
         jurisdiction = account.jurisdiction
         work.sort(key=_order)
         rates = [self.rate(jurisdiction, w.category) for w in work]
-        taxes = self._taxes(work, rates, quantum, mode, zero_tax)
+        included = ([self.inclusive(jurisdiction, w.category) for w in work]
+                    if self.taxes.any_inclusive else [False] * len(work))
+        taxes = self._taxes(work, rates, included, quantum, mode, zero_tax)
         prepaid, postpaid = account.prepaid, account.postpaid_items
         payers = account.payers
         paid_by_payer = {t: rule.payer_id for rule in reversed(payers) for t in rule.item_types}
@@ -333,9 +345,12 @@ class CycleCloser:
         member_of = {sub: m.account_id for m in account.members for sub in m.subscribers}
         members: list[MemberCharge] = []
         from_balance = _ZERO
-        for line_no, (w, rate, tax) in enumerate(zip(work, rates, taxes, strict=True), 1):
+        for line_no, (w, rate, tax, inside) in enumerate(
+                zip(work, rates, taxes, included, strict=True), 1):
             category = w.category or ""
             amount, discount = w.amount, w.discount
+            if inside:  # the ledger held the price, tax inside: the amount is net of it
+                amount -= tax
             net = amount - discount
             gross = net + tax
             item = w.item_type
@@ -351,7 +366,7 @@ class CycleCloser:
                     member_of.get(sub, ""), sub, item, net, tax, gross)))
             lines.append(new_record(BillLine, (
                 line_no, sub, item, w.description, w.quantity, w.unit,
-                amount, discount, net, category, rate, tax, gross, paid_by)))
+                amount, discount, net, category, rate, tax, gross, paid_by, inside)))
             grp = tax_groups.get(category)
             if grp is None:
                 tax_groups[category] = [rate, net, tax]
@@ -397,10 +412,13 @@ class CycleCloser:
             kind, tuple(members), opening, account.top_ups if prepaid else _ZERO,
             from_balance, closing, ledger_tax, ledger_total)
 
-    def _taxes(self, work: Sequence[_Line], rates: Sequence[Decimal], quantum: Decimal,
-               mode: str, zero_tax: Decimal) -> list[Decimal]:
-        """Each line's tax under the catalog's rule (per line, or per bill and rate)."""
-        if not self.taxes.per_bill_rate:
+    def _taxes(self, work: Sequence[_Line], rates: Sequence[Decimal],
+               included: Sequence[bool], quantum: Decimal, mode: str,
+               zero_tax: Decimal) -> list[Decimal]:
+        """Each line's tax under the catalog's rule (per line, or per bill and rate; a rate
+        inside the price is extracted from it: :meth:`TaxRules.line_taxes
+        <telcoflow.rating.adjustments.TaxRules.line_taxes>`)."""
+        if not self.taxes.per_bill_rate and not any(included):
             out: list[Decimal] = []
             for w, rate in zip(work, rates, strict=True):
                 out.append(zero_tax if not rate
@@ -408,14 +426,14 @@ class CycleCloser:
                                                                                      mode))
             return out
         taxes = [zero_tax] * len(work)
-        groups: dict[Decimal, list[int]] = {}
-        for i, rate in enumerate(rates):
+        groups: dict[tuple[Decimal, bool], list[int]] = {}
+        for i, (rate, inside) in enumerate(zip(rates, included, strict=True)):
             if rate:
-                groups.setdefault(rate, []).append(i)
-        for rate, idx in groups.items():
+                groups.setdefault((rate, inside), []).append(i)
+        for (rate, inside), idx in groups.items():
             for i, tax in zip(idx, self.taxes.line_taxes(
-                    [work[i].amount - work[i].discount for i in idx], rate, quantum),
-                    strict=True):
+                    [work[i].amount - work[i].discount for i in idx], rate, quantum,
+                    inclusive=inside), strict=True):
                 taxes[i] = tax
         return taxes
 
