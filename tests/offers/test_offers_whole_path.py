@@ -367,7 +367,7 @@ def test_a_family_share_account_closes_with_its_phone_instalment_tax_inside(
         rec = reconcile(store.lines(period=NOV.key), billed_from_xml(bills.items()),
                         period=NOV.key)
         assert (rec.totals["EUR"]["billed"], rec.totals["EUR"]["difference"]) == (
-            D("85.00"), 0)
+            D("85.00"), D(0))
         assert run_reconciliation_audit(load_audit_pack(shipped_pack("reconciliation")), rec).ok
         # the same close in memory: subtotal 60.00 + 20.83, tax 4.80 + 4.17, total 89.80;
         # rounding 0: 89.80 = ledger 85.00 + tax 8.97 - the 4.17 already inside the 25.00
@@ -376,7 +376,7 @@ def test_a_family_share_account_closes_with_its_phone_instalment_tax_inside(
             catalog())
         assert isinstance(bill, Bill)
         assert (bill.subtotal, bill.tax_total, bill.total, bill.included_tax, bill.rounding) == (
-            D("80.83"), D("8.97"), D("89.80"), D("4.17"), 0)
+            D("80.83"), D("8.97"), D("89.80"), D("4.17"), D(0))
         assert [(t.category, t.rate, t.base, t.amount) for t in bill.taxes] == [
             ("devices", D(20), D("20.83"), D("4.17")), ("telecom", D(8), D("60.00"), D("4.80"))]
     finally:
@@ -392,5 +392,6 @@ def test_the_phone_instalment_stops_after_its_24_cycles() -> None:
         assert rb.process(fees.cycle_fees(MUM, date(year, month, 1))).rejected == {}
     instalments = {ln.period: ln.amount for ln in store.lines() if ln.item_type == INSTALMENT}
     # 24 cycles, November 2026 to October 2028, 25.00 each; none in November 2028
-    assert len(instalments) == 24 and set(instalments.values()) == {D("25.00")}
-    assert min(instalments) == "2026-11-01" and max(instalments) == "2028-10-01"
+    assert len(instalments) == 24
+    assert set(instalments.values()) == {D("25.00")}
+    assert (min(instalments), max(instalments)) == ("2026-11-01", "2028-10-01")

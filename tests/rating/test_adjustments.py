@@ -240,7 +240,8 @@ def test_tax_rules_extract_an_inclusive_rate_from_the_price() -> None:
     rules = _rules()
     assert (rules.rate("devices"), rules.inclusive("devices")) == (Decimal(20), True)
     assert (rules.rate("telecom"), rules.inclusive("telecom")) == (Decimal(8), False)
-    assert rules.inclusive(None) is False and rules.any_inclusive
+    assert rules.inclusive(None) is False
+    assert rules.any_inclusive
     cent = Decimal("0.01")
     # 25.00 with 20 % inside: 25.00 x 20 / 120 = 4.1666.. -> 4.17 (the net is 20.83);
     # added instead: 25.00 x 20 / 100 = 5.00

@@ -534,11 +534,11 @@ def _apply_discounts(account: BillingAccount, work: list[_Line], specs: Sequence
 
     A bundle (``requires_offerings``) needs every required offering among those the account
     held in the cycle (:func:`_held`: its own subscriptions, and the add-ons whose fees its
-    ledger holds, taken by events), never a list a caller hands over; a coupon discount needs the coupon held and not
-    yet redeemed (once only, whatever its ``duration``); a discount for the first cycle(s)
-    (``duration: once`` or ``recurring`` with ``cycles``) applies while the earliest
-    subscription it covers is that young (never when no start is known); ``forever``
-    discounts apply while valid.
+    ledger holds, taken by events), never a list a caller hands over; a coupon discount
+    needs the coupon held and not yet redeemed (once only, whatever its ``duration``); a
+    discount for the first cycle(s) (``duration: once`` or ``recurring`` with ``cycles``)
+    applies while the earliest subscription it covers is that young (never when no start is
+    known); ``forever`` discounts apply while valid.
     """
     out: list[DiscountApplied] = []
     plans_held: frozenset[str] | None = None
