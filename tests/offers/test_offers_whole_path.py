@@ -44,7 +44,13 @@ from telcoflow.loading.catalog import parse_catalog
 from telcoflow.money import Money
 from telcoflow.offers.graph import held_add_ons, partner_report_of, with_5g_packs
 from telcoflow.offers.partners import BenefitHolding, benefit_lines, partner_report
-from telcoflow.ops.audits import load_audit_pack, run_reconciliation_audit, shipped_pack
+from telcoflow.ops.audits import (
+    bill_totals_from_xml,
+    load_audit_pack,
+    run_reconciliation_audit,
+    shipped_pack,
+    totals_from_bills,
+)
 from telcoflow.ops.reconciliation import billed_from_xml, reconcile
 from telcoflow.rating.adjustments import TaxRules
 from telcoflow.rating.catalog_rater import CatalogRater
@@ -379,6 +385,12 @@ def test_a_family_share_account_closes_with_its_phone_instalment_tax_inside(
             D("80.83"), D("8.97"), D("89.80"), D("4.17"), D(0))
         assert [(t.category, t.rate, t.base, t.amount) for t in bill.taxes] == [
             ("devices", D(20), D("20.83"), D("4.17")), ("telecom", D(8), D("60.00"), D("4.80"))]
+        # the balance audit's bill totals count the price the ledger held: 20.83 + 4.17
+        dims, kinds = ("account", "item_type"), (INSTALMENT,)
+        assert totals_from_bills([bill], dims, item_types=kinds)[0] == {
+            ("S", INSTALMENT): D("25.00")}
+        assert bill_totals_from_xml(bills.items(), dims, item_types=kinds)[0] == {
+            ("S", INSTALMENT): D("25.00")}
     finally:
         store.close()
 
