@@ -261,3 +261,20 @@ def test_tax_rules_still_refuse_a_category_without_a_rate_there() -> None:
     rules = TaxRules(_catalog())
     with pytest.raises(RatingError, match="'digital' has no rate for jurisdiction 'XX'"):
         rules.inclusive("digital", "XX")
+
+
+def test_tax_rules_category_of_each_fee_line() -> None:
+    cat = _catalog(discounts=[], offerings=[{"id": "family", "tax_category": "telecom", "prices": [
+        {"price_type": "recurring", "id": "phone", "amount": "25.00", "cycles": 24,
+         "tax_category": "devices"},
+        {"price_type": "recurring", "id": "extra", "per": "device", "tax_category": "digital",
+         "price": {"model": "per_unit", "unit_price": "5.00"}},
+        {"price_type": "recurring", "id": "base", "amount": "60.00"}]}])
+    rules = TaxRules(cat)
+    # the plan fee line: the first flat price for good (base: none of its own -> the
+    # offering's telecom), not the instalment listed first; the device line: the per-device
+    # price's digital; the instalment's own line: devices
+    assert rules.category("family", "recurring") == "telecom"
+    assert rules.category("family", "device") == "digital"
+    assert rules.category("other", "recurring:family/phone") == "devices"
+    assert rules.category("family", "recurring:family/base") == "telecom"

@@ -428,8 +428,11 @@ class TaxRules:
                     if tariff.service == item_type:
                         found = price.tax_category or tariff.tax_category
                         break
-                elif isinstance(price, RecurringPrice) and item_type == "recurring":
-                    # the ledger's recurring line is the plan fee: the first recurring price
+                elif isinstance(price, RecurringPrice) and (
+                        (item_type == "recurring" and price.per is None and price.cycles is None)
+                        or (item_type == "device" and price.per == "device")):
+                    # the ledger's recurring line is the plan fee (its first flat price for
+                    # good); its device line, the price per device
                     found = price.tax_category
                     break
             if found is None:
