@@ -407,3 +407,20 @@ def test_the_phone_instalment_stops_after_its_24_cycles() -> None:
     assert len(instalments) == 24
     assert set(instalments.values()) == {D("25.00")}
     assert (min(instalments), max(instalments)) == ("2026-11-01", "2028-10-01")
+
+
+def test_an_activation_charges_the_first_instalment_then_renewals_count_on() -> None:
+    store = MemoryLedgerStore()
+    rb = _family_billing(store)
+    fees = RecurringFees(CatalogRater(catalog()).monthly_fees(on=date(2026, 11, 1)))
+    result = rb.process([
+        life("on", "mum", "S", "activate", at(11, 16), offer="family-share"),
+        *fees.cycle_fees(MUM, date(2026, 12, 1))])
+    assert result.rejected == {}
+    got = {(ln.period, ln.item_type): ln.amount for ln in store.lines() if ln.item_type != "tax"}
+    # activated on 16 November: base 60.00 x 15/30 = 30.00; the instalment is not prorated
+    # (prorate: false): 25.00 in full. December: 60.00 and the second instalment, 25.00
+    assert got == {(NOV.key, "recurring"): D("30.00"), (NOV.key, INSTALMENT): D("25.00"),
+                   (DEC.key, "recurring"): D("60.00"), (DEC.key, INSTALMENT): D("25.00")}
+    assert store.get_counters(["inst|mum|family-share|phone-instalment"]) == {
+        "inst|mum|family-share|phone-instalment": D(2)}

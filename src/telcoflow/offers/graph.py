@@ -19,7 +19,8 @@ other:
   renews the packs for the whole cycle: the devices beyond those included, the add-ons
   held, their benefits, and the plan's fees limited to a number of ``cycles`` (a phone's
   instalments, each its own ``recurring:<plan>/<price>`` line while cycles are left: the
-  counter ``inst|<subscriber>|<plan>|<price>`` counts those charged);
+  counter ``inst|<subscriber>|<plan>|<price>`` counts those charged; an ``activate`` of
+  the plan charges the first, from its day, prorated when the price says so);
 - ``add_device`` / ``remove_device`` on a plan priced per device (``per: device``): the
   device-count pack's charge of the device's rank (the plan's device count is the counter
   ``dev|<subscriber>``), for the days left in the cycle, as a ``device`` charge (a removal
@@ -353,6 +354,9 @@ class PackCharges:
                     counters.append((device_count_key(sub.id), delta))
             elif action == "activate":
                 benefits.append((e.offer or sub.offer, 1))
+                plan = self._known(e.offer or sub.offer, day)
+                if plan is not None:
+                    charges = self._instalments(tx, sub, plan, day, counters, whole=False)
             elif action == "change_offer":
                 benefits += [(e.previous_offer or sub.offer, -1), (e.offer, 1)]
             else:  # terminate
@@ -407,14 +411,7 @@ class PackCharges:
         charges = []
         plan = self._known(sub.offer, day)
         if plan is not None:
-            for price in plan.prices:
-                if (isinstance(price, RecurringPrice) and price.cycles is not None
-                        and price.amount and price.per is None and price.period == "month"):
-                    key = instalment_key(sub.id, sub.offer, price.id)
-                    if tx.counter(key) < price.cycles:
-                        charges.append(Charge(price_item_type(sub.offer, price.id),
-                                              price.amount, _ONE))
-                        counters.append((key, _ONE))
+            charges += self._instalments(tx, sub, plan, day, counters, whole=True)
         held = int(tx.counter(device_count_key(sub.id)))
         if plan is not None and held and any(
                 isinstance(p, RecurringPrice) and p.per == "device" for p in plan.prices):
@@ -433,6 +430,29 @@ class PackCharges:
                 addon = self._offering(offering_id, day, event_id)  # held: must be priced
                 charges += [Charge(price_item_type(offering_id, price.id), price.amount, _ONE)
                             for price in _monthly_prices(addon) if price.amount]
+        return charges
+
+    @staticmethod
+    def _instalments(tx: LedgerTransaction, sub: SubscriberProfile, plan: ProductOffering,
+                     day: date, counters: list[tuple[str, Decimal]],
+                     whole: bool) -> list[Charge]:
+        """The plan's flat monthly fees limited to a number of ``cycles`` (a phone's
+        instalments), each on its own line while cycles are left: for the whole cycle
+        (``whole``, a renewal), else from ``day`` to the cycle's end (prorated when the price
+        says so). Each counts one cycle."""
+        charges = []
+        for price in plan.prices:
+            if (isinstance(price, RecurringPrice) and price.cycles is not None
+                    and price.amount and price.per is None and price.period == "month"):
+                key = instalment_key(sub.id, plan.id, price.id)
+                if tx.counter(key) >= price.cycles:
+                    continue
+                amount = price.amount
+                if not whole and price.prorate:
+                    amount = prorate(amount, day, sub.account.bill_cycle_day,
+                                     currency=sub.account.currency)
+                charges.append(Charge(price_item_type(plan.id, price.id), amount, _ONE))
+                counters.append((key, _ONE))
         return charges
 
     def _known(self, offering_id: str, day: date) -> ProductOffering | None:
