@@ -41,8 +41,11 @@ __all__ = [
     "UsageCharacteristicIn",
     "UsageEvent",
     "UsageEventIn",
+    "base_item_type",
     "fingerprint",
     "local_fingerprint",
+    "price_item_type",
+    "priced_item",
     "same_payload",
 ]
 
@@ -54,6 +57,44 @@ LIFECYCLE_ACTIONS = frozenset(
      "open_period", "add_offer", "remove_offer"}
 )
 PAYMENT_TYPES = frozenset({"payment", "top_up"})
+
+
+def price_item_type(offering: str, price: str) -> str:
+    """The ledger item type of one catalog recurring price's fee when it is not the plan's
+    own fee (an add-on's membership, a plan's instalment): ``recurring:<offering>/<price>``.
+
+    Such a fee keeps its own ledger line, and so its own bill line, tax category,
+    description and discounts; everything that sorts charges by kind (splits, discounts
+    given in real time, prepaid funding, a payer's ``item_types``) sees it as
+    ``recurring`` (:func:`base_item_type`).
+
+    >>> price_item_type("music-plus", "membership")
+    'recurring:music-plus/membership'
+    """
+    return f"recurring:{offering}/{price}"
+
+
+def base_item_type(item_type: str) -> str:
+    """The kind of charge an item type is: ``recurring`` for a :func:`price_item_type`, the
+    item type itself otherwise.
+
+    >>> base_item_type("recurring:music-plus/membership"), base_item_type("data")
+    ('recurring', 'data')
+    """
+    return item_type.partition(":")[0]
+
+
+def priced_item(item_type: str) -> tuple[str, str] | None:
+    """``(offering, price id)`` of a :func:`price_item_type`, else ``None``.
+
+    >>> priced_item("recurring:music-plus/membership")
+    ('music-plus', 'membership')
+    """
+    kind, sep, rest = item_type.partition(":")
+    if not sep or kind != "recurring":
+        return None
+    offering, sep, price = rest.rpartition("/")
+    return (offering, price) if sep and offering and price else None
 
 
 @dataclass(slots=True)

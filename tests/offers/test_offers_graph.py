@@ -87,9 +87,11 @@ def test_packs_reach_the_ledger_and_the_partner_report() -> None:
     assert (result.accepted, dict(result.rejected)) == (len(EVENTS), {})
     assert lines(rb) == {
         # stadium-pass-3h: one-time 5.00
-        # video-plus 10.00 x 15/30 = 5.00 + music-plus 5.00 x 30/30 = 5.00
+        # each add-on's fee on its own line: video-plus 10.00 x 15/30 = 5.00, music-plus
+        # 5.00 x 30/30 = 5.00
         ("f", "fan", "one_time"): (Dec("5.00"), Dec(1)),
-        ("f", "fan", "recurring"): (Dec("10.00"), Dec(2)),
+        ("f", "fan", "recurring:video-plus/membership"): (Dec("5.00"), Dec(1)),
+        ("f", "fan", "recurring:music-plus/membership"): (Dec("5.00"), Dec(1)),
         # plan-5g-video activated on the 1st: 40.00 x 30/30
         ("f", "max", "recurring"): (Dec("40.00"), Dec(1)),
         # ranks 1-3 included (0.00); the console, rank 4 at 5.00 a month: 5.00 x 15/30 =
@@ -132,7 +134,7 @@ def test_dropping_an_add_on_credits_the_days_left_and_the_partner_lines() -> Non
     rb.process([life("music", "fan", "f", "add_offer", at(1), offer="music-plus"),
                 life("music-off", "fan", "f", "remove_offer", at(16), offer="music-plus")])
     # 5.00 for the cycle, less 5.00 x 15/30 = 2.50 for the 16th-30th
-    assert lines(rb) == {("f", "fan", "recurring"): (Dec("2.50"), Dec(0))}
+    assert lines(rb) == {("f", "fan", "recurring:music-plus/membership"): (Dec("2.50"), Dec(0))}
     (tunewave,) = partner_report_of(rb.store, catalog(), NOV).partners
     # customer 5.00 - 2.50; cost 3.50 - 1.75; share 1.50 - 0.75 (30 % of 2.50); one line:
     # held from the 1st to the 15th, as the batch partner report counts that holding
@@ -237,7 +239,8 @@ def test_the_next_cycle_renews_devices_add_ons_and_partner_lines() -> None:
     assert dec == {
         ("h", "home", "recurring"): (Dec("30.00"), Dec(1)),   # home-5g base
         ("h", "home", "device"): (Dec("5.00"), Dec(4)),       # ranks 1-3 free, rank 4: 5.00
-        ("f", "fan", "recurring"): (Dec("60.00"), Dec(2)),    # postpaid-50 50.00 + video 10.00
+        ("f", "fan", "recurring"): (Dec("50.00"), Dec(1)),    # postpaid-50
+        ("f", "fan", "recurring:video-plus/membership"): (Dec("10.00"), Dec(1)),  # renewed
         ("f", "max", "recurring"): (Dec("40.00"), Dec(1)),    # plan-5g-video
     }
     (streamflix,) = partner_report_of(rb.store, catalog(), "2026-12-01").partners

@@ -16,6 +16,7 @@ from telcoflow.money import Money
 from telcoflow.rating.adjustments import (
     ChargeLine,
     TaxContext,
+    TaxRules,
     discount_value,
     resolve_tax_category,
     settle,
@@ -225,3 +226,55 @@ def test_spread_parts_sum_exactly_and_are_minor_units(
         assert exponent >= -2
         if weight == 0:
             assert part.amount == 0
+
+
+# -- TaxRules with a rate inside the price (issue 13) ------------------------------------------
+
+
+def _rules(rule: str = "per-line") -> TaxRules:
+    return TaxRules(_catalog(tax_defaults={"category": "telecom", "jurisdiction": "NV",
+                                           "rule": rule}))
+
+
+def test_tax_rules_extract_an_inclusive_rate_from_the_price() -> None:
+    rules = _rules()
+    assert (rules.rate("devices"), rules.inclusive("devices")) == (Decimal(20), True)
+    assert (rules.rate("telecom"), rules.inclusive("telecom")) == (Decimal(8), False)
+    assert rules.inclusive(None) is False
+    assert rules.any_inclusive
+    cent = Decimal("0.01")
+    # 25.00 with 20 % inside: 25.00 x 20 / 120 = 4.1666.. -> 4.17 (the net is 20.83);
+    # added instead: 25.00 x 20 / 100 = 5.00
+    assert rules.line_taxes([Decimal("25.00")], Decimal(20), cent, inclusive=True) == [
+        Decimal("4.17")]
+    assert rules.line_taxes([Decimal("25.00")], Decimal(20), cent) == [Decimal("5.00")]
+    # per line: 10.03 x 20 / 120 = 1.67166.. -> 1.67, three times: 5.01
+    assert rules.line_taxes([Decimal("10.03")] * 3, Decimal(20), cent, inclusive=True) == [
+        Decimal("1.67")] * 3
+    # per bill and rate: 30.09 x 20 / 120 = 5.015 -> 5.02 (half up), spread 1.68 + 1.67 + 1.67
+    assert _rules("per-bill-rate").line_taxes([Decimal("10.03")] * 3, Decimal(20), cent,
+                                              inclusive=True) == [
+        Decimal("1.68"), Decimal("1.67"), Decimal("1.67")]
+
+
+def test_tax_rules_still_refuse_a_category_without_a_rate_there() -> None:
+    rules = TaxRules(_catalog())
+    with pytest.raises(RatingError, match="'digital' has no rate for jurisdiction 'XX'"):
+        rules.inclusive("digital", "XX")
+
+
+def test_tax_rules_category_of_each_fee_line() -> None:
+    cat = _catalog(discounts=[], offerings=[{"id": "family", "tax_category": "telecom", "prices": [
+        {"price_type": "recurring", "id": "phone", "amount": "25.00", "cycles": 24,
+         "tax_category": "devices"},
+        {"price_type": "recurring", "id": "extra", "per": "device", "tax_category": "digital",
+         "price": {"model": "per_unit", "unit_price": "5.00"}},
+        {"price_type": "recurring", "id": "base", "amount": "60.00"}]}])
+    rules = TaxRules(cat)
+    # the plan fee line: the first flat price for good (base: none of its own -> the
+    # offering's telecom), not the instalment listed first; the device line: the per-device
+    # price's digital; the instalment's own line: devices
+    assert rules.category("family", "recurring") == "telecom"
+    assert rules.category("family", "device") == "digital"
+    assert rules.category("other", "recurring:family/phone") == "devices"
+    assert rules.category("family", "recurring:family/base") == "telecom"

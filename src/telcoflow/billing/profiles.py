@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from telcoflow.errors import DefinitionError
+from telcoflow.events import base_item_type
 from telcoflow.rating.allowances import Allowance
 
 __all__ = [
@@ -82,7 +83,7 @@ class AccountProfile:
 
     def pays_from_balance(self, item_type: str) -> bool:
         """Whether charges of ``item_type`` are paid from the prepaid balance."""
-        return self.prepaid and item_type not in self.postpaid_items
+        return self.prepaid and base_item_type(item_type) not in self.postpaid_items
 
     def tax_rate(self, item_type: str) -> Decimal:
         """The tax rate for ``item_type`` (falls back to the ``"*"`` entry, then 0)."""

@@ -41,6 +41,7 @@ from telcoflow.events import (
     PaymentEvent,
     RatedRecord,
     UsageEvent,
+    base_item_type,
     local_fingerprint,
     same_payload,
 )
@@ -813,7 +814,7 @@ class Discount:
                 continue
             for c in item.charges:
                 for rule in account.discounts:
-                    if c.item_type not in rule.item_types or c.gross <= 0:
+                    if c.gross <= 0 or base_item_type(c.item_type) not in rule.item_types:
                         continue
                     amount = c.gross * rule.percent / _HUNDRED
                     if rule.cap is not None:
@@ -838,7 +839,9 @@ class Tax:
     subscriber's offering (price, tariff, offering, catalog default); without rules, the
     account profile's ``tax_rates`` by item type. The posted tax is exact (unrounded): the
     cycle close rounds it by the catalog's rule, records what the ledger held as the bill's
-    ``ledger_tax`` and bills the rule's figure (see docs/cycle-close.md).
+    ``ledger_tax`` and bills the rule's figure (see docs/cycle-close.md). A charge whose
+    category is inclusive there (a device price with the tax inside) adds no tax: its line
+    holds the price, tax included, and the close extracts the tax from it.
     """
 
     __slots__ = ("_fractions", "_keys", "rules")
@@ -852,11 +855,15 @@ class Tax:
         self._fractions: dict[tuple[str, str], Decimal] = {}
 
     def _fraction(self, rules: TaxRules, offer: str, item_type: str) -> Decimal:
+        """The fraction of a charge's net added as tax (0 for an inclusive rate: the tax is
+        inside the price, which the charge's own line holds)."""
         key = (offer, item_type)
         found = self._fractions.get(key)
         if found is None:
+            category = rules.category(offer, item_type)
+            rate = rules.rate(category)
             found = self._fractions[key] = (
-                rules.rate(rules.category(offer, item_type)) / _HUNDRED)
+                _ZERO if rules.inclusive(category) else rate / _HUNDRED)
         return found
 
     def __call__(self, batch: Batch) -> None:
@@ -881,7 +888,9 @@ class Tax:
             for c in item.charges:
                 rate = rates.get(c.item_type)  # inlined AccountProfile.tax_rate
                 if rate is None:
-                    rate = rates.get("*", _ZERO)
+                    rate = rates.get(base_item_type(c.item_type))  # a price's own fee
+                    if rate is None:
+                        rate = rates.get("*", _ZERO)
                 if rate:
                     c.tax_rate = rate
                     c.tax = tax = (c.gross - c.discount if c.discount else c.gross) * rate
@@ -938,7 +947,8 @@ class Split:
         while True:
             policy = holder.split
             if (policy is None or policy.payer in visited
-                    or (policy.item_types is not None and c.item_type not in policy.item_types)
+                    or (policy.item_types is not None
+                        and base_item_type(c.item_type) not in policy.item_types)
                     or left_net <= 0):
                 break
             moved = left_net
@@ -1099,7 +1109,8 @@ class CreditControl:
                             self._charge(batch, item, keys_of(payer, item.post_period),
                                          c.item_type, amount)
                         continue
-                    if account.prepaid and (amount < 0 or c.item_type in account.postpaid_items):
+                    if account.prepaid and (amount < 0 or base_item_type(c.item_type)
+                                            in account.postpaid_items):
                         self._charge(batch, item, k, c.item_type, amount)
                         continue
                     # the account's own share: inlined _charge

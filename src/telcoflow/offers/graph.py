@@ -7,15 +7,20 @@ the following steps post to the ledger, tax, split, pay from a balance and emit 
 other:
 
 - ``add_offer`` (a slice pass bought, an add-on taken): the offering's one-time prices
-  (trigger ``purchase`` or ``activation``) in full as a ``one_time`` charge, its flat monthly
-  recurring prices prorated by day for the rest of the cycle as a ``recurring`` charge;
+  (trigger ``purchase`` or ``activation``) in full as a ``one_time`` charge, each of its flat
+  monthly recurring prices prorated by day for the rest of the cycle as a charge of its own
+  (item type ``recurring:<offering>/<price>``, :func:`~telcoflow.events.price_item_type`:
+  its own ledger line, so its own bill line, tax category and discounts);
   ``remove_offer`` credits the recurring part of the days left. An add-on with a monthly
   price is *held* (the counter ``held|<subscriber>|<offering>``: taking it twice, or dropping
   one not held, is rejected); a pass or a one-off day is not;
 - a cycle's recurring fee event (``rc|<subscriber>|<period>``, from
   :meth:`~telcoflow.billing.recurring.RecurringFees.cycle_fees`, posted at the cycle start)
   renews the packs for the whole cycle: the devices beyond those included, the add-ons
-  held, their benefits;
+  held, their benefits, and the plan's fees limited to a number of ``cycles`` (a phone's
+  instalments, each its own ``recurring:<plan>/<price>`` line while cycles are left: the
+  counter ``inst|<subscriber>|<plan>|<price>`` counts those charged; an ``activate`` of
+  the plan charges the first, from its day, prorated when the price says so);
 - ``add_device`` / ``remove_device`` on a plan priced per device (``per: device``): the
   device-count pack's charge of the device's rank (the plan's device count is the counter
   ``dev|<subscriber>``), for the days left in the cycle, as a ``device`` charge (a removal
@@ -59,7 +64,7 @@ from telcoflow.billing.profiles import SubscriberProfile
 from telcoflow.billing.recurring import prorate
 from telcoflow.catalog import Catalog, OneTimePrice, ProductOffering, RecurringPrice
 from telcoflow.errors import RatingError
-from telcoflow.events import Charge, FeeEvent, LifecycleEvent, UsageEvent
+from telcoflow.events import Charge, FeeEvent, LifecycleEvent, UsageEvent, price_item_type
 from telcoflow.money import Money
 from telcoflow.offers import _lookup
 from telcoflow.offers.devices import device_charge, device_prices
@@ -80,6 +85,7 @@ __all__ = [
     "device_count_key",
     "held_add_ons",
     "holding_key",
+    "instalment_key",
     "partner_key",
     "pass_key",
     "partner_report_of",
@@ -122,11 +128,17 @@ def holding_key(subscriber: str, offering: str) -> str:
     return f"held|{subscriber}|{offering}"
 
 
+def _monthly_prices(offering: ProductOffering) -> list[RecurringPrice]:
+    """The offering's flat monthly recurring prices (each posted on its own ledger line,
+    :func:`~telcoflow.events.price_item_type`)."""
+    return [p for p in offering.prices
+            if isinstance(p, RecurringPrice) and p.amount is not None and p.per is None
+            and p.period == "month"]
+
+
 def _monthly(offering: ProductOffering) -> Decimal:
     """The offering's flat monthly recurring prices, summed (0: nothing renews monthly)."""
-    return sum((p.amount for p in offering.prices
-                if isinstance(p, RecurringPrice) and p.amount is not None and p.per is None
-                and p.period == "month"), _ZERO)
+    return sum((p.amount for p in _monthly_prices(offering) if p.amount is not None), _ZERO)
 
 
 def _renews(offering: ProductOffering) -> bool:
@@ -138,6 +150,12 @@ def _renewable(catalog: Catalog) -> tuple[str, ...]:
     """The add-ons held from cycle to cycle (any version renews monthly), sorted."""
     return tuple(sorted(offering_id for offering_id, versions in catalog.offering_versions.items()
                         if any(_renews(v) for v in versions)))
+
+
+def instalment_key(subscriber: str, offering: str, price: str) -> str:
+    """The counter of the cycles a subscriber has been charged a plan's fee limited to a
+    number of cycles (``cycles``: a phone's instalments)."""
+    return f"inst|{subscriber}|{offering}|{price}"
 
 
 def device_count_key(subscriber: str) -> str:
@@ -320,7 +338,7 @@ class PackCharges:
         counters: list[tuple[str, Decimal]] = []
         replace_devices = False
         if type(e) is FeeEvent:  # a cycle's recurring fee: the packs renew with it
-            charges = self._renewal(batch, sub, day, e.id)
+            charges = self._renewal(batch, sub, day, e.id, counters)
             benefits += [(sub.offer, 1), *((o, 1) for o in self._renewable
                                            if tx.counter(holding_key(sub.id, o)) >= 1)]
         elif type(e) is LifecycleEvent:
@@ -336,6 +354,9 @@ class PackCharges:
                     counters.append((device_count_key(sub.id), delta))
             elif action == "activate":
                 benefits.append((e.offer or sub.offer, 1))
+                plan = self._known(e.offer or sub.offer, day)
+                if plan is not None:
+                    charges = self._instalments(tx, sub, plan, day, counters, whole=False)
             elif action == "change_offer":
                 benefits += [(e.previous_offer or sub.offer, -1), (e.offer, 1)]
             else:  # terminate
@@ -381,13 +402,16 @@ class PackCharges:
             benefits.append((e.offer, 1))
         return charges
 
-    def _renewal(self, batch: Batch, sub: SubscriberProfile, day: date,
-                 event_id: str) -> list[Charge]:
-        """A new cycle's pack charges: the devices beyond those included and the add-ons
-        held, for the whole cycle."""
+    def _renewal(self, batch: Batch, sub: SubscriberProfile, day: date, event_id: str,
+                 counters: list[tuple[str, Decimal]]) -> list[Charge]:
+        """A new cycle's pack charges: the plan's fees for a number of cycles (an instalment,
+        while cycles are left), the devices beyond those included and the add-ons held, for
+        the whole cycle."""
         tx = batch.tx
         charges = []
         plan = self._known(sub.offer, day)
+        if plan is not None:
+            charges += self._instalments(tx, sub, plan, day, counters, whole=True)
         held = int(tx.counter(device_count_key(sub.id)))
         if plan is not None and held and any(
                 isinstance(p, RecurringPrice) and p.per == "device" for p in plan.prices):
@@ -401,13 +425,34 @@ class PackCharges:
                           for rank in range(1, min(held, len(marginal)) + 1)), _ZERO)
             if amount:
                 charges.append(Charge("device", amount, Decimal(held)))
-        monthly = _ZERO
         for offering_id in self._renewable:
             if tx.counter(holding_key(sub.id, offering_id)) >= 1:
                 addon = self._offering(offering_id, day, event_id)  # held: must be priced
-                monthly += _monthly(addon)
-        if monthly:
-            charges.append(Charge("recurring", monthly, _ONE))
+                charges += [Charge(price_item_type(offering_id, price.id), price.amount, _ONE)
+                            for price in _monthly_prices(addon) if price.amount]
+        return charges
+
+    @staticmethod
+    def _instalments(tx: LedgerTransaction, sub: SubscriberProfile, plan: ProductOffering,
+                     day: date, counters: list[tuple[str, Decimal]],
+                     whole: bool) -> list[Charge]:
+        """The plan's flat monthly fees limited to a number of ``cycles`` (a phone's
+        instalments), each on its own line while cycles are left: for the whole cycle
+        (``whole``, a renewal), else from ``day`` to the cycle's end (prorated when the price
+        says so). Each counts one cycle."""
+        charges = []
+        for price in plan.prices:
+            if (isinstance(price, RecurringPrice) and price.cycles is not None
+                    and price.amount and price.per is None and price.period == "month"):
+                key = instalment_key(sub.id, plan.id, price.id)
+                if tx.counter(key) >= price.cycles:
+                    continue
+                amount = price.amount
+                if not whole and price.prorate:
+                    amount = prorate(amount, day, sub.account.bill_cycle_day,
+                                     currency=sub.account.currency)
+                charges.append(Charge(price_item_type(plan.id, price.id), amount, _ONE))
+                counters.append((key, _ONE))
         return charges
 
     def _known(self, offering_id: str, day: date) -> ProductOffering | None:
@@ -429,21 +474,21 @@ class PackCharges:
                        added: bool) -> list[Charge]:
         """One-time prices (on purchase) and flat monthly fees prorated for the days left."""
         account = sub.account
-        once = recurring = _ZERO
+        once = _ZERO
         for price in offering.prices:
             if isinstance(price, OneTimePrice) and added and price.trigger in (
                     "purchase", "activation"):
                 once += price.amount
-            elif (isinstance(price, RecurringPrice) and price.amount is not None
-                  and price.per is None and price.period == "month"):
-                part = (prorate(price.amount, day, account.bill_cycle_day,
-                                currency=account.currency) if price.prorate else price.amount)
-                recurring += part if added else -part
         charges = []
         if once:
             charges.append(Charge("one_time", once, _ONE))
-        if recurring:
-            charges.append(Charge("recurring", recurring, _ONE if added else -_ONE))
+        for monthly in _monthly_prices(offering):
+            assert monthly.amount is not None
+            part = (prorate(monthly.amount, day, account.bill_cycle_day,
+                            currency=account.currency) if monthly.prorate else monthly.amount)
+            if part:  # each price its own ledger line (its own bill line, tax, discounts)
+                charges.append(Charge(price_item_type(offering.id, monthly.id),
+                                      part if added else -part, _ONE if added else -_ONE))
         return charges
 
     def _device_charge(self, batch: Batch, sub: SubscriberProfile, e: LifecycleEvent,

@@ -35,7 +35,13 @@ from telcoflow.billing.cycle.model import USAGE_ITEM_TYPES, Bill
 from telcoflow.billing.cycle.sources import LedgerReader
 from telcoflow.errors import StoreError
 from telcoflow.events import RatedRecord
-from telcoflow.ops.reconciliation import Carried, Reconciliation, billed_from_xml, reconcile
+from telcoflow.ops.reconciliation import (
+    Carried,
+    Reconciliation,
+    billed_from_xml,
+    line_ledger_amount,
+    reconcile,
+)
 from telcoflow.rules.pack import RulePack, load_pack
 from telcoflow.shipped import shipped_path
 from telcoflow.stores.base import LedgerLine
@@ -164,7 +170,9 @@ def totals_from_ledger(lines: Iterable[LedgerLine], dimensions: Sequence[str], *
 def totals_from_bills(bills: Iterable[Bill], dimensions: Sequence[str], *,
                       item_types: Iterable[str] = USAGE_ITEM_TYPES
                       ) -> tuple[dict[Key, Decimal], dict[Key, int]]:
-    """Bill line amounts (before discount) summed per dimension, and lines per dimension."""
+    """Bill line amounts (before discount; with the tax a price held,
+    :attr:`~telcoflow.billing.cycle.model.BillLine.ledger_amount`) summed per dimension,
+    and lines per dimension."""
     dims, types = _check_dims(dimensions), frozenset(item_types)
     out: dict[Key, Decimal] = {}
     counts: dict[Key, int] = {}
@@ -172,7 +180,7 @@ def totals_from_bills(bills: Iterable[Bill], dimensions: Sequence[str], *,
         for ln in b.lines:
             if ln.item_type in types:
                 k = _key(dims, b.account_id, ln.subscriber_id, ln.item_type)
-                out[k] = out.get(k, _ZERO) + ln.amount
+                out[k] = out.get(k, _ZERO) + ln.ledger_amount
                 counts[k] = counts.get(k, 0) + 1
     return out, counts
 
@@ -214,7 +222,7 @@ def bill_totals_from_xml(documents: Iterable[tuple[str, bytes]], dimensions: Seq
             if item not in types:
                 continue
             k = _key(dims, account_id, line.get("subscriber", ""), item)
-            out[k] = out.get(k, _ZERO) + Decimal(line.findtext("b:amount", "0", namespaces=_NS))
+            out[k] = out.get(k, _ZERO) + line_ledger_amount(line)
             counts[k] = counts.get(k, 0) + 1
     return out, counts
 

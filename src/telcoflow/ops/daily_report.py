@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from telcoflow.billing.documents.formatting import format_money
-from telcoflow.events import RatedRecord
+from telcoflow.events import RatedRecord, base_item_type
 from telcoflow.ops.kpis import KpiSnapshot
 from telcoflow.stores.base import DeadLetter
 
@@ -166,7 +166,7 @@ def build_daily_report(
             item = c.item_type
             if item in services:
                 services[item] += c.gross
-            elif item == "recurring":
+            elif base_item_type(item) == "recurring":
                 recurring += c.gross
             elif item in _ONE_TIME:
                 one_time += c.gross

@@ -14,7 +14,9 @@ balance audit's ``bill-total`` check):
   minus ``ledger``.
 * ``billed``: the lines of the period's documents (bills, prepaid statements, payer
   documents, whoever pays each line) that carry ledger amounts (a line whose subscriber and
-  item type the ledger has), less the discount a document lists as given in real time
+  item type the ledger has; a line whose price held its tax, ``taxIncluded``, counts its
+  amount plus its tax: the price the ledger held), less the discount a document lists as
+  given in real time
   (``realtime``). Lines without a ledger counterpart are ``added`` (a close that bills the
   ledger adds none); end-of-cycle discounts are ``close_discounts``: both are shown, neither
   is part of the identity.
@@ -55,6 +57,7 @@ __all__ = [
     "ReconciliationRow",
     "billed_from_bills",
     "billed_from_xml",
+    "line_ledger_amount",
     "load_carried",
     "reconcile",
 ]
@@ -119,9 +122,19 @@ def billed_from_bills(bills: Iterable[Bill]) -> list[BilledDocument]:
                        _ZERO)
         out.append(BilledDocument(
             b.account_id, b.currency,
-            tuple((ln.subscriber_id, ln.item_type, ln.amount) for ln in b.lines),
+            tuple((ln.subscriber_id, ln.item_type, ln.ledger_amount) for ln in b.lines),
             realtime, b.discount_total - realtime, b.ledger_total - b.ledger_tax))
     return out
+
+
+def line_ledger_amount(line: etree._Element) -> Decimal:
+    """What a stored ``<line>`` carries of the ledger: its amount, plus its tax when the
+    price held it (``taxIncluded``; :attr:`BillLine.ledger_amount
+    <telcoflow.billing.cycle.model.BillLine.ledger_amount>` of the line as stored)."""
+    amount = Decimal(line.findtext("b:amount", "0", namespaces=_NS))
+    if line.get("taxIncluded") in ("true", "1"):
+        amount += Decimal(line.findtext("b:tax", "0", namespaces=_NS))
+    return amount
 
 
 def billed_from_xml(documents: Iterable[tuple[str, bytes]]) -> list[BilledDocument]:
@@ -136,8 +149,7 @@ def billed_from_xml(documents: Iterable[tuple[str, bytes]]) -> list[BilledDocume
             raise StoreError(f"the stored bill of account {account_id} is not XML: {exc}") from exc
         try:
             lines = tuple(
-                (ln.get("subscriber", ""), ln.get("type", ""),
-                 Decimal(ln.findtext("b:amount", "0", namespaces=_NS)))
+                (ln.get("subscriber", ""), ln.get("type", ""), line_ledger_amount(ln))
                 for ln in root.iterfind("b:lines/b:line", namespaces=_NS))
             realtime = close = _ZERO
             for d in root.iterfind("b:discounts/b:discount", namespaces=_NS):

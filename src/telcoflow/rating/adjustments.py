@@ -28,6 +28,7 @@ from telcoflow.catalog.model import Catalog
 from telcoflow.catalog.offers import RecurringPrice, UsagePrice
 from telcoflow.catalog.taxes import TaxRate
 from telcoflow.errors import CurrencyMismatchError, RatingError
+from telcoflow.events import priced_item
 from telcoflow.money import Currency, Money, RoundingPolicy
 
 __all__ = [
@@ -358,7 +359,9 @@ class TaxRules:
       offering's, else ``tax_defaults.category`` (:meth:`category`);
     * rate: the category's rate for the jurisdiction (else its ``*`` rate). A category
       without any rate cannot be defined (the catalog refuses it where it is written); a
-      category without a rate *for this jurisdiction* raises :class:`RatingError`;
+      category without a rate *for this jurisdiction* raises :class:`RatingError`. A rate
+      is exclusive (added to the price) or inclusive (:meth:`inclusive`: inside the price,
+      ``price x rate / (100 + rate)``; the net is the price less it);
     * rounding (``tax_defaults.rule``): ``per-line`` rounds each line's tax; ``per-bill-rate``
       rounds the tax of all a bill's lines at one rate once, then spreads it over the lines
       (largest remainder), so the lines still sum exactly to the rounded figure
@@ -370,10 +373,12 @@ class TaxRules:
     >>> from decimal import Decimal as D
     >>> TaxRules.spread_rounded([D("10.01")] * 3, D("0.2"), D("0.01"), "ROUND_HALF_UP")
     [Decimal('2.01'), Decimal('2.00'), Decimal('2.00')]
+
+    20 % inside a 25.00 price: 25.00 x 20 / 120 = 4.1666.. -> 4.17 of tax, a net of 20.83.
     """
 
-    __slots__ = ("_categories", "_rates", "catalog", "default_category", "jurisdiction",
-                 "rounding", "rule")
+    __slots__ = ("_categories", "_inclusive", "_rates", "any_inclusive", "catalog",
+                 "default_category", "jurisdiction", "rounding", "rule")
 
     def __init__(self, catalog: Catalog, *, jurisdiction: str | None = None) -> None:
         defaults = catalog.tax_defaults
@@ -385,6 +390,11 @@ class TaxRules:
         self.default_category: str | None = defaults.category if defaults else None
         self._categories: dict[tuple[str, str], str | None] = {}
         self._rates: dict[tuple[str, str], Decimal] = {}
+        #: (category, jurisdiction) whose rate is inside the price
+        self._inclusive: set[tuple[str, str]] = set()
+        #: whether any rate of the catalog is inside the price (else no line needs asking)
+        self.any_inclusive: bool = any(r.inclusive for c in catalog.tax_categories
+                                       for r in c.rates)
 
     @property
     def per_bill_rate(self) -> bool:
@@ -393,13 +403,24 @@ class TaxRules:
 
     def category(self, offering: str | None, item_type: str) -> str | None:
         """The tax category of an ``item_type`` charge under ``offering`` (cached; ``None``:
-        untaxed, when neither the price, tariff, offering nor the catalog names one)."""
+        untaxed, when neither the price, tariff, offering nor the catalog names one). A
+        price's own fee (:func:`~telcoflow.events.price_item_type`) takes its category from
+        that price and its offering, whatever ``offering`` is."""
         key = (offering or "", item_type)
         if key in self._categories:
             return self._categories[key]
         found: str | None = None
         catalog = self.catalog
-        if offering and offering in catalog.offering_versions:
+        priced = priced_item(item_type)
+        if priced is not None:  # one price's own fee: that price's offering decides
+            offering, price_id = priced
+            if offering in catalog.offering_versions:
+                off = catalog.offering(offering)
+                found = next((p.tax_category for p in off.prices
+                              if p.id == price_id and isinstance(p, RecurringPrice)), None)
+                if found is None:
+                    found = off.tax_category
+        elif offering and offering in catalog.offering_versions:
             off = catalog.offering(offering)
             for price in off.prices:
                 if isinstance(price, UsagePrice):
@@ -407,8 +428,11 @@ class TaxRules:
                     if tariff.service == item_type:
                         found = price.tax_category or tariff.tax_category
                         break
-                elif isinstance(price, RecurringPrice) and item_type == "recurring":
-                    # the ledger's recurring line is the plan fee: the first recurring price
+                elif isinstance(price, RecurringPrice) and (
+                        (item_type == "recurring" and price.per is None and price.cycles is None)
+                        or (item_type == "device" and price.per == "device")):
+                    # the ledger's recurring line is the plan fee (its first flat price for
+                    # good); its device line, the price per device
                     found = price.tax_category
                     break
             if found is None:
@@ -437,16 +461,29 @@ class TaxRules:
                     f"tax category {category!r} has no rate for jurisdiction {where!r} "
                     f"(rates: {[r.jurisdiction for r in cat.rates]})")
             if found.inclusive:
-                raise RatingError(
-                    f"tax category {category!r} is inclusive in {where!r}: the cycle close "
-                    "and the real-time tax handle exclusive rates only")
+                self._inclusive.add(key)
             rate = self._rates[key] = found.percent
         return rate
 
-    def line_taxes(self, nets: Sequence[Decimal], rate: Decimal, quantum: Decimal) -> list[Decimal]:
+    def inclusive(self, category: str | None, jurisdiction: str | None = None) -> bool:
+        """Whether the rate of ``category`` in ``jurisdiction`` is inside the price (an
+        inclusive rate: :meth:`line_taxes` extracts it) rather than added to it. Raises as
+        :meth:`rate` does."""
+        if category is None:
+            return False
+        self.rate(category, jurisdiction)
+        return (category, jurisdiction or self.jurisdiction) in self._inclusive
+
+    def line_taxes(self, nets: Sequence[Decimal], rate: Decimal, quantum: Decimal, *,
+                   inclusive: bool = False) -> list[Decimal]:
         """The tax of each of ``nets`` (one bill's lines at one ``rate``, percent) under the
-        catalog's rule; the parts always sum to the rule's figure."""
-        fraction = rate / _HUNDRED
+        catalog's rule; the parts always sum to the rule's figure.
+
+        ``inclusive``: each of ``nets`` is a price with the tax inside, and the tax is the
+        part of it the rate makes up, ``price x rate / (100 + rate)`` (the net of tax is the
+        price less that tax), rounded by the same rule."""
+        with decimal.localcontext(_CTX):
+            fraction = rate / (_HUNDRED + rate) if inclusive else rate / _HUNDRED
         mode = self.rounding.decimal_mode
         if not rate:
             zero = Decimal(0) * quantum

@@ -5,11 +5,14 @@ The ledger is what is billed: plan fees reach it from the catalog in real time
 split shares through the graph's ``Split`` step. The close adds only what is decided at the
 cycle's end, every figure of it from the catalog (:class:`~telcoflow.catalog.Catalog`):
 
-1. ledger lines become document lines (one per subscriber and item type, rounded); the
+1. ledger lines become document lines (one per subscriber and item type, rounded: an
+   add-on's fee, item type ``recurring:<offering>/<price>``, is a line of its own, named,
+   taxed and discounted as that price of the catalog); the
    real-time ``tax`` lines (an exact, unrounded estimate) are summed as the document's
    ``ledger_tax`` and replaced by the catalog rule's figure (step 4); ``discount`` lines
    (negative) are spread over the subscriber's lines as one ``realtime`` discount;
-2. the catalog's discounts (bundles checked against the account's own subscriptions; coupons
+2. the catalog's discounts (bundles checked against what the account held: its own
+   subscriptions and the add-ons whose fees its ledger holds; coupons
    once only; validity on the cycle's first day), each spread pro rata over what it covers;
 3. who pays each line (``paid_by``): the balance of a prepaid account (item types not in its
    ``postpaid_items``), a payer of the split (the account's ``payers``), or the holder;
@@ -51,6 +54,7 @@ from telcoflow.billing.cycle.sources import LedgerRow
 from telcoflow.catalog.discounts import Discount, FixedDiscount
 from telcoflow.catalog.model import Catalog
 from telcoflow.errors import CurrencyMismatchError, DefinitionError, MoneyError
+from telcoflow.events import base_item_type, priced_item
 from telcoflow.money import Currency
 from telcoflow.rating.adjustments import TaxRules
 from telcoflow.stores.base import LedgerLine
@@ -85,13 +89,15 @@ class _Line:
     """A document line being built (mutable until taxes are applied)."""
 
     __slots__ = ("amount", "category", "description", "discount", "item_type", "offering",
-                 "order", "quantity", "subscriber_id", "unit")
+                 "order", "price_type", "quantity", "subscriber_id", "unit")
 
     def __init__(self, subscriber_id: str, item_type: str, description: str, quantity: Decimal,
                  unit: str, amount: Decimal, category: str | None, rank: int,
                  offering: str | None) -> None:
         self.subscriber_id = subscriber_id
         self.item_type = item_type
+        #: the catalog price type a discount's ``price_types`` covers
+        self.price_type = _PRICE_TYPES.get(base_item_type(item_type), "usage")
         self.description = description
         self.quantity = quantity
         self.unit = unit
@@ -131,8 +137,7 @@ class _Discount:
         self.amount = self.value.quantize(quantum, mode)  # a fixed discount, rounded
 
     def covers(self, w: _Line) -> bool:
-        item = w.item_type
-        return self.scope.covers(offering=w.offering, price_type=_PRICE_TYPES.get(item, "usage"),
+        return self.scope.covers(offering=w.offering, price_type=w.price_type,
                                  tax_category=w.category)
 
 
@@ -147,8 +152,8 @@ class CycleCloser:
     unit and valid this cycle, the tax categories and rates.
     """
 
-    __slots__ = ("_discounts", "_due", "_items", "_key", "_mode", "_names", "_quanta",
-                 "_rates", "catalog", "cycle", "policy", "taxes")
+    __slots__ = ("_discounts", "_due", "_inclusive", "_items", "_key", "_mode", "_names",
+                 "_quanta", "_rates", "catalog", "cycle", "policy", "taxes")
 
     def __init__(self, policy: ClosePolicy, cycle: BillCycle,
                  catalog: Catalog | None = None) -> None:
@@ -169,6 +174,7 @@ class CycleCloser:
         self._mode = policy.rounding.decimal_mode
         self._due = cycle.bill_date + timedelta(policy.payment_terms_days)
         self._rates: dict[tuple[str, str | None], Decimal] = {}
+        self._inclusive: dict[tuple[str, str | None], bool] = {}
         self._quanta: dict[str, Decimal] = {}
         self._items: dict[str, tuple[str, str, int]] = {}
         self._names: dict[str, str] = {}
@@ -184,6 +190,15 @@ class CycleCloser:
                 category, None if jurisdiction == "default" else jurisdiction)
         return rate
 
+    def inclusive(self, jurisdiction: str, category: str | None) -> bool:
+        """Whether ``category``'s rate in ``jurisdiction`` is inside the price (cached)."""
+        key = (jurisdiction, category)
+        found = self._inclusive.get(key)
+        if found is None:
+            found = self._inclusive[key] = self.taxes.inclusive(
+                category, None if jurisdiction == "default" else jurisdiction)
+        return found
+
     def quantum(self, currency: str) -> Decimal:
         """The minor unit of ``currency`` (cached)."""
         q = self._quanta.get(currency)
@@ -192,14 +207,27 @@ class CycleCloser:
         return q
 
     def _item(self, item: str) -> tuple[str, str, int]:
-        """(description, unit, rank) of a ledger item type."""
+        """(description, unit, rank) of a ledger item type (a price's own fee,
+        :func:`~telcoflow.events.price_item_type`: the price's name, else its offering's)."""
         info = self._items.get(item)
         if info is None:
             policy = self.policy
+            base = base_item_type(item)
             info = self._items[item] = (
-                policy.descriptions.get(item) or DEFAULT_DESCRIPTIONS.get(item, item),
-                policy.units.get(item) or DEFAULT_UNITS.get(item, "unit"), _RANK.get(item, 7))
+                policy.descriptions.get(item) or self._price_name(item)
+                or DEFAULT_DESCRIPTIONS.get(base, item),
+                policy.units.get(item) or policy.units.get(base)
+                or DEFAULT_UNITS.get(base, "unit"), _RANK.get(base, 7))
         return info
+
+    def _price_name(self, item: str) -> str:
+        """The name of the catalog price whose own fee ``item`` is ('' for other items)."""
+        priced = priced_item(item)
+        if priced is None or priced[0] not in self.catalog.offering_versions:
+            return ""
+        offering = self.catalog.offering(priced[0])
+        return next((p.name for p in offering.prices if p.id == priced[1] and p.name),
+                    offering.name)
 
     def _plan_name(self, plan: str) -> str:
         name = self._names.get(plan)
@@ -284,9 +312,10 @@ class CycleCloser:
             plan = plans.get(sub)
             description = (self._plan_name(plan) if item == "recurring" and plan is not None
                            else info[0])
+            priced = priced_item(item) if ":" in item else None
             work.append(_Line(sub, item, description, quantity, info[1],
                               amount.quantize(quantum, mode), category_of(plan, item), info[2],
-                              plan))
+                              plan if priced is None else priced[0]))
 
         discounts = (_realtime_discounts(work, realtime_discounts, quantum, mode)
                      if realtime_discounts else [])
@@ -306,7 +335,9 @@ class CycleCloser:
         jurisdiction = account.jurisdiction
         work.sort(key=_order)
         rates = [self.rate(jurisdiction, w.category) for w in work]
-        taxes = self._taxes(work, rates, quantum, mode, zero_tax)
+        included = ([self.inclusive(jurisdiction, w.category) for w in work]
+                    if self.taxes.any_inclusive else [False] * len(work))
+        taxes = self._taxes(work, rates, included, quantum, mode, zero_tax)
         prepaid, postpaid = account.prepaid, account.postpaid_items
         payers = account.payers
         paid_by_payer = {t: rule.payer_id for rule in reversed(payers) for t in rule.item_types}
@@ -314,24 +345,28 @@ class CycleCloser:
         member_of = {sub: m.account_id for m in account.members for sub in m.subscribers}
         members: list[MemberCharge] = []
         from_balance = _ZERO
-        for line_no, (w, rate, tax) in enumerate(zip(work, rates, taxes, strict=True), 1):
+        for line_no, (w, rate, tax, inside) in enumerate(
+                zip(work, rates, taxes, included, strict=True), 1):
             category = w.category or ""
             amount, discount = w.amount, w.discount
+            if inside:  # the ledger held the price, tax inside: the amount is net of it
+                amount -= tax
             net = amount - discount
             gross = net + tax
             item = w.item_type
-            if prepaid and item not in postpaid:
+            kind = base_item_type(item)
+            if prepaid and kind not in postpaid:
                 paid_by = BALANCE
                 from_balance += gross
             else:
-                paid_by = paid_by_payer.get(item, "") if payers else ""
+                paid_by = paid_by_payer.get(kind, "") if payers else ""
             sub = w.subscriber_id
             if sub and sub not in own:
                 members.append(new_record(MemberCharge, (
                     member_of.get(sub, ""), sub, item, net, tax, gross)))
             lines.append(new_record(BillLine, (
                 line_no, sub, item, w.description, w.quantity, w.unit,
-                amount, discount, net, category, rate, tax, gross, paid_by)))
+                amount, discount, net, category, rate, tax, gross, paid_by, inside)))
             grp = tax_groups.get(category)
             if grp is None:
                 tax_groups[category] = [rate, net, tax]
@@ -377,10 +412,13 @@ class CycleCloser:
             kind, tuple(members), opening, account.top_ups if prepaid else _ZERO,
             from_balance, closing, ledger_tax, ledger_total)
 
-    def _taxes(self, work: Sequence[_Line], rates: Sequence[Decimal], quantum: Decimal,
-               mode: str, zero_tax: Decimal) -> list[Decimal]:
-        """Each line's tax under the catalog's rule (per line, or per bill and rate)."""
-        if not self.taxes.per_bill_rate:
+    def _taxes(self, work: Sequence[_Line], rates: Sequence[Decimal],
+               included: Sequence[bool], quantum: Decimal, mode: str,
+               zero_tax: Decimal) -> list[Decimal]:
+        """Each line's tax under the catalog's rule (per line, or per bill and rate; a rate
+        inside the price is extracted from it: :meth:`TaxRules.line_taxes
+        <telcoflow.rating.adjustments.TaxRules.line_taxes>`)."""
+        if not self.taxes.per_bill_rate and not any(included):
             out: list[Decimal] = []
             for w, rate in zip(work, rates, strict=True):
                 out.append(zero_tax if not rate
@@ -388,14 +426,14 @@ class CycleCloser:
                                                                                      mode))
             return out
         taxes = [zero_tax] * len(work)
-        groups: dict[Decimal, list[int]] = {}
-        for i, rate in enumerate(rates):
+        groups: dict[tuple[Decimal, bool], list[int]] = {}
+        for i, (rate, inside) in enumerate(zip(rates, included, strict=True)):
             if rate:
-                groups.setdefault(rate, []).append(i)
-        for rate, idx in groups.items():
+                groups.setdefault((rate, inside), []).append(i)
+        for (rate, inside), idx in groups.items():
             for i, tax in zip(idx, self.taxes.line_taxes(
-                    [work[i].amount - work[i].discount for i in idx], rate, quantum),
-                    strict=True):
+                    [work[i].amount - work[i].discount for i in idx], rate, quantum,
+                    inclusive=inside), strict=True):
                 taxes[i] = tax
         return taxes
 
@@ -419,7 +457,7 @@ def _parts(account: BillingAccount, lines: Sequence[BillLine], total: Decimal,
             covered = _ZERO
             for ln in lines:
                 if (ln.line_no not in taken and ln.paid_by != BALANCE
-                        and ln.item_type in rule.item_types):
+                        and base_item_type(ln.item_type) in rule.item_types):
                     taken.add(ln.line_no)
                     covered += ln.gross
             if rule.cap is not None:
@@ -494,21 +532,20 @@ def _apply_discounts(account: BillingAccount, work: list[_Line], specs: Sequence
                      mode: str) -> list[DiscountApplied]:
     """The catalog's discounts the account qualifies for, spread over what each covers.
 
-    A bundle (``requires_offerings``) needs every required offering among the account's
-    *own* subscriptions held in the cycle; a coupon discount needs the coupon held and not
-    yet redeemed (once only, whatever its ``duration``); a discount for the first cycle(s)
-    (``duration: once`` or ``recurring`` with ``cycles``) applies while the earliest
-    subscription it covers is that young (never when no start is known); ``forever``
-    discounts apply while valid.
+    A bundle (``requires_offerings``) needs every required offering among those the account
+    held in the cycle (:func:`_held`: its own subscriptions, and the add-ons whose fees its
+    ledger holds, taken by events), never a list a caller hands over; a coupon discount
+    needs the coupon held and not yet redeemed (once only, whatever its ``duration``); a
+    discount for the first cycle(s) (``duration: once`` or ``recurring`` with ``cycles``)
+    applies while the earliest subscription it covers is that young (never when no start is
+    known); ``forever`` discounts apply while valid.
     """
     out: list[DiscountApplied] = []
     plans_held: frozenset[str] | None = None
     for spec in specs:
         if spec.requires:
             if plans_held is None:
-                plans_held = frozenset([s.plan_id for s in account.subscriptions
-                                        if (s.start is None and s.end is None)
-                                        or s.days_held(cycle) > 0])
+                plans_held = _held(account, work, cycle)
             if not spec.requires <= plans_held:
                 continue
         coupon = spec.coupon
@@ -553,6 +590,17 @@ def _apply_discounts(account: BillingAccount, work: list[_Line], specs: Sequence
                 w.discount += part
         out.append(DiscountApplied(spec.id, spec.description, amount, coupon))
     return out
+
+
+def _held(account: BillingAccount, work: Sequence[_Line], cycle: BillCycle) -> frozenset[str]:
+    """The offerings the account held in ``cycle``: its subscriptions' plans held some day
+    of it, and every offering whose own fee the ledger bills this cycle (an add-on taken by
+    an event: a positive fee line of ``recurring:<offering>/<price>``)."""
+    held = {s.plan_id for s in account.subscriptions
+            if (s.start is None and s.end is None) or s.days_held(cycle) > 0}
+    held.update(w.offering for w in work
+                if w.offering and w.amount > 0 and priced_item(w.item_type) is not None)
+    return frozenset(held)
 
 
 def allocate(amount: Decimal, weights: Sequence[Decimal], quantum: Decimal) -> list[Decimal]:

@@ -180,6 +180,10 @@ class BillLine(NamedTuple):
     :class:`~telcoflow.rating.adjustments.TaxRules`), ``gross = net + tax``. ``paid_by`` is
     the account paying the line when it is not the account billed: a payer of the split
     (its id), or ``balance`` (a prepaid account's balance paid it); empty otherwise.
+
+    ``tax_included``: the line's tax category is inclusive, so the ledger held the price
+    with the tax inside: ``tax`` is extracted from it and ``amount`` is the price less that
+    tax (``amount + tax`` is what the ledger held; ``gross`` the price less the discount).
     """
 
     line_no: int
@@ -196,6 +200,13 @@ class BillLine(NamedTuple):
     tax: Decimal
     gross: Decimal
     paid_by: str = ""
+    tax_included: bool = False
+
+    @property
+    def ledger_amount(self) -> Decimal:
+        """What the line carries of the ledger: its amount, plus its tax when the price held
+        it (``tax_included``)."""
+        return self.amount + self.tax if self.tax_included else self.amount
 
 
 class MemberCharge(NamedTuple):
@@ -315,10 +326,16 @@ class Bill:
     @property
     def rounding(self) -> Decimal:
         """What rounding the ledger's amounts to the line (and its real-time discounts)
-        added: ``total - (ledger_total - ledger_tax + tax_total - close_discount_total)``;
-        at most half a minor unit per line and per real-time discount."""
+        added: ``total - (ledger_total - ledger_tax + tax_total - included_tax -
+        close_discount_total)``; at most half a minor unit per line and per real-time
+        discount."""
         return self.total - (self.ledger_total - self.ledger_tax + self.tax_total
-                             - self.close_discount_total)
+                             - self.included_tax - self.close_discount_total)
+
+    @property
+    def included_tax(self) -> Decimal:
+        """The tax extracted from prices that held it (lines with ``tax_included``)."""
+        return sum((ln.tax for ln in self.lines if ln.tax_included), _ZERO)
 
     @property
     def amount_due(self) -> Decimal:

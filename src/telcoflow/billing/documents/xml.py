@@ -136,6 +136,8 @@ def render_bill_xml(bill: Bill) -> bytes:
         head = _line_head(ln.item_type, ln.tax_category, ln.description, ln.unit)
         if ln.paid_by:
             head = f'" paidBy="{x(ln.paid_by)}' + head
+        if ln.tax_included:
+            head = '" taxIncluded="true' + head
         out.append(f'<line no="{ln.line_no}" subscriber="{escaped}{head}{numbers}')
     out.append("</lines><discounts>")
     for dc in bill.discounts:
