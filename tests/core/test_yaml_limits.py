@@ -142,6 +142,9 @@ def test_lone_surrogates_and_control_characters_are_located() -> None:
     ("d: !!set {a, b}\n", "E-yaml-tag", "!!set"),
     ("d: {<<: 1}\n", "E-yaml-merge", "merge"),
     ("d: *nothing\n", "E-yaml-alias", "*nothing names no anchor"),
+    # found by the fuzz (IndexError, AttributeError out of PyYAML on an empty scalar)
+    ("d: !!int\n", "E-yaml-value", "invalid integer '': not a value of this type"),
+    ("!!timestamp : 1\n", "E-yaml-value", "invalid date ''"),
 ])
 def test_odd_tags_and_values_are_located_problems(text: str, code: str, message: str) -> None:
     [problem] = parse_yaml(text, "t.yaml").problems

@@ -327,3 +327,20 @@ def test_one_transition_per_event_innermost_first_then_document_order() -> None:
         "both.r1.b+both.r2.c", "both.r1.a+both.r2.d", "out"]
     # y: no leaf accepts it in `start`, so the parallel state's own transition fires
     assert [t.target for t in j.table[start]["y"]] == ["out"]
+
+
+def test_a_parallel_state_without_regions_is_one_located_problem() -> None:
+    # found by the YAML fuzz: a file cut after `parallel: true` raised KeyError ''
+    found = problems("""
+        kind: journey
+        id: cut
+        triggers: {go: {}}
+        states:
+          a:
+            initial: true
+            on: {go: both}
+          both:
+            parallel: true
+    """)
+    assert [(code, line) for code, line, _ in found] == [("E-journey-parallel", 9)]
+    assert "has no regions" in found[0][2]

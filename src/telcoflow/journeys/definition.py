@@ -645,8 +645,10 @@ def _build(spec: JourneyFile, doc: Document) -> Journey:
     b.check_tree()
     b.compile_guards()
     declared = b.check_references()
-    if any(p.code == "E-journey-initial" for p in b.problems):
-        raise JourneyError(b.problems)  # no single start: the graph checks cannot run
+    if any(p.code in ("E-journey-initial", "E-journey-parallel") for p in b.problems):
+        # no single start, or a parallel state without regions: nothing to flatten, so the
+        # graph checks cannot run
+        raise JourneyError(b.problems)
     initial, flat, configs = _flatten(b, declared)
     outcomes = _graph_checks(b, initial, flat, configs)
     migrations: dict[int, dict[str, str]] = {}

@@ -71,7 +71,8 @@ _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 _BINARY = "tag:yaml.org,2002:binary"
 #: Errors a PyYAML constructor may raise on a bad scalar (``!!int x``, ``2026-13-45``).
-_CONSTRUCT_ERRORS = (yaml.YAMLError, ValueError, TypeError, OverflowError)
+_CONSTRUCT_ERRORS = (yaml.YAMLError, ValueError, TypeError, OverflowError, IndexError,
+                     AttributeError)  # ``!!int`` of "" (IndexError), ``!!timestamp`` of ""
 _OTHER_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
                (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
 
@@ -246,7 +247,9 @@ class _Builder:
             return self.constructor.construct_object(node, deep=True)
         except _CONSTRUCT_ERRORS as exc:
             what = {_INT: "integer", _TIMESTAMP: "date"}.get(tag, "binary value")
-            reason = exc.problem if isinstance(exc, yaml.MarkedYAMLError) else exc
+            reason: object = exc.problem if isinstance(exc, yaml.MarkedYAMLError) else exc
+            if isinstance(exc, (IndexError, AttributeError)):  # PyYAML on an empty scalar
+                reason = "not a value of this type"
             self._bad(path, f"invalid {what} {value!r}: {reason}", "E-yaml-value", node,
                       key=key)
             return None

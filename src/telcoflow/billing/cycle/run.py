@@ -213,7 +213,9 @@ class _Worker:
                 else:
                     finished.append(FinishedAccount(account.account_id, result, None,
                                                     self.documents(result)))
-            except TelcoflowError as exc:
+            except RunInterruptedError:
+                raise  # the run stops (the batch in hand is not written): a rerun resumes
+            except TelcoflowError as exc:  # this account fails; the others are billed
                 out.failed.append((account.account_id, str(exc)))
         already = self.store.write(job.cycle.key, finished)
         out.already = len(already)
