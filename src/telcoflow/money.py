@@ -17,20 +17,28 @@ Money('0.50', 'EUR')
 from __future__ import annotations
 
 import decimal
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 from functools import total_ordering
-from typing import Any, ClassVar
+from typing import Any, ClassVar, ParamSpec, TypeVar
 
 from telcoflow.errors import CurrencyMismatchError, MoneyError
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
 __all__ = [
+    "MONEY_CONTEXT",
     "Currency",
     "Money",
     "RoundingPolicy",
     "Increment",
+    "in_money_context",
+    "money_context",
     "to_decimal",
 ]
 
@@ -64,7 +72,10 @@ _ISO_EXPONENTS: dict[str, int] = {
     "JOD": 3,
 }
 
-_MONEY_CONTEXT = decimal.Context(
+#: The library's one decimal context for money: every sum, product and rounding of money is
+#: computed in it (entry points enter it with :func:`money_context`), never in the host's
+#: ``decimal.getcontext()``, which a host may set to any precision, rounding or traps.
+MONEY_CONTEXT = decimal.Context(
     prec=38,
     rounding=decimal.ROUND_HALF_EVEN,
     traps=[
@@ -73,6 +84,21 @@ _MONEY_CONTEXT = decimal.Context(
         decimal.Overflow,
     ],
 )
+
+
+def in_money_context(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Decorate a function that computes money so that it runs in :data:`MONEY_CONTEXT`."""
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with decimal.localcontext(MONEY_CONTEXT):
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+def money_context() -> AbstractContextManager[decimal.Context]:
+    """``with money_context():`` computes in :data:`MONEY_CONTEXT` (the host's context is
+    restored after)."""
+    return decimal.localcontext(MONEY_CONTEXT)
 
 
 def to_decimal(value: object, *, field: str = "amount") -> Decimal:
@@ -160,7 +186,7 @@ class RoundingPolicy(str, Enum):
 
     def quantize(self, value: Decimal, exponent: int) -> Decimal:
         """Round ``value`` to ``exponent`` decimal places in a local context."""
-        with decimal.localcontext(_MONEY_CONTEXT) as ctx:
+        with decimal.localcontext(MONEY_CONTEXT) as ctx:
             ctx.rounding = self.decimal_mode
             return value.quantize(Decimal(1).scaleb(-exponent))
 
@@ -212,7 +238,7 @@ class Money:
 
     def __add__(self, other: Money) -> Money:
         self._check(other, "add")
-        with decimal.localcontext(_MONEY_CONTEXT):
+        with decimal.localcontext(MONEY_CONTEXT):
             return Money(self.amount + other.amount, self.currency)
 
     def __radd__(self, other: object) -> Money:
@@ -223,7 +249,7 @@ class Money:
 
     def __sub__(self, other: Money) -> Money:
         self._check(other, "subtract")
-        with decimal.localcontext(_MONEY_CONTEXT):
+        with decimal.localcontext(MONEY_CONTEXT):
             return Money(self.amount - other.amount, self.currency)
 
     def __neg__(self) -> Money:
@@ -232,7 +258,7 @@ class Money:
     def __mul__(self, factor: object) -> Money:
         if isinstance(factor, Money):
             raise MoneyError("cannot multiply two amounts of money")
-        with decimal.localcontext(_MONEY_CONTEXT):
+        with decimal.localcontext(MONEY_CONTEXT):
             return Money(self.amount * to_decimal(factor, field="factor"), self.currency)
 
     __rmul__ = __mul__
@@ -241,7 +267,7 @@ class Money:
         d = to_decimal(divisor, field="divisor")
         if d == 0:
             raise MoneyError("cannot divide an amount by zero")
-        with decimal.localcontext(_MONEY_CONTEXT):
+        with decimal.localcontext(MONEY_CONTEXT):
             return Money(self.amount / d, self.currency)
 
     # -- comparison ---------------------------------------------------------------
@@ -290,7 +316,7 @@ class Money:
         exp = self.currency.exponent
         quantum = self.currency.quantum
         whole = policy.quantize(self.amount, exp)
-        with decimal.localcontext(_MONEY_CONTEXT) as ctx:
+        with decimal.localcontext(MONEY_CONTEXT) as ctx:
             ctx.rounding = decimal.ROUND_DOWN if whole >= 0 else decimal.ROUND_UP
             exact = [whole * w / total_w for w in ws]
             parts = [e.quantize(quantum) for e in exact]
@@ -355,6 +381,6 @@ class Increment:
         if self.step == 0:
             return quantity
         over = quantity - self.minimum
-        with decimal.localcontext(_MONEY_CONTEXT):
+        with decimal.localcontext(MONEY_CONTEXT):
             blocks = (over / self.step).to_integral_value(rounding=decimal.ROUND_CEILING)
         return self.minimum + blocks * self.step

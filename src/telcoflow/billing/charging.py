@@ -44,6 +44,7 @@ from telcoflow.billing.realtime import default_graph
 from telcoflow.billing.steps import MAX_QUANTITY, number_problem, period_usage_keys
 from telcoflow.errors import EventRejectedError, RatingError
 from telcoflow.events import UsageEvent
+from telcoflow.money import in_money_context
 from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy
 from telcoflow.rating.allowances import allowance_key
 from telcoflow.rating.rater import Rater, Tariff
@@ -228,6 +229,7 @@ class OnlineCharging:
                 high = mid - 1
         return low
 
+    @in_money_context
     def _reserve(self, res: Reservation, requested: Decimal, now: datetime) -> Grant:
         sub = res.subscriber
         account = sub.account
@@ -295,6 +297,7 @@ class OnlineCharging:
         return EventRejectedError(dead.message or f"event {dead.event_id}: rejected ({reason})",
                                   reason=reason, event_id=dead.event_id)
 
+    @in_money_context
     def _commit(self, res: Reservation, used: Decimal, now: datetime) -> Commit:
         sub = res.subscriber
         account = sub.account
@@ -396,6 +399,7 @@ class OnlineCharging:
         del self._open[(session_id, rating_group)]
         return self._commit(res, used, now)
 
+    @in_money_context
     def charge_event(self, event: UsageEvent) -> EventCharge:
         """Immediate event charging: charge all of ``event`` now, or refuse it.
 

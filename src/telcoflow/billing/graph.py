@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import networkx as nx
 
 from telcoflow.errors import GraphError, Problem
+from telcoflow.money import money_context
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -238,7 +239,12 @@ class ProcessGraph:
         return self._builder.copy()
 
     def run(self, batch: Batch) -> Batch:
-        """Run every step of the plan on ``batch``, with hooks and per-step timing."""
+        """Run every step of the plan on ``batch``, with hooks and per-step timing, in the
+        library's money context (:func:`~telcoflow.money.money_context`)."""
+        with money_context():
+            return self._run(batch)
+
+    def _run(self, batch: Batch) -> Batch:
         kpis = self.kpis
         for entry in self._plan:
             step = entry.step

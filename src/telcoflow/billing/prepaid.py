@@ -36,6 +36,7 @@ from decimal import Decimal
 
 from telcoflow.catalog import Catalog, ExternalPrice, OneTimePrice, RecurringPrice
 from telcoflow.errors import DefinitionError, Problem
+from telcoflow.money import MONEY_CONTEXT
 
 __all__ = [
     "Funding",
@@ -48,9 +49,7 @@ __all__ = [
 ]
 
 _ZERO = Decimal(0)
-_CTX = decimal.Context(prec=38, rounding=decimal.ROUND_HALF_EVEN,
-                       traps=[decimal.InvalidOperation, decimal.DivisionByZero,
-                              decimal.Overflow])
+_CTX = MONEY_CONTEXT
 
 
 def balance_key(account: str) -> str:

@@ -39,6 +39,7 @@ from telcoflow.billing.steps import (
 )
 from telcoflow.errors import GraphError
 from telcoflow.events import Event, Notification, RatedRecord
+from telcoflow.money import money_context
 from telcoflow.ops.kpis import Kpis
 from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy
 from telcoflow.rating.adjustments import TaxRules
@@ -159,10 +160,11 @@ class RealtimeBilling:
 
     def _process(self, events: Sequence[Event]) -> BatchResult:
         t0 = perf_counter()
-        tx = LedgerTransaction(self.store, masking=self.masking)
-        batch = Batch(list(events), tx)
-        self.graph.run(batch)
-        tx.commit()
+        with money_context():  # the host's decimal context changes no sum
+            tx = LedgerTransaction(self.store, masking=self.masking)
+            batch = Batch(list(events), tx)
+            self.graph.run(batch)
+            tx.commit()
         return self._done(batch, perf_counter() - t0)
 
     def _done(self, batch: Batch, seconds: float) -> BatchResult:
@@ -211,6 +213,11 @@ class RealtimeBilling:
         receives only the differences, returned as :class:`Adjustment` lines. Differences for
         a closed period go to the next open period. Notifications already sent stay sent.
         """
+        with money_context():
+            return self._rerate(events, graph, bill_cycle_day)
+
+    def _rerate(self, events: Sequence[Event], graph: ProcessGraph | None,
+                bill_cycle_day: Callable[[str], int] | None) -> list[Adjustment]:
         graph = graph if graph is not None else self.graph
         t0 = perf_counter()
         tx = LedgerTransaction(self.store, masking=self.masking)

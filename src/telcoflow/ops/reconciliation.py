@@ -46,7 +46,7 @@ from telcoflow.billing.cycle.model import Bill
 from telcoflow.billing.documents.xml import BILL_NAMESPACE
 from telcoflow.catalog.common import CurrencyCode, ExactDecimal, Frozen
 from telcoflow.errors import StoreError
-from telcoflow.money import Currency
+from telcoflow.money import MONEY_CONTEXT, Currency
 from telcoflow.stores.base import LedgerLine
 
 __all__ = [
@@ -64,9 +64,7 @@ __all__ = [
 
 _ZERO = Decimal(0)
 #: Our own decimal context: a host changing ``decimal.getcontext()`` changes no sum here.
-_CTX = decimal.Context(prec=38, rounding=decimal.ROUND_HALF_EVEN,
-                       traps=[decimal.InvalidOperation, decimal.DivisionByZero,
-                              decimal.Overflow])
+_CTX = MONEY_CONTEXT
 #: The discount id a close gives the discounts granted in real time (ledger ``discount`` lines).
 REALTIME_DISCOUNT = "realtime"
 _NS = {"b": BILL_NAMESPACE}

@@ -29,7 +29,7 @@ from telcoflow.catalog.offers import RecurringPrice, UsagePrice
 from telcoflow.catalog.taxes import TaxRate
 from telcoflow.errors import CurrencyMismatchError, RatingError
 from telcoflow.events import priced_item
-from telcoflow.money import Currency, Money, RoundingPolicy
+from telcoflow.money import MONEY_CONTEXT, Currency, Money, RoundingPolicy
 
 __all__ = [
     "AdjustedLine",
@@ -46,11 +46,7 @@ __all__ = [
     "tax_for",
 ]
 
-_CTX = decimal.Context(
-    prec=38,
-    rounding=decimal.ROUND_HALF_EVEN,
-    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
-)
+_CTX = MONEY_CONTEXT
 _HUNDRED = Decimal(100)
 
 

@@ -38,7 +38,7 @@ from telcoflow.catalog.prices import (
 )
 from telcoflow.catalog.usage import UsageTariff
 from telcoflow.errors import MoneyError, RatingError
-from telcoflow.money import Currency, Increment, Money, to_decimal
+from telcoflow.money import MONEY_CONTEXT, Currency, Increment, Money, to_decimal
 
 __all__ = [
     "CompiledTariff",
@@ -55,11 +55,7 @@ __all__ = [
 #: A compiled price model: quantity (after increments, in the usage unit) -> exact amount.
 PriceFunction = Callable[[Decimal], Decimal]
 
-_CTX = decimal.Context(
-    prec=38,
-    rounding=decimal.ROUND_HALF_EVEN,
-    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
-)
+_CTX = MONEY_CONTEXT
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
 _HUNDRED = Decimal(100)

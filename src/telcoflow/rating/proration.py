@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Literal
 
 from telcoflow.errors import RatingError
-from telcoflow.money import Money, RoundingPolicy
+from telcoflow.money import MONEY_CONTEXT, Money, RoundingPolicy
 
 __all__ = [
     "Period",
@@ -36,11 +36,7 @@ __all__ = [
 Timing = Literal["in_advance", "in_arrears"]
 Period = Literal["month", "week", "day"]
 
-_CTX = decimal.Context(
-    prec=38,
-    rounding=decimal.ROUND_HALF_EVEN,
-    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
-)
+_CTX = MONEY_CONTEXT
 _ONE_DAY = timedelta(days=1)
 
 

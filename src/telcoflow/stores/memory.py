@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
+from telcoflow.money import in_money_context
 from telcoflow.stores.base import (
     ChangeSet,
     Claim,
@@ -83,6 +84,7 @@ class MemoryLedgerStore:
         """The flags that are set among ``keys``."""
         return self._flags.intersection(keys)
 
+    @in_money_context
     def apply(self, changes: ChangeSet) -> None:
         """Apply a change set (cannot fail half-way: only dictionary updates)."""
         amounts, quantities = self._amounts, self._quantities

@@ -36,6 +36,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from telcoflow.errors import StoreError
+from telcoflow.money import in_money_context
 from telcoflow.stores.base import (
     ChangeSet,
     Claim,
@@ -134,6 +135,7 @@ class SQLiteLedgerStore:
                 [pair for e in effects if e[0] == "C" for pair in counter_pairs(e)],
             )
 
+    @in_money_context
     def _fold(self, lines: Iterable[tuple[LineKey, Decimal, Decimal]],
               counters: Iterable[tuple[str, Decimal]]) -> None:
         """Add committed, journaled deltas to the caches; their keys await a checkpoint."""
@@ -180,6 +182,7 @@ class SQLiteLedgerStore:
         return self._flags.intersection(keys)
 
     # -- the one write ------------------------------------------------------------------
+    @in_money_context
     def apply(self, changes: ChangeSet) -> None:
         """Apply a change set in one durable transaction; the cache follows only on success."""
         if changes.is_empty():

@@ -55,7 +55,7 @@ from telcoflow.catalog.discounts import Discount, FixedDiscount
 from telcoflow.catalog.model import Catalog
 from telcoflow.errors import CurrencyMismatchError, DefinitionError, MoneyError
 from telcoflow.events import base_item_type, priced_item
-from telcoflow.money import Currency
+from telcoflow.money import Currency, in_money_context
 from telcoflow.rating.adjustments import TaxRules
 from telcoflow.stores.base import LedgerLine
 
@@ -257,6 +257,7 @@ class CycleCloser:
             (ln.subscriber, ln.item_type, ln.currency, ln.amount, ln.quantity)
             for ln in lines if ln.period == period])
 
+    @in_money_context
     def close_rows(
         self, account: BillingAccount, rows: Iterable[LedgerRow]
     ) -> Bill | SkippedAccount:
