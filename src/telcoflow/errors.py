@@ -13,18 +13,28 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "BackpressureError",
+    "BillDocumentError",
+    "BusError",
+    "BusResetError",
+    "BusUnavailableError",
+    "ClaimConflictError",
     "ConcurrencyError",
     "CurrencyMismatchError",
+    "DecisionError",
     "DefinitionError",
+    "EvaluationError",
     "EventRejectedError",
     "ExpressionError",
     "GraphError",
     "JourneyError",
     "MoneyError",
+    "PackCaseFailedError",
     "Problem",
     "RatingError",
     "RuleError",
     "RunInterruptedError",
+    "StatefulError",
     "StoreError",
     "TelcoflowError",
     "TelcoflowRuntimeError",
@@ -137,3 +147,67 @@ class RunInterruptedError(TelcoflowRuntimeError):
     def __init__(self, message: str, *, signal: int) -> None:
         self.signal = signal
         super().__init__(message)
+
+
+class BusError(StoreError):
+    """The bus failed (its server is unreachable, a command was refused...)."""
+
+
+class BusUnavailableError(BusError):
+    """The bus server cannot be reached right now; retry later."""
+
+
+class BackpressureError(BusError):
+    """Consumers are too far behind: a partition stayed full for the whole timeout."""
+
+
+class BusResetError(BusError):
+    """The bus lost its messages (e.g. Redis restarted without persistence).
+
+    Nothing of the failed :meth:`Bus.publish` call was published. The producer re-publishes
+    every message not yet durably processed, then calls :meth:`Bus.reset` to go on.
+    """
+
+
+class ClaimConflictError(ConcurrencyError):
+    """Event ids of a batch were claimed by another writer first (``event_ids``)."""
+
+    def __init__(self, ids: list[str]) -> None:
+        shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        super().__init__(f"event(s) {shown} were claimed by another writer while this batch "
+                         "ran; the batch was rolled back (process it again: they are now "
+                         "duplicates)")
+        self.event_ids = ids
+
+
+class BillDocumentError(TelcoflowRuntimeError):
+    """A bill document could not be rendered or does not validate."""
+
+
+class StatefulError(TelcoflowRuntimeError):
+    """A stateful rule could not process an event (bad key/time/value, backend failure)."""
+
+
+class DecisionError(TelcoflowRuntimeError):
+    """A decision could not be taken (two rules matched under `unique`, outputs disagree
+    under `any`, an output expression failed)."""
+
+
+class EvaluationError(TelcoflowRuntimeError):
+    """An expression failed at run time (missing path, wrong type, division by zero).
+
+    ``source`` is the expression text, ``path`` the dotted path involved (if any) and
+    ``where`` the ``file:line:col`` of the expression when it came from a file.
+    """
+
+    def __init__(self, message: str, *, source: str, path: str | None = None,
+                 where: str | None = None) -> None:
+        self.source = source
+        self.path = path
+        self.where = where
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}{message} in expression `{source}`")
+
+
+class PackCaseFailedError(TelcoflowRuntimeError):
+    """A pack test case failed; carries its readable differences."""

@@ -24,7 +24,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from telcoflow.errors import StoreError
+from telcoflow.errors import (  # re-exported: defined in errors.py
+    BackpressureError,
+    BusError,
+    BusResetError,
+    BusUnavailableError,
+)
 
 __all__ = [
     "BackpressureError",
@@ -40,24 +45,12 @@ __all__ = [
 ]
 
 
-class BusError(StoreError):
-    """The bus failed (its server is unreachable, a command was refused...)."""
 
 
-class BusUnavailableError(BusError):
-    """The bus server cannot be reached right now; retry later."""
 
 
-class BackpressureError(BusError):
-    """Consumers are too far behind: a partition stayed full for the whole timeout."""
 
 
-class BusResetError(BusError):
-    """The bus lost its messages (e.g. Redis restarted without persistence).
-
-    Nothing of the failed :meth:`Bus.publish` call was published. The producer re-publishes
-    every message not yet durably processed, then calls :meth:`Bus.reset` to go on.
-    """
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,9 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
-from telcoflow.errors import TelcoflowRuntimeError
+from telcoflow.errors import (
+    DecisionError,  # re-exported: defined in errors.py
+    )
 from telcoflow.rules.expressions import _MISSING as _STEP_MISSING
 from telcoflow.rules.expressions import CompiledExpression, _step
 from telcoflow.rules.trace import DecisionTrace, Match
@@ -24,9 +26,6 @@ _MAX_LEVELS = 4
 PathKey = tuple[str | int, ...]
 
 
-class DecisionError(TelcoflowRuntimeError):
-    """A decision could not be taken (two rules matched under `unique`, outputs disagree
-    under `any`, an output expression failed)."""
 
 
 class Outputs:

@@ -50,7 +50,12 @@ from decimal import Decimal
 from types import CodeType, FunctionType
 from typing import Any
 
-from telcoflow.errors import ExpressionError, Problem, TelcoflowError, TelcoflowRuntimeError
+from telcoflow.errors import (
+    EvaluationError,  # re-exported: defined in errors.py
+    ExpressionError,
+    Problem,
+    TelcoflowError,
+)
 from telcoflow.money import Money
 
 __all__ = [
@@ -81,20 +86,6 @@ _CATCH = (LookupError, TypeError, AttributeError, ArithmeticError, ValueError)
 _MISSING = object()
 
 
-class EvaluationError(TelcoflowRuntimeError):
-    """An expression failed at run time (missing path, wrong type, division by zero).
-
-    ``source`` is the expression text, ``path`` the dotted path involved (if any) and
-    ``where`` the ``file:line:col`` of the expression when it came from a file.
-    """
-
-    def __init__(self, message: str, *, source: str, path: str | None = None,
-                 where: str | None = None) -> None:
-        self.source = source
-        self.path = path
-        self.where = where
-        prefix = f"{where}: " if where else ""
-        super().__init__(f"{prefix}{message} in expression `{source}`")
 
 
 def resolve_path(context: Any, path: tuple[str | int, ...]) -> Any:

@@ -43,7 +43,9 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 
-from telcoflow.errors import TelcoflowRuntimeError
+from telcoflow.errors import (
+    StatefulError,  # re-exported: defined in errors.py
+    )
 from telcoflow.money import to_decimal
 from telcoflow.rules.functions import to_datetime
 from telcoflow.rules.pack import RulePack, StatefulRule
@@ -66,8 +68,6 @@ __all__ = [
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-class StatefulError(TelcoflowRuntimeError):
-    """A stateful rule could not process an event (bad key/time/value, backend failure)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from telcoflow.errors import ConcurrencyError, StoreError
+from telcoflow.errors import (
+    ClaimConflictError,  # re-exported: defined in errors.py
+    ConcurrencyError,
+    StoreError,
+)
 from telcoflow.privacy import redact_url
 from telcoflow.stores.base import (
     ChangeSet,
@@ -493,15 +497,6 @@ class PostgresLedgerStore:
         self._pg.close()
 
 
-class ClaimConflictError(ConcurrencyError):
-    """Event ids of a batch were claimed by another writer first (``event_ids``)."""
-
-    def __init__(self, ids: list[str]) -> None:
-        shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
-        super().__init__(f"event(s) {shown} were claimed by another writer while this batch "
-                         "ran; the batch was rolled back (process it again: they are now "
-                         "duplicates)")
-        self.event_ids = ids
 
 
 # ---------------------------------------------------------------------- journey instances

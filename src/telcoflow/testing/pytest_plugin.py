@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from telcoflow.errors import PackCaseFailedError  # re-exported: defined in errors.py
+
 if TYPE_CHECKING:
     from telcoflow.rules.pack import PackTest, RulePack
 
@@ -78,8 +80,6 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return RulePackFile.from_parent(parent, path=file_path)
 
 
-class PackCaseFailedError(Exception):
-    """A pack test case failed; carries its readable differences."""
 
 
 class RulePackFile(pytest.File):

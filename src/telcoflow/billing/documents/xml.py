@@ -18,7 +18,9 @@ from typing import Any
 from lxml import etree
 
 from telcoflow.billing.cycle.model import Bill, BillLine
-from telcoflow.errors import TelcoflowRuntimeError
+from telcoflow.errors import (
+    BillDocumentError,  # re-exported: defined in errors.py
+    )
 
 __all__ = ["BILL_NAMESPACE", "BillDocumentError", "bill_schema", "render_bill_xml",
            "validate_bill_xml"]
@@ -27,8 +29,6 @@ __all__ = ["BILL_NAMESPACE", "BillDocumentError", "bill_schema", "render_bill_xm
 BILL_NAMESPACE = "urn:telcoflow:bill:1"
 
 
-class BillDocumentError(TelcoflowRuntimeError):
-    """A bill document could not be rendered or does not validate."""
 
 
 _ESC = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;",
