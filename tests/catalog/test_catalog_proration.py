@@ -9,7 +9,8 @@ import pytest
 
 from telcoflow.errors import RatingError
 from telcoflow.money import Money, RoundingPolicy
-from telcoflow.rating.proration import cycle_bounds, prorate, recurring_charges
+from telcoflow.periods import cycle_bounds
+from telcoflow.rating.proration import prorate, recurring_charges
 
 EUR = "EUR"
 
@@ -22,14 +23,15 @@ def test_worked_example_16_to_30_november() -> None:
 
 
 def test_cycle_bounds_with_cycle_day() -> None:
-    assert cycle_bounds(date(2026, 11, 20), 1) == (date(2026, 11, 1), date(2026, 11, 30))
-    assert cycle_bounds(date(2026, 11, 20), 15) == (date(2026, 11, 15), date(2026, 12, 14))
-    assert cycle_bounds(date(2026, 11, 3), 15) == (date(2026, 10, 15), date(2026, 11, 14))
+    # one convention (telcoflow.periods): the end is the next cycle's first day, exclusive
+    assert cycle_bounds(date(2026, 11, 20), 1) == (date(2026, 11, 1), date(2026, 12, 1))
+    assert cycle_bounds(date(2026, 11, 20), 15) == (date(2026, 11, 15), date(2026, 12, 15))
+    assert cycle_bounds(date(2026, 11, 3), 15) == (date(2026, 10, 15), date(2026, 11, 15))
     # over the new year
-    assert cycle_bounds(date(2027, 1, 5), 10) == (date(2026, 12, 10), date(2027, 1, 9))
+    assert cycle_bounds(date(2027, 1, 5), 10) == (date(2026, 12, 10), date(2027, 1, 10))
     # cycle day 31 in a 28-day February starts on its last day
-    assert cycle_bounds(date(2027, 2, 28), 31) == (date(2027, 2, 28), date(2027, 3, 30))
-    assert cycle_bounds(date(2027, 2, 27), 31) == (date(2027, 1, 31), date(2027, 2, 27))
+    assert cycle_bounds(date(2027, 2, 28), 31) == (date(2027, 2, 28), date(2027, 3, 31))
+    assert cycle_bounds(date(2027, 2, 27), 31) == (date(2027, 1, 31), date(2027, 2, 28))
     with pytest.raises(RatingError, match=r"1\.\.31"):
         cycle_bounds(date(2026, 1, 1), 0)
 

@@ -18,8 +18,8 @@ from telcoflow.catalog import Catalog, RecurringPrice
 from telcoflow.errors import RatingError
 from telcoflow.money import Money, to_decimal
 from telcoflow.offers import _lookup
+from telcoflow.periods import ONE_DAY, cycle_bounds
 from telcoflow.rating.price_models import compile_price
-from telcoflow.rating.proration import cycle_bounds
 from telcoflow.rules.pack import RulePack
 
 __all__ = ["Device", "DeviceBill", "DeviceCharge", "device_charge", "device_charges",
@@ -111,6 +111,7 @@ def device_charges(pack: RulePack, catalog: Catalog, offering_id: str,
     than the offering's ``max_devices`` raise :class:`~telcoflow.errors.RatingError`.
     """
     start, end = cycle_bounds(cycle_start, cycle_day or cycle_start.day)
+    end -= ONE_DAY  # the cycle's last day
     cycle_days = (end - start).days + 1
     included, marginal = device_prices(catalog, offering_id)
     cur = catalog.default_currency

@@ -75,7 +75,7 @@ from telcoflow.offers.partners import (
     benefit_lines,
 )
 from telcoflow.offers.slicepass import SlicePass, decide_usage
-from telcoflow.rating.proration import cycle_bounds
+from telcoflow.periods import ONE_DAY, cycle_bounds
 from telcoflow.rules.pack import RulePack, load_pack
 from telcoflow.shipped import shipped_path
 from telcoflow.stores.base import LedgerStore
@@ -417,6 +417,7 @@ class PackCharges:
                 isinstance(p, RecurringPrice) and p.per == "device" for p in plan.prices):
             included, marginal = device_prices(self.catalog, sub.offer)
             start, end = cycle_bounds(day, sub.account.bill_cycle_day)
+            end -= ONE_DAY  # the cycle's last day
             days = (end - start).days + 1
             cur = self.catalog.default_currency
             amount = sum((device_charge(self.devices, sub.offer, included, f"device-{rank}",
@@ -510,6 +511,7 @@ class PackCharges:
             raise RatingError(f"event {e.id}: subscriber {sub.id!r} has no device on "
                               f"{plan!r} to remove")
         start, end = cycle_bounds(day, sub.account.bill_cycle_day)
+        end -= ONE_DAY  # the cycle's last day
         cur = self.catalog.default_currency
         charge = device_charge(self.devices, plan, included, e.device or f"device-{rank}",
                                True, rank, (end - day).days + 1, (end - start).days + 1,

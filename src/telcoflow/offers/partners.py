@@ -15,7 +15,7 @@ from telcoflow.catalog import Catalog
 from telcoflow.errors import RatingError
 from telcoflow.money import Currency, Money, to_decimal
 from telcoflow.offers import _lookup
-from telcoflow.rating.proration import cycle_bounds
+from telcoflow.periods import ONE_DAY, cycle_bounds
 from telcoflow.rules.pack import RulePack
 
 __all__ = [
@@ -111,6 +111,7 @@ def benefit_lines(pack: RulePack, catalog: Catalog, holdings: Iterable[BenefitHo
     gives no lines.
     """
     start, end = cycle_bounds(cycle_start, cycle_day or cycle_start.day)
+    end -= ONE_DAY  # the cycle's last day
     cycle_days = (end - start).days + 1
     out: list[BenefitLine] = []
     for h in holdings:

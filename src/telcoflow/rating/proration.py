@@ -1,7 +1,7 @@
 """Day-based proration of recurring fees within bill cycles.
 
-* :func:`cycle_bounds`: the bill cycle (first and last day) containing a day, for an
-  account's bill cycle day (1..31; in a short month a cycle day of 29-31 falls on its last day).
+* the bill cycle containing a day comes from :func:`telcoflow.periods.cycle_bounds` (its end
+  is exclusive; in a short month a cycle day of 29-31 falls on its last day).
 * :func:`prorate`: the share of one period's fee for the days held inside one cycle:
   ``fee x days held / days in the cycle``, exact (38 significant digits when the quotient has
   no finite decimal expansion), rounded only if a policy is given.
@@ -14,21 +14,20 @@ Days are whole calendar days, both ends inclusive (held 16 to 30 November = 15 d
 
 from __future__ import annotations
 
-import calendar
 import decimal
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Literal
 
 from telcoflow.errors import RatingError
 from telcoflow.money import MONEY_CONTEXT, Money, RoundingPolicy
+from telcoflow.periods import ONE_DAY, cycle_bounds
 
 __all__ = [
     "Period",
     "ProratedCharge",
     "Timing",
-    "cycle_bounds",
     "prorate",
     "recurring_charges",
 ]
@@ -37,34 +36,12 @@ Timing = Literal["in_advance", "in_arrears"]
 Period = Literal["month", "week", "day"]
 
 _CTX = MONEY_CONTEXT
-_ONE_DAY = timedelta(days=1)
 
 
-def _check_cycle_day(cycle_day: int) -> None:
-    if not 1 <= cycle_day <= 31:
-        raise RatingError(f"bill cycle day must be 1..31 (got {cycle_day})")
 
 
-def _cycle_start_in(year: int, month: int, cycle_day: int) -> date:
-    last = calendar.monthrange(year, month)[1]
-    return date(year, month, min(cycle_day, last))
 
 
-def cycle_bounds(day: date, cycle_day: int) -> tuple[date, date]:
-    """First and last day (inclusive) of the monthly bill cycle that contains ``day``.
-
-    >>> cycle_bounds(date(2026, 11, 20), 1)
-    (datetime.date(2026, 11, 1), datetime.date(2026, 11, 30))
-    >>> cycle_bounds(date(2026, 11, 3), 15)
-    (datetime.date(2026, 10, 15), datetime.date(2026, 11, 14))
-    """
-    _check_cycle_day(cycle_day)
-    start = _cycle_start_in(day.year, day.month, cycle_day)
-    if day < start:
-        y, m = (day.year - 1, 12) if day.month == 1 else (day.year, day.month - 1)
-        start = _cycle_start_in(y, m, cycle_day)
-    y, m = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
-    return start, _cycle_start_in(y, m, cycle_day) - _ONE_DAY
 
 
 def _period_days(period: Period, cycle_start: date, cycle_end: date) -> int:
@@ -95,6 +72,7 @@ def prorate(
     if held_to < held_from:
         raise RatingError(f"held_to ({held_to}) is before held_from ({held_from})")
     start, end = cycle_bounds(held_from, cycle_day)
+    end -= ONE_DAY  # the cycle's last day
     if held_to > end:
         raise RatingError(
             f"held period {held_from}..{held_to} spans more than the bill cycle {start}..{end} "
@@ -154,6 +132,7 @@ def recurring_charges(
     day = held_from
     while day <= held_to:
         start, end = cycle_bounds(day, cycle_day)
+        end -= ONE_DAY  # the cycle's last day
         part_to = min(end, held_to)
         days = (part_to - day).days + 1
         cycle_days = (end - start).days + 1
@@ -162,7 +141,7 @@ def recurring_charges(
                              period=period, rounding=rounding)
         else:
             amount = fee.rounded(rounding) if rounding is not None else fee
-        charge_on = max(start, day) if timing == "in_advance" else end + _ONE_DAY
+        charge_on = max(start, day) if timing == "in_advance" else end + ONE_DAY
         out.append(ProratedCharge(start, end, day, part_to, days, cycle_days, amount, charge_on))
-        day = part_to + _ONE_DAY
+        day = part_to + ONE_DAY
     return out
