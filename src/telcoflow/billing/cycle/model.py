@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 from telcoflow.errors import MoneyError
 from telcoflow.money import Money
+from telcoflow.periods import ONE_DAY, cycle_bounds
 
 __all__ = [
     "AccountPosition",
@@ -79,10 +80,9 @@ class BillCycle:
     @classmethod
     def for_month(cls, cycle_day: int, year: int, month: int) -> BillCycle:
         """The cycle starting on ``cycle_day`` of ``year-month`` (clamped to the month's end)."""
-        start = date(year, month, min(cycle_day, calendar.monthrange(year, month)[1]))
-        ny, nm = (year + 1, 1) if month == 12 else (year, month + 1)
-        nxt = date(ny, nm, min(cycle_day, calendar.monthrange(ny, nm)[1]))
-        return cls(cycle_day, start, nxt - timedelta(days=1))
+        start, nxt = cycle_bounds(
+            date(year, month, min(cycle_day, calendar.monthrange(year, month)[1])), cycle_day)
+        return cls(cycle_day, start, nxt - ONE_DAY)  # ``end`` is the cycle's last day
 
     @property
     def key(self) -> str:
