@@ -27,6 +27,14 @@ def test_mypy_strict_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_layer_contracts_kept() -> None:
+    """The import contracts of pyproject.toml (docs/architecture.md), lazy imports included."""
+    result = subprocess.run([str(Path(sys.executable).parent / "lint-imports")], cwd=REPO,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
 def test_public_api_sorted_and_importable() -> None:
     names = list(telcoflow.__all__)
     assert names == sorted(names)
