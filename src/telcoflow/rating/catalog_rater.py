@@ -33,7 +33,7 @@ from telcoflow.rating.price_models import (
 from telcoflow.rating.rater import PeriodTariff, Tariff
 
 if TYPE_CHECKING:
-    from telcoflow.billing.profiles import SubscriberProfile
+    from telcoflow.accounts import SubscriberProfile
 
 __all__ = ["CatalogRater", "CatalogTariff"]
 

@@ -17,7 +17,7 @@ from telcoflow.errors import RatingError
 from telcoflow.events import UsageEvent
 
 if TYPE_CHECKING:
-    from telcoflow.billing.profiles import SubscriberProfile
+    from telcoflow.accounts import SubscriberProfile
 
 __all__ = ["PeriodTariff", "Rater", "TableRater", "Tariff", "UnitTariff"]
 

@@ -22,7 +22,7 @@ from telcoflow.rating.rater import Tariff
 from telcoflow.rules import RulePack
 
 if TYPE_CHECKING:
-    from telcoflow.billing.profiles import SubscriberProfile
+    from telcoflow.accounts import SubscriberProfile
 
 __all__ = ["RulesRater"]
 
