@@ -160,11 +160,11 @@ class RealtimeBilling:
 
     def _process(self, events: Sequence[Event]) -> BatchResult:
         t0 = perf_counter()
-        with money_context():  # the host's decimal context changes no sum
-            tx = LedgerTransaction(self.store, masking=self.masking)
-            batch = Batch(list(events), tx)
-            self.graph.run(batch)
-            tx.commit()
+        # the graph's run and the store's apply each compute in the library's money context
+        tx = LedgerTransaction(self.store, masking=self.masking)
+        batch = Batch(list(events), tx)
+        self.graph.run(batch)
+        tx.commit()
         return self._done(batch, perf_counter() - t0)
 
     def _done(self, batch: Batch, seconds: float) -> BatchResult:
