@@ -56,7 +56,7 @@ from telcoflow.billing.cycle import (
 )
 from telcoflow.billing.cycle.sources import account_to_json
 from telcoflow.billing.documents import validate_bill_xml
-from telcoflow.stores.base import LedgerLine
+from telcoflow.ledger import LedgerLine
 
 #: The catalog closed against: plan fees (posted to the ledger in real time, as the rows
 #: below are), tax categories and rates, discounts.

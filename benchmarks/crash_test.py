@@ -34,7 +34,8 @@ from pathlib import Path
 from telcoflow.billing.batch import Batch
 from telcoflow.billing.realtime import BatchResult, RealtimeBilling, default_graph
 from telcoflow.generator import generate_events, generate_population
-from telcoflow.stores import LedgerStore, LineKey, MemoryLedgerStore, SQLiteLedgerStore
+from telcoflow.ledger import LedgerStore, LineKey
+from telcoflow.stores import MemoryLedgerStore, SQLiteLedgerStore
 
 ACCOUNTS = 2000
 OFFSET = "offset|crash-test"

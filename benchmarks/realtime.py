@@ -38,10 +38,10 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from telcoflow.billing.periods import PeriodResolver
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.events import Event, UsageEvent
 from telcoflow.generator import Population, generate_events, generate_population
+from telcoflow.periods import PeriodResolver
 from telcoflow.stores import MemoryLedgerStore, SQLiteLedgerStore
 
 ZERO = Decimal(0)

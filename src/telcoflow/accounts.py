@@ -8,7 +8,7 @@ Allowances (buckets) are units included in an offer, consumed before money, by p
 per subscriber and period in a counter ``alw|<subscriber>|<name>|<period>``, so they reset
 each cycle and are undone by rerating like any other effect.
 
-(``telcoflow.billing.profiles`` and ``telcoflow.rating.allowances`` re-export these names.)
+(These were in ``billing.profiles`` and ``rating.allowances`` before; this is their one home.)
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ __all__ = [
     "ProfileCache",
     "SplitPolicy",
     "SubscriberProfile",
-    "allowance_key",
 ]
+
+_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +50,6 @@ class Allowance:
     def covers(self, usage_type: str, zone: str) -> bool:
         """Whether usage of ``usage_type`` in ``zone`` draws on this allowance."""
         return usage_type in self.usage_types and (self.zones is None or zone in self.zones)
-
-
-def allowance_key(subscriber: str, name: str, period: str) -> str:
-    """The counter key of the units used of allowance ``name`` in ``period``."""
-    return f"alw|{subscriber}|{name}|{period}"
-
-_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)

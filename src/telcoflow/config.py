@@ -33,11 +33,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from telcoflow.errors import DefinitionError, StoreError
 
 if TYPE_CHECKING:
+    from telcoflow.accounts import ProfileCache
     from telcoflow.billing.cycle.store import BillStore
-    from telcoflow.billing.profiles import ProfileCache
     from telcoflow.bus.base import Bus
     from telcoflow.journeys.store import JourneyStore
-    from telcoflow.stores.base import LedgerStore
+    from telcoflow.ledger import LedgerStore
     from telcoflow.stores.postgres import PostgresBillStore
 
 __all__ = [

@@ -111,7 +111,7 @@ def _close(
     for sub in population.subscribers:
         subs.setdefault(sub.account.id, []).append(Subscription(sub.id, sub.offer))
     from telcoflow.billing.cycle.sources import accounts_from_profiles
-    from telcoflow.billing.prepaid import top_up_key
+    from telcoflow.ledger import top_up_key
     from telcoflow.stores.sqlite import SQLiteLedgerStore
 
     period = month.replace(day=1).isoformat()

@@ -26,21 +26,20 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from types import MappingProxyType
 
-from telcoflow.billing.periods import open_period_events
-from telcoflow.billing.profiles import (
+from telcoflow.accounts import (
     AccountProfile,
+    Allowance,
     DictProfiles,
     DiscountRule,
     SplitPolicy,
     SubscriberProfile,
 )
-from telcoflow.billing.recurring import RecurringFees
+from telcoflow.billing.recurring import RecurringFees, open_period_events
 from telcoflow.catalog import Catalog, UsagePrice
 from telcoflow.demo_catalog import default_catalog_path
 from telcoflow.errors import DefinitionError, Problem
 from telcoflow.events import Event, LifecycleEvent, PaymentEvent, UsageEvent
 from telcoflow.loading.catalog import load_catalog
-from telcoflow.rating.allowances import Allowance
 from telcoflow.rating.catalog_rater import CatalogRater
 
 __all__ = [

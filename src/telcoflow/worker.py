@@ -63,14 +63,14 @@ from telcoflow.errors import (
     TelcoflowError,
 )
 from telcoflow.events import Event
-from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy, redact_url
-from telcoflow.stores.base import (
+from telcoflow.ledger import (
     ChangeSet,
     DeadLetter,
     LedgerStore,
     storable_id,
     storable_text,
 )
+from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy, redact_url
 
 __all__ = [
     "Worker",

@@ -6,8 +6,9 @@ from datetime import datetime
 from decimal import Decimal as Dec
 from typing import Any
 
-from telcoflow.billing.profiles import (
+from telcoflow.accounts import (
     AccountProfile,
+    Allowance,
     DictProfiles,
     DiscountRule,
     SplitPolicy,
@@ -16,9 +17,9 @@ from telcoflow.billing.profiles import (
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.billing.recurring import RecurringFees
 from telcoflow.events import UsageEvent
-from telcoflow.rating.allowances import Allowance
+from telcoflow.ledger import LedgerStore
 from telcoflow.rating.rater import TableRater, UnitTariff
-from telcoflow.stores import LedgerStore, MemoryLedgerStore
+from telcoflow.stores import MemoryLedgerStore
 
 NOV = datetime(2026, 11, 10, 12, 0)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from telcoflow.billing.profiles import AccountProfile, DictProfiles, SubscriberProfile
+from telcoflow.accounts import AccountProfile, DictProfiles, SubscriberProfile
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.events import UsageEvent
 from telcoflow.loading.catalog import load_catalog

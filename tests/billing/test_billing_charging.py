@@ -10,7 +10,8 @@ from billing_world import NOV, tariffs, world
 
 from telcoflow.billing.charging import OnlineCharging
 from telcoflow.errors import EventRejectedError, RatingError
-from telcoflow.stores import ChangeSet, MemoryLedgerStore
+from telcoflow.ledger import ChangeSet
+from telcoflow.stores import MemoryLedgerStore
 
 
 def ocs(balance: str = "10.00") -> tuple[OnlineCharging, MemoryLedgerStore]:
@@ -101,9 +102,8 @@ def test_used_units_beyond_the_grant_are_debt_never_below_the_floor() -> None:
 
 
 def test_an_event_the_allowance_covers_is_charged_online_even_below_the_floor() -> None:
-    from telcoflow.billing.profiles import AccountProfile, DictProfiles, SubscriberProfile
+    from telcoflow.accounts import AccountProfile, Allowance, DictProfiles, SubscriberProfile
     from telcoflow.events import UsageEvent
-    from telcoflow.rating.allowances import Allowance
 
     # the overdraft was withdrawn while the balance was at -5.00: it can pay nothing
     acct = AccountProfile("p2", prepaid=True)

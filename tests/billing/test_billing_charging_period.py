@@ -12,12 +12,13 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from test_billing_period_rating import GRADUATED, NOV, catalog_with, data_total, usage
 
+from telcoflow.accounts import AccountProfile, DictProfiles, SubscriberProfile
 from telcoflow.billing.charging import OnlineCharging
-from telcoflow.billing.profiles import AccountProfile, DictProfiles, SubscriberProfile
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.errors import EventRejectedError
+from telcoflow.ledger import ChangeSet
 from telcoflow.rating.catalog_rater import CatalogRater
-from telcoflow.stores import ChangeSet, MemoryLedgerStore
+from telcoflow.stores import MemoryLedgerStore
 
 
 class World:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from telcoflow.accounts import SubscriberProfile
 from telcoflow.billing.cycle import BillCycle, BillingAccount, Subscription, close_account
 from telcoflow.billing.cycle.model import Bill
 from telcoflow.billing.cycle.policy import load_close_policy
 from telcoflow.billing.demo import run_billing_demo
-from telcoflow.billing.profiles import SubscriberProfile
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.demo import default_close_policy_path
 from telcoflow.errors import DefinitionError

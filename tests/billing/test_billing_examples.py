@@ -11,7 +11,8 @@ from billing_world import NOV, data, make_billing, tariffs, world
 from telcoflow.billing.charging import OnlineCharging
 from telcoflow.billing.recurring import prorate
 from telcoflow.events import FeeEvent, LifecycleEvent
-from telcoflow.stores import ChangeSet, MemoryLedgerStore
+from telcoflow.ledger import ChangeSet
+from telcoflow.stores import MemoryLedgerStore
 
 
 def test_activation_on_16_november_is_prorated_to_15_00() -> None:

@@ -9,8 +9,8 @@ from billing_world import data, tariffs, world
 
 from telcoflow.billing.batch import Batch
 from telcoflow.billing.graph import GraphBuilder
-from telcoflow.billing.ledger import LedgerTransaction
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
+from telcoflow.billing.transaction import LedgerTransaction
 from telcoflow.errors import GraphError
 from telcoflow.stores import MemoryLedgerStore
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from test_billing_whole_path_properties import CATALOG, START, bill_of
 
-from telcoflow.billing.profiles import AccountProfile, DictProfiles, SubscriberProfile
+from telcoflow.accounts import AccountProfile, DictProfiles, SubscriberProfile
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.events import Event, UsageEvent
+from telcoflow.ledger import LedgerLine
 from telcoflow.rating.catalog_rater import CatalogRater
 from telcoflow.stores import SQLiteLedgerStore
-from telcoflow.stores.base import LedgerLine
 
 
 def stream() -> list[Event]:

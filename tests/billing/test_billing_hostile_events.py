@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.events import FeeEvent, LifecycleEvent, PaymentEvent, UsageEvent
+from telcoflow.ledger import LedgerStore
 from telcoflow.stores import MemoryLedgerStore, SQLiteLedgerStore
-from telcoflow.stores.base import LedgerStore
 
 
 def billing(store: LedgerStore | None = None) -> RealtimeBilling:

@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telcoflow.billing.batch import Item
-from telcoflow.billing.periods import PeriodResolver
 from telcoflow.events import UsageEvent, fingerprint, local_fingerprint, same_payload
-from telcoflow.stores import ChangeSet, Claim, MemoryLedgerStore
+from telcoflow.ledger import ChangeSet, Claim, CounterMoves
+from telcoflow.periods import PeriodResolver
+from telcoflow.stores import MemoryLedgerStore
 
 AT = datetime(2026, 11, 10, 12, 0)
 
@@ -51,15 +52,15 @@ def test_memory_store_claims_span_segments() -> None:
     for batch in range(3):
         store.apply(ChangeSet(claims={
             f"e{batch}-{i}": Claim(f"e{batch}-{i}", f"fp{batch}-{i}",
-                                   [("C", f"k{i}", Dec(batch))])
+                                   [CounterMoves((f"k{i}", Dec(batch)))])
             for i in range(700)
         }))
     assert store.claim_count() == 2100
     got = store.get_claims(["e0-0", "e1-400", "e2-699", "nope"])
     assert {k: (c.fingerprint, c.effects) for k, c in got.items()} == {
-        "e0-0": ("fp0-0", [("C", "k0", Dec(0))]),
-        "e1-400": ("fp1-400", [("C", "k400", Dec(1))]),
-        "e2-699": ("fp2-699", [("C", "k699", Dec(2))]),
+        "e0-0": ("fp0-0", [CounterMoves(("k0", Dec(0)))]),
+        "e1-400": ("fp1-400", [CounterMoves(("k400", Dec(1)))]),
+        "e2-699": ("fp2-699", [CounterMoves(("k699", Dec(2)))]),
     }
 
 

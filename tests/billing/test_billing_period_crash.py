@@ -18,7 +18,7 @@ WRITER = textwrap.dedent('''
     import sys
     from datetime import datetime, timedelta
     from decimal import Decimal
-    from telcoflow.billing.profiles import AccountProfile, DictProfiles, SubscriberProfile
+    from telcoflow.accounts import AccountProfile, DictProfiles, SubscriberProfile
     from telcoflow.billing.realtime import RealtimeBilling, default_graph
     from telcoflow.events import UsageEvent
     from telcoflow.loading.catalog import parse_catalog

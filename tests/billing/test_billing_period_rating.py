@@ -13,17 +13,17 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from telcoflow.accounts import AccountProfile, DictProfiles, SubscriberProfile
 from telcoflow.billing.batch import Batch
-from telcoflow.billing.ledger import LedgerTransaction
-from telcoflow.billing.profiles import AccountProfile, DictProfiles, SubscriberProfile
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.billing.steps import period_usage_keys
+from telcoflow.billing.transaction import LedgerTransaction
 from telcoflow.catalog import Catalog
 from telcoflow.events import Event, LifecycleEvent, UsageEvent
+from telcoflow.ledger import LedgerStore
 from telcoflow.loading.catalog import load_catalog, parse_catalog
 from telcoflow.rating.catalog_rater import CatalogRater
 from telcoflow.stores import MemoryLedgerStore, SQLiteLedgerStore
-from telcoflow.stores.base import LedgerStore
 
 NOV = datetime(2026, 11, 10, 12)
 DEC = datetime(2026, 12, 10, 12)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from telcoflow.accounts import AccountProfile, DictProfiles, SubscriberProfile
 from telcoflow.billing.charging import OnlineCharging
 from telcoflow.billing.prepaid import Funding, funding
-from telcoflow.billing.profiles import AccountProfile, DictProfiles, SubscriberProfile
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.billing.recurring import RecurringFees
 from telcoflow.catalog import Catalog

@@ -8,7 +8,7 @@ from decimal import Decimal as Dec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from telcoflow.billing.profiles import AccountProfile, DictProfiles, SubscriberProfile
+from telcoflow.accounts import AccountProfile, DictProfiles, SubscriberProfile
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.events import Event, PaymentEvent, UsageEvent
 from telcoflow.rating.rater import TableRater, UnitTariff

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from telcoflow.accounts import AccountProfile, DictProfiles, SplitPolicy, SubscriberProfile
 from telcoflow.billing.cycle import (
     Bill,
     BillCycle,
@@ -16,15 +17,14 @@ from telcoflow.billing.cycle import (
     close_account,
     parse_close_policy,
 )
-from telcoflow.billing.profiles import AccountProfile, DictProfiles, SplitPolicy, SubscriberProfile
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.billing.recurring import RecurringFees
 from telcoflow.events import LifecycleEvent, base_item_type, price_item_type, priced_item
+from telcoflow.ledger import LedgerLine
 from telcoflow.loading.catalog import parse_catalog
 from telcoflow.offers.graph import with_5g_packs
 from telcoflow.rating.catalog_rater import CatalogRater
 from telcoflow.stores import MemoryLedgerStore
-from telcoflow.stores.base import LedgerLine
 
 D = Decimal
 NOV = BillCycle.for_month(1, 2026, 11)

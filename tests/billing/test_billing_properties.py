@@ -9,11 +9,16 @@ from billing_world import FEES, NOV, tariffs, world
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from telcoflow.billing.profiles import AccountProfile, DictProfiles, SplitPolicy, SubscriberProfile
+from telcoflow.accounts import (
+    AccountProfile,
+    Allowance,
+    DictProfiles,
+    SplitPolicy,
+    SubscriberProfile,
+)
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.errors import RatingError
 from telcoflow.events import UsageEvent
-from telcoflow.rating.allowances import Allowance
 from telcoflow.rating.rater import TableRater, UnitTariff
 from telcoflow.stores import MemoryLedgerStore
 

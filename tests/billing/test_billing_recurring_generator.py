@@ -8,10 +8,10 @@ from decimal import Decimal as Dec
 
 from billing_world import FEES, tariffs, world
 
-from telcoflow.billing.periods import cycle_bounds, next_period, period_of
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.billing.recurring import prorate
 from telcoflow.generator import generate_events, generate_population
+from telcoflow.periods import cycle_bounds, next_period, period_of
 from telcoflow.stores import MemoryLedgerStore
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal as Dec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from telcoflow.accounts import AccountProfile, DictProfiles, SubscriberProfile
 from telcoflow.billing.cycle import (
     Bill,
     BillCycle,
@@ -21,7 +22,6 @@ from telcoflow.billing.cycle import (
     close_account,
     parse_close_policy,
 )
-from telcoflow.billing.profiles import AccountProfile, DictProfiles, SubscriberProfile
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.billing.recurring import RecurringFees
 from telcoflow.events import Event, UsageEvent

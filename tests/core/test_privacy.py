@@ -7,7 +7,7 @@ from decimal import Decimal as Dec
 
 import pytest
 
-from telcoflow.billing.profiles import AccountProfile, DictProfiles, SubscriberProfile
+from telcoflow.accounts import AccountProfile, DictProfiles, SubscriberProfile
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.bus import MemoryBus, Message
 from telcoflow.bus.base import BusError

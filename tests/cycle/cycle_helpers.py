@@ -8,7 +8,7 @@ from pathlib import Path
 
 from telcoflow.billing.cycle import BillCycle, BillingAccount, PayerRule, Subscription
 from telcoflow.catalog import Catalog
-from telcoflow.stores.base import LedgerLine
+from telcoflow.ledger import LedgerLine
 
 #: The catalog of the close tests (plan fees, taxes, discounts), in tests/cycle/close-catalog.yaml
 CATALOG_PATH = Path(__file__).with_name("close-catalog.yaml")

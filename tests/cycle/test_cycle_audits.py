@@ -19,6 +19,7 @@ from telcoflow.billing.cycle import (
 )
 from telcoflow.billing.documents import render_bill_xml
 from telcoflow.events import Charge, RatedRecord
+from telcoflow.ledger import LedgerLine
 from telcoflow.ops.audits import (
     AuditJob,
     AuditReport,
@@ -36,7 +37,6 @@ from telcoflow.ops.audits import (
     totals_from_rated,
 )
 from telcoflow.rules.packtests import run_pack_tests
-from telcoflow.stores.base import LedgerLine
 
 D = Decimal
 DIMS = ("account", "item_type")

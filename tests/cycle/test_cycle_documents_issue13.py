@@ -13,6 +13,7 @@ from cycle_helpers import NOV, line
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from telcoflow.accounts import AccountProfile, SubscriberProfile
 from telcoflow.billing.cycle import (
     Bill,
     BillingAccount,
@@ -28,14 +29,13 @@ from telcoflow.billing.cycle.close import CycleCloser
 from telcoflow.billing.documents import render_bill_xml, validate_bill_xml
 from telcoflow.billing.documents.html import StatementRenderer
 from telcoflow.billing.documents.tmf678 import bill_to_tmf678_json
-from telcoflow.billing.profiles import AccountProfile, SubscriberProfile
 from telcoflow.billing.recurring import RecurringFees
 from telcoflow.catalog import Catalog
 from telcoflow.errors import DefinitionError
+from telcoflow.ledger import LedgerLine
 from telcoflow.loading.catalog import parse_catalog
 from telcoflow.rating.adjustments import TaxRules
 from telcoflow.rating.catalog_rater import CatalogRater
-from telcoflow.stores.base import LedgerLine
 
 CATALOG = """\
 kind: catalog
@@ -298,9 +298,9 @@ def test_renderers_handle_statements_and_payer_documents() -> None:
 
 
 def test_accounts_from_profiles_give_payers_members_and_prepaid_funding() -> None:
+    from telcoflow.accounts import SplitPolicy
     from telcoflow.billing.cycle.sources import accounts_from_profiles
-    from telcoflow.billing.prepaid import top_up_key
-    from telcoflow.billing.profiles import SplitPolicy
+    from telcoflow.ledger import top_up_key
 
     corp = AccountProfile("CORP")
     staff = AccountProfile("E1", split=SplitPolicy("CORP", frozenset({"recurring"})))

@@ -18,7 +18,7 @@ from telcoflow.billing.documents import StatementRenderer, format_money, format_
 from telcoflow.billing.documents.formatting import money_formatter, number_formatter
 from telcoflow.billing.documents.html import _escape_output
 from telcoflow.errors import MoneyError
-from telcoflow.stores.base import LedgerLine
+from telcoflow.ledger import LedgerLine
 
 D = Decimal
 LOCALES = ["en_GB", "en_US", "de_DE", "fr_FR", "es_ES", "it_IT", "pt_BR"]

@@ -213,7 +213,7 @@ def test_kill_9_and_rerun_gives_exactly_one_bill_each(
 
 
 def test_sqlite_ledger_reads_the_real_time_store_file(tmp_path: Path) -> None:
-    from telcoflow.stores.base import ChangeSet
+    from telcoflow.ledger import ChangeSet
     from telcoflow.stores.sqlite import SQLiteLedgerStore
 
     path = tmp_path / "ledger.db"

@@ -23,6 +23,7 @@ import pytest
 from lxml import etree
 from offers_world import catalog, pack
 
+from telcoflow.accounts import AccountProfile, DictProfiles, SubscriberProfile
 from telcoflow.billing.cycle import (
     Bill,
     BillCycle,
@@ -36,10 +37,10 @@ from telcoflow.billing.cycle import (
     close_account,
     parse_close_policy,
 )
-from telcoflow.billing.profiles import AccountProfile, DictProfiles, SubscriberProfile
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.billing.recurring import RecurringFees
 from telcoflow.events import Event, LifecycleEvent, UsageEvent
+from telcoflow.ledger import LedgerLine
 from telcoflow.loading.catalog import parse_catalog
 from telcoflow.money import Money
 from telcoflow.offers.graph import held_add_ons, partner_report_of, with_5g_packs
@@ -55,7 +56,6 @@ from telcoflow.ops.reconciliation import billed_from_xml, reconcile
 from telcoflow.rating.adjustments import TaxRules
 from telcoflow.rating.catalog_rater import CatalogRater
 from telcoflow.stores import MemoryLedgerStore
-from telcoflow.stores.base import LedgerLine
 from telcoflow.stores.sqlite import SQLiteLedgerStore
 
 D = Decimal

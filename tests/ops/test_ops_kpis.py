@@ -8,7 +8,7 @@ from decimal import Decimal as Dec
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from telcoflow.billing.profiles import AccountProfile, DictProfiles, SubscriberProfile
+from telcoflow.accounts import AccountProfile, DictProfiles, SubscriberProfile
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.events import UsageEvent
 from telcoflow.ops import Kpis, exposition, registry_for

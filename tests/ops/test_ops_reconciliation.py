@@ -32,6 +32,7 @@ from telcoflow.billing.cycle import (
 from telcoflow.billing.documents import render_bill_xml
 from telcoflow.cli import run
 from telcoflow.errors import DefinitionError, Problem
+from telcoflow.ledger import LedgerLine
 from telcoflow.loading.catalog import parse_catalog
 from telcoflow.ops.audits import (
     AuditReport,
@@ -51,7 +52,6 @@ from telcoflow.ops.reconciliation import (
     reconcile,
 )
 from telcoflow.rules.packtests import run_pack_tests
-from telcoflow.stores.base import LedgerLine
 
 D = Decimal
 NOV = BillCycle.for_month(1, 2026, 11)

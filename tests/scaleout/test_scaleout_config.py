@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from scaleout_helpers import PG_URL, REDIS_URL, pg_schema, redis_prefix
 
-from telcoflow.billing.profiles import DictProfiles
+from telcoflow.accounts import DictProfiles
 from telcoflow.bus import MemoryBus
 from telcoflow.config import (
     BackendConfig,

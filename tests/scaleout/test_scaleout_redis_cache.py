@@ -8,8 +8,9 @@ from decimal import Decimal
 import pytest
 from scaleout_helpers import REDIS_URL, redis_prefix
 
-from telcoflow.billing.profiles import (
+from telcoflow.accounts import (
     AccountProfile,
+    Allowance,
     DictProfiles,
     DiscountRule,
     ProfileCache,
@@ -19,7 +20,6 @@ from telcoflow.billing.profiles import (
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.errors import StoreError
 from telcoflow.generator import generate_events, generate_population
-from telcoflow.rating.allowances import Allowance
 from telcoflow.stores import MemoryLedgerStore
 from telcoflow.stores.redis_cache import (
     ProfileUpdate,

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from scaleout_helpers import PG_URL, pg_schema, unique
 
 from telcoflow.errors import ConcurrencyError, StoreError
-from telcoflow.stores import ChangeSet, Claim, DeadLetter, LedgerStore, MemoryLedgerStore
+from telcoflow.ledger import ChangeSet, Claim, CounterMoves, DeadLetter, LedgerStore
+from telcoflow.stores import MemoryLedgerStore
 from telcoflow.stores.postgres import MIGRATIONS, PostgresLedgerStore, split_postgres_url
 
 pytestmark = pytest.mark.services
@@ -105,7 +106,7 @@ def test_a_claim_taken_by_another_writer_rolls_the_batch_back(schema: str) -> No
 def test_a_claim_read_before_is_replaced_as_rerating_does(store: LedgerStore) -> None:
     store.apply(ChangeSet(claims={"ev-1": Claim("ev-1", "fp1")}))
     assert list(store.get_claims(["ev-1"])) == ["ev-1"]
-    store.apply(ChangeSet(claims={"ev-1": Claim("ev-1", "fp2", [("C", "k", Dec(1))])}))
+    store.apply(ChangeSet(claims={"ev-1": Claim("ev-1", "fp2", [CounterMoves(("k", Dec(1)))])}))
     assert store.get_claims(["ev-1"])["ev-1"].fingerprint == "fp2"
 
 

@@ -30,7 +30,8 @@ from telcoflow.bus import (
 from telcoflow.errors import StoreError
 from telcoflow.events import Event
 from telcoflow.generator import Population, generate_events, generate_population
-from telcoflow.stores import ChangeSet, MemoryLedgerStore
+from telcoflow.ledger import ChangeSet
+from telcoflow.stores import MemoryLedgerStore
 from telcoflow.worker import Worker, WorkerApp, bill_run_handler, main, serve_endpoint
 
 SRC = Path(__file__).resolve().parents[2] / "src"

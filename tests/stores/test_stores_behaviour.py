@@ -13,15 +13,18 @@ from pathlib import Path
 import pytest
 
 from telcoflow.errors import StoreError
-from telcoflow.stores import (
+from telcoflow.ledger import (
     ChangeSet,
     Claim,
+    CounterMoves,
     DeadLetter,
+    Effect,
     LedgerStore,
-    MemoryLedgerStore,
-    SQLiteLedgerStore,
+    Posting,
+    decode_effects,
+    encode_effects,
 )
-from telcoflow.stores.base import decode_effects, encode_effects
+from telcoflow.stores import MemoryLedgerStore, SQLiteLedgerStore
 
 Factory = Callable[[Path], LedgerStore]
 BACKENDS: dict[str, Factory] = {
@@ -68,12 +71,14 @@ def test_counters_and_flags(store: LedgerStore) -> None:
 
 
 def test_claims_round_trip_with_effects(store: LedgerStore) -> None:
-    effects: list[tuple[object, ...]] = [("L", KEY, Dec("1.25"), Dec(25)), ("C", "alw|s|x", Dec(3))]
+    effects: list[Effect] = [Posting((KEY, Dec("1.25"), Dec(25))),
+                             CounterMoves(("alw|s|x", Dec(3)))]
     store.apply(ChangeSet(claims={"ev-1": Claim("ev-1", "fp1", effects)}))
     claims = store.get_claims(["ev-1", "ev-2"])
     assert list(claims) == ["ev-1"]
     assert claims["ev-1"].fingerprint == "fp1"
     assert claims["ev-1"].effects == effects
+    assert [type(e) for e in claims["ev-1"].effects] == [Posting, CounterMoves]
     assert store.claim_count() == 1
 
 
@@ -91,10 +96,15 @@ def test_empty_change_set_changes_nothing(store: LedgerStore) -> None:
 
 
 def test_effects_text_encoding_round_trips() -> None:
-    effects: list[tuple[object, ...]] = [("L", KEY, Dec("-0.0001"), Dec(0)),
-                                         ("C", "k", Dec("1E+2")),
-                                         ("C", "use|s|d|p", Dec("2.5"), "usd|s|d|p", Dec("-0.10"))]
-    assert decode_effects(encode_effects(effects)) == effects
+    effects: list[Effect] = [Posting((KEY, Dec("-0.0001"), Dec(0))),
+                             CounterMoves(("k", Dec("1E+2"))),
+                             CounterMoves(("use|s|d|p", Dec("2.5"), "usd|s|d|p", Dec("-0.10")))]
+    decoded = decode_effects(encode_effects(effects))
+    assert decoded == effects
+    assert [type(e) for e in decoded] == [Posting, CounterMoves, CounterMoves]
+    assert decoded[0].amount == Dec("-0.0001")
+    assert decoded[0].key == KEY
+    assert list(decoded[2].pairs()) == [("use|s|d|p", Dec("2.5")), ("usd|s|d|p", Dec("-0.10"))]
     assert decode_effects("") == []
 
 
@@ -133,9 +143,9 @@ def test_sqlite_rejects_unknown_synchronous_mode(tmp_path: Path) -> None:
 
 def journaled_batch(i: int) -> ChangeSet:
     """A batch whose sums are exactly its claim's effects (as the graph produces)."""
-    effects: list[tuple[object, ...]] = [("L", KEY, Dec("0.25"), Dec(5)),
-                                         ("C", "spend|acc-1", Dec("0.25")),
-                                         ("C", "use|s|d|p", Dec(5), "usd|s|d|p", Dec("0.25"))]
+    effects: list[Effect] = [Posting((KEY, Dec("0.25"), Dec(5))),
+                             CounterMoves(("spend|acc-1", Dec("0.25"))),
+                             CounterMoves(("use|s|d|p", Dec(5), "usd|s|d|p", Dec("0.25")))]
     return ChangeSet(ledger={KEY: [Dec("0.25"), Dec(5)]},
                      counters={"spend|acc-1": Dec("0.25"), "use|s|d|p": Dec(5),
                                "usd|s|d|p": Dec("0.25")},

@@ -16,11 +16,7 @@ from typing import TYPE_CHECKING
 from telcoflow._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from telcoflow.billing.batch import Batch, Item
-    from telcoflow.billing.charging import Commit, Grant, OnlineCharging
-    from telcoflow.billing.graph import GraphBuilder, ProcessGraph, Step
-    from telcoflow.billing.ledger import LedgerTransaction
-    from telcoflow.billing.profiles import (
+    from telcoflow.accounts import (
         AccountProfile,
         DictProfiles,
         DiscountRule,
@@ -28,6 +24,9 @@ if TYPE_CHECKING:
         SplitPolicy,
         SubscriberProfile,
     )
+    from telcoflow.billing.batch import Batch, Item
+    from telcoflow.billing.charging import Commit, Grant, OnlineCharging
+    from telcoflow.billing.graph import GraphBuilder, ProcessGraph, Step
     from telcoflow.billing.realtime import (
         Adjustment,
         BatchResult,
@@ -36,28 +35,29 @@ if TYPE_CHECKING:
         default_graph,
     )
     from telcoflow.billing.recurring import RecurringFees, prorate
+    from telcoflow.billing.transaction import LedgerTransaction
 
 _LAZY: dict[str, str] = {
-    "AccountProfile": "telcoflow.billing.profiles",
+    "AccountProfile": "telcoflow.accounts",
     "Adjustment": "telcoflow.billing.realtime",
     "Batch": "telcoflow.billing.batch",
     "BatchResult": "telcoflow.billing.realtime",
     "Commit": "telcoflow.billing.charging",
-    "DictProfiles": "telcoflow.billing.profiles",
-    "DiscountRule": "telcoflow.billing.profiles",
+    "DictProfiles": "telcoflow.accounts",
+    "DiscountRule": "telcoflow.accounts",
     "Grant": "telcoflow.billing.charging",
     "GraphBuilder": "telcoflow.billing.graph",
     "Item": "telcoflow.billing.batch",
-    "LedgerTransaction": "telcoflow.billing.ledger",
+    "LedgerTransaction": "telcoflow.billing.transaction",
     "OnlineCharging": "telcoflow.billing.charging",
     "ProcessGraph": "telcoflow.billing.graph",
-    "ProfileCache": "telcoflow.billing.profiles",
+    "ProfileCache": "telcoflow.accounts",
     "RealtimeBilling": "telcoflow.billing.realtime",
     "RecurringFees": "telcoflow.billing.recurring",
-    "SplitPolicy": "telcoflow.billing.profiles",
+    "SplitPolicy": "telcoflow.accounts",
     "Step": "telcoflow.billing.graph",
     "StreamTotals": "telcoflow.billing.realtime",
-    "SubscriberProfile": "telcoflow.billing.profiles",
+    "SubscriberProfile": "telcoflow.accounts",
     "default_graph": "telcoflow.billing.realtime",
     "prorate": "telcoflow.billing.recurring",
 }

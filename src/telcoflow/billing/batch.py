@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from telcoflow.billing.ledger import LedgerTransaction
-from telcoflow.billing.profiles import AccountProfile, SubscriberProfile
+from telcoflow.accounts import AccountProfile, SubscriberProfile
+from telcoflow.billing.transaction import LedgerTransaction
 from telcoflow.events import Charge, Event, Notification, RatedRecord, fingerprint
-from telcoflow.stores.base import Effect
+from telcoflow.ledger import Effect
 
 __all__ = ["Batch", "Item"]
 

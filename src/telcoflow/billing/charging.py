@@ -34,21 +34,27 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
+from telcoflow.accounts import AccountProfile, ProfileCache, SubscriberProfile
 from telcoflow.billing.batch import Batch
 from telcoflow.billing.graph import GraphBuilder, ProcessGraph
-from telcoflow.billing.ledger import LedgerTransaction
-from telcoflow.billing.periods import PeriodResolver
-from telcoflow.billing.prepaid import balance_key, debt_key
-from telcoflow.billing.profiles import AccountProfile, ProfileCache, SubscriberProfile
 from telcoflow.billing.realtime import default_graph
-from telcoflow.billing.steps import MAX_QUANTITY, number_problem, period_usage_keys
+from telcoflow.billing.steps import MAX_QUANTITY, number_problem
+from telcoflow.billing.transaction import LedgerTransaction
 from telcoflow.errors import EventRejectedError, RatingError
 from telcoflow.events import UsageEvent
+from telcoflow.ledger import (
+    LedgerStore,
+    allowance_key,
+    balance_key,
+    debt_key,
+    period_usage_keys,
+    spend_key,
+    storable_id,
+)
 from telcoflow.money import in_money_context
+from telcoflow.periods import PeriodResolver
 from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy
-from telcoflow.rating.allowances import allowance_key
 from telcoflow.rating.rater import Rater, Tariff
-from telcoflow.stores.base import LedgerStore, storable_id
 
 __all__ = ["Commit", "EventCharge", "Grant", "OnlineCharging", "Reservation"]
 
@@ -193,7 +199,7 @@ class OnlineCharging:
             return (counters((key,)).get(key, _ZERO) + account.overdraft_limit
                     - self._held_money(account.id))
         if account.credit_limit is not None:
-            key = f"spend|{account.id}|{period}"
+            key = spend_key(account.id, period)
             return (account.credit_limit - counters((key,)).get(key, _ZERO)
                     - self._held_money(account.id))
         return None

@@ -40,32 +40,13 @@ from telcoflow.money import MONEY_CONTEXT
 
 __all__ = [
     "Funding",
-    "balance_key",
-    "debt_key",
     "funding",
     "split_credit",
     "split_debit",
-    "top_up_key",
 ]
 
 _ZERO = Decimal(0)
 _CTX = MONEY_CONTEXT
-
-
-def balance_key(account: str) -> str:
-    """The counter of a prepaid account's balance."""
-    return f"bal|{account}"
-
-
-def debt_key(account: str) -> str:
-    """The counter of a prepaid account's debt (charges beyond its floor)."""
-    return f"debt|{account}"
-
-
-def top_up_key(account: str, period: str) -> str:
-    """The counter of the top-ups a prepaid account received in ``period`` (a statement's
-    money in)."""
-    return f"topup|{account}|{period}"
 
 
 def split_debit(balance: Decimal, amount: Decimal, floor: Decimal) -> tuple[Decimal, Decimal]:
@@ -94,7 +75,7 @@ class Funding:
     """How an account pays: ``prepaid`` (from a balance), and the item types that are
     billed postpaid even so (``postpaid_items``, a hybrid account).
 
-    Pass both to :class:`~telcoflow.billing.profiles.AccountProfile`.
+    Pass both to :class:`~telcoflow.accounts.AccountProfile`.
     """
 
     prepaid: bool

@@ -14,12 +14,10 @@ from decimal import Decimal
 from itertools import islice
 from time import perf_counter
 
+from telcoflow.accounts import ProfileCache
 from telcoflow.billing.batch import Batch
 from telcoflow.billing.gc_pause import gc_paused
 from telcoflow.billing.graph import GraphBuilder, ProcessGraph
-from telcoflow.billing.ledger import LedgerTransaction
-from telcoflow.billing.periods import next_period
-from telcoflow.billing.profiles import ProfileCache
 from telcoflow.billing.recurring import RecurringFees
 from telcoflow.billing.steps import (
     USAGE_TYPES,
@@ -35,16 +33,17 @@ from telcoflow.billing.steps import (
     Split,
     Tax,
     Validate,
-    closed_flag,
 )
+from telcoflow.billing.transaction import LedgerTransaction
 from telcoflow.errors import GraphError
 from telcoflow.events import Event, Notification, RatedRecord
+from telcoflow.ledger import ChangeSet, LedgerStore, LineKey, Posting, closed_flag
 from telcoflow.money import money_context
 from telcoflow.ops.kpis import Kpis
+from telcoflow.periods import next_period
 from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy
 from telcoflow.rating.adjustments import TaxRules
 from telcoflow.rating.rater import Rater
-from telcoflow.stores.base import ChangeSet, LedgerStore, LineKey
 
 __all__ = ["Adjustment", "BatchResult", "RealtimeBilling", "StreamTotals", "default_graph"]
 
@@ -227,13 +226,13 @@ class RealtimeBilling:
         for effects in (c.effects for c in claims.values()):
             moved = []
             for effect in effects:
-                if effect[0] == "L":
-                    key = effect[1]
-                    assert isinstance(key, tuple)
+                if type(effect) is Posting:
+                    key = effect.key
                     period = key[3]
                     while tx.flag(closed_flag(key[0], period)):
                         period = next_period(period, cycle_day(key[0]))
-                    effect = ("L", (*key[:3], period, key[4]), effect[2], effect[3])
+                    if period != key[3]:
+                        effect = effect.moved_to(period)
                 moved.append(effect)
             tx.reverse(moved)
         batch = Batch(list(events), tx, rerate=True)

@@ -17,18 +17,18 @@ Activation on 16 November of a 30.00 offer, bill cycle day 1: 15 days left of 30
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from telcoflow.billing.periods import cycle_bounds
-from telcoflow.billing.profiles import SubscriberProfile
+from telcoflow.accounts import SubscriberProfile
 from telcoflow.errors import RatingError
 from telcoflow.events import Charge, FeeEvent, LifecycleEvent
 from telcoflow.money import Money, RoundingPolicy
+from telcoflow.periods import cycle_bounds, cycle_start
 from telcoflow.rating import proration
 
-__all__ = ["RecurringFees", "prorate"]
+__all__ = ["RecurringFees", "open_period_events", "prorate"]
 
 _ZERO = Decimal(0)
 _ONE_DAY = timedelta(days=1)
@@ -115,3 +115,19 @@ class RecurringFees:
                 description=f"{sub.offer} monthly fee",
             ))
         return out
+
+
+def open_period_events(subscribers: Iterable[SubscriberProfile],
+                       day: date) -> Iterator[LifecycleEvent]:
+    """One ``open_period`` event per subscriber for the cycle holding ``day``.
+
+    Each is dated at the start of the subscriber's cycle and has the id
+    ``op|<subscriber>|<period>``, so sending it twice is a no-op. The ``rate`` step settles
+    with it what the period owes without usage (a first tier's flat fee, a tariff's
+    ``minimum_charge``); send these with the cycle's recurring fees.
+    """
+    for sub in subscribers:
+        account = sub.account
+        start = cycle_start(day, account.bill_cycle_day)
+        yield LifecycleEvent(f"op|{sub.id}|{start.isoformat()}", sub.id, account.id,
+                             "open_period", datetime.combine(start, time()))

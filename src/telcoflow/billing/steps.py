@@ -16,18 +16,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
+from telcoflow.accounts import AccountProfile, Allowance, ProfileCache, SubscriberProfile
 from telcoflow.billing.batch import Batch, Item
-from telcoflow.billing.ledger import LedgerTransaction
-from telcoflow.billing.periods import PeriodResolver, next_period
-from telcoflow.billing.prepaid import (
-    balance_key,
-    debt_key,
-    split_credit,
-    split_debit,
-    top_up_key,
-)
-from telcoflow.billing.profiles import AccountProfile, ProfileCache, SubscriberProfile
+from telcoflow.billing.prepaid import split_credit, split_debit
 from telcoflow.billing.recurring import RecurringFees
+from telcoflow.billing.transaction import LedgerTransaction
 from telcoflow.catalog.common import convert_quantity
 from telcoflow.errors import DefinitionError, RatingError
 from telcoflow.events import (
@@ -45,10 +38,27 @@ from telcoflow.events import (
     local_fingerprint,
     same_payload,
 )
+from telcoflow.ledger import (
+    Claim,
+    CounterMoves,
+    LineKey,
+    Posting,
+    allowance_key,
+    balance_key,
+    cap_key,
+    closed_flag,
+    connect_key,
+    debt_key,
+    discount_cap_key,
+    notification_flag,
+    period_usage_keys,
+    spend_key,
+    storable_id,
+    top_up_key,
+)
+from telcoflow.periods import PeriodResolver, next_period
 from telcoflow.rating.adjustments import TaxRules
-from telcoflow.rating.allowances import Allowance, allowance_key
 from telcoflow.rating.rater import Rater, Tariff
-from telcoflow.stores.base import Claim, LineKey, storable_id
 
 __all__ = [
     "MAX_QUANTITY",
@@ -65,9 +75,7 @@ __all__ = [
     "Split",
     "Tax",
     "Validate",
-    "closed_flag",
     "number_problem",
-    "period_usage_keys",
 ]
 
 _ZERO = Decimal(0)
@@ -79,10 +87,6 @@ LatePolicy = Literal["next", "reject"]
 USAGE_TYPES = ("data", "voice", "sms", "slice", "units")
 Sink = Callable[[list[RatedRecord], list[Notification]], None]
 
-
-def closed_flag(account: str, period: str) -> str:
-    """The flag key marking ``period`` of ``account`` closed."""
-    return f"closed|{account}|{period}"
 
 
 _KEY_LIMIT = 1 << 20
@@ -461,14 +465,6 @@ class _Memo:
         return found
 
 
-def period_usage_keys(scope: str, counter: str, period: str) -> tuple[str, str]:
-    """The counter keys of a period-priced tariff: charged units, and amount posted.
-
-    ``scope`` is the subscriber (or, for a shared plan, the account) whose usage the tiers
-    count; ``counter`` the tariff and rate (``data|-``); ``period`` the usage's period.
-    """
-    return f"use|{scope}|{counter}|{period}", f"usd|{scope}|{counter}|{period}"
-
 
 class Rate:
     """Rate usage (allowances first, then the tariff's price); fees and lifecycle charges.
@@ -684,10 +680,10 @@ class Rate:
                         values[key] = used + take
                         was = deltas.get(key)
                         deltas[key] = take if was is None else was + take
-                        effects.append(("C", key, take, *moved))
+                        effects.append(CounterMoves((key, take, *moved)))
                         moved = ()
                 elif moved:
-                    item.effects.append(("C", *moved))
+                    item.effects.append(CounterMoves(moved))
                 if memo.connect_fee:
                     amount += self._connect_fee(tx, item, memo)
                 item.charges = [Charge(tariff.item_type, amount, units, units - left)]
@@ -730,7 +726,7 @@ class Rate:
         assert type(e) is UsageEvent
         if not memo.per_session or not e.session:
             return memo.connect_fee
-        key = f"con|{e.subscriber}|{e.session}|{item.period}"
+        key = connect_key(e.subscriber, e.session, item.period)
         if tx.counter(key):
             return _ZERO
         tx.add(item.effects, key, _ONE)
@@ -791,7 +787,7 @@ class Ledger:
                 else:
                     line[0] += gross
                     line[1] += quantity
-                effects.append(("L", key, gross, quantity))
+                effects.append(Posting((key, gross, quantity)))
 
 
 class Discount:
@@ -818,7 +814,7 @@ class Discount:
                         continue
                     amount = c.gross * rule.percent / _HUNDRED
                     if rule.cap is not None:
-                        key = f"dsc|{account.id}|{rule.name}|{item.post_period}"
+                        key = discount_cap_key(account.id, rule.name, item.post_period)
                         room = rule.cap - tx.counter(key)
                         if amount > room:
                             amount = room if room > 0 else _ZERO
@@ -902,7 +898,7 @@ class Tax:
                         ledger[key] = [tax, _ZERO]
                     else:
                         line[0] += tax
-                    item.effects.append(("L", key, tax, _ZERO))
+                    item.effects.append(Posting((key, tax, _ZERO)))
 
 
 class Split:
@@ -953,7 +949,7 @@ class Split:
                 break
             moved = left_net
             if policy.cap is not None:
-                key = f"cap|{holder.id}|{period}"
+                key = cap_key(holder.id, period)
                 room = policy.cap - tx.counter(key)
                 if moved > room:
                     moved = room if room > 0 else _ZERO
@@ -998,17 +994,18 @@ class _CreditKeys:
         #: the prepaid balance, its debt, and the period's postpaid spend
         self.balance = balance_key(aid)
         self.debt = debt_key(aid)
-        self.spend = f"spend|{aid}|{period}"
+        self.spend = spend_key(aid, period)
         self.top_ups = top_up_key(aid, period)
         #: the counter the account's own charges move (balance or spend)
         self.counter = self.balance if account.prepaid else self.spend
         #: the lowest the balance may go (0, or minus the overdraft limit)
         self.floor = -account.overdraft_limit
-        self.exhausted = f"ntf|{aid}|{period}|exhausted"
+        self.exhausted = notification_flag(aid, period, "exhausted")
         #: the prefix of the once-per-event debt notification flag (event id follows)
-        self.debt_flag = f"ntf|{aid}|{period}|debt|"
+        self.debt_flag = notification_flag(aid, period, "debt|")
         #: ``(percent, amount, flag key)`` per threshold (postpaid with a credit limit)
-        self.levels = tuple((pct, level, f"ntf|{aid}|{period}|{pct}") for pct, level in levels)
+        self.levels = tuple((pct, level, notification_flag(aid, period, pct))
+                            for pct, level in levels)
         #: the lowest level: below it, nothing to check
         self.lowest = min((level for _, level in levels), default=None)
 
@@ -1126,7 +1123,7 @@ class CreditControl:
                     value += amount
                     values[key] = value
                     deltas[key] = deltas.get(key, _ZERO) + amount
-                    item.effects.append(("C", key, amount))
+                    item.effects.append(CounterMoves((key, amount)))
                     if account.prepaid:
                         if value <= 0:
                             self._notify(batch, item, k, value)

@@ -44,7 +44,7 @@ from telcoflow.journeys.instance import (
 from telcoflow.journeys.machine import JourneyMachine
 from telcoflow.journeys.plan import DL_CLEAR, DL_REPLACE1, Plan, Step, compile_plan
 from telcoflow.journeys.store import JourneyStore, MemoryJourneyStore
-from telcoflow.stores.base import storable_id
+from telcoflow.ledger import storable_id
 
 __all__ = ["ENGINES", "JourneyRuntime"]
 

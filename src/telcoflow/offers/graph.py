@@ -57,14 +57,15 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
+from telcoflow.accounts import SubscriberProfile
 from telcoflow.billing.batch import Batch, Item
 from telcoflow.billing.graph import GraphBuilder, Step
-from telcoflow.billing.ledger import LedgerTransaction
-from telcoflow.billing.profiles import SubscriberProfile
 from telcoflow.billing.recurring import prorate
+from telcoflow.billing.transaction import LedgerTransaction
 from telcoflow.catalog import Catalog, OneTimePrice, ProductOffering, RecurringPrice
 from telcoflow.errors import RatingError
 from telcoflow.events import Charge, FeeEvent, LifecycleEvent, UsageEvent, price_item_type
+from telcoflow.ledger import LedgerStore
 from telcoflow.money import Money
 from telcoflow.offers import _lookup
 from telcoflow.offers.devices import device_charge, device_prices
@@ -78,7 +79,6 @@ from telcoflow.offers.slicepass import SlicePass, decide_usage
 from telcoflow.periods import ONE_DAY, cycle_bounds
 from telcoflow.rules.pack import RulePack, load_pack
 from telcoflow.shipped import shipped_path
-from telcoflow.stores.base import LedgerStore
 
 __all__ = [
     "PackCharges",

@@ -35,6 +35,7 @@ from telcoflow.billing.cycle.model import USAGE_ITEM_TYPES, Bill
 from telcoflow.billing.cycle.sources import LedgerReader
 from telcoflow.errors import StoreError
 from telcoflow.events import RatedRecord
+from telcoflow.ledger import LedgerLine
 from telcoflow.ops.reconciliation import (
     Carried,
     Reconciliation,
@@ -44,7 +45,6 @@ from telcoflow.ops.reconciliation import (
 )
 from telcoflow.rules.pack import RulePack, load_pack
 from telcoflow.shipped import shipped_path
-from telcoflow.stores.base import LedgerLine
 
 __all__ = [
     "AuditJob",

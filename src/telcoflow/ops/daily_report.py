@@ -19,8 +19,8 @@ from typing import Any
 
 from telcoflow.billing.documents.formatting import format_money
 from telcoflow.events import RatedRecord, base_item_type
+from telcoflow.ledger import DeadLetter
 from telcoflow.ops.kpis import KpiSnapshot
-from telcoflow.stores.base import DeadLetter
 
 __all__ = ["DailyReport", "build_daily_report"]
 

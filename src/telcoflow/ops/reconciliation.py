@@ -46,8 +46,8 @@ from telcoflow.billing.cycle.model import Bill
 from telcoflow.billing.documents.xml import BILL_NAMESPACE
 from telcoflow.catalog.common import CurrencyCode, ExactDecimal, Frozen
 from telcoflow.errors import StoreError
+from telcoflow.ledger import LedgerLine
 from telcoflow.money import MONEY_CONTEXT, Currency
-from telcoflow.stores.base import LedgerLine
 
 __all__ = [
     "BilledDocument",

@@ -8,7 +8,7 @@ models (:mod:`telcoflow.rating.price_models`). Everything is cached per distinct
 hot path is one dictionary lookup per event.
 
 :meth:`CatalogRater.allowances` converts an offering's catalog allowances into rating
-:class:`~telcoflow.rating.allowances.Allowance` buckets in the tariff's usage unit, and
+:class:`~telcoflow.accounts.Allowance` buckets in the tariff's usage unit, and
 :meth:`CatalogRater.monthly_fees` lists each offering's flat monthly recurring fee.
 """
 
@@ -19,10 +19,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from telcoflow.accounts import Allowance
 from telcoflow.catalog import Catalog, RecurringPrice, UsagePrice
 from telcoflow.errors import RatingError
 from telcoflow.events import UsageEvent
-from telcoflow.rating.allowances import Allowance
 from telcoflow.rating.price_models import (
     CompiledTariff,
     PriceFunction,

@@ -1,23 +1,12 @@
-"""Storage protocols and their backends (memory, SQLite; PostgreSQL can follow the protocol)."""
+"""Ledger store backends: memory and SQLite here; PostgreSQL and Redis in their modules.
 
-from telcoflow.stores.base import (
-    ChangeSet,
-    Claim,
-    DeadLetter,
-    LedgerLine,
-    LedgerStore,
-    LineKey,
-)
+The protocol they implement, and the types they store, live in :mod:`telcoflow.ledger`.
+"""
+
 from telcoflow.stores.memory import MemoryLedgerStore
 from telcoflow.stores.sqlite import SQLiteLedgerStore
 
 __all__ = [
-    "ChangeSet",
-    "Claim",
-    "DeadLetter",
-    "LedgerLine",
-    "LedgerStore",
-    "LineKey",
     "MemoryLedgerStore",
     "SQLiteLedgerStore",
 ]

@@ -23,8 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
-from telcoflow.money import in_money_context
-from telcoflow.stores.base import (
+from telcoflow.ledger import (
     ChangeSet,
     Claim,
     DeadLetter,
@@ -32,6 +31,7 @@ from telcoflow.stores.base import (
     LedgerLine,
     LineKey,
 )
+from telcoflow.money import in_money_context
 
 __all__ = ["MemoryLedgerStore"]
 
@@ -41,7 +41,7 @@ _SEGMENT = 1024
 
 
 class MemoryLedgerStore:
-    """A :class:`~telcoflow.stores.base.LedgerStore` kept in dictionaries (not durable)."""
+    """A :class:`~telcoflow.ledger.LedgerStore` kept in dictionaries (not durable)."""
 
     #: claims may carry process-local fingerprints (see ``telcoflow.events``)
     local_fingerprints = True
@@ -50,7 +50,7 @@ class MemoryLedgerStore:
         self._amounts: dict[LineKey, Decimal] = {}
         self._quantities: dict[LineKey, Decimal] = {}
         self._counters: dict[str, Decimal] = {}
-        #: the committed counters, to read only (see ``telcoflow.stores.base``)
+        #: the committed counters, to read only (see ``telcoflow.ledger``)
         self.counter_view: Mapping[str, Decimal] = self._counters
         self._flags: set[str] = set()
         # event id -> (change set number << 32) + its index in that change set's tuples

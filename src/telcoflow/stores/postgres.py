@@ -1,7 +1,7 @@
 """PostgreSQL backends (psycopg 3): the ledger with its dead letters, journey instances and
 bill-run state, for many workers writing at once.
 
-* :class:`PostgresLedgerStore` -- a :class:`~telcoflow.stores.base.LedgerStore`. Ledger and
+* :class:`PostgresLedgerStore` -- a :class:`~telcoflow.ledger.LedgerStore`. Ledger and
   counter changes are *deltas* added in SQL (``amount = ledger.amount + excluded.amount``),
   so workers never overwrite each other's sums. A batch's claims are inserted in the same
   transaction as its ledger writes; a claim that another worker committed first (the same
@@ -44,8 +44,7 @@ from telcoflow.errors import (
     ConcurrencyError,
     StoreError,
 )
-from telcoflow.privacy import redact_url
-from telcoflow.stores.base import (
+from telcoflow.ledger import (
     ChangeSet,
     Claim,
     DeadLetter,
@@ -53,6 +52,7 @@ from telcoflow.stores.base import (
     decode_effects,
     encode_effects,
 )
+from telcoflow.privacy import redact_url
 
 if TYPE_CHECKING:  # the higher layers are imported lazily, where they are used
     from telcoflow.billing.cycle.store import FinishedAccount, StoreTotals
@@ -248,7 +248,7 @@ class PostgresConnection:
 
 
 class PostgresLedgerStore:
-    """A multi-writer :class:`~telcoflow.stores.base.LedgerStore` in PostgreSQL.
+    """A multi-writer :class:`~telcoflow.ledger.LedgerStore` in PostgreSQL.
 
     ``url`` is ``postgresql://user@host:port/db`` (optionally ``?schema=name``). One store
     instance serves one thread at a time (each worker opens its own).

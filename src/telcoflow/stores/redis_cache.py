@@ -1,6 +1,6 @@
 """The customer-profile cache on Redis: kept in sync from a CRM feed, read through on a miss.
 
-:class:`RedisProfileCache` is a :class:`~telcoflow.billing.profiles.ProfileCache` shared by
+:class:`RedisProfileCache` is a :class:`~telcoflow.accounts.ProfileCache` shared by
 every worker:
 
 - **CRM feed**: :meth:`RedisProfileCache.apply` takes :class:`ProfileUpdate` records
@@ -31,8 +31,9 @@ from typing import Any
 
 import redis
 
-from telcoflow.billing.profiles import (
+from telcoflow.accounts import (
     AccountProfile,
+    Allowance,
     DiscountRule,
     ProfileCache,
     SplitPolicy,
@@ -40,7 +41,6 @@ from telcoflow.billing.profiles import (
 )
 from telcoflow.errors import StoreError
 from telcoflow.privacy import redact_url
-from telcoflow.rating.allowances import Allowance
 
 __all__ = [
     "ProfileUpdate",
@@ -166,7 +166,7 @@ _MISSING = object()
 
 
 class RedisProfileCache:
-    """A shared :class:`~telcoflow.billing.profiles.ProfileCache` on Redis (module docs)."""
+    """A shared :class:`~telcoflow.accounts.ProfileCache` on Redis (module docs)."""
 
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *,
                  source: ProfileCache | None = None, ttl_s: int = 3600,

@@ -36,17 +36,18 @@ from decimal import Decimal
 from pathlib import Path
 
 from telcoflow.errors import StoreError
-from telcoflow.money import in_money_context
-from telcoflow.stores.base import (
+from telcoflow.ledger import (
     ChangeSet,
     Claim,
+    CounterMoves,
     DeadLetter,
     LedgerLine,
     LineKey,
-    counter_pairs,
+    Posting,
     decode_effects,
     encode_effects,
 )
+from telcoflow.money import in_money_context
 
 __all__ = ["SQLiteLedgerStore", "pending_claims", "recover"]
 
@@ -84,7 +85,7 @@ def _sqlite_errors(what: str, path: str) -> Iterator[None]:
 
 
 class SQLiteLedgerStore:
-    """A durable :class:`~telcoflow.stores.base.LedgerStore` in one SQLite file.
+    """A durable :class:`~telcoflow.ledger.LedgerStore` in one SQLite file.
 
     ``path`` may be ``":memory:"`` for a private, non-durable database. ``synchronous`` is
     SQLite's durability level (``FULL``: every commit is fsynced); ``checkpoint_every`` is
@@ -120,7 +121,7 @@ class SQLiteLedgerStore:
             }
             self._flags: set[str] = {k for (k,) in self._db.execute("SELECT key FROM flags")}
             self._replay_journal()
-        #: the committed counters, to read only (see ``telcoflow.stores.base``)
+        #: the committed counters, to read only (see ``telcoflow.ledger``)
         self.counter_view: Mapping[str, Decimal] = self._counters
 
     def _replay_journal(self) -> None:
@@ -131,8 +132,8 @@ class SQLiteLedgerStore:
                 "SELECT effects FROM claims WHERE seq > ? ORDER BY seq", (done,)):
             effects = decode_effects(text)
             self._fold(
-                [(e[1], e[2], e[3]) for e in effects if e[0] == "L"],  # type: ignore[misc]
-                [pair for e in effects if e[0] == "C" for pair in counter_pairs(e)],
+                [e for e in effects if type(e) is Posting],
+                [pair for e in effects if type(e) is CounterMoves for pair in e.pairs()],
             )
 
     @in_money_context

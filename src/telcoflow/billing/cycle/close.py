@@ -55,9 +55,9 @@ from telcoflow.catalog.discounts import Discount, FixedDiscount
 from telcoflow.catalog.model import Catalog
 from telcoflow.errors import CurrencyMismatchError, DefinitionError, MoneyError
 from telcoflow.events import base_item_type, priced_item
+from telcoflow.ledger import LedgerLine
 from telcoflow.money import Currency, in_money_context
 from telcoflow.rating.adjustments import TaxRules
-from telcoflow.stores.base import LedgerLine
 
 __all__ = ["DEFAULT_DESCRIPTIONS", "DEFAULT_UNITS", "CycleCloser", "allocate", "close_account"]
 

@@ -1,6 +1,6 @@
 """What a close reads: ledger lines and billing accounts, behind two small read-only protocols.
 
-:class:`LedgerReader` is a subset of :class:`telcoflow.stores.base.LedgerStore` (its ``lines``
+:class:`LedgerReader` is a subset of :class:`telcoflow.ledger.LedgerStore` (its ``lines``
 query), so any ledger store is a reader as it is. :class:`AccountDirectory` lists the accounts
 of a bill cycle day and fetches them in batches. Both have a memory and a SQLite version here;
 the SQLite ones open by path, so that a bill run's worker processes can each open their own.
@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from telcoflow.accounts import AccountProfile
 from telcoflow.billing.cycle._sqlite import connect as _connect
 from telcoflow.billing.cycle._sqlite import transaction as _tx
 from telcoflow.billing.cycle.model import (
@@ -24,8 +25,7 @@ from telcoflow.billing.cycle.model import (
     Subscription,
     new_record,
 )
-from telcoflow.billing.profiles import AccountProfile
-from telcoflow.stores.base import LedgerLine
+from telcoflow.ledger import LedgerLine, top_up_key
 from telcoflow.stores.sqlite import recover
 
 __all__ = [
@@ -360,10 +360,9 @@ def accounts_from_profiles(
     item type when the split names none), the accounts whose split names it (``members``,
     with their subscribers), prepaid and hybrid funding (``prepaid``, ``postpaid_items``)
     and, from the real-time store's ``counters`` (``get_counters`` of
-    :func:`~telcoflow.billing.prepaid.top_up_key`), the period's top-ups. The opening
+    :func:`~telcoflow.ledger.top_up_key`), the period's top-ups. The opening
     balance is 0 (a balance carried from the previous cycle is the host's to give).
     """
-    from telcoflow.billing.prepaid import top_up_key
 
     accounts = list(profiles)
     counters = counters or {}

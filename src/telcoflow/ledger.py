@@ -1,6 +1,19 @@
-"""The ledger store protocol: what a backend implements (small, like an httpx transport).
+"""The ledger's shared types: lines, effects, counter keys and the store protocol.
 
-A backend stores five things:
+This module sits at the bottom of the package (it imports nothing from telcoflow): the
+real-time graph builds effects with it, every backend in :mod:`telcoflow.stores` stores them,
+and the cycle close and audits read its lines.
+
+**Effects** are what one event did to the ledger, kept with its claim so rerating can
+reverse it: a :class:`Posting` (an amount and a quantity added to a ledger line) or a
+:class:`CounterMoves` (one or more counters moved). Both are tuples underneath (cheap to
+build on the hot path); test them with ``type(effect) is Posting``.
+
+**Keys**: every counter and flag key is built by one function of this module
+(:func:`balance_key`, :func:`period_usage_keys`, ...), so a key kind has one spelling.
+
+**The store protocol** (:class:`LedgerStore`, small, like an httpx transport). A backend
+stores five things:
 
 - **ledger lines**: running sums keyed by ``(account, subscriber, item_type, period,
   currency)`` with an amount and a quantity;
@@ -37,30 +50,96 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import itemgetter
 from typing import Protocol, TypeGuard, runtime_checkable
 
 __all__ = [
     "Claim",
     "ChangeSet",
+    "CounterMoves",
     "DeadLetter",
     "Effect",
-    "storable_id",
-    "storable_text",
     "LedgerLine",
     "LedgerStore",
     "LineKey",
-    "counter_pairs",
+    "Posting",
+    "allowance_key",
+    "balance_key",
+    "cap_key",
+    "closed_flag",
+    "connect_key",
+    "debt_key",
     "decode_effects",
+    "discount_cap_key",
     "encode_effects",
+    "notification_flag",
+    "period_usage_keys",
+    "spend_key",
+    "storable_id",
+    "storable_text",
+    "top_up_key",
 ]
 
 #: ``(account, subscriber, item_type, period, currency)``
 LineKey = tuple[str, str, str, str, str]
 
-#: ``("L", line_key, amount, quantity)`` for a ledger posting or ``("C", key, delta, ...)``
-#: for counter changes (one or more key and delta pairs: the ``rate`` step moves a period's
-#: two counters in one effect).
-Effect = tuple[object, ...]
+
+
+class Posting(tuple[LineKey, Decimal, Decimal]):
+    """An effect: ``amount`` and ``quantity`` added to ledger line ``key``.
+
+    Build it as ``Posting((key, amount, quantity))`` (a tuple: cheap on the hot path).
+
+    >>> p = Posting((("acc-1", "sub-1", "data", "2026-11", "EUR"), Decimal("1.25"), Decimal(25)))
+    >>> p.amount, p.reversed().amount
+    (Decimal('1.25'), Decimal('-1.25'))
+    """
+
+    __slots__ = ()
+
+    key: LineKey = property(itemgetter(0))  # type: ignore[assignment]
+    amount: Decimal = property(itemgetter(1))  # type: ignore[assignment]
+    quantity: Decimal = property(itemgetter(2))  # type: ignore[assignment]
+
+    def reversed(self) -> Posting:
+        """The posting that undoes this one."""
+        return Posting((self[0], -self[1], -self[2]))
+
+    def moved_to(self, period: str) -> Posting:
+        """The same posting on the line of another ``period``."""
+        k = self[0]
+        return Posting(((k[0], k[1], k[2], period, k[4]), self[1], self[2]))
+
+    def __repr__(self) -> str:
+        return f"Posting({self[0]!r}, {self[1]!s}, {self[2]!s})"
+
+
+class CounterMoves(tuple[str | Decimal, ...]):
+    """An effect: counters moved, as alternating keys and deltas.
+
+    Build it as ``CounterMoves((key, delta, key, delta, ...))``: the ``rate`` step moves an
+    allowance and the period's two usage counters in one effect.
+
+    >>> list(CounterMoves(("bal|acc-1", Decimal("-2.50"))).pairs())
+    [('bal|acc-1', Decimal('-2.50'))]
+    """
+
+    __slots__ = ()
+
+    def pairs(self) -> Iterator[tuple[str, Decimal]]:
+        """The ``(key, delta)`` pairs."""
+        for i in range(0, len(self), 2):
+            key, delta = self[i], self[i + 1]
+            assert isinstance(key, str)
+            assert isinstance(delta, Decimal)
+            yield key, delta
+
+    def __repr__(self) -> str:
+        return "CounterMoves(" + ", ".join(f"{k}: {d}" for k, d in self.pairs()) + ")"
+
+
+#: what one event did: ledger postings and counter moves
+Effect = Posting | CounterMoves
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +159,8 @@ class LedgerLine:
 class Claim:
     """An event id claimed by the ledger: its fingerprint and its effects.
 
-    ``effects`` holds ledger postings ``("L", key, amount, quantity)`` and counter changes
-    ``("C", key, delta, ...)`` (one or more pairs); rerating posts their negatives to reverse
-    the event.
+    ``effects`` holds :class:`Posting` and :class:`CounterMoves` effects; rerating posts
+    their negatives to reverse the event.
     """
 
     event_id: str
@@ -161,8 +239,7 @@ _US = "\x1f"
 _RS = "\x1e"
 
 
-def encode_effects(effects: Sequence[tuple[object, ...]],
-                   key_text: dict[object, str] | None = None) -> str:
+def encode_effects(effects: Sequence[Effect], key_text: dict[object, str] | None = None) -> str:
     """Encode claim effects as compact text (unit / record separators; exact decimals).
 
     ``key_text`` optionally caches the text of ledger keys across calls (a backend keeps
@@ -171,42 +248,33 @@ def encode_effects(effects: Sequence[tuple[object, ...]],
     cache: dict[object, str] = {} if key_text is None else key_text
     records = []
     for effect in effects:
-        if effect[0] == "L":
-            k = effect[1]
+        if type(effect) is Posting:
+            k = effect[0]
             text = cache.get(k)
             if text is None:
-                assert isinstance(k, tuple)
-                text = cache[k] = "\x1f".join(k)
+                text = cache[k] = _US.join(k)
                 if len(cache) > 1_000_000:  # bounded: restart the cache
                     cache.clear()
-            records.append(f"L\x1f{text}\x1f{effect[2]!s}\x1f{effect[3]!s}")
-        elif len(effect) == 3:
-            records.append(f"C\x1f{effect[1]}\x1f{effect[2]!s}")
+            records.append(f"L\x1f{text}\x1f{effect[1]!s}\x1f{effect[2]!s}")
+        elif len(effect) == 2:
+            records.append(f"C\x1f{effect[0]}\x1f{effect[1]!s}")
         else:
-            records.append("C\x1f" + "\x1f".join(map(str, effect[1:])))
+            records.append("C\x1f" + _US.join(map(str, effect)))
     return _RS.join(records)
 
 
-def counter_pairs(effect: Effect) -> Iterator[tuple[str, Decimal]]:
-    """The ``(key, delta)`` pairs of a counter effect ``("C", key, delta, ...)``."""
-    for i in range(1, len(effect), 2):
-        key, delta = effect[i], effect[i + 1]
-        assert isinstance(key, str)
-        assert isinstance(delta, Decimal)
-        yield key, delta
-
-
-def decode_effects(text: str) -> list[tuple[object, ...]]:
-    """Decode :func:`encode_effects` text back into effect tuples."""
+def decode_effects(text: str) -> list[Effect]:
+    """Decode :func:`encode_effects` text back into effects."""
     if not text:
         return []
-    out: list[tuple[object, ...]] = []
+    out: list[Effect] = []
     for record in text.split(_RS):
         parts = record.split(_US)
         if parts[0] == "L":
-            out.append(("L", tuple(parts[1:6]), Decimal(parts[6]), Decimal(parts[7])))
+            key = (parts[1], parts[2], parts[3], parts[4], parts[5])
+            out.append(Posting((key, Decimal(parts[6]), Decimal(parts[7]))))
         else:
-            out.append(("C", *(Decimal(p) if i % 2 else p for i, p in enumerate(parts[1:]))))
+            out.append(CounterMoves(Decimal(p) if i % 2 else p for i, p in enumerate(parts[1:])))
     return out
 
 
@@ -223,3 +291,66 @@ def storable_text(text: str, limit: int) -> str:
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+# -- counter and flag keys: one builder per kind ------------------------------------------
+
+def allowance_key(subscriber: str, name: str, period: str) -> str:
+    """The counter of the units used of allowance ``name`` in ``period``."""
+    return f"alw|{subscriber}|{name}|{period}"
+
+
+def balance_key(account: str) -> str:
+    """The counter of a prepaid account's balance."""
+    return f"bal|{account}"
+
+
+def debt_key(account: str) -> str:
+    """The counter of a prepaid account's debt (charges beyond its floor)."""
+    return f"debt|{account}"
+
+
+def top_up_key(account: str, period: str) -> str:
+    """The counter of the top-ups a prepaid account received in ``period`` (a statement's
+    money in)."""
+    return f"topup|{account}|{period}"
+
+
+def spend_key(account: str, period: str) -> str:
+    """The counter of a postpaid account's spend in ``period`` (credit control)."""
+    return f"spend|{account}|{period}"
+
+
+def period_usage_keys(scope: str, counter: str, period: str) -> tuple[str, str]:
+    """The counter keys of a period-priced tariff: charged units, and amount posted.
+
+    ``scope`` is the subscriber (or, for a shared plan, the account) whose usage the tiers
+    count; ``counter`` the tariff and rate (``data|-``); ``period`` the usage's period.
+    """
+    return f"use|{scope}|{counter}|{period}", f"usd|{scope}|{counter}|{period}"
+
+
+def connect_key(subscriber: str, session: str, period: str) -> str:
+    """The counter marking that a session's connect fee was charged in ``period``."""
+    return f"con|{subscriber}|{session}|{period}"
+
+
+def discount_cap_key(account: str, discount: str, period: str) -> str:
+    """The counter of what capped discount ``discount`` gave ``account`` in ``period``."""
+    return f"dsc|{account}|{discount}|{period}"
+
+
+def cap_key(holder: str, period: str) -> str:
+    """The counter of what a payer took over for ``holder`` under a capped split policy."""
+    return f"cap|{holder}|{period}"
+
+
+def closed_flag(account: str, period: str) -> str:
+    """The flag marking ``period`` of ``account`` closed."""
+    return f"closed|{account}|{period}"
+
+
+def notification_flag(account: str, period: str, what: object = "") -> str:
+    """The flag of a credit-control notification sent to ``account`` in ``period``:
+    ``what`` is a threshold percent, ``exhausted``, or ``debt|`` (then the event id follows)."""
+    return f"ntf|{account}|{period}|{what}"

@@ -2,7 +2,7 @@
 
 Steps read counters and flags and post ledger lines through :class:`LedgerTransaction`; it
 reads each key from the store at most once per batch and accumulates every change in one
-:class:`~telcoflow.stores.base.ChangeSet`. :meth:`LedgerTransaction.commit` hands it to the
+:class:`~telcoflow.ledger.ChangeSet`. :meth:`LedgerTransaction.commit` hands it to the
 store, which applies claims and ledger writes atomically: an event id is claimed in the same
 transaction as its ledger write.
 """
@@ -14,18 +14,19 @@ from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
 
 from telcoflow.events import Event, fingerprint
-from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy
-from telcoflow.stores.base import (
+from telcoflow.ledger import (
     ChangeSet,
     Claim,
+    CounterMoves,
     DeadLetter,
     Effect,
     LedgerStore,
     LineKey,
-    counter_pairs,
+    Posting,
     storable_id,
     storable_text,
 )
+from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy
 
 __all__ = ["LedgerTransaction"]
 
@@ -33,7 +34,7 @@ _ZERO = Decimal(0)
 
 
 class LedgerTransaction:
-    """Reads and writes of one batch against a :class:`~telcoflow.stores.base.LedgerStore`."""
+    """Reads and writes of one batch against a :class:`~telcoflow.ledger.LedgerStore`."""
 
     __slots__ = ("_flags", "changes", "local_fingerprints", "masking", "store", "unjournaled",
                  "values", "view")
@@ -43,7 +44,7 @@ class LedgerTransaction:
         #: how identifiers are shown in dead-letter messages and payloads
         self.masking = masking
         #: the store's committed counters when it keeps them in this process
-        #: (``counter_view``, see :mod:`telcoflow.stores.base`), else ``None``
+        #: (``counter_view``, see :mod:`telcoflow.ledger`), else ``None``
         self.view: Mapping[str, Decimal] | None = getattr(store, "counter_view", None)
         #: the store lives in this process only and keeps
         #: :func:`~telcoflow.events.local_fingerprint` claims (cheaper than digests)
@@ -102,7 +103,7 @@ class LedgerTransaction:
         else:
             line[0] += amount
             line[1] += quantity
-        effects.append(("L", key, amount, quantity))
+        effects.append(Posting((key, amount, quantity)))
 
     # -- counters -------------------------------------------------------------------------
     def counter(self, key: str) -> Decimal:
@@ -139,7 +140,7 @@ class LedgerTransaction:
         deltas = self.changes.counters
         deltas[key] = deltas.get(key, _ZERO) + delta
         if effects is not None:
-            effects.append(("C", key, delta))
+            effects.append(CounterMoves((key, delta)))
         else:
             self.unjournaled = True
         return value
@@ -177,13 +178,10 @@ class LedgerTransaction:
         self.unjournaled = True
         scratch: list[Effect] = []
         for effect in effects:
-            if effect[0] == "L":
-                key, amount, quantity = effect[1], effect[2], effect[3]
-                assert isinstance(amount, Decimal)
-                assert isinstance(quantity, Decimal)
-                self.post(scratch, key, -amount, -quantity)  # type: ignore[arg-type]
-            else:
-                for ckey, delta in counter_pairs(effect):
+            if type(effect) is Posting:
+                self.post(scratch, effect[0], -effect[1], -effect[2])
+            elif type(effect) is CounterMoves:
+                for ckey, delta in effect.pairs():
                     self.add(None, ckey, -delta)
 
     # -- the end --------------------------------------------------------------------------
