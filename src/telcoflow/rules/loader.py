@@ -22,8 +22,8 @@ from telcoflow.loading.source import (
     read_yaml_text,
 )
 from telcoflow.loading.validate import validate_document
-from telcoflow.rules.cells import PATH_RE, cell_text, eq_text, is_indexable
-from telcoflow.rules.engine import CompiledDecision, Item, Outputs, Term
+from telcoflow.rules.cells import PATH_RE, cell_text, dmn_eq, eq_text, is_indexable
+from telcoflow.rules.engine import AGGREGATES, DMN_HITS, CompiledDecision, Item, Outputs, Term
 from telcoflow.rules.expressions import CompiledExpression, compile_expression
 from telcoflow.rules.model import (
     DecisionModel,
@@ -172,7 +172,7 @@ class _Builder:
             self.problems.append(src.problem(path, "a decision needs either `rules` or a "
                                              "`table` (exactly one)", "E-rule-decision"))
             return None
-        if model.aggregate and hit != "collect":
+        if model.aggregate and hit != "collect" and hit not in DMN_HITS:
             self.problems.append(src.problem((*path, "aggregate"), f"`aggregate` needs hit "
                                              f"policy collect (found {hit})", "E-rule-hit"))
         output = model.output
@@ -183,6 +183,9 @@ class _Builder:
                 self.problems.append(src.problem(
                     path, f"`aggregate: {model.aggregate}` needs `output` (which output to "
                           f"{model.aggregate})", "E-rule-hit"))
+        single = None
+        if hit in DMN_HITS:
+            single = self.dmn_checks(src, path, model, hit)
         guard = self.expr(src, (*path, "when"), model.when, earlier) if model.when else None
         if model.table is not None:
             items = self.table(src, (*path, "table"), model.table, model.kind, earlier)
@@ -190,10 +193,73 @@ class _Builder:
             items = self.rules(src, path, model, earlier)
         default = (self.outputs(src, (*path, "default"), model.default, earlier)
                    if model.default is not None else None)
+        if model.output_values:
+            self.check_values(src, path, model, items, default)
         line, col = src.doc.locate(path)
         return CompiledDecision(model.name, model.kind, hit, items, aggregate=model.aggregate,
                                 output=output, guard=guard, default=default,
-                                where=f"{src.doc.file}:{line}:{col}: ")
+                                where=f"{src.doc.file}:{line}:{col}: ", single=single,
+                                priorities=model.output_values, on_violation=model.on_violation,
+                                label=model.label,
+                                labels=model.table.labels if model.table is not None else None)
+
+    def dmn_checks(self, src: _Source, path: PathKey, model: DecisionModel,
+                   hit: str) -> str | None:
+        """Check what a DMN hit policy needs; return the one output of a one-output table."""
+        table = model.table
+        outputs = list(table.outputs) if table is not None else None
+        if model.aggregate:
+            self.problems.append(src.problem(
+                (*path, "aggregate"), f"with DMN hit policy {hit} the aggregation is in the "
+                f"letter (C+, C<, C>, C#), not in `aggregate`", "E-rule-hit"))
+        if table is not None and table.priorities is not None:
+            self.problems.append(src.problem(
+                (*path, "table", "priorities"), f"hit policy {hit} takes no row priorities: "
+                "DMN priorities come from `output_values` (each output's values, highest "
+                "first)", "E-rule-hit"))
+        if hit in AGGREGATES:
+            if outputs is not None and len(outputs) != 1:
+                self.problems.append(src.problem(
+                    (*path, "table", "outputs"), f"hit policy {hit} aggregates one output; "
+                    f"this table has {len(outputs)} ({', '.join(outputs)})", "E-rule-hit"))
+            if outputs is None and model.output is None:
+                self.problems.append(src.problem(
+                    path, f"hit policy {hit} needs `output` (which output to aggregate)",
+                    "E-rule-hit"))
+        if hit in ("P", "O") and not model.output_values:
+            self.problems.append(src.problem(
+                path, f"hit policy {hit} needs `output_values`: each output's values in "
+                "decreasing priority, e.g. {risk: [high, medium, low]}", "E-rule-hit"))
+        if table is not None:
+            known = set(table.inputs) | set(table.outputs)
+            for key in table.labels:
+                if key not in known:
+                    self.problems.append(src.problem(
+                        (*path, "table", "labels", key), f"label for {key!r}, which is no "
+                        f"input or output (inputs: {', '.join(table.inputs)}; outputs: "
+                        f"{', '.join(table.outputs)})", "E-table-label"))
+        return outputs[0] if outputs is not None and len(outputs) == 1 else None
+
+    def check_values(self, src: _Source, path: PathKey, model: DecisionModel,
+                     items: Sequence[Item], default: Outputs | None) -> None:
+        """Every literal output is one of its output's allowed values (DMN output values)."""
+        assert model.output_values is not None
+        if model.table is not None:
+            for name in model.output_values:
+                if name not in model.table.outputs:
+                    self.problems.append(src.problem(
+                        (*path, "output_values", name), f"output_values for {name!r}, which "
+                        f"is no output (outputs: {', '.join(model.table.outputs)})",
+                        "E-rule-values"))
+        candidates = [(it.id, it.outputs.static) for it in items]
+        if default is not None:
+            candidates.append(("default", default.static))
+        for rid, static in candidates:
+            for name, allowed in model.output_values.items():
+                if name in static and not any(dmn_eq(static[name], v) for v in allowed):
+                    self.problems.append(src.problem(
+                        path, f"{rid} gives {name} = {static[name]!r}, not one of its "
+                        f"output_values ({', '.join(map(repr, allowed))})", "E-rule-values"))
 
     def rules(self, src: _Source, path: PathKey, model: DecisionModel,
               earlier: Sequence[str]) -> list[Item]:
