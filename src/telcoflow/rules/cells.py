@@ -27,6 +27,7 @@ Cell                   Meaning                             Compiled to
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -141,7 +142,7 @@ def dmn_range(value: Any, low: Any, high: Any, low_closed: bool, high_closed: bo
     cls = value.__class__
     if (cls is int or cls is Decimal) and low.__class__ in _NUMS and high.__class__ in _NUMS:
         above = low <= value if low_closed else low < value
-        return above and (value <= high if high_closed else value < high)
+        return bool(above and (value <= high if high_closed else value < high))
     try:
         if not (_ordered(value, low) and _ordered(value, high)):
             return False
@@ -159,7 +160,7 @@ def dmn_in(value: Any, tests: Any) -> bool:
     return any(dmn_eq(value, t) for t in tests)
 
 
-CELL_FUNCTIONS = {
+CELL_FUNCTIONS: dict[str, Callable[..., bool]] = {
     "dmn_eq": dmn_eq, "dmn_lt": dmn_lt, "dmn_le": dmn_le, "dmn_gt": dmn_gt, "dmn_ge": dmn_ge,
     "dmn_range": dmn_range, "dmn_in": dmn_in,
 }

@@ -25,10 +25,10 @@ import yaml
 from lxml import etree
 
 from telcoflow.errors import DmnError, Problem
+from telcoflow.loading.source import iter_yaml_files, parse_yaml, read_yaml_text
 from telcoflow.rules.cells import CMP_RE, NOT_RE, PATH_RE, RANGE_RE, is_test
 from telcoflow.rules.engine import AGGREGATES, DMN_HITS, CompiledDecision
 from telcoflow.rules.expressions import CompiledExpression
-from telcoflow.loading.source import iter_yaml_files, parse_yaml, read_yaml_text
 from telcoflow.rules.loader import load_pack
 from telcoflow.rules.runtime import RulePack
 
@@ -73,7 +73,7 @@ class DmnImport:
 # -- S-FEEL literals ------------------------------------------------------------------------------
 
 
-class _Unsupported(Exception):
+class _UnsupportedError(Exception):
     """A cell outside the covered S-FEEL subset (the message says what)."""
 
 
@@ -109,7 +109,7 @@ def _split(text: str) -> list[str]:
             cur += ch
         i += 1
     if quote:
-        raise _Unsupported(f"unterminated string in {text!r}")
+        raise _UnsupportedError(f"unterminated string in {text!r}")
     parts.append(cur.strip())
     return parts
 
@@ -128,7 +128,7 @@ def _feel_literal(text: str) -> Any:
                 i += 2
                 continue
             if ch == '"':
-                raise _Unsupported(f"unescaped quote in {t!r}")
+                raise _UnsupportedError(f"unescaped quote in {t!r}")
             out += ch
             i += 1
         return out
@@ -138,7 +138,7 @@ def _feel_literal(text: str) -> Any:
         return t == "true"
     if t == "null":
         return None
-    raise _Unsupported(f"{t!r} is not a literal (text in double quotes, a number, true, "
+    raise _UnsupportedError(f"{t!r} is not a literal (text in double quotes, a number, true, "
                        "false or null)")
 
 
@@ -174,8 +174,8 @@ def _cell_from_feel(text: str) -> Any:
     if len(parts) > 1:
         values = [_feel_literal(p) for p in parts]
         kinds = {type(v) for v in values}
-        if None in values or bool in kinds and len(kinds) > 1:
-            raise _Unsupported(f"a list mixing null or booleans with other values ({t!r})")
+        if None in values or (bool in kinds and len(kinds) > 1):
+            raise _UnsupportedError(f"a list mixing null or booleans with other values ({t!r})")
         return values
     m = RANGE_RE.match(t)
     if m:
@@ -197,7 +197,7 @@ def _output_from_feel(text: str) -> Any:
         return f"= {t}"
     value = _feel_literal(t)
     if isinstance(value, str) and value.startswith("="):
-        raise _Unsupported(f"an output text starting with '=' ({t!r}) would read as an "
+        raise _UnsupportedError(f"an output text starting with '=' ({t!r}) would read as an "
                            "expression")
     return value
 
@@ -219,7 +219,7 @@ def _parse(data: bytes, file: str) -> Any:
                                 col)]) from None
     except ValueError as exc:  # e.g. a str with an encoding declaration
         raise DmnError([Problem(f"not XML: {exc}", "E-dmn-xml", file)]) from None
-    doctype = root.getroottree().docinfo.doctype
+    doctype: str = getattr(root.getroottree().docinfo, "doctype", "") or ""
     if doctype:
         raise DmnError([Problem("a DMN document may not have a DOCTYPE (entities and DTDs "
                                 "are refused)", "E-dmn-doctype", file, 1)])
@@ -287,7 +287,7 @@ class _Reader:
     def cell(self, el: Any, what: str, convert: Any) -> Any:
         try:
             return convert(self.text(el))
-        except _Unsupported as exc:
+        except _UnsupportedError as exc:
             self.unsupported(el, f"{what}: {exc}")
             return "-"
 
@@ -427,8 +427,8 @@ class _Reader:
 
 
 def _is_value(value: Any) -> bool:
-    return value is None or isinstance(value, (str, int, Decimal, bool)) and not (
-        isinstance(value, str) and is_test(value))
+    return value is None or (isinstance(value, (str, int, Decimal, bool)) and not (
+        isinstance(value, str) and is_test(value)))
 
 
 def import_dmn(data: bytes | str, file: str = "<dmn>", *, name: str | None = None) -> DmnImport:
@@ -522,7 +522,7 @@ def _feel(value: Any) -> str:
         return str(value)
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    raise _Unsupported(f"{value!r} has no S-FEEL form")
+    raise _UnsupportedError(f"{value!r} has no S-FEEL form")
 
 
 def _endpoint_feel(text: str) -> str:
@@ -544,9 +544,9 @@ def _expr_value(text: str) -> Any:
     if len(t) >= 2 and t[0] == t[-1] and t[0] in "'\"":
         body = t[1:-1]
         if "\\" in body or t[0] in body:
-            raise _Unsupported(f"{t!r}: escapes in text are not exported")
+            raise _UnsupportedError(f"{t!r}: escapes in text are not exported")
         return body
-    raise _Unsupported(f"{t!r} is not a literal or a dotted name")
+    raise _UnsupportedError(f"{t!r} is not a literal or a dotted name")
 
 
 def _cell_to_feel(cell: Any) -> str:
@@ -571,7 +571,7 @@ def _cell_to_feel(cell: Any) -> str:
     if m:
         return "not(" + ", ".join(_feel(_expr_value(p)) for p in _split(m[1])) + ")"
     if is_test(s):
-        raise _Unsupported(f"the cell {cell!r} (an expression with ?) has no S-FEEL form")
+        raise _UnsupportedError(f"the cell {cell!r} (an expression with ?) has no S-FEEL form")
     return _feel(s)
 
 
@@ -585,7 +585,8 @@ def export_dmn(pack: RulePack, *, source: Mapping[str, Any]) -> str:
     """
     problems: list[Problem] = []
     models = {d["name"]: d for d in source.get("decisions", []) if isinstance(d, Mapping)}
-    root = etree.Element(f"{{{DMN13_NS}}}definitions", nsmap={None: DMN13_NS})
+    root = etree.Element(f"{{{DMN13_NS}}}definitions",
+                         nsmap={None: DMN13_NS})  # type: ignore[dict-item]
     root.set("id", _slug(pack.name))
     root.set("name", pack.name)
     root.set("namespace", f"https://telcoflow.dev/rules/{pack.name}")
@@ -606,7 +607,7 @@ def export_dmn(pack: RulePack, *, source: Mapping[str, Any]) -> str:
             continue
         try:
             root.append(_decision_xml(d, model))
-        except _Unsupported as exc:
+        except _UnsupportedError as exc:
             problems.append(_problem(where, f"decision {d.name!r}: {exc}"))
     if problems:
         raise DmnError(problems)
@@ -652,7 +653,7 @@ def _decision_xml(d: CompiledDecision, model: Mapping[str, Any]) -> Any:
     t = _sub(el, "decisionTable", **attrs)
     for j, expr in enumerate(table["inputs"]):
         if not PATH_RE.match(str(expr)):
-            raise _Unsupported(f"input {expr!r} is not a name or dotted path")
+            raise _UnsupportedError(f"input {expr!r} is not a name or dotted path")
         inp = _sub(t, "input", id=f"{d.name}_in{j + 1}")
         if expr in labels:
             inp.set("label", labels[expr])
@@ -673,13 +674,13 @@ def _decision_xml(d: CompiledDecision, model: Mapping[str, Any]) -> Any:
         for j, cell in enumerate(row[:n_in]):
             try:
                 _text(rule, "inputEntry", _cell_to_feel(cell))
-            except _Unsupported as exc:
-                raise _Unsupported(f"row {r + 1}, input {j + 1}: {exc}") from None
+            except _UnsupportedError as exc:
+                raise _UnsupportedError(f"row {r + 1}, input {j + 1}: {exc}") from None
         for j, cell in enumerate(row[n_in:]):
             try:
                 _text(rule, "outputEntry", _output_feel(cell))
-            except _Unsupported as exc:
-                raise _Unsupported(f"row {r + 1}, output {j + 1}: {exc}") from None
+            except _UnsupportedError as exc:
+                raise _UnsupportedError(f"row {r + 1}, output {j + 1}: {exc}") from None
     return el
 
 
@@ -688,9 +689,9 @@ def _output_feel(value: Any) -> str:
         body = value[1:].strip()
         if PATH_RE.match(body):
             return body
-        raise _Unsupported(f"the output expression {value!r} has no S-FEEL form")
+        raise _UnsupportedError(f"the output expression {value!r} has no S-FEEL form")
     if isinstance(value, CompiledExpression):  # pragma: no cover - source data holds text
-        raise _Unsupported("a compiled output")
+        raise _UnsupportedError("a compiled output")
     if value == "-":
         return "null"
     return _feel(value)

@@ -87,7 +87,8 @@ class Trace:
             "pack": self.pack, "version": self.version, "digest": self.digest,
             "lets": dict(self.lets),
             "decisions": [{
-                "name": d.name, "label": d.label, "kind": d.kind, "hit": d.hit, "applied": d.applied,
+                "name": d.name, "label": d.label, "kind": d.kind, "hit": d.hit,
+                "applied": d.applied,
                 "tested": d.tested, "total": d.total, "defaulted": d.defaulted,
                 "value": d.value,
                 "matches": [{"rule": m.rule, "seen": dict(m.seen), "outputs": dict(m.outputs)}
