@@ -44,6 +44,7 @@ __all__ = [
     "dmn_range",
     "eq_text",
     "is_indexable",
+    "is_test",
     "literal",
     "replace_input",
 ]
