@@ -258,6 +258,65 @@ def explain(pack: Path, event: Path) -> None:
 
 
 @main.group()
+def rules() -> None:
+    """Rule packs: DMN decision tables in and out."""
+
+
+@rules.command("import")
+@click.argument("dmn", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the pack here (default: <dmn stem>.rules.yaml beside it)")
+@click.option("--name", help="the pack's name (default: from the DMN definitions)")
+def rules_import(dmn: Path, out: Path | None, name: str | None) -> None:
+    """Import the decision tables of a DMN file as a rule pack (YAML).
+
+    Anything that cannot be carried over is listed with its element and line, and nothing
+    is written; presentation-only parts (diagram, descriptions) are listed as skipped.
+    """
+    from telcoflow.rules.dmn import dump_pack_yaml, import_dmn
+    from telcoflow.rules.loader import pack_from_text
+
+    target = out or dmn.with_name(dmn.stem + ".rules.yaml")
+    try:
+        result = import_dmn(dmn.read_bytes(), str(dmn), name=name)
+        text = dump_pack_yaml(result.pack)
+        pack_from_text(text, str(target))  # what is written must load
+    except TelcoflowError as exc:
+        _fail(exc)
+    except OSError as exc:
+        click.echo(f"{dmn}: cannot read ({exc.strerror})", err=True)
+        raise SystemExit(1) from None
+    for note in result.skipped:
+        click.echo(f"skipped: {note}", err=True)
+    target.write_text(text, encoding="utf-8")
+    count = len(result.pack["decisions"])
+    click.echo(f"wrote {target} ({count} decision{'s' if count != 1 else ''})")
+
+
+@rules.command("export")
+@click.argument("pack", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the DMN XML here (default: standard output)")
+def rules_export(pack: Path, out: Path | None) -> None:
+    """Export the decision tables of a rule pack as DMN 1.3 XML.
+
+    Decisions that have no DMN form (rule lists, telcoflow hit policies, cells with `?`)
+    are listed with their line, and nothing is written.
+    """
+    from telcoflow.rules.dmn import export_pack_file
+
+    try:
+        text = export_pack_file(pack)
+    except TelcoflowError as exc:
+        _fail(exc)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}")
+
+
+@main.group()
 def journey() -> None:
     """Customer journeys: diagrams and checks."""
 

@@ -23,6 +23,7 @@ __all__ = [
     "CurrencyMismatchError",
     "DecisionError",
     "DefinitionError",
+    "DmnError",
     "EvaluationError",
     "EventRejectedError",
     "ExpressionError",
@@ -97,6 +98,11 @@ class ExpressionError(DefinitionError):
 
 class RuleError(DefinitionError):
     """A rule, decision table or rule pack is malformed."""
+
+
+class DmnError(RuleError):
+    """A DMN document cannot be imported (or a pack exported) faithfully: every element that
+    cannot be carried over is listed with its line."""
 
 
 class GraphError(DefinitionError):

@@ -27,6 +27,7 @@ from telcoflow.rules.stateful import (
     durable_available,
 )
 from telcoflow.rules.trace import Trace, render_trace
+from telcoflow.rules.values import Result, Violation
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -40,6 +41,7 @@ __all__ = [
     "IsolatedDurableBackend",
     "PythonBackend",
     "Registry",
+    "Result",
     "RuleHost",
     "RuleKind",
     "RulePack",
@@ -48,6 +50,7 @@ __all__ = [
     "StatefulEngine",
     "StatefulError",
     "Trace",
+    "Violation",
     "compile_expression",
     "default_registry",
     "durable_available",

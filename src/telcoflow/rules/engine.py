@@ -1,23 +1,41 @@
 """Compiled decisions: rules and table rows indexed on their equality conditions, evaluated
-under a DMN hit policy (unique, first, priority, any, collect [sum|min|max|count],
-rule-order)."""
+under a hit policy.
+
+The DMN 1.3 hit policies are spelt as in DMN: ``U`` ``A`` ``P`` ``F`` ``R`` ``O`` ``C``
+``C+`` ``C<`` ``C>`` ``C#`` (see :data:`DMN_HITS` and docs/rules.md). telcoflow's own
+spellings (``unique``, ``any``, ``priority``, ``first``, ``collect`` with ``aggregate``,
+``rule-order``) keep their earlier meaning: no match under ``collect`` gives ``[]`` (or 0
+summed), ``priority`` takes one integer per rule, ``count`` counts matched rows, and a
+violated ``unique`` / ``any`` raises.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from types import MappingProxyType
 from typing import Any
 
 from telcoflow.errors import (
     DecisionError,  # re-exported: defined in errors.py
     )
+from telcoflow.rules.cells import dmn_eq
 from telcoflow.rules.expressions import _MISSING as _STEP_MISSING
 from telcoflow.rules.expressions import CompiledExpression, _step
 from telcoflow.rules.trace import DecisionTrace, Match
+from telcoflow.rules.values import Result, Violation
 
-__all__ = ["CompiledDecision", "DecisionError", "Item", "Outputs", "RuleIndex", "Term"]
+__all__ = ["DMN_HITS", "CompiledDecision", "DecisionError", "Item", "Outputs", "RuleIndex",
+           "Term"]
+
+DMN_HITS: Mapping[str, str] = {
+    "U": "unique", "A": "any", "P": "priority", "F": "first", "R": "rule order",
+    "O": "output order", "C": "collect", "C+": "collect sum", "C<": "collect min",
+    "C>": "collect max", "C#": "collect count",
+}
+"""The DMN 1.3 hit policies, by their DMN letter, with their names."""
+SINGLE_HITS = frozenset({"U", "A", "P", "F"})
+AGGREGATES = frozenset({"C+", "C<", "C>", "C#"})
 
 _MISSING = _STEP_MISSING  # one sentinel for "absent" across expressions and indexes
 _LEAF_SIZE = 4
@@ -35,7 +53,7 @@ class Outputs:
 
     def __init__(self, values: Mapping[str, Any]) -> None:
         literal = {k: v for k, v in values.items() if not isinstance(v, CompiledExpression)}
-        self.static: Mapping[str, Any] = MappingProxyType(literal)
+        self.static: Mapping[str, Any] = Result(literal)
         self.computed: tuple[tuple[str, Callable[[Mapping[str, Any]], Any]], ...] = tuple(
             (k, v.fn) for k, v in values.items() if isinstance(v, CompiledExpression))
 
@@ -45,7 +63,7 @@ class Outputs:
         out = dict(self.static)
         for name, fn in self.computed:
             out[name] = fn(ctx)
-        return MappingProxyType(out)
+        return Result(out)
 
 
 Term = tuple["PathKey | None", str]
@@ -220,15 +238,26 @@ def _position(item: Item) -> int:
 
 
 class CompiledDecision:
-    """One decision of a pack, ready to evaluate many times."""
+    """One decision of a pack, ready to evaluate many times.
+
+    For the DMN hit policies (:data:`DMN_HITS`): ``single`` names the one output of a
+    one-output table (its results are that output's value, not a mapping, as in DMN);
+    ``priorities`` maps outputs to their values in decreasing priority (``P`` and ``O``);
+    ``on_violation`` is ``"error"`` (the value is a :class:`~telcoflow.rules.values.Violation`)
+    or ``"raise"``. ``label`` / ``labels`` are the names shown to people (traces, exports).
+    """
 
     __slots__ = ("aggregate", "default", "fast", "guard", "hit", "index", "items", "kind",
-                 "name", "output", "where")
+                 "label", "labels", "name", "on_violation", "output", "priorities", "single",
+                 "where")
 
     def __init__(self, name: str, kind: str, hit: str, items: Sequence[Item], *,
                  aggregate: str | None = None, output: str | None = None,
                  guard: CompiledExpression | None = None, default: Outputs | None = None,
-                 where: str = "") -> None:
+                 where: str = "", single: str | None = None,
+                 priorities: Mapping[str, Sequence[Any]] | None = None,
+                 on_violation: str = "error", label: str = "",
+                 labels: Mapping[str, str] | None = None) -> None:
         self.name = name
         self.kind = kind
         self.hit = hit
@@ -237,6 +266,12 @@ class CompiledDecision:
         self.guard = guard
         self.default = default
         self.where = where
+        self.single = single if hit in DMN_HITS else None
+        self.priorities: Mapping[str, tuple[Any, ...]] = {
+            k: tuple(v) for k, v in (priorities or {}).items()}
+        self.on_violation = on_violation
+        self.label = label
+        self.labels: Mapping[str, str] = dict(labels or {})
         ordered = list(items)
         if hit == "priority":
             ordered.sort(key=lambda it: (-it.priority, it.position))
@@ -247,6 +282,91 @@ class CompiledDecision:
         self.fast: Callable[[Mapping[str, Any]], Any] = self._specialise()
         """The decision as one function of the context (same result as :meth:`evaluate`)."""
 
+    # -- DMN hit policies ---------------------------------------------------------------------
+    def _rank(self, outputs: Mapping[str, Any]) -> tuple[int, ...]:
+        """The output-value priority of ``outputs``: per output with a priority list (in
+        the list's order), the position of its value (0 is the highest; a value not in the
+        list ranks after every listed one)."""
+        key = []
+        for name, values in self.priorities.items():
+            value = outputs.get(name)
+            pos = len(values)
+            for n, v in enumerate(values):
+                if dmn_eq(value, v):
+                    pos = n
+                    break
+            key.append(pos)
+        return tuple(key)
+
+    def _value(self, outputs: Mapping[str, Any]) -> Any:
+        return outputs[self.single] if self.single is not None and self.single in outputs \
+            else (None if self.single is not None else outputs)
+
+    def _violate(self, matched: Sequence[Item], why: str) -> Violation:
+        ids = tuple(it.id for it in matched)
+        message = (f"{self.where}decision {self.name!r} has hit policy {self.hit} "
+                   f"({DMN_HITS[self.hit]}) but {why}: {', '.join(ids)}")
+        if self.on_violation == "raise":
+            raise DecisionError(message)
+        return Violation(self.name, self.hit, ids, message)
+
+    def _dmn(self, ctx: Mapping[str, Any], matched: list[Item]) -> Any:
+        """The DMN 1.3 result of ``matched`` (the matching rules in rule order)."""
+        hit = self.hit
+        outs = [it.outputs(ctx) for it in matched]
+        if not outs:
+            if self.default is None:
+                return None  # no match: null, whatever the hit policy
+            if hit in SINGLE_HITS:
+                return self._value(self.default(ctx))
+            outs = [self.default(ctx)]
+        if hit == "F":
+            return self._value(outs[0])
+        if hit == "U":
+            if len(outs) > 1:
+                return self._violate(matched, f"{len(outs)} rules matched")
+            return self._value(outs[0])
+        if hit == "A":
+            if any(dict(o) != dict(outs[0]) for o in outs[1:]):
+                return self._violate(matched, "the matching rules give different outputs")
+            return self._value(outs[0])
+        if hit == "P":
+            best = min(range(len(outs)), key=lambda n: self._rank(outs[n]))
+            return self._value(outs[best])
+        if hit == "O":
+            order = sorted(range(len(outs)), key=lambda n: self._rank(outs[n]))
+            return [self._value(outs[n]) for n in order]
+        if hit in ("R", "C"):
+            return [self._value(o) for o in outs]
+        return self._dmn_aggregate(outs)
+
+    def _dmn_aggregate(self, outs: list[Mapping[str, Any]]) -> Any:
+        name = self.single or self.output
+        assert name is not None
+        try:
+            values = [o[name] for o in outs]
+        except KeyError:
+            raise DecisionError(f"{self.where}decision {self.name!r}: a matching rule has no "
+                                f"output {name!r} to aggregate ({self.hit})") from None
+        if self.hit == "C#":
+            distinct: list[Any] = []
+            for v in values:
+                if not any(dmn_eq(v, d) for d in distinct):
+                    distinct.append(v)
+            return len(distinct)
+        if any(v is None for v in values):
+            return None  # FEEL: sum, min and max of a list holding null are null
+        try:
+            if self.hit == "C+":
+                total: Any = values[0]
+                for v in values[1:]:
+                    total = total + v
+                return total
+            return min(values) if self.hit == "C<" else max(values)
+        except TypeError as exc:
+            raise DecisionError(f"{self.where}decision {self.name!r}: cannot {self.hit} the "
+                                f"values of {name!r} ({exc})") from None
+
     def _specialise(self) -> Callable[[Mapping[str, Any]], Any]:
         """Build the evaluation function for this hit policy, with everything it needs bound
         as local variables (the hot path of every pack)."""
@@ -254,6 +374,8 @@ class CompiledDecision:
         default = self.default
         guard = self.guard.fn if self.guard is not None else None
         combine = self._combine
+        if self.hit in DMN_HITS:
+            return self._specialise_dmn(candidates, guard)
         if self.hit in ("first", "priority"):
             def first(ctx: Mapping[str, Any]) -> Any:
                 if guard is not None and not guard(ctx):
@@ -294,6 +416,32 @@ class CompiledDecision:
                                  if it.cond is None or it.cond(ctx)])
 
         return collect
+
+    def _specialise_dmn(self, candidates: Callable[[Mapping[str, Any]], tuple[Item, ...]],
+                        guard: Callable[[Mapping[str, Any]], Any] | None,
+                        ) -> Callable[[Mapping[str, Any]], Any]:
+        dmn = self._dmn
+        default = self.default
+        value = self._value
+        if self.hit == "F":
+            def first_hit(ctx: Mapping[str, Any]) -> Any:
+                if guard is not None and not guard(ctx):
+                    return None
+                for it in candidates(ctx):
+                    cond = it.cond
+                    if cond is None or cond(ctx):
+                        out = it.static
+                        return value(out if out is not None else it.outputs(ctx))
+                return value(default(ctx)) if default is not None else None
+
+            return first_hit
+
+        def hits(ctx: Mapping[str, Any]) -> Any:
+            if guard is not None and not guard(ctx):
+                return None
+            return dmn(ctx, [it for it in candidates(ctx) if it.cond is None or it.cond(ctx)])
+
+        return hits
 
     # -- fast path --------------------------------------------------------------------------
     def evaluate(self, ctx: Mapping[str, Any]) -> Any:
@@ -347,7 +495,8 @@ class CompiledDecision:
         """Evaluate and record what matched and which values each match read."""
         if self.guard is not None and not self.guard.fn(ctx):
             return DecisionTrace(self.name, self.kind, self._hit_text(), False, 0,
-                                 len(self.items), (), None)
+                                 len(self.items), (), None, label=self.label,
+                                 labels=self.labels)
         cands = self.index.candidates(ctx)
         matched: list[Item] = []
         tested = 0
@@ -355,10 +504,12 @@ class CompiledDecision:
             tested += 1
             if it.cond is None or it.cond(ctx):
                 matched.append(it)
-                if self.hit in ("first", "priority"):
+                if self.hit in ("first", "priority", "F"):
                     break
         defaulted = not matched and self.default is not None
-        if self.hit in ("first", "priority"):
+        if self.hit in DMN_HITS:
+            value = self._dmn(ctx, matched)
+        elif self.hit in ("first", "priority"):
             value = matched[0].outputs(ctx) if matched else (
                 self.default(ctx) if self.default is not None else None)
         else:
@@ -368,9 +519,12 @@ class CompiledDecision:
                   it.priority)
             for it in matched)
         return DecisionTrace(self.name, self.kind, self._hit_text(), True, tested,
-                             len(self.items), matches, value, defaulted)
+                             len(self.items), matches, value, defaulted, label=self.label,
+                             labels=self.labels)
 
     def _hit_text(self) -> str:
+        if self.hit in DMN_HITS:
+            return f"{self.hit} {DMN_HITS[self.hit]}"
         if self.hit == "collect" and self.aggregate:
             return f"collect {self.aggregate}"
         return self.hit

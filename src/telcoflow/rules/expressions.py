@@ -57,6 +57,7 @@ from telcoflow.errors import (
     TelcoflowError,
 )
 from telcoflow.money import Money
+from telcoflow.rules.registry import default_registry
 
 __all__ = [
     "MAX_DEPTH",
@@ -649,8 +650,6 @@ def compile_expression(
     Raises :class:`~telcoflow.errors.ExpressionError` with every problem found.
     """
     if functions is None:
-        from telcoflow.rules.registry import default_registry
-
         functions = default_registry().functions
     where = None
     if file is not None:

@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from telcoflow.money import to_decimal
+from telcoflow.rules.cells import CELL_FUNCTIONS
 
 __all__ = ["BUILTIN_FUNCTIONS", "parse_band", "to_datetime"]
 
@@ -336,5 +337,6 @@ BUILTIN_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "time_in": time_in,
     "upper": upper,
     "weekday": weekday,
+    **CELL_FUNCTIONS,
 }
 """The built-in functions, by name (registered through the same registry as plugins)."""

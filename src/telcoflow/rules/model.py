@@ -27,7 +27,9 @@ __all__ = [
 ]
 
 Scalar = str | int | Decimal | bool | None
-HitPolicy = Literal["unique", "first", "priority", "any", "collect", "rule-order"]
+HitPolicy = Literal["unique", "first", "priority", "any", "collect", "rule-order",
+                    "U", "A", "P", "F", "R", "O", "C", "C+", "C<", "C>", "C#"]
+"""DMN 1.3 letters (DMN semantics) or telcoflow's earlier names (their earlier meaning)."""
 
 
 class _Frozen(BaseModel):
@@ -51,16 +53,25 @@ class RuleModel(_Frozen):
 class TableModel(_Frozen):
     """A DMN-style decision table: input expressions, output names and rows of cells.
 
-    Input cells: ``-`` (any), a literal (equality, indexed), a list (any of), a comparison
-    (``"< 10"``, ``">= 1.5"``, ``"!= home"``), a range (``"[0..100)"``, ``"(1..5]"``),
-    ``"not(a, b)"``, or an expression using ``?`` for the input (``"? % 2 == 0"``).
+    Input cells: ``-`` or a YAML null (any value, null included), bare text (equals that
+    text, indexed), a number or boolean (equals it; ``1`` never matches ``true``), a list
+    (one of them), a comparison whose right side is an expression (``"< 10"``, ``">= 1.5"``,
+    ``'!= "home"'``, ``"== null"``), a range (``"[0..100)"``, ``"(1..5]"``),
+    ``'not("a", "b")'``, or an expression using ``?`` for the input (``"? % 2 == 0"``; a
+    ``?`` inside quoted text stays). An input that is null or of another type than the
+    cell's value does not match. See docs/rules.md, "Decision tables".
     """
 
-    inputs: list[str] = Field(min_length=1)
-    outputs: list[str] = Field(min_length=1)
-    rows: list[list[Any]] = Field(min_length=1)
+    inputs: list[str] = Field(min_length=1, description="input expressions")
+    outputs: list[str] = Field(min_length=1, description="output names (identifiers)")
+    rows: list[list[Any]] = Field(min_length=1, description="input cells, then output cells")
     priorities: list[int] | None = Field(
-        None, description="one priority per row (for the `priority` hit policy)")
+        None, description="one integer per row, for telcoflow's `priority` hit policy only "
+                          "(DMN's `P` and `O` use the decision's `output_values`)")
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="names for people, by input expression or output name "
+                    "(e.g. {risk: Risk Category}); shown in traces and DMN exports")
 
     @field_validator("outputs")
     @classmethod
@@ -74,10 +85,20 @@ class TableModel(_Frozen):
 class DecisionModel(_Frozen):
     """A named decision: a list of rules or a decision table, with a hit policy."""
 
-    name: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    name: str = Field(pattern=r"^[a-z_][a-z0-9_]*$",
+                      description="identifier used by code and later decisions")
+    label: str = Field("", description="the name shown to people (e.g. `Risk Category`)")
     kind: str = Field("generic", description="a registered rule kind: rating, discount, ...")
     description: str = ""
-    hit: HitPolicy | None = Field(None, description="default: the kind's default")
+    hit: HitPolicy | None = Field(
+        None, description="DMN letter (U A P F R O C C+ C< C> C#) or telcoflow name; "
+                          "default: the kind's default")
+    output_values: dict[str, list[Scalar]] | None = Field(
+        None, description="output -> its allowed values in decreasing priority (DMN output "
+                          "values; needed by hit policies P and O)")
+    on_violation: Literal["error", "raise"] = Field(
+        "error", description="DMN U/A tables: a violated hit policy gives an error value "
+                             "naming the rules (`error`), or raises DecisionError (`raise`)")
     aggregate: Literal["sum", "min", "max", "count"] | None = Field(
         None, description="with hit `collect`: combine one output of every match")
     output: str | None = Field(None, description="the output to aggregate")

@@ -21,6 +21,7 @@ from typing import Any
 from telcoflow.errors import DefinitionError, TelcoflowError
 from telcoflow.money import Money
 from telcoflow.rules.pack import PackTest, RulePack, is_pack_path, load_pack
+from telcoflow.rules.stateful import StatefulEngine, durable_missing_reason
 
 __all__ = [
     "BACKENDS",
@@ -156,7 +157,6 @@ def _missing(pack: RulePack, test: PackTest, backend: str) -> CaseResult | None:
     """The result of a stateful case whose backend is not installed (None when it is)."""
     if backend != "durable":
         return None
-    from telcoflow.rules.stateful import durable_missing_reason
 
     reason = durable_missing_reason()
     if reason is None:
@@ -184,7 +184,6 @@ def check_case(pack: RulePack, test: PackTest, *, backend: str = "python") -> Ca
     used_backend = None
     try:
         if case.events is not None:
-            from telcoflow.rules.stateful import StatefulEngine
 
             used_backend = backend
             engine = StatefulEngine(pack, backend)

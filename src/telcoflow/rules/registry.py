@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from telcoflow.errors import Problem, RuleError
+from telcoflow.rules.functions import BUILTIN_FUNCTIONS
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -195,8 +196,6 @@ BUILTIN_KINDS = (
 
 def register_builtins(registry: Registry, **future_kwargs: Any) -> None:
     """Register the built-in functions and rule kinds (the same path plugins take)."""
-    from telcoflow.rules.functions import BUILTIN_FUNCTIONS
-
     for name, fn in BUILTIN_FUNCTIONS.items():
         registry.add_function(name, fn)
     for kind in BUILTIN_KINDS:

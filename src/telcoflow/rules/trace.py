@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy
+from telcoflow.rules.values import Violation
 
 __all__ = ["DecisionTrace", "Fired", "Match", "Trace", "render_trace", "to_jsonable"]
 
@@ -43,6 +44,9 @@ class DecisionTrace:
     matches: tuple[Match, ...]
     value: Any
     defaulted: bool = False
+    label: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels of the decision's inputs (by input expression) and outputs (by name)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +87,8 @@ class Trace:
             "pack": self.pack, "version": self.version, "digest": self.digest,
             "lets": dict(self.lets),
             "decisions": [{
-                "name": d.name, "kind": d.kind, "hit": d.hit, "applied": d.applied,
+                "name": d.name, "label": d.label, "kind": d.kind, "hit": d.hit,
+                "applied": d.applied,
                 "tested": d.tested, "total": d.total, "defaulted": d.defaulted,
                 "value": d.value,
                 "matches": [{"rule": m.rule, "seen": dict(m.seen), "outputs": dict(m.outputs)}
@@ -105,6 +110,8 @@ def to_jsonable(value: Any, text: Callable[[str], str] = str) -> Any:
     ``text`` transforms every string value (e.g. a masking policy's ``mask``)."""
     if isinstance(value, str):
         return text(value)
+    if isinstance(value, Violation):
+        return to_jsonable(value.to_dict(), text)
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, (datetime, date, time)):
@@ -116,14 +123,21 @@ def to_jsonable(value: Any, text: Callable[[str], str] = str) -> Any:
     return value
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, labels: Mapping[str, str] | None = None) -> str:
+    if isinstance(value, Violation):
+        return f"error: {value.message}"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{_named(k, labels)}: {_fmt(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_fmt(v) for v in value) + "]"
     if isinstance(value, str):
         return repr(value)
     return str(value)
+
+
+def _named(key: Any, labels: Mapping[str, str] | None) -> str:
+    label = labels.get(key) if labels else None
+    return f"{key} ({label!r})" if label else str(key)
 
 
 def render_trace(trace: Trace) -> str:
@@ -133,16 +147,17 @@ def render_trace(trace: Trace) -> str:
     for name, value in trace.lets.items():
         lines.append(f"  let {name} = {_fmt(value)}")
     for d in trace.decisions:
+        title = f"{d.name} ({d.label!r})" if d.label else d.name
         if not d.applied:
-            lines.append(f"  decision {d.name} [{d.kind}, {d.hit}]: not applicable (guard false)")
+            lines.append(f"  decision {title} [{d.kind}, {d.hit}]: not applicable (guard false)")
             continue
         how = "default" if d.defaulted else f"{len(d.matches)} matched"
-        lines.append(f"  decision {d.name} [{d.kind}, {d.hit}]: {how}, "
-                     f"{d.tested} of {d.total} tested -> {_fmt(d.value)}")
+        lines.append(f"  decision {title} [{d.kind}, {d.hit}]: {how}, "
+                     f"{d.tested} of {d.total} tested -> {_fmt(d.value, d.labels)}")
         for m in d.matches:
-            lines.append(f"    - {m.rule}: {_fmt(m.outputs)}")
+            lines.append(f"    - {m.rule}: {_fmt(m.outputs, d.labels)}")
             for path, value in m.seen.items():
-                lines.append(f"        saw {path} = {_fmt(value)}")
+                lines.append(f"        saw {_named(path, d.labels)} = {_fmt(value)}")
     for f in trace.fired:
         lines.append(f"  fired {f.rule} for {_fmt(f.key)}: {_fmt(f.outputs)}")
     if trace.error:
