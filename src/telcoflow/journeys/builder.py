@@ -12,7 +12,8 @@ located in the YAML); the business checks (reachability, traps, finishing) are l
   ``outcome: completed``);
 * ``history`` needs child states; ``resume: true`` needs a target that keeps a history;
   ``history_default`` targets lie inside their state;
-* every target resolves (sibling first, then up the tree, then the full path); the targets
+* every target resolves (sibling first, then up the tree, then the full path, then a child
+  of the source); the targets
   of one transition lie in different regions (no two on one branch);
 * every ``on`` descriptor is ``*``, a declared trigger, a dotted prefix of one, or a
   ``done.state`` event; triggers named ``done...`` are reserved; ``on_done`` is for compound
@@ -133,14 +134,18 @@ class Builder:
                          f"(found {found})", "E-journey-initial")
 
     def resolve(self, source: str | None, target: str) -> str | None:
-        """Resolve ``target`` from ``source``: sibling first, then up the tree, then absolute."""
+        """Resolve ``target`` from ``source``: sibling first, then up the tree, then the full
+        path, then a child of ``source``."""
         scope = self.states[source].parent if source else None
         while scope is not None:
             candidate = f"{scope}.{target}"
             if candidate in self.states:
                 return candidate
             scope = self.states[scope].parent
-        return target if target in self.states else None
+        if target in self.states:
+            return target
+        child = f"{source}.{target}"
+        return child if source and child in self.states else None
 
     # ---- references
 
@@ -295,15 +300,17 @@ class Builder:
 
     def _history_default(self, path: str, spec: StateSpec, base: PathKey) -> tuple[str, ...]:
         node = self.states[path]
+        default = node.children if node.kind == "parallel" else (
+            (node.initial,) if node.initial else ())
         if spec.history_default is None:
-            if node.kind == "parallel":
-                return node.children
-            return (node.initial,) if node.initial else ()
+            return default
         where = (*base, "history_default")
-        targets = self.check_targets(spec.history_default, path, where) or ()
+        targets = self.check_targets(spec.history_default, path, where)
+        if not targets:
+            return default
         for x in targets:
             if not x.startswith(path + "."):
                 self.problem(where, f"`history_default` of `{path}` must target states "
                              f"inside it (found `{x}`)", "E-journey-history")
-                return ()
+                return default
         return targets
