@@ -35,7 +35,9 @@ __all__ = ["Compiled", "compile_chart"]
 MAX_CANDIDATES = 256
 
 
-class _Need(Exception):
+class _NeedGuardError(Exception):
+    """Raised by the guard oracle when a guard value is not yet decided (a DFS branch)."""
+
     def __init__(self, guard: str) -> None:
         self.guard = guard
 
@@ -84,12 +86,12 @@ class _Compiler:
             def holds(t: ChartTransition) -> bool:
                 g = t.guard or ""
                 if g not in assign:
-                    raise _Need(g)
+                    raise _NeedGuardError(g)
                 return assign[g]
 
             try:
                 selected = self.chart.select(leaves, event, holds, memory)
-            except _Need as need:
+            except _NeedGuardError as need:
                 explore({**assign, need.guard: True})
                 explore({**assign, need.guard: False})
                 return
@@ -237,7 +239,7 @@ class _Compiler:
             self.b.problem(("states",), "the initial configuration never settles",
                            "E-journey-livelock")
             return out
-        steps, leaves, queue = settled
+        _steps, leaves, queue = settled
         out.initial = self.config(leaves)
         out.initial_raises = tuple(queue)
         out.initial_memory = tuple(sorted(mem.items()))
@@ -281,9 +283,9 @@ class _Compiler:
                             todo.append(t.target)
                         elif fresh and t.target in done:
                             todo.append(t.target)
-            if seen == self.memories or self.b.problems and any(
+            if seen == self.memories or (self.b.problems and any(
                     p.code in ("E-journey-livelock", "E-journey-guards")
-                    for p in self.b.problems):
+                    for p in self.b.problems)):
                 out.flat = flat
                 out.configs = configs
                 return out

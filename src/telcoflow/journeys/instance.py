@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from telcoflow.journeys.definition import FlatTransition
+    from telcoflow.journeys.nodes import FlatTransition
 
 __all__ = [
     "MIGRATE_TRIGGER",

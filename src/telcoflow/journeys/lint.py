@@ -92,7 +92,8 @@ def run_checks(b: Builder, initial: str, flat: Sequence[FlatTransition],
         elif declares_final and c not in can_finish:
             lint.report("no-final", where, f"no final state is reachable from `{c}`")
     if not outcomes and initial:
-        lint.report("no-final" if declares_final else "finishes", ("states",), "the journey has no reachable final state (a "
+        lint.report("no-final" if declares_final else "finishes", ("states",),
+                    "the journey has no reachable final state (a "
                     "top-level state with an `outcome` or `final: true`): instances never "
                     "finish")
     for path, node in states.items():

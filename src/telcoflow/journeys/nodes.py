@@ -119,7 +119,4 @@ class FlatTransition:
 
     def memory_allows(self, memory: Mapping[str, str] | None) -> bool:
         """True when every history condition holds for ``memory``."""
-        for key, value in self.memory_conditions:
-            if (memory or {}).get(key) != value:
-                return False
-        return True
+        return all((memory or {}).get(key) == value for key, value in self.memory_conditions)

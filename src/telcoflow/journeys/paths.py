@@ -12,7 +12,13 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from telcoflow.journeys.definition import DONE_PREFIX, EVENTLESS, TIMEOUT_PREFIX, FlatTransition, Journey
+from telcoflow.journeys.definition import (
+    DONE_PREFIX,
+    EVENTLESS,
+    TIMEOUT_PREFIX,
+    FlatTransition,
+    Journey,
+)
 
 __all__ = ["JourneyPath", "PathStep", "shortest_paths", "transition_cover", "uncoverable"]
 

@@ -47,9 +47,9 @@ class Step:
 
     __slots__ = ("after", "candidates", "check", "check_event", "choose", "deadline_op",
                  "deadline_state", "deadlines_clear", "deadlines_replace", "deadlines_set",
-                 "effects", "fields", "fns", "gated", "increment", "memory_conditions", "memory_key",
-                 "memory_updates", "memory_value", "outcome", "raises", "settle", "target",
-                 "transition", "trigger")
+                 "effects", "fields", "fns", "gated", "increment", "memory_conditions",
+                 "memory_key", "memory_updates", "memory_value", "outcome", "raises", "settle",
+                 "target", "transition", "trigger")
 
     def __init__(self, t: FlatTransition, fns: tuple[Callable[..., Any], ...],
                  fields: frozenset[str] = frozenset()) -> None:
