@@ -14,9 +14,12 @@ macrostep); anything conditional is left to the runtime (``FlatTransition.raises
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import replace
 from itertools import product
 from typing import Any
+
+import networkx as nx
 
 from telcoflow.journeys.builder import GUARD_BUILTINS, Builder
 from telcoflow.journeys.nodes import (
@@ -286,9 +289,37 @@ class _Compiler:
             if seen == self.memories or (self.b.problems and any(
                     p.code in ("E-journey-livelock", "E-journey-guards")
                     for p in self.b.problems)):
-                out.flat = flat
+                out.flat = _drop_dead_memory(flat)
                 out.configs = configs
                 return out
+
+
+def _drop_dead_memory(flat: list[FlatTransition]) -> list[FlatTransition]:
+    """Keep a history update only where a ``resume`` reading it can still be reached.
+
+    SCXML records a state's history on every exit (its completion included); a record no
+    later step can read changes no configuration, so it is not written (it would cost a
+    memory dict per instance on the hot path).
+    """
+    readers: dict[str, set[str]] = {}
+    for t in flat:
+        for key, _ in t.memory_conditions:
+            readers.setdefault(key, set()).add(t.source)
+    g: nx.DiGraph[str] = nx.DiGraph()
+    g.add_edges_from((t.source, t.target) for t in flat)
+    reach: dict[str, set[str]] = {}
+    out: list[FlatTransition] = []
+    for t in flat:
+        if t.memory_updates:
+            if t.target not in reach:
+                reach[t.target] = ({t.target} | nx.descendants(g, t.target)
+                                   if t.target in g else {t.target})
+            kept = tuple((k, v) for k, v in t.memory_updates
+                         if readers.get(k, set()) & reach[t.target])
+            if kept != t.memory_updates:
+                t = replace(t, memory_updates=kept)
+        out.append(t)
+    return out
 
 
 def compile_chart(b: Builder) -> Compiled:
@@ -296,5 +327,3 @@ def compile_chart(b: Builder) -> Compiled:
     chart = Chart(b.states, b.chart_transitions, b.history_defaults)
     return _Compiler(b, chart).run()
 
-
-Check = Callable[[FlatTransition], bool]

@@ -122,7 +122,7 @@ class SendResult:
     ``moved`` is False when the trigger was accepted but no guard held (nothing changed).
     """
 
-    __slots__ = ("_state", "_trigger", "following", "instance_id", "transition")
+    __slots__ = ("_following", "_state", "_trigger", "instance_id", "transition")
 
     def __init__(self, instance_id: str, transition: FlatTransition | None,
                  trigger: str = "", state: str = "",
@@ -131,9 +131,14 @@ class SendResult:
         self.transition = transition
         self._trigger = trigger
         self._state = state
-        #: The eventless and completion steps the runtime took after ``transition`` (the
-        #: rest of the SCXML macrostep), in order.
-        self.following = following
+        if following:
+            self._following = following
+
+    @property
+    def following(self) -> tuple[FlatTransition, ...]:
+        """The eventless and completion steps the runtime took after ``transition`` (the
+        rest of the SCXML macrostep), in order (the hot path leaves the slot unset)."""
+        return getattr(self, "_following", ())
 
     @property
     def moved(self) -> bool:

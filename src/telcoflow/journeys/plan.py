@@ -99,7 +99,7 @@ class Step:
     def allows(self, memory: Mapping[str, str] | None, context: dict[str, Any],
                payload: Mapping[str, Any], channel: str, trigger: str) -> bool:
         """True when the step's history condition and guard hold for this event."""
-        if self.memory_conditions:
+        if self.memory_key is not None:
             mem = memory or _EMPTY
             for key, value in self.memory_conditions:
                 if mem.get(key) != value:

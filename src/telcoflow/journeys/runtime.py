@@ -251,7 +251,8 @@ class JourneyRuntime:
         result.instance_id = instance.id
         result.transition = step.transition
         result._trigger = result._state = ""
-        result.following = self._settle(plan, instance, step.raises, at) if step.settle else ()
+        if step.settle:
+            result._following = self._settle(plan, instance, step.raises, at)
         return result
 
     def _settle(self, plan: Plan, instance: JourneyInstance, raises: tuple[str, ...],
