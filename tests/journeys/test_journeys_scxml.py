@@ -293,3 +293,54 @@ def test_lint_levels_per_check() -> None:
     j = chart(body, extra="lint: {trap: warning, unreachable: warning, no-final: off}\n")
     assert {p.code for p in j.warnings} == {"W-journey-trap", "W-journey-unreachable"}
     assert chart(body, extra="lint: {'*': off}\n").warnings == ()
+
+
+def test_the_initial_macrostep_settles_at_start() -> None:
+    # unguarded: entering `a` enables a -> b at once, so the compiled initial configuration
+    # is already b (no instance ever rests in a).
+    plain = chart("""
+        a:
+          initial: true
+          always: [b]
+        b: {on: {t: a}}
+        """)
+    assert plain.initial == "b"
+    # guarded by `ready` (context ready = true at start): the runtime takes it in start()
+    # and records it: @start a, then @always b.
+    guarded = chart("""
+        a:
+          initial: true
+          always: [{target: b, guard: ready}]
+          on: {t: b}
+        b: {on: {t: a}}
+        """, extra="context: {ready: true}\nguards: {ready: ready}\n")
+    assert guarded.initial == "a"
+    inst = run(guarded)
+    assert inst.state == "b"
+    assert [(r.trigger, r.state) for r in inst.records()] == [("@start", "a"), ("@always", "b")]
+    assert inst.version == 1  # one record per change of version: 2 records = version 1 + 1
+
+
+@pytest.mark.parametrize("engine", ["table", "transitions"])
+def test_a_guarded_completion_is_taken_by_the_runtime(engine: str) -> None:
+    # entering the final f raises done.state.s; its on_done is guarded by `ok` (false), so
+    # the macrostep stops in s.f; after `fix` (ok := true) the event's step is targetless
+    # (it only copies the payload) and no done event is queued any more, so s.f stays.
+    j = chart("""
+        s:
+          initial: true
+          on_done: {target: end, guard: ok}
+          on: {fix: {actions: [note]}}
+          states:
+            x: {initial: true, on: {t: f}}
+            f: {final: true}
+        end: {outcome: completed}
+        """, "{t: {}, fix: {payload: [ok]}}",
+        "context: {ok: false}\nguards: {ok: ok}\nactions: [note]\n")
+    inst = run(j, "t", engine=engine)
+    assert inst.state == "s.f"
+    assert inst.outcome is None
+    # with ok true from the start, the same event completes s: t then done.state.s -> end
+    inst = run(j, ("fix", {"ok": True}), "t", engine=engine)
+    assert (inst.state, inst.outcome) == ("end", "completed")
+    assert [r.trigger for r in inst.records()][-2:] == ["t", "done.state.s"]

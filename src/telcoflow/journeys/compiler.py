@@ -54,6 +54,9 @@ class Compiled:
         self.initial_memory: tuple[tuple[str, str], ...] = ()
         self.flat: list[FlatTransition] = []
         self.configs: set[str] = set()
+        #: Every state some microstep enters (a state passed through within a macrostep is
+        #: entered, though no configuration holds it).
+        self.entered: set[str] = set()
 
 
 def _all_guards(fns: tuple[Guard, ...]) -> Guard:
@@ -73,6 +76,7 @@ class _Compiler:
         self.events = [*b.spec.triggers]
         self.done_events = [DONE_PREFIX + p for p, n in b.states.items() if n.kind != "leaf"]
         self.limit = 4 * len(b.states) + 16
+        self.entered: set[str] = set()
 
     def config(self, leaves: list[str]) -> str:
         return sys.intern("+".join(sorted(set(leaves), key=self.chart.order)))
@@ -224,6 +228,7 @@ class _Compiler:
                     return
                 steps, new_leaves, queue = settled
                 for ms_ in steps:
+                    self.entered.update(ms_.entered)
                     for k, v in ms_.memory.items():
                         self.memories[k].add(v)
                 flat.append(self.flat(len(flat), config, event, leaves, steps, new_leaves,
@@ -291,6 +296,7 @@ class _Compiler:
                     for p in self.b.problems)):
                 out.flat = _drop_dead_memory(flat)
                 out.configs = configs
+                out.entered = self.entered
                 return out
 
 

@@ -35,7 +35,7 @@ def _build(spec: JourneyFile, doc: Document) -> Journey:
         raise JourneyError(b.problems)
     compiled = compile_chart(b)
     initial, flat, configs = compiled.initial, compiled.flat, compiled.configs
-    outcomes, warnings = run_checks(b, initial, flat, configs)
+    outcomes, warnings = run_checks(b, initial, flat, configs, compiled.entered)
     migrations: dict[int, dict[str, str]] = {}
     for i, m in enumerate(spec.migrations):
         for old, new in m.states.items():
