@@ -340,6 +340,50 @@ def journey_diagram(path: Path, fmt: str) -> None:
         _fail(exc)
 
 
+@journey.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--id", "journey_id", help="journey id (default: the chart's name)")
+def journey_import(path: Path, journey_id: str | None) -> None:
+    """Print a journey YAML from an SCXML chart (the structural subset)."""
+    from telcoflow.journeys.scxml import import_scxml
+
+    try:
+        click.echo(import_scxml(path.read_bytes(), str(path), journey_id), nl=False)
+    except TelcoflowError as exc:
+        _fail(exc)
+
+
+@journey.command("export")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def journey_export(path: Path) -> None:
+    """Print a journey file as SCXML (the structural subset)."""
+    from telcoflow.journeys.loader import load_journey
+    from telcoflow.journeys.scxml import export_scxml
+
+    try:
+        click.echo(export_scxml(load_journey(path)), nl=False)
+    except TelcoflowError as exc:
+        _fail(exc)
+
+
+@journey.command("lint")
+@click.argument("paths", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
+def journey_lint(paths: tuple[Path, ...]) -> None:
+    """Check journey files: errors and lint warnings, each at file:line:col."""
+    from telcoflow.journeys.loader import load_journeys
+
+    try:
+        journeys = load_journeys(list(paths))
+    except TelcoflowError as exc:
+        _fail(exc)
+        return
+    warnings = [w for j in journeys for w in j.warnings]
+    for w in warnings:
+        click.echo(str(w), err=True)
+    click.echo(f"ok: {len(journeys)} journey(s), {len(warnings)} warning(s)")
+
+
 @main.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def worker(args: tuple[str, ...]) -> None:

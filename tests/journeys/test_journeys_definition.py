@@ -300,7 +300,9 @@ def test_validate_hook_for_the_cli(tmp_path) -> None:  # type: ignore[no-untyped
     assert found[0].file.endswith("bad.yaml")
 
 
-def test_one_transition_per_event_innermost_first_then_document_order() -> None:
+def test_every_region_takes_the_event_and_ancestors_only_when_no_leaf_does() -> None:
+    # Issue #16 changed this on purpose (it was "one transition per event"): SCXML's
+    # selectTransitions gives each active atomic state its own first enabled transition.
     j = journey("""
         kind: journey
         id: order
@@ -322,9 +324,10 @@ def test_one_transition_per_event_innermost_first_then_document_order() -> None:
           out: {outcome: completed}
         """)
     start = "both.r1.a+both.r2.c"
-    # both regions and the parallel state accept x: the first region (document order) takes it
-    assert [t.target for t in j.table[start]["x"]] == [
-        "both.r1.b+both.r2.c", "both.r1.a+both.r2.d", "out"]
+    # a (r1) selects a -> b and c (r2) selects c -> d; their exit sets {a} and {c} do not
+    # intersect, so both fire in one microstep: {b, d}. The parallel state's own x is never
+    # selected (each atomic state found a transition on itself first).
+    assert [t.target for t in j.table[start]["x"]] == ["both.r1.b+both.r2.d"]
     # y: no leaf accepts it in `start`, so the parallel state's own transition fires
     assert [t.target for t in j.table[start]["y"]] == ["out"]
 

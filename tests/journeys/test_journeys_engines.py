@@ -22,6 +22,10 @@ from telcoflow.testing.journeys import noop_actions
 
 ROOT = Path(__file__).resolve().parents[2]
 JOURNEYS = {p.stem: load_journey(p) for p in sorted((ROOT / "journeys").glob("*.yaml"))}
+# the constructs of issue #16 (multi-region steps, prefix and `*` descriptors, targetless
+# and eventless transitions, done.state events, deep history) go through both engines too
+JOURNEYS.update({p.stem: load_journey(p)
+                 for p in sorted((Path(__file__).parent / "charts").glob("*.yaml"))})
 
 event = st.tuples(
     st.integers(0, 10_000),  # which trigger (modulo the journey's triggers + timeouts)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from telcoflow.journeys.definition import FlatTransition
+    from telcoflow.journeys.nodes import FlatTransition
 
 __all__ = [
     "MIGRATE_TRIGGER",
@@ -122,14 +122,23 @@ class SendResult:
     ``moved`` is False when the trigger was accepted but no guard held (nothing changed).
     """
 
-    __slots__ = ("_state", "_trigger", "instance_id", "transition")
+    __slots__ = ("_following", "_state", "_trigger", "instance_id", "transition")
 
     def __init__(self, instance_id: str, transition: FlatTransition | None,
-                 trigger: str = "", state: str = "") -> None:
+                 trigger: str = "", state: str = "",
+                 following: tuple[FlatTransition, ...] = ()) -> None:
         self.instance_id = instance_id
         self.transition = transition
         self._trigger = trigger
         self._state = state
+        if following:
+            self._following = following
+
+    @property
+    def following(self) -> tuple[FlatTransition, ...]:
+        """The eventless and completion steps the runtime took after ``transition`` (the
+        rest of the SCXML macrostep), in order (the hot path leaves the slot unset)."""
+        return getattr(self, "_following", ())
 
     @property
     def moved(self) -> bool:
@@ -148,22 +157,35 @@ class SendResult:
 
     @property
     def state(self) -> str:
-        """The state after the event."""
+        """The state after the event (and the rest of its macrostep)."""
+        if self.following:
+            return self.following[-1].target
         return self.transition.target if self.transition is not None else self._state
 
     @property
     def actions(self) -> tuple[str, ...]:
         """Names of the host actions run, in order."""
-        return self.transition.actions if self.transition is not None else ()
+        if self.transition is None:
+            return ()
+        if self.following:
+            return self.transition.actions + tuple(
+                a for t in self.following for a in t.actions)
+        return self.transition.actions
 
     @property
     def emitted(self) -> tuple[str, ...]:
         """Names of the events the transition emits."""
-        return self.transition.emit if self.transition is not None else ()
+        if self.transition is None:
+            return ()
+        if self.following:
+            return self.transition.emit + tuple(e for t in self.following for e in t.emit)
+        return self.transition.emit
 
     @property
     def outcome(self) -> str | None:
         """The outcome when the instance reached a final state."""
+        if self.following:
+            return self.following[-1].outcome
         return self.transition.outcome if self.transition is not None else None
 
     def __repr__(self) -> str:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "CHANNELS",
@@ -77,6 +77,7 @@ def _duration(value: object) -> float:
 
 Duration = Annotated[float, BeforeValidator(_duration)]
 Name = Annotated[str, Field(pattern=_NAME)]
+EventName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*$")]
 
 
 class _Model(BaseModel):
@@ -84,15 +85,36 @@ class _Model(BaseModel):
 
 
 class TransitionSpec(_Model):
-    """One transition: where to go, under which guard, doing which actions."""
+    """One transition: where to go, under which guard, doing which actions.
 
-    target: str = Field(description="Target state path, e.g. `checkout.payment.pending`.")
+    ``target`` (one state) or ``targets`` (several, e.g. one per region of a parallel
+    state); neither makes a *targetless* transition (it runs its actions and changes no
+    state). ``type: internal`` does not exit a compound source when every target is inside it.
+    """
+
+    target: str | None = Field(None, description="Target state path, e.g. `checkout.payment`.")
+    targets: tuple[str, ...] = Field(
+        (), description="Several target states entered at once (one per parallel region).")
+    type: Literal["external", "internal"] = Field(
+        "external", description="`internal`: a compound source is not exited when every "
+        "target is one of its descendants.")
     guard: Name | None = Field(None, description="Name of a guard from `guards`.")
     actions: tuple[Name, ...] = Field((), description="Names of host actions to run, in order.")
     emit: tuple[Name, ...] = Field((), description="Names of events this transition emits.")
     increment: tuple[Name, ...] = Field((), description="Context counters to add 1 to.")
     resume: bool = Field(
-        False, description="Return to the last configuration of the target (history state).")
+        False, description="Enter the history of each target that keeps one (`history`).")
+
+    @model_validator(mode="after")
+    def _one_target_form(self) -> TransitionSpec:
+        if self.target is not None and self.targets:
+            raise ValueError("give `target` or `targets`, not both")
+        return self
+
+    @property
+    def all_targets(self) -> tuple[str, ...]:
+        """The targets as written (``target`` or ``targets``; empty: targetless)."""
+        return (self.target,) if self.target is not None else self.targets
 
 
 def _transition(value: Any) -> Any:
@@ -115,6 +137,10 @@ class TimeoutSpec(TransitionSpec):
     after: Duration = Field(description="How long the state may last: 90, '30s', '15m', '2h'.")
 
 
+def _history(value: Any) -> Any:
+    return "deep" if value is True else (None if value is False else value)
+
+
 class StateSpec(_Model):
     """A state: a leaf, a compound state (``states``) or a parallel state (``parallel: true``)."""
 
@@ -122,15 +148,24 @@ class StateSpec(_Model):
     description: str | None = None
     outcome: Literal["completed", "abandoned", "rejected"] | None = Field(
         None, description="Makes a top-level state final with this outcome.")
-    final: bool = Field(False, description="Final state of a parallel region.")
+    final: bool = Field(False, description="A final state (top level: the journey ends).")
     parallel: bool = Field(False, description="Children are regions that run side by side.")
-    history: bool = Field(
-        False, description="Remember the configuration inside when left (for `resume: true`).")
+    history: Annotated[Literal["shallow", "deep"] | None, BeforeValidator(_history)] = Field(
+        None, description="Remember the state inside when left, for `resume: true`: "
+        "`shallow` (the active child) or `deep` (every active leaf); `true` means deep.")
+    history_default: Transition | None = Field(
+        None, description="Where `resume` goes when there is nothing remembered yet "
+        "(default: the initial child).")
     states: dict[str, StateSpec] = Field(default_factory=dict)
     on: dict[str, Transitions] = Field(
-        default_factory=dict, description="Trigger -> transition(s), tried in order.")
+        default_factory=dict, description="Event descriptor -> transition(s), tried in order. "
+        "A descriptor matches its event and every event it is a dotted prefix of; `*` "
+        "matches every event; several descriptors may be written separated by spaces.")
+    always: Transitions = Field(
+        (), description="Eventless transitions: taken as soon as their guard holds.")
     on_done: Transition | None = Field(
-        None, description="Parallel state: where to go when every region reached its final state.")
+        None, description="Compound or parallel state: where to go when it completes "
+        "(its `done.state.<path>` event).")
     timeout: TimeoutSpec | None = None
 
     @field_validator("states")
@@ -173,14 +208,18 @@ class JourneyFile(_Model):
     channels: tuple[Name, ...] = CHANNELS
     context: dict[Name, Any] = Field(
         default_factory=dict, description="Initial context of every instance.")
-    triggers: dict[Name, Annotated[TriggerSpec, BeforeValidator(_trigger)]] = Field(
-        default_factory=dict)
+    triggers: dict[EventName, Annotated[TriggerSpec, BeforeValidator(_trigger)]] = Field(
+        default_factory=dict, description="Events the journey reacts to; dotted names "
+        "(`payment.failed`) can be matched by prefix (`payment`).")
     guards: dict[Name, str] = Field(
         default_factory=dict, description="Guard name -> rule expression.")
     actions: tuple[Name, ...] = Field(
         (), description="Names of the host actions this journey uses (registered in code).")
     states: dict[str, StateSpec]
     migrations: tuple[MigrationSpec, ...] = ()
+    lint: dict[str, Literal["error", "warning", "off"]] = Field(
+        default_factory=dict, description="Level of each business check (`unreachable`, "
+        "`trap`, `no-final`, `finishes`, `on-done`; `*`: all): error, warning or off.")
 
     @field_validator("states")
     @classmethod

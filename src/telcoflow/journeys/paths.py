@@ -12,7 +12,13 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from telcoflow.journeys.definition import TIMEOUT_PREFIX, FlatTransition, Journey
+from telcoflow.journeys.definition import (
+    DONE_PREFIX,
+    EVENTLESS,
+    TIMEOUT_PREFIX,
+    FlatTransition,
+    Journey,
+)
 
 __all__ = ["JourneyPath", "PathStep", "shortest_paths", "transition_cover", "uncoverable"]
 
@@ -71,6 +77,11 @@ class JourneyPath:
         return iter(self.steps)
 
 
+def _internal(t: FlatTransition) -> bool:
+    """Steps the journey takes itself (``@always``, ``done.state.*``): not sent by a path."""
+    return t.trigger == EVENTLESS or t.trigger.startswith(DONE_PREFIX)
+
+
 def _step(t: FlatTransition) -> PathStep:
     return PathStep(t.trigger, t.source, t.target, t.guard, t.index)
 
@@ -87,7 +98,7 @@ def _search(journey: Journey) -> tuple[dict[_Node, tuple[_Node, FlatTransition] 
         mem = dict(memory)
         for candidates in journey.table.get(config, {}).values():
             for t in candidates:
-                if t.memory_key is not None and mem.get(t.memory_key) != t.memory_value:
+                if not t.memory_allows(mem) or _internal(t):
                     continue
                 new_mem = memory
                 if t.memory_updates:
@@ -136,10 +147,10 @@ def _cover(journey: Journey) -> tuple[list[JourneyPath], list[FlatTransition]]:
             for t in candidates:
                 if t.index in first:
                     continue
-                if t.memory_key is not None and mem.get(t.memory_key) != t.memory_value:
+                if not t.memory_allows(mem) or _internal(t):
                     continue
                 first[t.index] = [*_path_to(parent, node), _step(t)]
-    missing = [t for t in journey.transitions if t.index not in first]
+    missing = [t for t in journey.transitions if t.index not in first and not _internal(t)]
     paths = sorted(first.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     kept: list[tuple[int, list[PathStep]]] = []
     for index, steps in paths:

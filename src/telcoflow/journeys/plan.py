@@ -25,13 +25,15 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from telcoflow.journeys.definition import FlatTransition, Journey
+from telcoflow.journeys.definition import Journey
 from telcoflow.journeys.instance import SYSTEM_CHANNEL
+from telcoflow.journeys.nodes import DONE_PREFIX, EVENTLESS, FlatTransition
 
 __all__ = ["DL_CLEAR", "DL_NONE", "DL_OTHER", "DL_REPLACE1", "Plan", "Step", "compile_plan"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _NO_FIELDS: frozenset[str] = frozenset()
+_NO_ROW: Mapping[str, Any] = MappingProxyType({})
 
 #: Deadline op codes of a step.
 DL_NONE = 0  # deadlines unchanged
@@ -45,8 +47,9 @@ class Step:
 
     __slots__ = ("after", "candidates", "check", "check_event", "choose", "deadline_op",
                  "deadline_state", "deadlines_clear", "deadlines_replace", "deadlines_set",
-                 "effects", "fields", "fns", "gated", "increment", "memory_key", "memory_updates",
-                 "memory_value", "outcome", "target", "transition", "trigger")
+                 "effects", "fields", "fns", "gated", "increment", "memory_conditions",
+                 "memory_key", "memory_updates", "memory_value", "outcome", "raises", "settle",
+                 "target", "transition", "trigger")
 
     def __init__(self, t: FlatTransition, fns: tuple[Callable[..., Any], ...],
                  fields: frozenset[str] = frozenset()) -> None:
@@ -65,7 +68,13 @@ class Step:
         self.check_event = t.check_event
         self.memory_key = t.memory_key
         self.memory_value = t.memory_value
-        self.gated = t.check is not None or t.memory_key is not None
+        self.memory_conditions = t.memory_conditions
+        self.gated = t.check is not None or bool(t.memory_conditions)
+        #: Internal events left queued, and whether the runtime must settle the macrostep
+        #: after this step (queued events, or eventless transitions in the target; set by
+        #: :class:`Plan`).
+        self.raises = t.raises
+        self.settle = bool(t.raises)
         self.increment = t.increment
         self.memory_updates = dict(t.memory_updates) if t.memory_updates else None
         #: False when the step only moves (no actions, counters or history memory): the
@@ -90,9 +99,11 @@ class Step:
     def allows(self, memory: Mapping[str, str] | None, context: dict[str, Any],
                payload: Mapping[str, Any], channel: str, trigger: str) -> bool:
         """True when the step's history condition and guard hold for this event."""
-        if self.memory_key is not None and (memory or _EMPTY).get(
-                self.memory_key) != self.memory_value:
-            return False
+        if self.memory_key is not None:
+            mem = memory or _EMPTY
+            for key, value in self.memory_conditions:
+                if mem.get(key) != value:
+                    return False
         check = self.check
         if check is None:
             return True
@@ -119,7 +130,8 @@ class Step:
 class Plan:
     """A journey version compiled for one runtime (see the module docstring)."""
 
-    __slots__ = ("channels", "id", "journey", "payloads", "rows", "steps", "version")
+    __slots__ = ("channels", "id", "initial_settle", "inner", "journey", "payloads", "rows",
+                 "steps", "version")
 
     def __init__(self, journey: Journey | None,
                  actions: Callable[[str], Callable[..., Any] | None], *,
@@ -130,7 +142,11 @@ class Plan:
         self.channels: dict[str, str] = {}
         self.payloads: dict[str, frozenset[str]] = {}
         self.rows: dict[str, dict[str, Step]] = {}
+        #: Rows of the events the journey raises itself (``@always``, ``done.state.*``):
+        #: apart from ``rows`` so that no caller can send them.
+        self.inner: dict[str, dict[str, Step]] = {}
         self.steps: dict[int, Step] = {}
+        self.initial_settle = False
         if journey is None:
             return  # the "no journey yet" sentinel: matches no instance
         self.id = journey.id
@@ -154,8 +170,16 @@ class Plan:
                 first = steps[0]
                 first.candidates = steps
                 first.choose = choose_all or first.gated
-                entries[trigger] = first
+                if trigger == EVENTLESS or trigger.startswith(DONE_PREFIX):
+                    self.inner.setdefault(state, {})[trigger] = first
+                else:
+                    entries[trigger] = first
             self.rows[state] = entries
+        for step in self.steps.values():
+            if EVENTLESS in self.inner.get(step.target, _NO_ROW):
+                step.settle = True
+        self.initial_settle = bool(journey.initial_raises) or (
+            EVENTLESS in self.inner.get(journey.initial, _NO_ROW))
 
 
 def compile_plan(journey: Journey, actions: Callable[[str], Callable[..., Any] | None], *,

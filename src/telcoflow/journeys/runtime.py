@@ -32,7 +32,7 @@ from typing import Any
 
 from telcoflow.errors import ConcurrencyError, EventRejectedError, JourneyError, Problem
 from telcoflow.journeys.actions import Action, ActionRegistry
-from telcoflow.journeys.definition import TIMEOUT_PREFIX, FlatTransition, Journey
+from telcoflow.journeys.definition import Journey
 from telcoflow.journeys.instance import (
     MIGRATE_TRIGGER,
     START_TRIGGER,
@@ -42,6 +42,7 @@ from telcoflow.journeys.instance import (
     system_clock,
 )
 from telcoflow.journeys.machine import JourneyMachine
+from telcoflow.journeys.nodes import EVENTLESS, TIMEOUT_PREFIX, FlatTransition
 from telcoflow.journeys.plan import DL_CLEAR, DL_REPLACE1, Plan, Step, compile_plan
 from telcoflow.journeys.store import JourneyStore, MemoryJourneyStore
 from telcoflow.ledger import storable_id
@@ -50,6 +51,9 @@ __all__ = ["ENGINES", "JourneyRuntime"]
 
 ENGINES = ("table", "transitions")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_EMPTY_ROW: Mapping[str, Step] = MappingProxyType({})
+#: At most this many eventless or completion microsteps follow one event.
+_MAX_MICROSTEPS = 1000
 _new = object.__new__
 
 
@@ -138,9 +142,13 @@ class JourneyRuntime:
             ctx.update(context)
         deadlines = tuple(sorted((at + after, s) for s, after in journey.initial_deadlines))
         iid = instance_id if instance_id is not None else f"{journey.id}-{next(self._ids)}"
-        return JourneyInstance(iid, journey.id, journey.version, journey.initial, ctx,
+        inst = JourneyInstance(iid, journey.id, journey.version, journey.initial, ctx,
                                [at, START_TRIGGER, journey.initial, sys.intern(channel)],
-                               deadlines)
+                               deadlines, dict(journey.initial_memory) or None)
+        plan = self._plans[journey.key]
+        if plan.initial_settle:
+            self._settle(plan, inst, journey.initial_raises, at)
+        return inst
 
     def create(self, journey_id: str, *, channel: str, instance_id: str | None = None,
                context: Mapping[str, Any] | None = None, version: int | None = None,
@@ -243,7 +251,76 @@ class JourneyRuntime:
         result.instance_id = instance.id
         result.transition = step.transition
         result._trigger = result._state = ""
+        if step.settle:
+            result._following = self._settle(plan, instance, step.raises, at)
         return result
+
+    def _settle(self, plan: Plan, instance: JourneyInstance, raises: tuple[str, ...],
+                at: float) -> tuple[FlatTransition, ...]:
+        """Finish the macrostep (SCXML): eventless transitions first, then queued events.
+
+        Each microstep taken here is recorded with its trigger (``@always`` or
+        ``done.state.<path>``) on the ``system`` channel; its actions see the context as the
+        previous microsteps left it.
+        """
+        queue = list(raises)
+        taken: list[FlatTransition] = []
+        for _ in range(_MAX_MICROSTEPS):
+            if instance.outcome is not None:
+                break
+            inner = plan.inner.get(instance.state, _EMPTY_ROW)
+            step: Step | None = None
+            first = inner.get(EVENTLESS)
+            if first is not None:
+                step = self._pick(plan, first, instance, EVENTLESS)
+            while step is None and queue:
+                event = queue.pop(0)
+                first = inner.get(event)
+                if first is not None:
+                    step = self._pick(plan, first, instance, event)
+            if step is None:
+                break
+            self._apply(instance, step, at)
+            queue.extend(step.raises)
+            taken.append(step.transition)
+        else:
+            raise EventRejectedError(
+                f"instance {instance.id}: more than {_MAX_MICROSTEPS} eventless or completion "
+                "steps in one macrostep (the guards of `always` transitions never stop "
+                "holding)", reason="livelock", event_id=instance.id)
+        return tuple(taken)
+
+    def _pick(self, plan: Plan, first: Step, instance: JourneyInstance,
+              trigger: str) -> Step | None:
+        if not first.choose:
+            return first
+        return self._choose(plan, first, instance, _EMPTY, SYSTEM_CHANNEL, trigger)
+
+    def _apply(self, instance: JourneyInstance, step: Step, at: float) -> None:
+        """Apply one internal step (the plain path of :meth:`send`, without a payload)."""
+        ctx = instance.context
+        updates: dict[str, Any] = {}
+        view = MappingProxyType(ctx)
+        for fn in step.fns:
+            out = fn(context=view, payload=_EMPTY, instance_id=instance.id,
+                     channel=SYSTEM_CHANNEL, trigger=step.trigger)
+            if out:
+                updates.update(out)
+        for counter in step.increment:
+            ctx[counter] = ctx.get(counter, 0) + 1
+        ctx.update(updates)
+        if step.memory_updates is not None:
+            memory = instance.memory if instance.memory is not None else {}
+            memory.update(step.memory_updates)
+            instance.memory = memory
+        instance.state = step.target
+        instance.history.extend((at, step.trigger, step.target, SYSTEM_CHANNEL))
+        if step.outcome is not None:
+            instance.outcome = step.outcome
+            instance.deadlines = ()
+        else:
+            instance.deadlines = step.new_deadlines(instance.deadlines, at)
+        instance.version += 1
 
     def _choose(self, plan: Plan, first: Step, instance: JourneyInstance,
                 payload: Mapping[str, Any], channel: str, trigger: str) -> Step | None:
@@ -431,8 +508,7 @@ class _Allows:
         self.scope: dict[str, Any] | None = None
 
     def __call__(self, t: FlatTransition) -> bool:
-        if t.memory_key is not None and (self.instance.memory or _EMPTY).get(
-                t.memory_key) != t.memory_value:
+        if t.memory_conditions and not t.memory_allows(self.instance.memory):
             return False
         check = t.check
         if check is None:
