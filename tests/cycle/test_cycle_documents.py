@@ -125,3 +125,27 @@ def test_tmf678_customer_bill(bill: Bill) -> None:
     # the quantity is a characteristic now (AppliedCustomerBillingRate has no ratedQuantity)
     assert "ratedQuantity" not in rates[0]
     assert {c["name"]: c["value"] for c in rates[0]["characteristic"]}["quantity"] == D(1)
+
+
+def test_statement_reads_as_words_with_the_issuer(policy: ClosePolicy) -> None:
+    from cycle_helpers import line
+
+    from telcoflow.billing.cycle import Issuer
+
+    # issue #18: "roaming 8185 unit", "300 second", no operator on the bill
+    lines = (*FAMILY_LINES, line("A", "S1", "roaming", "3.00", "8185"))
+    bill = close_account(family_account(), lines, NOV, policy)
+    assert isinstance(bill, Bill)
+    issuer = Issuer(name="Example Telecom Ltd", address=("1 Network Way", "London"),
+                    vat_id="GB123", payment=("IBAN GB00 EXMP 0000",), contact="bills@x.test")
+    view = StatementRenderer(issuer=issuer).view(bill)
+    by_item = {item: qty for _sub, item, qty, *_rest in view.lines}
+    assert by_item["Voice calls"] == "300 seconds"
+    assert by_item["Roaming charges"] == "8,185 units"  # named in words, unit in words
+    assert by_item["5G Basic"] == "1 month"  # the catalog's name, singular for one
+    assert by_item["Mobile data"] == "2,048 MB"  # a symbol takes no plural
+    page = StatementRenderer(issuer=issuer).render(bill)
+    assert '<p class="issuer"><strong>Example Telecom Ltd</strong><br>1 Network Way' in page
+    for text in ("VAT number GB123", "Payment: IBAN GB00 EXMP 0000", "Contact: bills@x.test"):
+        assert f"<p>{text}</p>" in page
+    assert '<p class="issuer">' not in StatementRenderer().render(bill)  # no issuer, none shown
