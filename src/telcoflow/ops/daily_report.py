@@ -144,7 +144,7 @@ class DailyReport:
                          tick=lambda v: format_money(v, cur, locale))
             + f"<table><tbody>{rows}</tbody><tfoot>"
             f"<tr><td>charges</td><td class=n>{money(self.charges)}</td></tr>"
-            f"<tr><td>discounts</td><td class=n>-{money(self.discounts)}</td></tr>"
+            f"<tr><td>discounts</td><td class=n>{money(-self.discounts)}</td></tr>"
             f"<tr><td>taxes</td><td class=n>{money(self.taxes)}</td></tr>"
             f"<tr><td>grand total</td><td class=n>{money(self.total)}</td></tr>"
             "</tfoot></table>"
