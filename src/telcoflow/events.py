@@ -15,14 +15,15 @@ Event kinds:
 - :class:`PaymentEvent` -- a payment (postpaid) or a top-up (prepaid balance).
 
 Rated output is :class:`RatedRecord`, whose :meth:`RatedRecord.to_tmf635` gives the TMF635
-``usage`` shape with its ``ratedProductUsage`` list.
+v4.0.0 ``Usage`` resource with its ``ratedProductUsage`` list (valid against the official
+schema: numbers as numbers, zoned date-times).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
@@ -41,6 +42,7 @@ __all__ = [
     "UsageCharacteristicIn",
     "UsageEvent",
     "UsageEventIn",
+    "TMF635_USAGE_SCHEMA",
     "base_item_type",
     "fingerprint",
     "local_fingerprint",
@@ -360,43 +362,68 @@ class RatedRecord:
         return total
 
     def to_tmf635(self) -> dict[str, Any]:
-        """The TMF635 ``Usage`` JSON shape; amounts as decimal strings, never floats."""
+        """The TMF635 v4.0.0 ``Usage`` resource, as the official schema wants it.
+
+        Numbers are JSON numbers held as exact :class:`~decimal.Decimal` (serialize with a
+        Decimal-aware encoder: :func:`telcoflow.billing.documents.usage_to_tmf635_json`);
+        date-times carry a zone (a naive start is taken as UTC); a tax rate is a fraction
+        (``0.20`` for 20 %), as in the TMF678 export. Each ``ratedProductUsage`` is a
+        ``TelcoflowRatedProductUsage`` (``@baseType`` ``RatedProductUsage``) adding the
+        allowance units used and the payer shares, declared by the schema named in
+        ``@schemaLocation`` (:data:`TMF635_USAGE_SCHEMA`).
+        """
+        at = _zoned(self.start)
+        currency = self.currency
         rated = []
         for c in self.charges:
+            net = c.gross - c.discount
             rated.append({
-                "ratingDate": self.start.isoformat(),
+                "@type": "TelcoflowRatedProductUsage",
+                "@baseType": "RatedProductUsage",
+                "@schemaLocation": TMF635_USAGE_SCHEMA + "#/definitions/TelcoflowRatedProductUsage",
+                "ratingDate": at,
                 "usageRatingTag": "included" if c.gross == 0 and c.allowance_units else "usage",
                 "isBilled": False,
                 "ratingAmountType": c.item_type,
-                "taxExcludedRatingAmount": {"value": str(c.gross - c.discount),
-                                            "unit": self.currency},
-                "taxIncludedRatingAmount": {"value": str(c.gross - c.discount + c.tax),
-                                            "unit": self.currency},
-                "taxRate": str(c.tax_rate),
+                "taxExcludedRatingAmount": {"value": net, "unit": currency},
+                "taxIncludedRatingAmount": {"value": net + c.tax, "unit": currency},
+                "taxRate": c.tax_rate,
                 "isTaxExempt": c.tax_rate == 0,
                 "offerTariffType": "normal" if not c.discount else "discount",
-                "bucketValueConvertedInAmount": {"value": str(c.allowance_units),
-                                                 "unit": "units"},
-                "currencyCode": self.currency,
-                "payers": [
-                    {"account": a, "taxExcluded": str(n), "tax": str(t)} for a, n, t in c.shares
+                "allowanceUnits": c.allowance_units,
+                "payer": [
+                    {"account": a, "taxExcludedAmount": {"value": n, "unit": currency},
+                     "taxAmount": {"value": t, "unit": currency}} for a, n, t in c.shares
                 ],
             })
         return {
             "id": self.event_id,
+            "@type": "TelcoflowUsage",
+            "@baseType": "Usage",
+            "@schemaLocation": TMF635_USAGE_SCHEMA,
             "usageType": self.usage_type or self.kind,
-            "usageDate": self.start.isoformat(),
+            "usageDate": at,
             "status": "rated",
             "relatedParty": [
-                {"role": "customer", "id": self.account},
-                {"role": "subscriber", "id": self.subscriber},
+                {"role": "customer", "id": self.account, "@referredType": "BillingAccount"},
+                {"role": "subscriber", "id": self.subscriber, "@referredType": "Subscriber"},
             ],
             "usageCharacteristic": [
-                {"name": "quantity", "value": str(self.quantity)},
-                {"name": "period", "value": self.period},
+                {"name": "quantity", "valueType": "number", "value": self.quantity},
+                {"name": "period", "valueType": "string", "value": self.period},
             ],
             "ratedProductUsage": rated,
         }
+
+
+#: ``@schemaLocation`` of :meth:`RatedRecord.to_tmf635` (the schema ships as
+#: ``telcoflow/billing/documents/schemas/TelcoflowUsage.schema.json``).
+TMF635_USAGE_SCHEMA = "urn:telcoflow:schema:tmf635:TelcoflowUsage:1"
+
+
+def _zoned(at: datetime) -> str:
+    """An RFC 3339 date-time with its zone (a naive time is taken as UTC)."""
+    return (at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)).isoformat()
 
 
 # -- the edge: pydantic, TMF635-shaped input ------------------------------------------------

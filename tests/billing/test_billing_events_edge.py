@@ -34,10 +34,12 @@ def test_tmf635_usage_becomes_an_internal_event_and_is_rated() -> None:
     (rated,) = make_billing().process([event]).rated
     out = rated.to_tmf635()
     # 120 MB x 0.05 = 6.00 (the slice falls back to the zone's data tariff)
-    assert out["ratedProductUsage"][0]["taxExcludedRatingAmount"] == {"value": "6.00",
+    # (issue #18: amounts are JSON numbers, held as exact Decimals; relatedParty says its type)
+    assert out["ratedProductUsage"][0]["taxExcludedRatingAmount"] == {"value": Dec("6.00"),
                                                                       "unit": "EUR"}
-    assert out["relatedParty"] == [{"role": "customer", "id": "post"},
-                                   {"role": "subscriber", "id": "s-post"}]
+    assert out["relatedParty"] == [
+        {"role": "customer", "id": "post", "@referredType": "BillingAccount"},
+        {"role": "subscriber", "id": "s-post", "@referredType": "Subscriber"}]
 
 
 def test_edge_model_rejects_unknown_fields_and_missing_quantity() -> None:

@@ -156,7 +156,7 @@ def test_discount_cap_and_tax() -> None:
     (r,) = billing.process([data("t1", "s-taxed", "taxed", 10)]).rated
     assert (r.net, r.total) == (Dec("0.50"), Dec("0.60"))
     tmf = r.to_tmf635()
-    assert tmf["ratedProductUsage"][0]["taxIncludedRatingAmount"] == {"value": "0.6000",
+    assert tmf["ratedProductUsage"][0]["taxIncludedRatingAmount"] == {"value": Dec("0.6000"),
                                                                        "unit": "EUR"}
 
 

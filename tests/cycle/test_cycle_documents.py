@@ -13,9 +13,11 @@ from lxml import etree
 from telcoflow.billing.cycle import Bill, ClosePolicy, close_account
 from telcoflow.billing.documents import (
     BILL_NAMESPACE,
+    TMF678_BILL_SCHEMA,
     BillDocumentError,
     StatementRenderer,
     bill_to_tmf678,
+    bill_to_tmf678_json,
     format_date,
     format_money,
     render_bill_xml,
@@ -95,14 +97,55 @@ def test_host_templates_override_and_are_sandboxed(bill: Bill, tmp_path: Path) -
 
 
 def test_tmf678_customer_bill(bill: Bill) -> None:
+    # issue #18 changed the export on purpose: amounts and rates are JSON numbers (Decimals in
+    # the dict), dates are zoned date-times, extensions go through @type/@baseType
     doc = bill_to_tmf678(bill)
-    json.dumps(doc)  # serializable as is
-    assert doc["@type"] == "CustomerBill"
+    text = bill_to_tmf678_json(bill)
+    assert json.loads(text, parse_float=D) == doc  # serializable, and reads back exactly
+    assert (doc["@type"], doc["@baseType"]) == ("TelcoflowCustomerBill", "CustomerBill")
+    assert doc["@schemaLocation"] == TMF678_BILL_SCHEMA
+    assert "@documentKind" not in doc
+    assert doc["documentKind"] == "bill"
     assert doc["billingAccount"]["id"] == "A"
-    assert doc["taxIncludedAmount"] == {"unit": "EUR", "value": "64.46"}
-    assert doc["taxExcludedAmount"]["value"] == "54.01"  # 59.01 - 5.00
-    assert doc["amountDue"]["value"] == "37.46"
+    assert doc["taxIncludedAmount"] == {"unit": "EUR", "value": D("64.46")}
+    assert '"taxIncludedAmount":{"unit":"EUR","value":64.46}' in text  # a number, not "64.46"
+    assert doc["taxExcludedAmount"]["value"] == D("54.01")  # 59.01 - 5.00
+    assert doc["amountDue"]["value"] == D("37.46")
     rates = doc["appliedCustomerBillingRate"]
-    assert sum(D(r["taxIncludedAmount"]["value"]) for r in rates) == D("64.46")
-    assert sum(D(t["taxAmount"]["value"]) for t in doc["taxItem"]) == D("10.45")
-    assert doc["billingPeriod"] == {"startDateTime": "2026-11-01", "endDateTime": "2026-11-30"}
+    assert sum(r["taxIncludedAmount"]["value"] for r in rates) == D("64.46")
+    assert sum(t["taxAmount"]["value"] for t in doc["taxItem"]) == D("10.45")
+    # one tax-rate convention, a fraction, as in TMF635: 10 % digital, 20 % telecom
+    assert [(t["taxCategory"], t["taxRate"]) for t in doc["taxItem"]] == [
+        ("digital", D("0.10")), ("telecom", D("0.20"))]
+    assert rates[0]["appliedTax"][0]["taxRate"] == D("0.20")
+    # midnight UTC; the period ends where the next one starts (exclusive)
+    assert doc["billDate"] == "2026-12-01T00:00:00+00:00"
+    assert doc["billingPeriod"] == {"startDateTime": "2026-11-01T00:00:00+00:00",
+                                    "endDateTime": "2026-12-01T00:00:00+00:00"}
+    # the quantity is a characteristic now (AppliedCustomerBillingRate has no ratedQuantity)
+    assert "ratedQuantity" not in rates[0]
+    assert {c["name"]: c["value"] for c in rates[0]["characteristic"]}["quantity"] == D(1)
+
+
+def test_statement_reads_as_words_with_the_issuer(policy: ClosePolicy) -> None:
+    from cycle_helpers import line
+
+    from telcoflow.billing.cycle import Issuer
+
+    # issue #18: "roaming 8185 unit", "300 second", no operator on the bill
+    lines = (*FAMILY_LINES, line("A", "S1", "roaming", "3.00", "8185"))
+    bill = close_account(family_account(), lines, NOV, policy)
+    assert isinstance(bill, Bill)
+    issuer = Issuer(name="Example Telecom Ltd", address=("1 Network Way", "London"),
+                    vat_id="GB123", payment=("IBAN GB00 EXMP 0000",), contact="bills@x.test")
+    view = StatementRenderer(issuer=issuer).view(bill)
+    by_item = {item: qty for _sub, item, qty, *_rest in view.lines}
+    assert by_item["Voice calls"] == "300 seconds"
+    assert by_item["Roaming charges"] == "8,185 units"  # named in words, unit in words
+    assert by_item["5G Basic"] == "1 month"  # the catalog's name, singular for one
+    assert by_item["Mobile data"] == "2,048 MB"  # a symbol takes no plural
+    page = StatementRenderer(issuer=issuer).render(bill)
+    assert '<p class="issuer"><strong>Example Telecom Ltd</strong><br>1 Network Way' in page
+    for text in ("VAT number GB123", "Payment: IBAN GB00 EXMP 0000", "Contact: bills@x.test"):
+        assert f"<p>{text}</p>" in page
+    assert '<p class="issuer">' not in StatementRenderer().render(bill)  # no issuer, none shown

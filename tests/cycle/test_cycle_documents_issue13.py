@@ -290,7 +290,8 @@ def test_renderers_handle_statements_and_payer_documents() -> None:
     assert "paid from your balance" in html
     for doc in (payer, statement):
         validate_bill_xml(render_bill_xml(doc))
-        assert f'"@documentKind":"{doc.kind}"' in bill_to_tmf678_json(doc)
+        # was "@documentKind" before #18 (not a CustomerBill property)
+        assert f'"documentKind":"{doc.kind}"' in bill_to_tmf678_json(doc)
     assert b'kind="payer"' in render_bill_xml(payer)
     assert b"<closing>17.60</closing>" in render_bill_xml(statement)
     # what each document was built from, for a reconciliation from the stored XML

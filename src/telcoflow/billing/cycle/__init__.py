@@ -26,6 +26,7 @@ from telcoflow.billing.cycle.model import (
 )
 from telcoflow.billing.cycle.policy import (
     ClosePolicy,
+    Issuer,
     load_close_policy,
     parse_close_policy,
     validate_policy_files,
@@ -54,6 +55,7 @@ __all__ = [
     "ClosePolicy",
     "CycleCloser",
     "DiscountApplied",
+    "Issuer",
     "LedgerReader",
     "Member",
     "MemberCharge",

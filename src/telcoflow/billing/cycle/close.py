@@ -72,6 +72,7 @@ DEFAULT_DESCRIPTIONS: dict[str, str] = {
     "slice": "Network slice usage", "recurring": "Monthly plan fee",
     "one_time": "One-time charges", "external": "Partner charges",
     "minimum_spend": "Minimum spend top-up", "device": "Device fee",
+    "roaming": "Roaming charges", "benefit": "Benefits",
 }
 #: Quantity units per item type when the policy does not name one.
 DEFAULT_UNITS: dict[str, str] = {
@@ -215,7 +216,7 @@ class CycleCloser:
             base = base_item_type(item)
             info = self._items[item] = (
                 policy.descriptions.get(item) or self._price_name(item)
-                or DEFAULT_DESCRIPTIONS.get(base, item),
+                or DEFAULT_DESCRIPTIONS.get(base) or base.replace("_", " ").capitalize(),
                 policy.units.get(item) or policy.units.get(base)
                 or DEFAULT_UNITS.get(base, "unit"), _RANK.get(base, 7))
         return info

@@ -11,6 +11,12 @@ Read from YAML (``kind: close-policy``) with every problem located at ``file:lin
     dunning_text: "Please pay by the due date to keep your service."
     descriptions: {data: "Mobile data"}
     units: {data: MB}
+    issuer:                            # printed on every bill (the HTML statement)
+      name: Example Telecom Ltd
+      address: ["1 Network Way", "London EC1A 1AA"]
+      vat_id: GB123456789
+      payment: ["IBAN GB00 EXMP 0000 0000 0000 00", "Reference: your bill number"]
+      contact: "billing@example.com"
 
 Prices live in the catalog only: plan fees are the offerings' recurring prices (posted to
 the ledger by :class:`~telcoflow.billing.recurring.RecurringFees`), tax is
@@ -36,6 +42,7 @@ from telcoflow.money import Currency, RoundingPolicy
 __all__ = [
     "PRICING_KEYS",
     "ClosePolicy",
+    "Issuer",
     "load_close_policy",
     "parse_close_policy",
     "validate_policy_files",
@@ -54,6 +61,19 @@ PRICING_KEYS: dict[str, str] = {
 }
 
 
+class Issuer(BaseModel):
+    """Who issues the bills: printed on every statement (name and address at the top, tax id,
+    payment details and contact at the foot)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(min_length=1)]
+    address: tuple[str, ...] = ()
+    vat_id: str = ""
+    payment: tuple[str, ...] = ()
+    contact: str = ""
+
+
 class ClosePolicy(BaseModel):
     """What the close decides itself (see the module docstring for YAML)."""
 
@@ -68,6 +88,7 @@ class ClosePolicy(BaseModel):
     dunning_text: str = ""
     descriptions: dict[str, str] = Field(default_factory=dict)
     units: dict[str, str] = Field(default_factory=dict)
+    issuer: Issuer | None = None
     plans: Any = None
     taxes: Any = None
     tax_categories: Any = None

@@ -191,7 +191,8 @@ class _Worker:
         if "html" in job.formats:
             from telcoflow.billing.documents.html import StatementRenderer
 
-            statement = StatementRenderer(**job.renderer_options)
+            statement = StatementRenderer(
+                **{"issuer": job.policy.issuer, **job.renderer_options})
             self.renderers.append(("html", lambda bill: statement.render(bill).encode("utf-8")))
         if "json" in job.formats:
             self.renderers.append(("json", lambda bill: bill_to_tmf678_json(bill).encode("utf-8")))

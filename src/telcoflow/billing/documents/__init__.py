@@ -1,8 +1,16 @@
-"""Bill documents: the XML bill (with its XSD), the HTML statement, the TMF678 JSON export."""
+"""Bill documents: the XML bill (with its XSD), the HTML statement, the TM Forum JSON exports
+(TMF678 CustomerBill, TMF635 Usage)."""
 
 from telcoflow.billing.documents.formatting import format_date, format_money, format_number
 from telcoflow.billing.documents.html import StatementRenderer, StatementView
-from telcoflow.billing.documents.tmf678 import bill_to_tmf678, bill_to_tmf678_json
+from telcoflow.billing.documents.tmf678 import (
+    TMF678_BILL_SCHEMA,
+    bill_to_tmf678,
+    bill_to_tmf678_json,
+    extension_schema,
+    tmf_json,
+    usage_to_tmf635_json,
+)
 from telcoflow.billing.documents.xml import (
     BILL_NAMESPACE,
     BillDocumentError,
@@ -16,12 +24,16 @@ __all__ = [
     "BillDocumentError",
     "StatementRenderer",
     "StatementView",
+    "TMF678_BILL_SCHEMA",
     "bill_schema",
     "bill_to_tmf678",
     "bill_to_tmf678_json",
+    "extension_schema",
     "format_date",
     "format_money",
     "format_number",
     "render_bill_xml",
+    "tmf_json",
+    "usage_to_tmf635_json",
     "validate_bill_xml",
 ]

@@ -24,7 +24,7 @@ from functools import lru_cache
 from telcoflow.money import Currency
 
 __all__ = ["LOCALES", "LocaleRules", "format_date", "format_money", "format_number",
-           "locale_rules", "money_formatter", "number_formatter"]
+           "locale_rules", "money_formatter", "number_formatter", "unit_words"]
 
 _NBSP = "\xa0"
 
@@ -232,3 +232,36 @@ def format_date(value: date, locale: str = "en_GB", style: str = "short") -> str
     if style == "long":
         return rules.long_date.format(d=value.day, M=rules.months[value.month - 1], y=value.year)
     return rules.short_date.format(d=value.day, m=value.month, y=value.year)
+
+
+#: Abbreviated units written out (a bill says "8,185 seconds", not "8185 s").
+_UNIT_WORDS: dict[str, str] = {
+    "s": "second", "sec": "second", "secs": "second", "seconds": "second",
+    "min": "minute", "mins": "minute", "minutes": "minute", "h": "hour", "hr": "hour",
+    "hours": "hour", "msg": "message", "msgs": "message", "sms": "message",
+    "messages": "message", "units": "unit", "months": "month", "days": "day",
+}
+#: Symbols that take no plural (data sizes and the like).
+_UNIT_SYMBOLS = frozenset({"B", "kB", "KB", "MB", "GB", "TB", "Mbit", "Gbit", "%"})
+_unit_cache: dict[tuple[str, bool], str] = {}
+
+
+def unit_words(unit: str, one: bool) -> str:
+    """``unit`` as words for a quantity of one (``one``) or of any other amount: ``s`` ->
+    ``second`` / ``seconds``, ``msg`` -> ``messages``, ``unit`` -> ``units``; data sizes
+    (``MB``, ``GB``) stay as they are.
+
+    >>> unit_words("s", False), unit_words("second", True), unit_words("MB", False)
+    ('seconds', 'second', 'MB')
+    """
+    key = (unit, one)
+    found = _unit_cache.get(key)
+    if found is None:
+        if unit in _UNIT_SYMBOLS or not unit:
+            found = unit
+        else:
+            word = _UNIT_WORDS.get(unit.lower(), unit)
+            found = word if one or word.endswith("s") else word + "s"
+        if len(_unit_cache) < 1000:
+            _unit_cache[key] = found
+    return found

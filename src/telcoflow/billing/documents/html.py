@@ -47,11 +47,13 @@ from telcoflow.billing.cycle.model import (
     PayerPart,
     TaxSummary,
 )
+from telcoflow.billing.cycle.policy import Issuer
 from telcoflow.billing.documents.formatting import (
     format_date,
     format_number,
     money_formatter,
     number_formatter,
+    unit_words,
 )
 from telcoflow.billing.documents.xml import BillDocumentError
 
@@ -100,11 +102,16 @@ class StatementView:
 
     __slots__ = ("account_id", "account_name", "address", "adjustments", "amount_due",
                  "balance", "bill_id", "bill_total", "discount_total", "discounts", "due", "end",
-                 "issued", "kind", "lang", "lines", "members", "paid_by", "payments",
-                 "previous_balance", "split", "start", "subtotal", "tax_total", "taxes",
-                 "total")
+                 "issued", "issuer", "issuer_address", "issuer_footer", "kind", "lang", "lines",
+                 "members", "paid_by", "payments", "previous_balance", "split", "start",
+                 "subtotal", "tax_total", "taxes", "total")
 
     lang: str
+    #: the issuer's name and address lines (empty without an issuer) and its foot lines
+    #: (tax id, payment details, contact)
+    issuer: str
+    issuer_address: tuple[str, ...]
+    issuer_footer: tuple[str, ...]
     bill_id: str
     account_id: str
     account_name: str
@@ -338,6 +345,7 @@ class StatementRenderer:
         template_dirs: Sequence[str | Path] = (),
         templates: Mapping[str, str] | None = None,
         title: str = "Your bill",
+        issuer: Issuer | None = None,
     ) -> None:
         loaders: list[jinja2.BaseLoader] = []
         if template_dirs:
@@ -355,6 +363,13 @@ class StatementRenderer:
         )
         self._env.filters.update(money=_money, number=_number, date=_date)
         self.title = title
+        self.issuer = issuer
+        self._issuer_lines: tuple[str, tuple[str, ...], tuple[str, ...]] = (
+            ("", (), ()) if issuer is None else (
+                issuer.name, issuer.address,
+                (*([f"VAT number {issuer.vat_id}"] if issuer.vat_id else []),
+                 *(f"Payment: {p}" for p in issuer.payment),
+                 *([f"Contact: {issuer.contact}"] if issuer.contact else []))))
         try:
             self._template = self._env.get_template(template)
         except jinja2.TemplateError as exc:
@@ -392,8 +407,10 @@ class StatementRenderer:
         v.account_name = bill.account_name
         v.address = bill.address
         v.start, v.end, v.issued, v.due = self._cycle_dates(locale, bill.cycle, pos.due_date)
+        v.issuer, v.issuer_address, v.issuer_footer = self._issuer_lines
         v.lines = tuple([
-            (ln.subscriber_id, ln.description, number(ln.quantity) + " " + ln.unit,
+            (ln.subscriber_id, ln.description,
+             number(ln.quantity) + " " + unit_words(ln.unit, ln.quantity == 1),
              money(ln.amount), money(ln.discount), money(ln.tax), money(ln.gross))
             for ln in bill.lines])
         v.subtotal = money(bill.subtotal)

@@ -1,62 +1,130 @@
-"""TMF678 CustomerBill JSON export of a bill.
+"""TM Forum JSON exports: the TMF678 ``CustomerBill`` of a bill, the TMF635 ``Usage`` of a rated
+record, both valid against the official v4.0.0 definitions (JSON Schema draft 4).
 
-Money follows the project's JSON convention (:meth:`telcoflow.money.Money.to_json`): the value
-is a decimal *string* (``{"unit": "EUR", "value": "12.30"}``), never a binary float, so the
-amounts read back exactly. Lines become ``appliedCustomerBillingRate`` entries (embedded, the
-way TMF678 allows), taxes ``taxItem``, and the payer split is carried as
-``relatedParty`` entries with role ``payer`` plus a ``billSplit`` extension.
+* **Numbers are JSON numbers**, written digit for digit from the :class:`~decimal.Decimal`
+  (``{"unit": "EUR", "value": 12.30}``): the dicts hold Decimals, the ``*_json`` functions
+  serialize them with simplejson's exact Decimal encoding, never through a binary float; read
+  them back exactly with ``json.loads(text, parse_float=Decimal)``.
+* **Date-times carry a zone**: a bill's dates are midnight UTC (``2026-12-01T00:00:00+00:00``);
+  a billing period runs from its first day's midnight to the next period's first midnight
+  (exclusive end, as :func:`telcoflow.periods.cycle_bounds`).
+* **Tax rates are fractions** (``0.20`` for 20 %) in both exports.
+* **Extensions only by sub-classing**, as the TM Forum design guidelines say: the bill is a
+  ``TelcoflowCustomerBill`` (``@baseType`` ``CustomerBill``) whose ``@schemaLocation`` names
+  the JSON Schema declaring what it adds (its lines as ``appliedCustomerBillingRate``, its
+  ``discount``, ``billSplit``, ``accountPosition``, ``documentKind``, a payer's
+  ``memberCharge``, a prepaid ``prepaidBalance``). The schemas ship in this package
+  (:func:`extension_schema`); a host that serves them passes its own ``schema_location``.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import date, datetime, time, timezone
 from decimal import Decimal
+from functools import cache
+from importlib import resources
 from typing import Any
 
+import simplejson
+
 from telcoflow.billing.cycle.model import Bill
+from telcoflow.events import RatedRecord
+from telcoflow.periods import ONE_DAY
 
-__all__ = ["bill_to_tmf678", "bill_to_tmf678_json"]
+__all__ = [
+    "TMF678_BILL_SCHEMA",
+    "bill_to_tmf678",
+    "bill_to_tmf678_json",
+    "extension_schema",
+    "tmf_json",
+    "usage_to_tmf635_json",
+]
+
+#: Default ``@schemaLocation`` of :func:`bill_to_tmf678` (the ``id`` of the shipped schema
+#: ``schemas/TelcoflowCustomerBill.schema.json``).
+TMF678_BILL_SCHEMA = "urn:telcoflow:schema:tmf678:TelcoflowCustomerBill:1"
+
+_SCHEMA_FILES = {"TelcoflowCustomerBill": "TelcoflowCustomerBill.schema.json",
+                 "TelcoflowUsage": "TelcoflowUsage.schema.json"}
 
 
-def _m(value: Decimal, unit: str) -> dict[str, str]:
-    return {"unit": unit, "value": f"{value:f}"}
+def extension_schema(name: str) -> dict[str, Any]:
+    """The shipped JSON Schema (draft 4) of an extension type: ``TelcoflowCustomerBill`` or
+    ``TelcoflowUsage`` (a fresh dict each call). Its ``$ref`` s to the base resources point
+    at the official TM Forum v4.0.0 swagger files."""
+    try:
+        file = _SCHEMA_FILES[name]
+    except KeyError:
+        raise KeyError(f"no extension schema {name!r}; known: {sorted(_SCHEMA_FILES)}") from None
+    schema: dict[str, Any] = json.loads(_schema_text(file))
+    return schema
+
+
+@cache
+def _schema_text(file: str) -> str:
+    return (resources.files("telcoflow.billing.documents") / "schemas" / file).read_text(
+        encoding="utf-8")
+
+
+def tmf_json(resource: Any) -> str:
+    """A TMF resource as compact JSON text, every Decimal written as the exact JSON number."""
+    text: str = simplejson.dumps(resource, use_decimal=True, separators=(",", ":"),
+                                 ensure_ascii=False)
+    return text
+
+
+def _at(day: date) -> str:
+    """Midnight UTC of ``day``, RFC 3339."""
+    return datetime.combine(day, time(), tzinfo=timezone.utc).isoformat()
+
+
+def _m(value: Decimal, unit: str) -> dict[str, Any]:
+    return {"unit": unit, "value": value}
 
 
 def bill_to_tmf678(
-    bill: Bill, *, base_url: str = "/tmf-api/customerBillManagement/v4"
+    bill: Bill,
+    *,
+    base_url: str = "/tmf-api/customerBillManagement/v4",
+    schema_location: str = TMF678_BILL_SCHEMA,
 ) -> dict[str, Any]:
-    """The bill as a TMF678 ``CustomerBill`` resource (a JSON-ready dict)."""
+    """The bill as a TMF678 ``CustomerBill`` (sub-class ``TelcoflowCustomerBill``), a dict
+    whose numbers are :class:`~decimal.Decimal` (serialize with :func:`tmf_json`)."""
     cur = bill.currency
     c = bill.cycle
     href = f"{base_url}/customerBill/{bill.bill_id}"
-    rates = [
-        {
+    start, end = _at(c.start), _at(c.end + ONE_DAY)  # the next cycle's first day
+    billed = _at(c.bill_date)
+    period = {"startDateTime": start, "endDateTime": end}
+    bill_ref = {"id": bill.bill_id, "href": href, "@referredType": "CustomerBill"}
+    rates = []
+    for ln in bill.lines:
+        rate: dict[str, Any] = {
             "id": f"{bill.bill_id}-{ln.line_no}",
             "@type": "AppliedCustomerBillingRate",
             "name": ln.description,
             "type": ln.item_type,
             "isBilled": True,
-            "date": c.bill_date.isoformat(),
-            "product": {"id": ln.subscriber_id, "@referredType": "Product"} if ln.subscriber_id
-            else None,
-            "periodCoverage": {"startDateTime": c.start.isoformat(),
-                               "endDateTime": c.end.isoformat()},
-            "ratedQuantity": {"amount": f"{ln.quantity:f}", "units": ln.unit},
+            "date": billed,
+            "bill": bill_ref,
+            "periodCoverage": period,
             "taxExcludedAmount": _m(ln.net, cur),
             "taxIncludedAmount": _m(ln.gross, cur),
-            "appliedTax": [{"taxCategory": ln.tax_category, "taxRate": f"{ln.tax_rate:f}",
+            "appliedTax": [{"taxCategory": ln.tax_category, "taxRate": ln.tax_rate.scaleb(-2),
                             "taxAmount": _m(ln.tax, cur)}],
             "characteristic": [
-                {"name": "grossAmount", "value": f"{ln.amount:f}"},
-                {"name": "discountAmount", "value": f"{ln.discount:f}"},
-                *([{"name": "paidBy", "value": ln.paid_by}] if ln.paid_by else []),
+                {"name": "quantity", "valueType": "number", "value": ln.quantity},
+                {"name": "unit", "valueType": "string", "value": ln.unit},
+                {"name": "grossAmount", "valueType": "number", "value": ln.amount},
+                {"name": "discountAmount", "valueType": "number", "value": ln.discount},
+                *([{"name": "paidBy", "valueType": "string", "value": ln.paid_by}]
+                  if ln.paid_by else []),
             ],
         }
-        for ln in bill.lines
-    ]
-    for r in rates:
-        if r["product"] is None:
-            del r["product"]
+        if ln.subscriber_id:
+            rate["product"] = {"id": ln.subscriber_id, "@referredType": "Product"}
+        rates.append(rate)
     p = bill.position
     extra: dict[str, Any] = {}
     if bill.members:
@@ -72,27 +140,29 @@ def bill_to_tmf678(
     return {
         "id": bill.bill_id,
         "href": href,
-        "@type": "CustomerBill",
+        "@type": "TelcoflowCustomerBill",
+        "@baseType": "CustomerBill",
+        "@schemaLocation": schema_location,
         "billNo": bill.bill_id,
         "category": "normal",
-        "@documentKind": bill.kind,
+        "documentKind": bill.kind,
         "runType": "onCycle",
         "state": "new",
-        "billDate": c.bill_date.isoformat(),
-        "lastUpdate": c.bill_date.isoformat(),
-        "paymentDueDate": p.due_date.isoformat(),
-        "billingPeriod": {"startDateTime": c.start.isoformat(), "endDateTime": c.end.isoformat()},
+        "billDate": billed,
+        "lastUpdate": billed,
+        "paymentDueDate": _at(p.due_date),
+        "billingPeriod": period,
         "billingAccount": {"id": bill.account_id, "name": bill.account_name,
                            "@referredType": "BillingAccount"},
         "amountDue": _m(p.amount_due, cur),
         "remainingAmount": _m(p.amount_due, cur),
         "taxExcludedAmount": _m(bill.subtotal - bill.discount_total, cur),
         "taxIncludedAmount": _m(bill.total, cur),
-        "taxItem": [{"taxCategory": t.category, "taxRate": f"{t.rate:f}",
+        "taxItem": [{"taxCategory": t.category, "taxRate": t.rate.scaleb(-2),
                      "taxAmount": _m(t.amount, cur)} for t in bill.taxes],
-        "appliedCustomerBillingRate": rates,
-        "relatedParty": [{"id": pp.payer_id, "role": "payer", "@referredType": "Party"}
+        "relatedParty": [{"id": pp.payer_id, "role": "payer", "@referredType": "BillingAccount"}
                          for pp in bill.payer_parts],
+        "appliedCustomerBillingRate": rates,
         "billSplit": [{"payer": pp.payer_id, "amount": _m(pp.amount, cur)}
                       for pp in bill.payer_parts],
         "discount": [{"id": d.discount_id, "name": d.description, "amount": _m(d.amount, cur),
@@ -107,5 +177,12 @@ def bill_to_tmf678(
 
 
 def bill_to_tmf678_json(bill: Bill, **kwargs: Any) -> str:
-    """:func:`bill_to_tmf678` serialized as compact JSON text."""
-    return json.dumps(bill_to_tmf678(bill, **kwargs), separators=(",", ":"), ensure_ascii=False)
+    """:func:`bill_to_tmf678` serialized as compact JSON text (exact numbers)."""
+    return tmf_json(bill_to_tmf678(bill, **kwargs))
+
+
+def usage_to_tmf635_json(record: RatedRecord) -> str:
+    """:meth:`RatedRecord.to_tmf635 <telcoflow.events.RatedRecord.to_tmf635>` serialized as
+    compact JSON text (exact numbers); its ``@schemaLocation`` is
+    :data:`~telcoflow.events.TMF635_USAGE_SCHEMA`."""
+    return tmf_json(record.to_tmf635())
