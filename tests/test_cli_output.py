@@ -1,0 +1,91 @@
+"""Issue #18 item 5 (CLI): machine-readable output (--json, validate --format github|json),
+and the audit help without reST markup. Each failed on the base commit (no such options)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from telcoflow.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+# a catalog whose one problem is its unknown currency, on line 2
+BAD = "kind: catalog\ncurrency: EUX\n"
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _bad_file(tmp_path: Path) -> Path:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD, encoding="utf-8")
+    return bad
+
+
+def test_validate_json_lists_problems_on_stdout(tmp_path: Path) -> None:
+    bad = _bad_file(tmp_path)
+    code, out, _ = _run("validate", "--format", "json", str(bad))
+    assert code == 1
+    data = json.loads(out)
+    assert data["ok"] is False
+    assert data["files"] == 1
+    (problem,) = data["problems"]
+    # the problem is located at the `currency` key, line 2 of BAD
+    assert (problem["file"], problem["line"], problem["path"]) == (str(bad), 2, "$.currency")
+    assert "unknown currency 'EUX'" in problem["message"]
+    code_json, out_json, _ = _run("validate", "--json", str(bad))
+    assert (code_json, json.loads(out_json)) == (1, data)
+
+
+def test_validate_json_ok() -> None:
+    code, out, _ = _run("validate", "--json", str(REPO / "examples/catalog"))
+    assert code == 0
+    data = json.loads(out)
+    assert data["ok"] is True and data["problems"] == [] and data["files"] >= 1
+
+
+def test_validate_github_annotations(tmp_path: Path) -> None:
+    bad = _bad_file(tmp_path)
+    code, out, _ = _run("validate", "--format", "github", str(bad))
+    assert code == 1
+    line = out.splitlines()[0]
+    # a ':' inside a property value is escaped as %3A (the Actions toolkit's rule)
+    file_prop = str(bad).replace(":", "%3A").replace(",", "%2C")
+    assert line.startswith(f"::error file={file_prop},line=2,col=")
+    assert ",title=E-value_error::" in line
+    assert line.endswith("($.currency)")
+    assert "unknown currency 'EUX'" in line
+
+
+def test_test_json_counts_cases() -> None:
+    code, out, _ = _run("test", "--json", str(REPO / "rules/rating"))
+    assert code == 0
+    data = json.loads(out)
+    assert data["failed"] == 0
+    assert data["passed"] == sum(1 for c in data["cases"] if c["status"] == "passed")
+    assert data["passed"] + data["skipped"] == len(data["cases"]) > 0
+
+
+def test_explain_json(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text(
+        json.dumps({"event": {"service": "voice", "zone": "home", "time": "2026-11-28T10:00:00"}}),
+        encoding="utf-8",
+    )
+    code, out, _ = _run("explain", "--json", str(REPO / "rules/rating"), str(event))
+    assert code == 0, out
+    data = json.loads(out)
+    assert isinstance(data, dict)
+    assert "weekend" in json.dumps(data)  # 2026-11-28 is a Saturday
+
+
+def test_audit_help_has_no_rest_markup() -> None:
+    code, out, _ = _run("audit", "--help")
+    assert code == 0
+    assert "``" not in out
+    assert "balance: checks ledger = bills" in out
