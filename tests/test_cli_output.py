@@ -89,3 +89,16 @@ def test_audit_help_has_no_rest_markup() -> None:
     assert code == 0
     assert "``" not in out
     assert "balance: checks ledger = bills" in out
+
+
+def test_completion_documented_in_docs_works() -> None:
+    # docs/cli.md tells bash users to eval `_TELCOFLOW_COMPLETE=bash_source telcoflow`
+    from telcoflow.cli import run
+
+    docs = (REPO / "docs/cli.md").read_text(encoding="utf-8")
+    assert "_TELCOFLOW_COMPLETE=bash_source telcoflow" in docs
+    runner = CliRunner()
+    with runner.isolation(env={"_TELCOFLOW_COMPLETE": "bash_complete",
+                               "COMP_WORDS": "telcoflow val", "COMP_CWORD": "1"}) as streams:
+        assert run([]) == 0
+        assert streams[0].getvalue().decode().split() == ["plain,validate"]
