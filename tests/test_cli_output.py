@@ -46,7 +46,9 @@ def test_validate_json_ok() -> None:
     code, out, _ = _run("validate", "--json", str(REPO / "examples/catalog"))
     assert code == 0
     data = json.loads(out)
-    assert data["ok"] is True and data["problems"] == [] and data["files"] >= 1
+    assert data["ok"] is True
+    assert data["problems"] == []
+    assert data["files"] >= 1
 
 
 def test_validate_github_annotations(tmp_path: Path) -> None:

@@ -41,7 +41,8 @@ def test_unknown_currency_is_an_error_not_two_decimals(code: str) -> None:
 
 
 def test_unknown_catalog_currency_is_located() -> None:
-    with pytest.raises(DefinitionError, match=r"c\.yaml:2:\d+ \(\$\.currency\).*unknown currency 'EUX'"):
+    located = r"c\.yaml:2:\d+ \(\$\.currency\).*unknown currency 'EUX'"
+    with pytest.raises(DefinitionError, match=located):
         parse_catalog(_catalog("EUX", "1"), "c.yaml")
 
 

@@ -52,8 +52,10 @@ def test_hex_and_octal_remember_how_they_were_written() -> None:
     doc = parse_yaml("a: 0x1F\nb: 0o17\nc: 31\n")
     a, b, c = doc.data["a"], doc.data["b"], doc.data["c"]
     assert (a, b, c) == (31, 15, 31)  # 1*16 + 15 = 31; 1*8 + 7 = 15
-    assert isinstance(a, NonDecimalInt) and a.text == "0x1F"
-    assert isinstance(b, NonDecimalInt) and b.text == "0o17"
+    assert isinstance(a, NonDecimalInt)
+    assert a.text == "0x1F"
+    assert isinstance(b, NonDecimalInt)
+    assert b.text == "0o17"
     assert type(c) is int
 
 

@@ -416,8 +416,8 @@ def reference_problems(catalog: _CatalogBody) -> list[CatalogIssue]:
         issues.extend(_refs((*p, "applies_to"), "tax_categories", d.applies_to.tax_categories,
                             taxes, "tax category"))
         issues.extend(_refs(p, "requires_offerings", d.requires_offerings, offerings, "offering"))
-    if catalog.currency:
+    currency = getattr(catalog, "currency", None)  # a whole Catalog has one; a file may not
+    if isinstance(currency, str) and currency:
         issues.extend(CatalogIssue(path, message, "E-money-minor-units")
-                      for path, message in minor_unit_problems(catalog,
-                                                               Currency.of(catalog.currency)))
+                      for path, message in minor_unit_problems(catalog, Currency.of(currency)))
     return issues
