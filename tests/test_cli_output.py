@@ -104,3 +104,18 @@ def test_completion_documented_in_docs_works() -> None:
                                "COMP_WORDS": "telcoflow val", "COMP_CWORD": "1"}) as streams:
         assert run([]) == 0
         assert streams[0].getvalue().decode().split() == ["plain,validate"]
+
+
+def test_colours_only_on_a_terminal_and_never_with_no_color(tmp_path: Path) -> None:
+    bad = _bad_file(tmp_path)
+    red = "\x1b[31m"  # click.style(fg="red")
+    # CliRunner's streams are not terminals: no escape codes
+    result = CliRunner().invoke(main, ["validate", str(bad)])
+    assert red not in result.stderr
+    # color=True plays a terminal: the problem is red
+    result = CliRunner().invoke(main, ["validate", str(bad)], color=True)
+    assert f"{red}{bad}:2:" in result.stderr
+    # NO_COLOR wins even on a terminal
+    result = CliRunner().invoke(main, ["validate", str(bad)], color=True, env={"NO_COLOR": "1"})
+    assert "\x1b[" not in result.stderr
+    assert f"{bad}:2:" in result.stderr

@@ -9,6 +9,7 @@ errors print one line (exit 1); anything else prints one line naming it as an in
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import sys
@@ -29,6 +30,14 @@ __all__ = ["main", "run"]
 def _fail(exc: TelcoflowError) -> None:
     click.echo(str(exc), err=True)
     raise SystemExit(1)
+
+
+def _say(text: str, colour: str | None = None, *, err: bool = False) -> None:
+    """Print ``text``, in ``colour`` only on a terminal: click drops the styling when the
+    stream is not a TTY, and ``NO_COLOR`` (https://no-color.org) turns it off everywhere."""
+    plain = bool(os.environ.get("NO_COLOR"))
+    styled = text if colour is None or plain else click.style(text, fg=colour)
+    click.echo(styled, err=err, color=False if plain else None)
 
 
 def _nothing(what: str) -> None:
@@ -166,12 +175,14 @@ def validate(paths: tuple[Path, ...], fmt: str, as_json: bool) -> None:
             raise SystemExit(1)
         return
     for p in problems:
-        click.echo(_github_annotation(p) if fmt == "github" else str(p),
-                   err=fmt == "text")
+        if fmt == "github":
+            click.echo(_github_annotation(p))
+        else:
+            _say(str(p), "red", err=True)
     if problems:
-        click.echo(f"{len(problems)} problem(s) in {checked} file(s)", err=True)
+        _say(f"{len(problems)} problem(s) in {checked} file(s)", "red", err=True)
         raise SystemExit(1)
-    click.echo(f"ok: {checked} file(s) valid")
+    _say(f"ok: {checked} file(s) valid", "green")
 
 
 def _github_annotation(problem: Any) -> str:
@@ -286,13 +297,13 @@ def test_cmd(paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
         return
     for r in results:
         if not (quiet and r.passed):
-            click.echo(str(r))
+            _say(str(r), "yellow" if r.skipped is not None else ("green" if r.passed else "red"))
     passed = len(results) - len(failed) - len(skipped)
     summary = f"{passed} passed, {len(failed)} failed"
     if skipped:
         reasons = "; ".join(sorted({str(r.skipped) for r in skipped}))
         summary += f", {len(skipped)} skipped ({reasons})"
-    click.echo(summary)
+    _say(summary, "red" if failed or not results else "green")
     crashes = crash_count()
     if crashes:
         click.echo(f"note: the durable-rules child process crashed {crashes} time(s); it was "
