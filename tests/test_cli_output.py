@@ -119,3 +119,43 @@ def test_colours_only_on_a_terminal_and_never_with_no_color(tmp_path: Path) -> N
     result = CliRunner().invoke(main, ["validate", str(bad)], color=True, env={"NO_COLOR": "1"})
     assert "\x1b[" not in result.stderr
     assert f"{bad}:2:" in result.stderr
+
+
+NEAR_PACK = """\
+kind: rule-pack
+name: near
+version: "1"
+context: [event]
+decisions:
+  - name: price
+    kind: generic
+    hit: first
+    rules:
+      - id: roaming-video
+        if: event.service == "video" and event.zone == "roam-eu" and event.mb > 100
+        then: {rate: 2}
+      - id: home-voice
+        if: event.service == "voice" and event.zone == "home"
+        then: {rate: 1}
+"""
+
+
+def test_explain_says_which_condition_failed_for_the_nearest_rules(tmp_path: Path) -> None:
+    pack = tmp_path / "near.rules.yaml"
+    pack.write_text(NEAR_PACK, encoding="utf-8")
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"event": {"service": "video", "zone": "home", "mb": 500}}),
+                     encoding="utf-8")
+    # roaming-video: service == video holds, zone == roam-eu fails, mb > 100 holds: 2 of 3;
+    # home-voice: service == voice fails, zone == home holds: 1 of 2, so it comes second
+    code, out, _ = _run("explain", str(pack), str(event))
+    assert code == 0, out
+    assert "no rule matched; the nearest:" in out
+    assert "- roaming-video: 2 of 3 conditions held; failed: event.zone == \"roam-eu\"" in out
+    assert "saw event.zone = 'home'" in out
+    assert out.index("roaming-video") < out.index("home-voice: 1 of 2 conditions held")
+    code, out, _ = _run("explain", "--json", str(pack), str(event))
+    (decision,) = json.loads(out)["decisions"]
+    assert decision["matches"] == []
+    assert [(n["rule"], n["held"], n["total"]) for n in decision["near_misses"]] == [
+        ("roaming-video", 2, 3), ("home-voice", 1, 2)]
