@@ -9,6 +9,7 @@ errors print one line (exit 1); anything else prints one line naming it as an in
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import sys
@@ -29,6 +30,14 @@ __all__ = ["main", "run"]
 def _fail(exc: TelcoflowError) -> None:
     click.echo(str(exc), err=True)
     raise SystemExit(1)
+
+
+def _say(text: str, colour: str | None = None, *, err: bool = False) -> None:
+    """Print ``text``, in ``colour`` only on a terminal: click drops the styling when the
+    stream is not a TTY, and ``NO_COLOR`` (https://no-color.org) turns it off everywhere."""
+    plain = bool(os.environ.get("NO_COLOR"))
+    styled = text if colour is None or plain else click.style(text, fg=colour)
+    click.echo(styled, err=err, color=False if plain else None)
 
 
 def _nothing(what: str) -> None:
@@ -134,19 +143,69 @@ def main(debug: bool) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-def validate(paths: tuple[Path, ...]) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "github", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, github for GitHub Actions annotations, json for tools",
+)
+@click.option("--json", "as_json", is_flag=True, help="same as --format json")
+def validate(paths: tuple[Path, ...], fmt: str, as_json: bool) -> None:
     """Validate catalog, rule-pack and journey YAML files; print every error, located."""
     from telcoflow.loading.kinds import validate_paths
 
     problems, checked = validate_paths(paths)
     if not checked:
         _nothing(f"no YAML file (*.yaml, *.yml) under {', '.join(map(str, paths))}")
+    if as_json:
+        fmt = "json"
+    if fmt == "json":
+        click.echo(json.dumps({
+            "ok": not problems,
+            "files": checked,
+            "problems": [
+                {"file": p.file, "line": p.line, "column": p.column, "path": p.path,
+                 "code": p.code, "message": p.message}
+                for p in problems
+            ],
+        }, indent=2))
+        if problems:
+            raise SystemExit(1)
+        return
     for p in problems:
-        click.echo(str(p), err=True)
+        if fmt == "github":
+            click.echo(_github_annotation(p))
+        else:
+            _say(str(p), "red", err=True)
     if problems:
-        click.echo(f"{len(problems)} problem(s) in {checked} file(s)", err=True)
+        _say(f"{len(problems)} problem(s) in {checked} file(s)", "red", err=True)
         raise SystemExit(1)
-    click.echo(f"ok: {checked} file(s) valid")
+    _say(f"ok: {checked} file(s) valid", "green")
+
+
+def _github_annotation(problem: Any) -> str:
+    """``::error file=..,line=..,col=..::message`` (GitHub Actions workflow command)."""
+    props = []
+    if problem.file:
+        props.append(f"file={_gh_escape(problem.file, prop=True)}")
+    if problem.line is not None:
+        props.append(f"line={problem.line}")
+    if problem.column is not None:
+        props.append(f"col={problem.column}")
+    props.append(f"title={_gh_escape(problem.code, prop=True)}")
+    where = f" ({problem.path})" if problem.path else ""
+    return f"::error {','.join(props)}::{_gh_escape(problem.message + where)}"
+
+
+def _gh_escape(text: str, *, prop: bool = False) -> str:
+    """Escape data for a GitHub workflow command (``%``, CR, LF; ``:`` and ``,`` in a
+    property), as the Actions toolkit does."""
+    out = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        out = out.replace(":", "%3A").replace(",", "%2C")
+    return out
 
 
 @main.command()
@@ -203,7 +262,8 @@ def demo(accounts: int, out_dir: Path, seed: int) -> None:
 @main.command("test")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("-q", "--quiet", is_flag=True, help="print failures only")
-def test_cmd(paths: tuple[Path, ...], quiet: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="print the results as JSON")
+def test_cmd(paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
     """Run the test cases that rule packs carry (every backend for stateful cases).
 
     A stateful case whose backend is not installed is reported as skipped, with the reason
@@ -218,15 +278,32 @@ def test_cmd(paths: tuple[Path, ...], quiet: bool) -> None:
         _fail(exc)
     failed = [r for r in results if r.failed]
     skipped = [r for r in results if r.skipped is not None]
+    if as_json:
+        click.echo(json.dumps({
+            "passed": len(results) - len(failed) - len(skipped),
+            "failed": len(failed),
+            "skipped": len(skipped),
+            "cases": [
+                {"pack": r.pack, "name": r.name, "file": r.file, "line": r.line,
+                 "backend": r.backend,
+                 "status": "skipped" if r.skipped is not None else
+                           ("passed" if r.passed else "failed"),
+                 "failures": list(r.failures), "skipped_reason": r.skipped}
+                for r in results
+            ],
+        }, indent=2))
+        if failed or not results:
+            raise SystemExit(1)
+        return
     for r in results:
         if not (quiet and r.passed):
-            click.echo(str(r))
+            _say(str(r), "yellow" if r.skipped is not None else ("green" if r.passed else "red"))
     passed = len(results) - len(failed) - len(skipped)
     summary = f"{passed} passed, {len(failed)} failed"
     if skipped:
         reasons = "; ".join(sorted({str(r.skipped) for r in skipped}))
         summary += f", {len(skipped)} skipped ({reasons})"
-    click.echo(summary)
+    _say(summary, "red" if failed or not results else "green")
     crashes = crash_count()
     if crashes:
         click.echo(f"note: the durable-rules child process crashed {crashes} time(s); it was "
@@ -238,7 +315,8 @@ def test_cmd(paths: tuple[Path, ...], quiet: bool) -> None:
 @main.command()
 @click.argument("pack", type=click.Path(exists=True, path_type=Path))
 @click.argument("event", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def explain(pack: Path, event: Path) -> None:
+@click.option("--json", "as_json", is_flag=True, help="print the trace as JSON")
+def explain(pack: Path, event: Path, as_json: bool) -> None:
     """Explain one evaluation: which rules and table rows matched, and what they saw.
 
     EVENT is a JSON or YAML file holding the context, e.g. {"event": {...}}.
@@ -252,7 +330,8 @@ def explain(pack: Path, event: Path) -> None:
         if not isinstance(doc.data, dict):
             doc.problems.append(doc.problem((), "the event file must hold a mapping", "E-type"))
             doc.raise_if_problems()
-        click.echo(explain_pack(pack, doc.data).render())
+        trace = explain_pack(pack, doc.data)
+        click.echo(json.dumps(trace.to_dict(), indent=2) if as_json else trace.render())
     except TelcoflowError as exc:
         _fail(exc)
 
@@ -528,10 +607,13 @@ def audit(
     findings: Path | None,
     as_json: bool,
 ) -> None:
-    """Run an audit now: ``balance`` checks ledger = bills per account and item type and
-    each bill's own arithmetic; ``reconciliation`` checks, per account, ledger total = billed
-    total + amounts carried to the next period (``--carried``) and prints the reconciliation.
-    Exits 1 when there are findings."""
+    """Run an audit now (KIND is balance or reconciliation).
+
+    balance: checks ledger = bills per account and item type, and each bill's own
+    arithmetic. reconciliation: checks, per account, ledger total = billed total + amounts
+    carried to the next period (--carried), and prints the reconciliation.
+    Exits 1 when there are findings.
+    """
     from telcoflow.billing.cycle import BillStore
     from telcoflow.billing.cycle.sources import SqliteLedger
     from telcoflow.ops.audits import (

@@ -26,6 +26,8 @@ from enum import Enum
 from functools import total_ordering
 from typing import Any, ClassVar, ParamSpec, TypeVar
 
+import iso4217
+
 from telcoflow.errors import CurrencyMismatchError, MoneyError
 
 _P = ParamSpec("_P")
@@ -37,40 +39,39 @@ __all__ = [
     "Money",
     "RoundingPolicy",
     "Increment",
+    "NonDecimalInt",
+    "check_minor_units",
+    "format_amount",
     "in_money_context",
     "money_context",
     "to_decimal",
 ]
 
-#: ISO 4217 minor-unit exponents for the currencies telcoflow knows out of the box.
-_ISO_EXPONENTS: dict[str, int] = {
-    "EUR": 2,
-    "USD": 2,
-    "GBP": 2,
-    "CHF": 2,
-    "CNY": 2,
-    "INR": 2,
-    "BRL": 2,
-    "ZAR": 2,
-    "SEK": 2,
-    "NOK": 2,
-    "DKK": 2,
-    "PLN": 2,
-    "CAD": 2,
-    "AUD": 2,
-    "MXN": 2,
-    "NGN": 2,
-    "JPY": 0,
-    "KRW": 0,
-    "CLP": 0,
-    "ISK": 0,
-    "VND": 0,
-    "BHD": 3,
-    "KWD": 3,
-    "OMR": 3,
-    "TND": 3,
-    "JOD": 3,
-}
+def _iso_exponents() -> dict[str, int]:
+    """ISO 4217 minor-unit exponents of every current currency, from the ``iso4217`` package
+    (the ISO maintenance agency's published table). Currencies without a minor unit
+    (``N.A.``: gold, SDR, the test code ``XTS``) are left out: they are not money here."""
+    return {c.code: c.exponent for c in iso4217.Currency if c.exponent is not None}
+
+
+#: ISO 4217 minor-unit exponents (``EUR`` 2, ``JPY`` and ``XOF`` 0, ``BHD`` 3, ``CLF`` 4).
+_ISO_EXPONENTS: dict[str, int] = _iso_exponents()
+
+
+class NonDecimalInt(int):
+    """An integer written in another notation than plain decimal (``0x10``, ``0o17``).
+
+    The YAML loader builds these so that :func:`to_decimal` can refuse them as amounts:
+    ``0x10`` is 16 to YAML 1.2, but nobody writes a price in hexadecimal on purpose.
+    """
+
+    text: str
+
+    def __new__(cls, value: int, text: str = "") -> NonDecimalInt:
+        self = super().__new__(cls, value)
+        self.text = text or hex(value)
+        return self
+
 
 #: The library's one decimal context for money: every sum, product and rounding of money is
 #: computed in it (entry points enter it with :func:`money_context`), never in the host's
@@ -117,6 +118,10 @@ def to_decimal(value: object, *, field: str = "amount") -> Decimal:
         return value
     if isinstance(value, bool):
         raise MoneyError(f"`{field}` must be a number, not a boolean (got {value!r})")
+    if isinstance(value, NonDecimalInt):
+        raise MoneyError(
+            f"`{field}` must be written as a decimal number, not {value.text!r} (= {int(value)})"
+        )
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):
@@ -124,6 +129,9 @@ def to_decimal(value: object, *, field: str = "amount") -> Decimal:
             f"`{field}` must be a Decimal, int or decimal string, not a float (got {value!r})"
         )
     if isinstance(value, str):
+        if "_" in value:  # Decimal() accepts "12_000"; a price with separators is a typo
+            raise MoneyError(
+                f"`{field}` must be a decimal number without separators (got {value!r})")
         try:
             result = Decimal(value.strip())
         except decimal.InvalidOperation:
@@ -153,12 +161,28 @@ class Currency:
 
     @classmethod
     def of(cls, code: str | Currency) -> Currency:
-        """Return the currency for an ISO code (known exponents; others default to 2)."""
+        """Return the currency for an ISO 4217 code, with its ISO minor-unit exponent.
+
+        A code that ISO 4217 does not list (or lists without a minor unit) is an error,
+        never silently given 2 decimals; build ``Currency(code, exponent)`` for a private one.
+
+        >>> Currency.of("XOF").exponent
+        0
+        >>> Currency.of("EUX")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        telcoflow.errors.MoneyError: unknown currency 'EUX' (not an ISO 4217 code...
+        """
         if isinstance(code, Currency):
             return code
         cached = cls._cache.get(code)
         if cached is None:
-            cached = cls(code, _ISO_EXPONENTS.get(code, 2))
+            exponent = _ISO_EXPONENTS.get(code)
+            if exponent is None:
+                cls(code)  # a malformed code gets its own message
+                raise MoneyError(f"unknown currency {code!r} (not an ISO 4217 code with a "
+                                 "minor unit, e.g. EUR, USD, JPY)")
+            cached = cls(code, exponent)
             cls._cache[code] = cached
         return cached
 
@@ -197,6 +221,39 @@ _DECIMAL_MODES = {
     RoundingPolicy.UP: decimal.ROUND_UP,
     RoundingPolicy.DOWN: decimal.ROUND_DOWN,
 }
+
+
+def format_amount(amount: Decimal, currency: str | Currency) -> str:
+    """An amount as people read it in messages: ``-5.00 EUR`` (never ``Decimal('-5.00')``).
+
+    >>> format_amount(Decimal("-5.00"), "EUR")
+    '-5.00 EUR'
+    """
+    code = currency.code if isinstance(currency, Currency) else currency
+    return f"{amount} {code}"
+
+
+def check_minor_units(amount: Decimal, currency: str | Currency, *, field: str = "amount") -> None:
+    """Refuse an amount written with more decimals than its currency has minor units.
+
+    This is the one home of the rule for money entered by people (catalogs, configuration):
+    ``5.005`` is not a EUR amount and ``10.5`` is not a JPY one. Rates (prices per unit) are
+    not amounts and may have more decimals: do not call this for them. Trailing zeros
+    are not decimals (``5.000 EUR`` is 5.00 EUR).
+
+    >>> check_minor_units(Decimal("5.00"), "EUR")
+    >>> check_minor_units(Decimal("5.005"), "EUR")
+    Traceback (most recent call last):
+    ...
+    telcoflow.errors.MoneyError: `amount` 5.005 EUR has 3 decimals; EUR has 2 (its minor unit)
+    """
+    cur = Currency.of(currency)
+    exponent = amount.normalize(MONEY_CONTEXT).as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > cur.exponent:
+        raise MoneyError(
+            f"`{field}` {format_amount(amount, cur)} has {-exponent} decimal"
+            f"{'s' if -exponent > 1 else ''}; "
+            f"{cur.code} has {cur.exponent} (its minor unit)")
 
 
 @total_ordering

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, time
 from decimal import Decimal
 from pathlib import Path
 
@@ -165,9 +165,13 @@ def test_on_off_stay_strings() -> None:
     assert catalog.zones[0].id == "yes"
 
 
-def test_unquoted_times_are_explained() -> None:
-    with pytest.raises(DefinitionError, match=r"quoted strings such as \"20:00\""):
-        parse_catalog(HEADER + "bands:\n  - {id: night, start: 20:00, end: '08:00'}\n")
+def test_unquoted_times_are_times() -> None:
+    # issue #18: YAML 1.2 has no base-60 numbers, so an unquoted 20:00 is the text "20:00"
+    # (YAML 1.1 read it as 20*60 = 1200); a bare number is still explained
+    catalog = parse_catalog(HEADER + "bands:\n  - {id: night, start: 20:00, end: '08:00'}\n")
+    assert catalog.bands[0].start == time(20, 0)
+    with pytest.raises(DefinitionError, match=r"as HH:MM, .* \(found the number 1200\)"):
+        parse_catalog(HEADER + "bands:\n  - {id: night, start: 1200, end: '08:00'}\n")
 
 
 def test_syntax_error_and_missing_paths(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from telcoflow.errors import MoneyError, RatingError
 from telcoflow.money import Currency, Increment, RoundingPolicy, to_decimal
 
 __all__ = [
+    "AMOUNT",
     "Amount",
     "CurrencyCode",
     "ExactDecimal",
@@ -37,7 +38,10 @@ __all__ = [
     "IdList",
     "IncrementSpec",
     "Percent",
+    "MoneyKind",
     "Quantity",
+    "RATE",
+    "Rate",
     "RoundingSpec",
     "UNIT_ALIASES",
     "UNIT_FACTORS",
@@ -63,10 +67,24 @@ def _currency(value: str) -> str:
     return value
 
 
+class MoneyKind(str):
+    """Marks a field's money kind in its ``Annotated`` metadata: ``"amount"`` (a sum of money:
+    at most the currency's minor units, see :func:`telcoflow.money.check_minor_units`) or
+    ``"rate"`` (a price per unit: any number of decimals)."""
+
+    __slots__ = ()
+
+
+AMOUNT = MoneyKind("amount")
+RATE = MoneyKind("rate")
+
 #: Any exact decimal (may be negative), never a float: the base of the types below.
 ExactDecimal = Annotated[Decimal, BeforeValidator(_decimal)]
-#: A decimal amount of money (the currency comes from the enclosing price or the catalog).
-Amount = Annotated[Decimal, BeforeValidator(_decimal), Field(ge=0)]
+#: A decimal amount of money (the currency comes from the enclosing price or the catalog);
+#: once the catalog is whole, it may have no more decimals than that currency's minor unit.
+Amount = Annotated[Decimal, BeforeValidator(_decimal), Field(ge=0), AMOUNT]
+#: A price per unit (``unit_price``, ``block_price``): money, but any number of decimals.
+Rate = Annotated[Decimal, BeforeValidator(_decimal), Field(ge=0), RATE]
 #: A decimal quantity (units, seconds, MB, ...), never a float.
 Quantity = Annotated[Decimal, BeforeValidator(_decimal), Field(ge=0)]
 #: A percentage between 0 and 100 (``8`` means 8 %).

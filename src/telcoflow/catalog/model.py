@@ -20,6 +20,7 @@ from pydantic import ValidationInfo, model_validator
 
 from telcoflow.catalog.common import CurrencyCode, Frozen, Id
 from telcoflow.catalog.discounts import Discount
+from telcoflow.catalog.money_fields import minor_unit_problems
 from telcoflow.catalog.network import Holiday, Region, SliceClass, TimeBand, Zone
 from telcoflow.catalog.offers import (
     Benefit,
@@ -415,4 +416,8 @@ def reference_problems(catalog: _CatalogBody) -> list[CatalogIssue]:
         issues.extend(_refs((*p, "applies_to"), "tax_categories", d.applies_to.tax_categories,
                             taxes, "tax category"))
         issues.extend(_refs(p, "requires_offerings", d.requires_offerings, offerings, "offering"))
+    currency = getattr(catalog, "currency", None)  # a whole Catalog has one; a file may not
+    if isinstance(currency, str) and currency:
+        issues.extend(CatalogIssue(path, message, "E-money-minor-units")
+                      for path, message in minor_unit_problems(catalog, Currency.of(currency)))
     return issues

@@ -50,8 +50,8 @@ _WEEKDAY_NUMBER = {d: i for i, d in enumerate(Weekday)}
 def _clock(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
         raise ValueError(
-            f"write times as quoted strings such as \"20:00\" (found the number {value}: "
-            "YAML 1.1 reads an unquoted 20:00 as a base-60 number)"
+            f"write times as HH:MM, or as quoted strings such as \"20:00\" (found the number "
+            f"{value})"
         )
     return value
 

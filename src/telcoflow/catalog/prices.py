@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from telcoflow.catalog.common import Amount, Frozen, Percent, Quantity
+from telcoflow.catalog.common import Amount, Frozen, Percent, Quantity, Rate
 
 __all__ = [
     "CapacityPrice",
@@ -39,7 +39,7 @@ class Tier(Frozen):
     """One tier of a graduated or volume price: units up to ``up_to`` (inclusive)."""
 
     up_to: Quantity | None = None
-    unit_price: Amount = Decimal(0)
+    unit_price: Rate = Decimal(0)
     flat_fee: Amount = Decimal(0)
 
 
@@ -72,7 +72,7 @@ class PerUnitPrice(Frozen):
     """Every unit at ``unit_price``."""
 
     model: Literal["per_unit"] = "per_unit"
-    unit_price: Amount
+    unit_price: Rate
 
 
 class GraduatedPrice(Frozen):
@@ -105,7 +105,7 @@ class PackagePrice(Frozen):
 
     model: Literal["package"] = "package"
     block_size: Annotated[Quantity, Field(gt=0)]
-    block_price: Amount
+    block_price: Rate
     free_units: Quantity = Decimal(0)
 
 

@@ -28,6 +28,7 @@ import yaml
 
 from telcoflow.errors import DefinitionError, Problem
 from telcoflow.loading.compose import MAX_BYTES, LimitError, compose_single
+from telcoflow.money import NonDecimalInt
 
 __all__ = [
     "SKIPPED_DIRS",
@@ -46,19 +47,31 @@ _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoade
 
 
 class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """Safe loader with YAML 1.2 booleans (``on``/``off``/``yes``/``no`` stay strings)."""
+    """Safe loader with the YAML 1.2 core schema's implicit types (plus dates and ``<<``)."""
 
 
-# Copy the implicit resolvers, then drop YAML 1.1's wide boolean regex.
+# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1023-core-schema) instead of PyYAML's
+# YAML 1.1 resolvers: no sexagesimal numbers (``18:00`` stays text), no ``0``-prefixed octal
+# (``010`` is 10; octal is ``0o10``), no ``_`` in numbers, only ``true``/``false`` booleans
+# (``on``/``off``/``yes``/``no`` stay text), no ``=`` value key. Kept beyond the core schema:
+# ISO dates (``2026-01-31``) and merge keys (``<<``), which catalogs use.
+_CORE_RESOLVERS: tuple[tuple[str, str, str], ...] = (
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    ("tag:yaml.org,2002:float",
+     r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+.0123456789"),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", "~nN"),
+)
+_KEPT_11 = ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:merge")
 _Loader.yaml_implicit_resolvers = {
-    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:bool"]
+    k: [(tag, rx) for tag, rx in v if tag in _KEPT_11]
     for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
-)
+for _tag, _regex, _first in _CORE_RESOLVERS:
+    _Loader.add_implicit_resolver(_tag, re.compile(_regex), list(_first))
+_Loader.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^$"), [""])
+_CORE_INT = re.compile(r"[-+]?[0-9]+")
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
@@ -241,6 +254,14 @@ class _Builder:
             return value.lower() == "true"
         if tag == _NULL:
             return None
+        if tag == _INT:
+            if _CORE_INT.fullmatch(value):
+                return int(value)  # "010" is 10 (YAML 1.2), not 8
+            if value[:2] in ("0o", "0x") and len(value) > 2:
+                try:
+                    return NonDecimalInt(int(value[2:], 8 if value[1] == "o" else 16), value)
+                except ValueError:
+                    pass  # an explicit !!int of something else: PyYAML's message below
         if tag not in (_INT, _TIMESTAMP, _BINARY):
             return self._odd_tag(node, path, key=key)
         try:

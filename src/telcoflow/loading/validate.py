@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import pydantic
 
 from telcoflow.errors import DefinitionError, Problem
 from telcoflow.loading.source import Document, format_path
+from telcoflow.money import NonDecimalInt
 
 __all__ = ["load_each", "problems_from_validation_error", "validate_document"]
 
@@ -20,7 +22,11 @@ _MAX_FOUND = 60
 
 
 def _found(value: Any) -> str:
-    text = repr(value)
+    # numbers as written (``-5.00``, never ``Decimal('-5.00')``); text quoted
+    if isinstance(value, NonDecimalInt):
+        text = value.text
+    else:
+        text = str(value) if isinstance(value, (Decimal, int)) else repr(value)
     return text if len(text) <= _MAX_FOUND else text[: _MAX_FOUND - 3] + "..."
 
 

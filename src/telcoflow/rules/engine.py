@@ -11,6 +11,7 @@ violated ``unique`` / ``any`` raises.
 
 from __future__ import annotations
 
+import ast
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
@@ -18,11 +19,12 @@ from typing import Any
 
 from telcoflow.errors import (
     DecisionError,  # re-exported: defined in errors.py
+    TelcoflowError,
     )
 from telcoflow.rules.cells import dmn_eq
 from telcoflow.rules.expressions import _MISSING as _STEP_MISSING
 from telcoflow.rules.expressions import CompiledExpression, _step
-from telcoflow.rules.trace import DecisionTrace, Match
+from telcoflow.rules.trace import DecisionTrace, Match, NearMiss
 from telcoflow.rules.values import Result, Violation
 
 __all__ = ["DMN_HITS", "CompiledDecision", "DecisionError", "Item", "Outputs", "RuleIndex",
@@ -518,9 +520,41 @@ class CompiledDecision:
             Match(self.name, it.id, it.expr.seen(ctx) if it.expr else {}, it.outputs(ctx),
                   it.priority)
             for it in matched)
+        near = self._near_misses(ctx) if not matched else ()
         return DecisionTrace(self.name, self.kind, self._hit_text(), True, tested,
                              len(self.items), matches, value, defaulted, label=self.label,
-                             labels=self.labels)
+                             labels=self.labels, near_misses=near)
+
+    def _near_misses(self, ctx: Mapping[str, Any], keep: int = 3) -> tuple[NearMiss, ...]:
+        """The ``keep`` rules with the most conditions holding (earliest first on ties), each
+        with its first failing condition: what ``telcoflow explain`` shows when nothing
+        matched. Each ``and`` term is compiled and evaluated on its own (slow path only)."""
+        found: list[tuple[int, int, NearMiss]] = []
+        for it in self.items:
+            if it.expr is None:
+                continue
+            texts = [part for _, text in it.terms for part in _conjuncts(text)] \
+                if it.terms and it.make else [it.expr.source]
+            held = 0
+            failed: tuple[str, CompiledExpression | None] | None = None
+            for text in texts:
+                expr = it.make(text) if it.make is not None and len(texts) > 1 else it.expr
+                try:
+                    ok = expr is None or bool(expr.fn(ctx))
+                except TelcoflowError as exc:
+                    ok = False
+                    text = f"{text} (error: {exc})"
+                if ok:
+                    held += 1
+                elif failed is None:
+                    failed = (text, expr)
+            if failed is None:
+                continue
+            seen = failed[1].seen(ctx) if failed[1] is not None else {}
+            found.append((-held, it.position,
+                          NearMiss(it.id, held, len(texts), failed[0], seen)))
+        found.sort(key=lambda f: (f[0], f[1]))
+        return tuple(f[2] for f in found[:keep])
 
     def _hit_text(self) -> str:
         if self.hit in DMN_HITS:
@@ -528,3 +562,26 @@ class CompiledDecision:
         if self.hit == "collect" and self.aggregate:
             return f"collect {self.aggregate}"
         return self.hit
+
+
+def _conjuncts(text: str) -> list[str]:
+    """The top-level ``and`` terms of an expression text (itself when it has none or does
+    not parse as one): ``a == 1 and (b or c)`` -> ``["a == 1", "(b or c)"]``."""
+    source = text.strip()
+    while source.startswith("(") and source.endswith(")"):
+        try:
+            ast.parse(source[1:-1], mode="eval")
+        except SyntaxError:
+            break
+        source = source[1:-1].strip()
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError:
+        return [text]
+    body = tree.body
+    if not (isinstance(body, ast.BoolOp) and isinstance(body.op, ast.And)):
+        return [source]
+    parts = [ast.get_source_segment(source, v) for v in body.values]
+    if any(p is None for p in parts):
+        return [source]
+    return [p for p in parts if p is not None]

@@ -12,7 +12,8 @@ from typing import Any
 from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy
 from telcoflow.rules.values import Violation
 
-__all__ = ["DecisionTrace", "Fired", "Match", "Trace", "render_trace", "to_jsonable"]
+__all__ = ["DecisionTrace", "Fired", "Match", "NearMiss", "Trace", "render_trace",
+           "to_jsonable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,18 @@ class Match:
 
 
 @dataclass(frozen=True, slots=True)
+class NearMiss:
+    """A rule that did not match, among those nearest to matching: how many of its
+    conditions (``and`` terms) held, the first that failed and the values that term read."""
+
+    rule: str
+    held: int
+    total: int
+    failed: str
+    seen: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class DecisionTrace:
     """How one decision was taken."""
 
@@ -47,6 +60,8 @@ class DecisionTrace:
     label: str = ""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Labels of the decision's inputs (by input expression) and outputs (by name)."""
+    #: when no rule matched: the nearest rules and the condition each failed on
+    near_misses: tuple[NearMiss, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +108,9 @@ class Trace:
                 "value": d.value,
                 "matches": [{"rule": m.rule, "seen": dict(m.seen), "outputs": dict(m.outputs)}
                             for m in d.matches],
+                "near_misses": [{"rule": n.rule, "held": n.held, "total": n.total,
+                                 "failed": n.failed, "seen": dict(n.seen)}
+                                for n in d.near_misses],
             } for d in self.decisions],
             "fired": [{"rule": f.rule, "key": f.key, "outputs": dict(f.outputs)}
                       for f in self.fired],
@@ -157,6 +175,13 @@ def render_trace(trace: Trace) -> str:
         for m in d.matches:
             lines.append(f"    - {m.rule}: {_fmt(m.outputs, d.labels)}")
             for path, value in m.seen.items():
+                lines.append(f"        saw {_named(path, d.labels)} = {_fmt(value)}")
+        if d.near_misses:
+            lines.append("    no rule matched; the nearest:")
+        for n in d.near_misses:
+            lines.append(f"    - {n.rule}: {n.held} of {n.total} conditions held; failed: "
+                         f"{n.failed}")
+            for path, value in n.seen.items():
                 lines.append(f"        saw {_named(path, d.labels)} = {_fmt(value)}")
     for f in trace.fired:
         lines.append(f"  fired {f.rule} for {_fmt(f.key)}: {_fmt(f.outputs)}")
