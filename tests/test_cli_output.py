@@ -159,3 +159,36 @@ def test_explain_says_which_condition_failed_for_the_nearest_rules(tmp_path: Pat
     assert decision["matches"] == []
     assert [(n["rule"], n["held"], n["total"]) for n in decision["near_misses"]] == [
         ("roaming-video", 2, 3), ("home-voice", 1, 2)]
+
+
+# a plain statechart with no final state: loads, with the `finishes` lint warning on `states`
+PLAIN_CHART = """kind: journey
+id: plain
+triggers: {t: {}}
+states:
+  on:
+    initial: true
+    on: {t: off}
+  off:
+    on: {t: on}
+"""
+
+
+def test_validate_prints_journey_lint_warnings_located(tmp_path: Path) -> None:
+    chart = tmp_path / "plain.yaml"
+    chart.write_text(PLAIN_CHART, encoding="utf-8")
+    code, out, err = _run("validate", str(chart))
+    assert code == 0  # warnings do not fail validation
+    assert "warning:" in err
+    assert "W-journey-finishes" in err
+    assert f"{chart}:" in err  # located at file:line:col
+    assert "1 warning(s)" in out
+    code, out, _ = _run("validate", "--format", "github", str(chart))
+    assert code == 0
+    assert out.startswith(f"::warning file={chart},line=")
+    assert "title=W-journey-finishes" in out
+    code, out, _ = _run("validate", "--json", str(chart))
+    data = json.loads(out)
+    assert data["ok"] is True
+    assert [w["code"] for w in data["warnings"]] == ["W-journey-finishes"]
+    assert data["warnings"][0]["line"] >= 1

@@ -156,7 +156,8 @@ def validate(paths: tuple[Path, ...], fmt: str, as_json: bool) -> None:
     """Validate catalog, rule-pack and journey YAML files; print every error, located."""
     from telcoflow.loading.kinds import validate_paths
 
-    problems, checked = validate_paths(paths)
+    warnings: list[Any] = []
+    problems, checked = validate_paths(paths, warnings=warnings)
     if not checked:
         _nothing(f"no YAML file (*.yaml, *.yml) under {', '.join(map(str, paths))}")
     if as_json:
@@ -170,10 +171,20 @@ def validate(paths: tuple[Path, ...], fmt: str, as_json: bool) -> None:
                  "code": p.code, "message": p.message}
                 for p in problems
             ],
+            "warnings": [
+                {"file": w.file, "line": w.line, "column": w.column, "path": w.path,
+                 "code": w.code, "message": w.message}
+                for w in warnings
+            ],
         }, indent=2))
         if problems:
             raise SystemExit(1)
         return
+    for w in warnings:
+        if fmt == "github":
+            click.echo(_github_annotation(w, level="warning"))
+        else:
+            _say(f"warning: {w}", "yellow", err=True)
     for p in problems:
         if fmt == "github":
             click.echo(_github_annotation(p))
@@ -182,11 +193,13 @@ def validate(paths: tuple[Path, ...], fmt: str, as_json: bool) -> None:
     if problems:
         _say(f"{len(problems)} problem(s) in {checked} file(s)", "red", err=True)
         raise SystemExit(1)
-    _say(f"ok: {checked} file(s) valid", "green")
+    _say(f"ok: {checked} file(s) valid" + (f", {len(warnings)} warning(s)" if warnings else ""),
+         "green")
 
 
-def _github_annotation(problem: Any) -> str:
-    """``::error file=..,line=..,col=..::message`` (GitHub Actions workflow command)."""
+def _github_annotation(problem: Any, level: str = "error") -> str:
+    """``::error file=..,line=..,col=..::message`` (GitHub Actions workflow command; ``level``
+    ``warning`` for lint warnings)."""
     props = []
     if problem.file:
         props.append(f"file={_gh_escape(problem.file, prop=True)}")
@@ -196,7 +209,7 @@ def _github_annotation(problem: Any) -> str:
         props.append(f"col={problem.column}")
     props.append(f"title={_gh_escape(problem.code, prop=True)}")
     where = f" ({problem.path})" if problem.path else ""
-    return f"::error {','.join(props)}::{_gh_escape(problem.message + where)}"
+    return f"::{level} {','.join(props)}::{_gh_escape(problem.message + where)}"
 
 
 def _gh_escape(text: str, *, prop: bool = False) -> str:

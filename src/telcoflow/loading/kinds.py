@@ -14,7 +14,7 @@ from pathlib import Path
 from telcoflow.errors import DefinitionError, Problem
 from telcoflow.loading.source import iter_yaml_files, load_document
 
-__all__ = ["KINDS", "Validator", "validate_paths"]
+__all__ = ["KINDS", "Validator", "lint_warnings", "validate_paths"]
 
 #: A validator takes every file of its kind (validated together: a catalog may span files)
 #: and raises :class:`DefinitionError` listing every problem.
@@ -37,8 +37,20 @@ def _resolve(ref: str) -> Validator:
     return fn
 
 
-def validate_paths(paths: Sequence[str | Path]) -> tuple[list[Problem], int]:
-    """Validate files and folders; return every problem found and the number of files checked."""
+def lint_warnings(loaded: object) -> list[Problem]:
+    """The lint warnings of what a validator loaded: every ``warnings`` tuple of the loaded
+    objects (a journey's business checks set to ``warning``)."""
+    items = loaded if isinstance(loaded, (list, tuple)) else [loaded]
+    return [w for item in items for w in getattr(item, "warnings", ())
+            if isinstance(w, Problem)]
+
+
+def validate_paths(paths: Sequence[str | Path], *,
+                   warnings: list[Problem] | None = None) -> tuple[list[Problem], int]:
+    """Validate files and folders; return every problem found and the number of files checked.
+
+    Pass a list as ``warnings`` to receive the lint warnings of the files that loaded.
+    """
     problems: list[Problem] = []
     by_kind: dict[str, list[Path]] = defaultdict(list)
     checked = 0
@@ -68,8 +80,11 @@ def validate_paths(paths: Sequence[str | Path]) -> tuple[list[Problem], int]:
         by_kind[kind].append(path)
     for kind, files in by_kind.items():
         try:
-            _resolve(KINDS[kind])(files)
+            loaded = _resolve(KINDS[kind])(files)
         except DefinitionError as exc:
             problems.extend(exc.problems)
+        else:
+            if warnings is not None:
+                warnings.extend(lint_warnings(loaded))
     unique = list(dict.fromkeys(problems))  # a problem seen by two passes is listed once
     return unique, checked
