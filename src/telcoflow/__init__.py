@@ -31,10 +31,10 @@ from telcoflow.money import Currency, Increment, Money, RoundingPolicy
 
 if TYPE_CHECKING:
     from telcoflow.billing import GraphBuilder, OnlineCharging, RealtimeBilling, default_graph
+    from telcoflow.billing.kpis import Kpis
     from telcoflow.catalog import Catalog
     from telcoflow.journeys import ActionRegistry, JourneyRuntime, load_journey
     from telcoflow.loading.catalog import load_catalog
-    from telcoflow.ops import Kpis
     from telcoflow.rules import RuleHost, compile_expression, explain, load_pack, run_pack_tests
     from telcoflow.stores import MemoryLedgerStore, SQLiteLedgerStore
 
@@ -45,7 +45,7 @@ _LAZY: dict[str, str] = {
     "Catalog": "telcoflow.catalog",
     "GraphBuilder": "telcoflow.billing",
     "JourneyRuntime": "telcoflow.journeys",
-    "Kpis": "telcoflow.ops",
+    "Kpis": "telcoflow.billing.kpis",
     "MemoryLedgerStore": "telcoflow.stores",
     "OnlineCharging": "telcoflow.billing",
     "RealtimeBilling": "telcoflow.billing",

@@ -7,10 +7,10 @@ import re
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
+from telcoflow.billing.kpis import KpiSnapshot
 from telcoflow.events import Charge, RatedRecord
 from telcoflow.ledger import DeadLetter
 from telcoflow.ops.daily_report import build_daily_report
-from telcoflow.ops.kpis import KpiSnapshot
 
 D = Decimal
 DAY = date(2026, 11, 20)

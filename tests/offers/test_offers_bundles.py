@@ -8,7 +8,7 @@ from decimal import Decimal
 from offers_world import pack
 
 from telcoflow.money import Money
-from telcoflow.rules.settle import settle_with_pack
+from telcoflow.rating.settle import settle_with_pack
 
 
 def test_bundle_and_loyalty_on_a_household_bill() -> None:

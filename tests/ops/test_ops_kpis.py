@@ -9,10 +9,10 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from telcoflow.accounts import AccountProfile, DictProfiles, SubscriberProfile
+from telcoflow.billing.kpis import Histogram, Kpis
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.events import UsageEvent
-from telcoflow.ops import Kpis, exposition, registry_for
-from telcoflow.ops.kpis import Histogram
+from telcoflow.ops import exposition, registry_for
 from telcoflow.rating.rater import TableRater, UnitTariff
 from telcoflow.stores import MemoryLedgerStore
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from telcoflow.billing.batch import Batch
-    from telcoflow.ops.kpis import Kpis
+    from telcoflow.billing.kpis import Kpis
 
 __all__ = ["GraphBuilder", "Hook", "ProcessGraph", "Step"]
 

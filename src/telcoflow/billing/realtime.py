@@ -18,6 +18,7 @@ from telcoflow.accounts import ProfileCache
 from telcoflow.billing.batch import Batch
 from telcoflow.billing.gc_pause import gc_paused
 from telcoflow.billing.graph import GraphBuilder, ProcessGraph
+from telcoflow.billing.kpis import Kpis
 from telcoflow.billing.recurring import RecurringFees
 from telcoflow.billing.steps import (
     USAGE_TYPES,
@@ -39,7 +40,6 @@ from telcoflow.errors import GraphError
 from telcoflow.events import Event, Notification, RatedRecord
 from telcoflow.ledger import ChangeSet, LedgerStore, LineKey, Posting, closed_flag
 from telcoflow.money import money_context
-from telcoflow.ops.kpis import Kpis
 from telcoflow.periods import next_period
 from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy
 from telcoflow.rating.adjustments import TaxRules

@@ -22,10 +22,10 @@ from decimal import Decimal
 from typing import Any
 
 from telcoflow.billing.documents.formatting import format_money
+from telcoflow.billing.kpis import KpiSnapshot
 from telcoflow.events import RatedRecord, base_item_type
 from telcoflow.ledger import DeadLetter
 from telcoflow.money import Currency, money_context
-from telcoflow.ops.kpis import KpiSnapshot
 
 __all__ = ["DailyReport", "build_daily_report"]
 

@@ -1,4 +1,4 @@
-"""Prometheus exposition of :class:`~telcoflow.ops.kpis.Kpis` (own registry, no globals).
+"""Prometheus exposition of :class:`~telcoflow.billing.kpis.Kpis` (own registry, no globals).
 
 :func:`registry_for` returns a fresh :class:`prometheus_client.CollectorRegistry` holding one
 collector that reads the KPIs at scrape time; :func:`exposition` renders the text format.
@@ -14,7 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from telcoflow.ops.kpis import BUCKETS, Histogram, Kpis
+from telcoflow.billing.kpis import BUCKETS, Histogram, Kpis
 
 __all__ = ["KpiCollector", "exposition", "registry_for"]
 

@@ -194,7 +194,7 @@ def check_case(pack: RulePack, test: PackTest, *, backend: str = "python") -> Ca
             if case.expect_fired is not None and fired != case.expect_fired:
                 failures.append(f"fired: expected {case.expect_fired}, got {fired}")
         if case.lines is not None:
-            from telcoflow.rules.settle import settle_with_pack
+            from telcoflow.rating.settle import settle_with_pack
 
             values["settlement"] = settle_with_pack(pack, case.lines, case.context,
                                                     currency=case.currency).as_dict()
