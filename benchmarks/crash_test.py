@@ -33,7 +33,7 @@ from pathlib import Path
 
 from telcoflow.billing.batch import Batch
 from telcoflow.billing.realtime import BatchResult, RealtimeBilling, default_graph
-from telcoflow.generator import generate_events, generate_population
+from telcoflow.demo.generator import generate_events, generate_population
 from telcoflow.ledger import LedgerStore, LineKey
 from telcoflow.stores import MemoryLedgerStore, SQLiteLedgerStore
 

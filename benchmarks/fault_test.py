@@ -50,9 +50,9 @@ from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.bus import BusResetError, BusUnavailableError, Message, billing_message
 from telcoflow.bus.codec import body_fingerprint
 from telcoflow.bus.redis_streams import RedisStreamBus
+from telcoflow.demo.generator import generate_events, generate_population
 from telcoflow.errors import StoreError
 from telcoflow.events import Event, UsageEvent, fingerprint
-from telcoflow.generator import generate_events, generate_population
 from telcoflow.stores import MemoryLedgerStore
 from telcoflow.stores.postgres import PostgresLedgerStore
 

@@ -1,7 +1,7 @@
 """Real-time billing throughput and latency: the full default graph on one core.
 
 Measures, on one synthetic 5G month (seeded) of a population holding offerings of the shipped
-catalog (``examples/catalog``, see :mod:`telcoflow.generator`), rated everywhere -- graph and
+catalog (``examples/catalog``, see :mod:`telcoflow.demo.generator`), rated everywhere -- graph and
 plain loop alike -- by :class:`~telcoflow.rating.catalog_rater.CatalogRater` over that catalog:
 
 - ``realtime_sqlite``: events/s through the full graph into SQLite (WAL, synchronous=FULL,
@@ -39,8 +39,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
+from telcoflow.demo.generator import Population, generate_events, generate_population
 from telcoflow.events import Event, UsageEvent
-from telcoflow.generator import Population, generate_events, generate_population
 from telcoflow.periods import PeriodResolver
 from telcoflow.stores import MemoryLedgerStore, SQLiteLedgerStore
 

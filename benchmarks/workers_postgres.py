@@ -36,7 +36,7 @@ import psycopg
 from telcoflow.billing.realtime import default_graph
 from telcoflow.bus import MemoryBus, Message, billing_message
 from telcoflow.bus.redis_streams import RedisStreamBus
-from telcoflow.generator import Population, generate_events, generate_population
+from telcoflow.demo.generator import Population, generate_events, generate_population
 from telcoflow.ledger import LedgerLine
 from telcoflow.stores import SQLiteLedgerStore
 from telcoflow.stores.postgres import PostgresLedgerStore

@@ -11,7 +11,7 @@ import pytest
 
 import telcoflow.shipped as shipped
 from telcoflow.demo import default_close_policy_path
-from telcoflow.demo_catalog import default_catalog_path
+from telcoflow.demo.catalog import default_catalog_path
 from telcoflow.errors import DefinitionError
 from telcoflow.ops.audits import shipped_pack
 

@@ -26,7 +26,7 @@ partitions (others take them at once) and closes its connections.
 
 The *app* (``--app module:function``) builds what the worker runs from the configuration:
 a :class:`WorkerApp` with the billing graph (and optionally a journey runtime and a bill-run
-callable). :func:`demo_app` runs the synthetic population of :mod:`telcoflow.generator`.
+callable). :func:`demo_app` runs the synthetic population of :mod:`telcoflow.demo.generator`.
 """
 
 from __future__ import annotations
@@ -474,12 +474,12 @@ def load_app(spec: str) -> AppFactory:
 
 
 def demo_app(config: BackendConfig) -> WorkerApp:
-    """The synthetic population of :func:`telcoflow.generator.generate_population`
+    """The synthetic population of :func:`telcoflow.demo.generator.generate_population`
     (``TELCOFLOW_DEMO_ACCOUNTS``, default 200, and ``TELCOFLOW_DEMO_SEED``, default 7)
     behind the configured profile cache."""
     from telcoflow.billing.realtime import default_graph
     from telcoflow.config import open_profile_cache
-    from telcoflow.generator import generate_population
+    from telcoflow.demo.generator import generate_population
 
     accounts = int(os.environ.get("TELCOFLOW_DEMO_ACCOUNTS", "200"))
     seed = int(os.environ.get("TELCOFLOW_DEMO_SEED", "7"))

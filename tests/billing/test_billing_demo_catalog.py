@@ -18,18 +18,18 @@ from telcoflow.accounts import SubscriberProfile
 from telcoflow.billing.cycle import BillCycle, BillingAccount, Subscription, close_account
 from telcoflow.billing.cycle.model import Bill
 from telcoflow.billing.cycle.policy import load_close_policy
-from telcoflow.billing.demo import run_billing_demo
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.demo import default_close_policy_path
-from telcoflow.errors import DefinitionError
-from telcoflow.events import Event, UsageEvent
-from telcoflow.generator import (
+from telcoflow.demo.billing import run_billing_demo
+from telcoflow.demo.generator import (
     DEVICE_OFFER,
     KIND_OFFERS,
     Population,
     generate_events,
     generate_population,
 )
+from telcoflow.errors import DefinitionError
+from telcoflow.events import Event, UsageEvent
 from telcoflow.loading.catalog import load_catalog
 from telcoflow.rating.adjustments import TaxRules
 from telcoflow.stores import MemoryLedgerStore

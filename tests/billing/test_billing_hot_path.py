@@ -142,7 +142,7 @@ class _RemoteLike:
 
 def test_stores_with_and_without_a_counter_view_give_the_same_ledger() -> None:
     from telcoflow.billing.realtime import RealtimeBilling, default_graph
-    from telcoflow.generator import generate_events, generate_population
+    from telcoflow.demo.generator import generate_events, generate_population
 
     pop = generate_population(60, seed=3)
     events = list(generate_events(pop, events=3_000, seed=4))

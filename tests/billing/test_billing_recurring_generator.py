@@ -10,7 +10,7 @@ from billing_world import FEES, tariffs, world
 
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.billing.recurring import prorate
-from telcoflow.generator import generate_events, generate_population
+from telcoflow.demo.generator import generate_events, generate_population
 from telcoflow.periods import cycle_bounds, next_period, period_of
 from telcoflow.stores import MemoryLedgerStore
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from telcoflow.demo_catalog import default_catalog_path, run_catalog_demo
+from telcoflow.demo.catalog import default_catalog_path, run_catalog_demo
 from telcoflow.errors import DefinitionError
 from telcoflow.money import Money
 

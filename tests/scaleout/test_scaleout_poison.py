@@ -12,8 +12,8 @@ from scaleout_helpers import REDIS_URL, redis_prefix
 
 from telcoflow.billing.realtime import default_graph
 from telcoflow.bus import MemoryBus, Message, billing_message
+from telcoflow.demo.generator import Population, generate_events, generate_population
 from telcoflow.events import Event
-from telcoflow.generator import Population, generate_events, generate_population
 from telcoflow.stores import MemoryLedgerStore
 from telcoflow.worker import Worker, WorkerApp
 

@@ -18,8 +18,8 @@ from telcoflow.accounts import (
     SubscriberProfile,
 )
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
+from telcoflow.demo.generator import generate_events, generate_population
 from telcoflow.errors import StoreError
-from telcoflow.generator import generate_events, generate_population
 from telcoflow.stores import MemoryLedgerStore
 from telcoflow.stores.redis_cache import (
     ProfileUpdate,

@@ -27,9 +27,9 @@ from telcoflow.bus import (
     billing_message,
     journey_message,
 )
+from telcoflow.demo.generator import Population, generate_events, generate_population
 from telcoflow.errors import StoreError
 from telcoflow.events import Event
-from telcoflow.generator import Population, generate_events, generate_population
 from telcoflow.ledger import ChangeSet
 from telcoflow.stores import MemoryLedgerStore
 from telcoflow.worker import Worker, WorkerApp, bill_run_handler, main, serve_endpoint

@@ -87,8 +87,8 @@ def test_amounts_are_written_digit_for_digit(value: Decimal) -> None:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[RatedRecord]]:
-    from telcoflow.billing.demo import run_billing_demo
     from telcoflow.demo import run_demo
+    from telcoflow.demo.billing import run_billing_demo
 
     out = tmp_path_factory.mktemp("tmf") / "demo"
     run_demo(out_dir=out, echo=lambda _line: None)  # the CLI's defaults: 200 accounts, seed 7

@@ -1,7 +1,7 @@
 """The real-time billing demo: a synthetic 5G month streamed through the graph into SQLite.
 
 ``run_billing_demo(accounts=200, db_path="demo.db")`` generates a seeded population holding
-offerings of the shipped catalog (:mod:`telcoflow.generator`), streams its month of events
+offerings of the shipped catalog (:mod:`telcoflow.demo.generator`), streams its month of events
 through the default graph -- rated by a :class:`~telcoflow.rating.catalog_rater.CatalogRater`
 over that catalog -- into a SQLite ledger (one durable commit per batch) with a progress bar,
 then prints the KPIs, the reasons of any rejections and the ledger totals by item type.
@@ -20,8 +20,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from telcoflow.billing.realtime import BatchResult, RealtimeBilling, default_graph
+from telcoflow.demo.generator import generate_events, generate_population
 from telcoflow.events import RatedRecord
-from telcoflow.generator import generate_events, generate_population
 from telcoflow.rating.adjustments import TaxRules
 from telcoflow.stores.sqlite import SQLiteLedgerStore
 

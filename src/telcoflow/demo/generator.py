@@ -36,7 +36,7 @@ from telcoflow.accounts import (
 )
 from telcoflow.billing.recurring import RecurringFees, open_period_events
 from telcoflow.catalog import Catalog, UsagePrice
-from telcoflow.demo_catalog import default_catalog_path
+from telcoflow.demo.catalog import default_catalog_path
 from telcoflow.errors import DefinitionError, Problem
 from telcoflow.events import Event, LifecycleEvent, PaymentEvent, UsageEvent
 from telcoflow.loading.catalog import load_catalog

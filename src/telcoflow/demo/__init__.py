@@ -51,8 +51,8 @@ def run_demo(
     echo: Callable[[str], object] = print,
 ) -> DemoOutcome:
     """Run the whole demo, writing into ``out_dir`` (recreated), and report through ``echo``."""
-    from telcoflow.billing.demo import run_billing_demo
-    from telcoflow.demo_catalog import run_catalog_demo
+    from telcoflow.demo.billing import run_billing_demo
+    from telcoflow.demo.catalog import run_catalog_demo
     from telcoflow.events import RatedRecord
 
     if out_dir.exists():
@@ -89,8 +89,8 @@ def _close(
     from telcoflow.billing.cycle.run import bill_run, sqlite_job
     from telcoflow.billing.cycle.sources import SqliteLedger
     from telcoflow.billing.documents import validate_bill_xml
+    from telcoflow.demo.generator import generate_population
     from telcoflow.events import RatedRecord
-    from telcoflow.generator import generate_population
     from telcoflow.ops.audits import (
         FindingStore,
         audit_bill_store,
