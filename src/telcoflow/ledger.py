@@ -91,8 +91,8 @@ class Posting(tuple[LineKey, Decimal, Decimal]):
     Build it as ``Posting((key, amount, quantity))`` (a tuple: cheap on the hot path).
 
     >>> p = Posting((("acc-1", "sub-1", "data", "2026-11", "EUR"), Decimal("1.25"), Decimal(25)))
-    >>> p.amount, p.reversed().amount
-    (Decimal('1.25'), Decimal('-1.25'))
+    >>> p.amount, p.moved_to("2026-12").key[3]
+    (Decimal('1.25'), '2026-12')
     """
 
     __slots__ = ()
@@ -100,10 +100,6 @@ class Posting(tuple[LineKey, Decimal, Decimal]):
     key: LineKey = property(itemgetter(0))  # type: ignore[assignment]
     amount: Decimal = property(itemgetter(1))  # type: ignore[assignment]
     quantity: Decimal = property(itemgetter(2))  # type: ignore[assignment]
-
-    def reversed(self) -> Posting:
-        """The posting that undoes this one."""
-        return Posting((self[0], -self[1], -self[2]))
 
     def moved_to(self, period: str) -> Posting:
         """The same posting on the line of another ``period``."""

@@ -514,14 +514,9 @@ def dump_pack_yaml(pack: Mapping[str, Any]) -> str:
 
 
 def _feel(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, Decimal)):
-        return str(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """``value`` as an S-FEEL literal: the same spelling as the expression language's."""
+    if value is None or isinstance(value, (bool, int, Decimal, str)):
+        return _expr_literal(value)
     raise _UnsupportedError(f"{value!r} has no S-FEEL form")
 
 

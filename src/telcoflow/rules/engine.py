@@ -344,12 +344,7 @@ class CompiledDecision:
 
     def _dmn_aggregate(self, outs: list[Mapping[str, Any]]) -> Any:
         name = self.single or self.output
-        assert name is not None
-        try:
-            values = [o[name] for o in outs]
-        except KeyError:
-            raise DecisionError(f"{self.where}decision {self.name!r}: a matching rule has no "
-                                f"output {name!r} to aggregate ({self.hit})") from None
+        values = self._output_values(outs, name, f"aggregate ({self.hit})")
         if self.hit == "C#":
             distinct: list[Any] = []
             for v in values:
@@ -473,16 +468,21 @@ class CompiledDecision:
             return outs
         return self._aggregate(outs)
 
+    def _output_values(self, outs: list[Mapping[str, Any]], name: str | None,
+                       doing: str) -> list[Any]:
+        """The values of output ``name`` of every matching rule (to aggregate them)."""
+        assert name is not None
+        try:
+            return [o[name] for o in outs]
+        except KeyError:
+            raise DecisionError(f"{self.where}decision {self.name!r}: a matching rule has no "
+                                f"output {name!r} to {doing}") from None
+
     def _aggregate(self, outs: list[Mapping[str, Any]]) -> Any:
         if self.aggregate == "count":
             return len(outs)
         name = self.output
-        assert name is not None
-        try:
-            values = [o[name] for o in outs]
-        except KeyError:
-            raise DecisionError(f"{self.where}decision {self.name!r}: a matching rule has no "
-                                f"output {name!r} to {self.aggregate}") from None
+        values = self._output_values(outs, name, str(self.aggregate))
         if self.aggregate == "sum":
             total: Any = Decimal(0)
             for v in values:
