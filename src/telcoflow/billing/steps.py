@@ -57,8 +57,8 @@ from telcoflow.ledger import (
     top_up_key,
 )
 from telcoflow.periods import PeriodResolver, next_period
-from telcoflow.rating.adjustments import TaxRules
 from telcoflow.rating.rater import Rater, Tariff
+from telcoflow.rating.tax import TaxRules
 
 __all__ = [
     "MAX_QUANTITY",
@@ -830,7 +830,7 @@ class Discount:
 class Tax:
     """Exclusive tax on each charge's net, posted as a ``tax`` line (the real-time figure).
 
-    Built from the catalog's :class:`~telcoflow.rating.adjustments.TaxRules`
+    Built from the catalog's :class:`~telcoflow.rating.tax.TaxRules`
     (``Tax(TaxRules(catalog))``), a charge's rate is that of its category under the
     subscriber's offering (price, tariff, offering, catalog default); without rules, the
     account profile's ``tax_rates`` by item type. The posted tax is exact (unrounded): the

@@ -177,7 +177,7 @@ class BillLine(NamedTuple):
     """One bill line: a subscriber's charges of one item type, rounded at the line.
 
     ``net = amount - discount``, ``tax`` is the line's share of the tax (see
-    :class:`~telcoflow.rating.adjustments.TaxRules`), ``gross = net + tax``. ``paid_by`` is
+    :class:`~telcoflow.rating.tax.TaxRules`), ``gross = net + tax``. ``paid_by`` is
     the account paying the line when it is not the account billed: a payer of the split
     (its id), or ``balance`` (a prepaid account's balance paid it); empty otherwise.
 
