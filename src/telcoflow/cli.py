@@ -283,7 +283,7 @@ def test_cmd(paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
     (it fails under TELCOFLOW_REQUIRE_DURABLE=1).
     """
     from telcoflow.rules.isolated import crash_count
-    from telcoflow.rules.packtests import run_pack_tests
+    from telcoflow.testing.packs import run_pack_tests
 
     try:
         results = run_pack_tests(list(paths))

@@ -26,7 +26,7 @@ partitions (others take them at once) and closes its connections.
 
 The *app* (``--app module:function``) builds what the worker runs from the configuration:
 a :class:`WorkerApp` with the billing graph (and optionally a journey runtime and a bill-run
-callable). :func:`demo_app` runs the synthetic population of :mod:`telcoflow.demo.generator`.
+callable). :func:`telcoflow.demo.app.worker_app` (the default) runs the demo's synthetic population.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ from telcoflow.bus.base import Bus, BusError, BusUnavailableError, Message, defa
 from telcoflow.bus.codec import MAX_BODY, body_fingerprint, decode_event
 from telcoflow.config import BackendConfig, load_config
 from telcoflow.errors import (
+    ArgumentError,
     ConcurrencyError,
     DefinitionError,
     EventRejectedError,
@@ -77,7 +78,6 @@ __all__ = [
     "WorkerApp",
     "WorkerMetrics",
     "bill_run_handler",
-    "demo_app",
     "load_app",
     "main",
     "serve_endpoint",
@@ -463,30 +463,14 @@ def load_app(spec: str) -> AppFactory:
     """The app factory named ``module:function``."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise StoreError(f"--app must be module:function (got {spec!r})")
+        raise ArgumentError(f"--app must be module:function (got {spec!r})")
     try:
         factory = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise StoreError(f"cannot load the app {spec!r}: {exc}") from exc
+        raise ArgumentError(f"cannot load the app {spec!r}: {exc}") from exc
     if not callable(factory):
-        raise StoreError(f"the app {spec!r} is not callable")
+        raise ArgumentError(f"the app {spec!r} is not callable")
     return factory  # type: ignore[no-any-return]
-
-
-def demo_app(config: BackendConfig) -> WorkerApp:
-    """The synthetic population of :func:`telcoflow.demo.generator.generate_population`
-    (``TELCOFLOW_DEMO_ACCOUNTS``, default 200, and ``TELCOFLOW_DEMO_SEED``, default 7)
-    behind the configured profile cache."""
-    from telcoflow.billing.realtime import default_graph
-    from telcoflow.config import open_profile_cache
-    from telcoflow.demo.generator import generate_population
-
-    accounts = int(os.environ.get("TELCOFLOW_DEMO_ACCOUNTS", "200"))
-    seed = int(os.environ.get("TELCOFLOW_DEMO_SEED", "7"))
-    pop = generate_population(accounts, seed=seed)
-    profiles = open_profile_cache(config.cache_url, pop.profiles, ttl_s=config.cache_ttl_s,
-                                  prefix=config.cache_prefix)
-    return WorkerApp(default_graph(profiles, pop.rater, fees=pop.fees))
 
 
 # ------------------------------------------------------------------------------ main
@@ -504,7 +488,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--partitions", type=int, help="bus partitions (TELCOFLOW_BUS_PARTITIONS)")
     p.add_argument("--prefix", help="bus key prefix (TELCOFLOW_BUS_PREFIX)")
     p.add_argument("--app", default=os.environ.get("TELCOFLOW_WORKER_APP",
-                                                   "telcoflow.worker:demo_app"),
+                                                   "telcoflow.demo.app:worker_app"),
                    help="module:function building the WorkerApp (default: %(default)s)")
     p.add_argument("--name", default=None, help="consumer name (default: host-pid)")
     p.add_argument("--group", default="workers", help="consumer group (default: %(default)s)")

@@ -51,7 +51,7 @@ from telcoflow.ops.reconciliation import (
     load_carried,
     reconcile,
 )
-from telcoflow.rules.packtests import run_pack_tests
+from telcoflow.testing.packs import run_pack_tests
 
 D = Decimal
 NOV = BillCycle.for_month(1, 2026, 11)
