@@ -27,7 +27,7 @@ from telcoflow.offers import (
     OfferTriggers,
     PortraitBuilder,
     Recommender,
-    SlicePass,
+    HeldSlicePass,
     SlicePassRater,
     VenueEvent,
     benefit_lines,
@@ -111,7 +111,7 @@ def run_offers(crowd: list[dict[str, Any]], seed: int = 7) -> dict[str, Any]:
     runtime = JourneyRuntime([journey], actions=dict.fromkeys(journey.actions, _noop))
     outcomes: dict[str, int] = {}
     offered: list[Any] = []
-    bought: dict[str, SlicePass] = {}
+    bought: dict[str, HeldSlicePass] = {}
     explanations: list[str] = []
     for fan in crowd:
         event = {"type": "region-enter", "subscriber": fan["id"],
@@ -135,7 +135,7 @@ def run_offers(crowd: list[dict[str, Any]], seed: int = 7) -> dict[str, Any]:
                 outcomes[inst.state] = outcomes.get(inst.state, 0) + 1
                 if inst.state == "completed":
                     fan["has_pass"] = True
-                    bought[fan["id"]] = SlicePass.from_catalog(
+                    bought[fan["id"]] = HeldSlicePass.from_catalog(
                         CATALOG, "stadium-pass-3h", subscriber=fan["id"],
                         start=fan["arrives"])
         # the same fan seen again during the match: no second offer
@@ -199,7 +199,7 @@ def usage_of(fan: dict[str, Any], rng: random.Random) -> list[dict[str, Any]]:
     return events
 
 
-def rate_day(crowd: list[dict[str, Any]], bought: dict[str, SlicePass],
+def rate_day(crowd: list[dict[str, Any]], bought: dict[str, HeldSlicePass],
              seed: int = 11) -> dict[str, Any]:
     """Rate every fan's usage of the day; pass fees, free MB, normal-tariff amounts."""
     rng = random.Random(seed)

@@ -4,9 +4,10 @@ The host owns customer data; the ``enrich`` step reads it through :class:`Profil
 dictionary lookup on the hot path). :class:`DictProfiles` is the in-memory implementation.
 
 Allowances (buckets) are units included in an offer, consumed before money, by priority: an
-:class:`Allowance` covers some usage types (and optionally some zones); its used units are kept
-per subscriber and period in a counter ``alw|<subscriber>|<name>|<period>``, so they reset
-each cycle and are undone by rerating like any other effect.
+:class:`SubscriberAllowance` covers some usage types (and optionally some zones); its used
+units are kept per subscriber and period in a counter ``alw|<subscriber>|<name>|<period>``,
+so they reset each cycle and are undone by rerating like any other effect. (The catalog's
+:class:`telcoflow.catalog.Allowance` is the product definition it is compiled from.)
 
 (These were in ``billing.profiles`` and ``rating.allowances`` before; this is their one home.)
 """
@@ -23,7 +24,7 @@ from telcoflow.events import base_item_type
 
 __all__ = [
     "AccountProfile",
-    "Allowance",
+    "SubscriberAllowance",
     "DictProfiles",
     "DiscountRule",
     "ProfileCache",
@@ -35,7 +36,7 @@ _ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
-class Allowance:
+class SubscriberAllowance:
     """``units`` of ``usage_types`` included per cycle; lower ``priority`` is used first.
 
     ``zones`` limits the allowance to some zones (``None``: every zone).
@@ -125,7 +126,7 @@ class SubscriberProfile:
     id: str
     account: AccountProfile
     offer: str = ""
-    allowances: tuple[Allowance, ...] = ()
+    allowances: tuple[SubscriberAllowance, ...] = ()
     segment: str = ""
 
     def __post_init__(self) -> None:

@@ -33,6 +33,7 @@ __all__ = [
     "MoneyError",
     "NotFoundError",
     "PackCaseFailedError",
+    "PathKey",
     "Problem",
     "RatingError",
     "RuleError",
@@ -42,6 +43,11 @@ __all__ = [
     "TelcoflowError",
     "TelcoflowRuntimeError",
 ]
+
+
+#: A path into a document or a context: mapping keys and sequence indexes, from the root
+#: (``("offerings", 2, "prices", 0, "amount")`` is ``$.offerings[2].prices[0].amount``).
+PathKey = tuple[str | int, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,10 +8,10 @@ from typing import Any
 
 from telcoflow.accounts import (
     AccountProfile,
-    Allowance,
     DictProfiles,
     DiscountRule,
     SplitPolicy,
+    SubscriberAllowance,
     SubscriberProfile,
 )
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
@@ -44,7 +44,7 @@ def world() -> DictProfiles:
     taxed = AccountProfile("taxed", tax_rates={"*": Dec("0.20")})
     fam = AccountProfile("fam", discounts=(
         DiscountRule("fam10", Dec(10), frozenset({"data"}), Dec("1.00")),))
-    bucket = Allowance("d100", Dec(100), frozenset({"data"}), frozenset({"home"}))
+    bucket = SubscriberAllowance("d100", Dec(100), frozenset({"data"}), frozenset({"home"}))
     return DictProfiles(
         [post, pre, corp, emp, taxed, fam],
         [

@@ -102,13 +102,18 @@ def test_used_units_beyond_the_grant_are_debt_never_below_the_floor() -> None:
 
 
 def test_an_event_the_allowance_covers_is_charged_online_even_below_the_floor() -> None:
-    from telcoflow.accounts import AccountProfile, Allowance, DictProfiles, SubscriberProfile
+    from telcoflow.accounts import (
+        AccountProfile,
+        DictProfiles,
+        SubscriberAllowance,
+        SubscriberProfile,
+    )
     from telcoflow.events import UsageEvent
 
     # the overdraft was withdrawn while the balance was at -5.00: it can pay nothing
     acct = AccountProfile("p2", prepaid=True)
-    sub = SubscriberProfile("s2", acct, "go", (Allowance("d100", Dec(100), frozenset({"data"}),
-                                                         None),))
+    sub = SubscriberProfile("s2", acct, "go", (
+        SubscriberAllowance("d100", Dec(100), frozenset({"data"}), None),))
     store = MemoryLedgerStore()
     store.apply(ChangeSet(counters={"bal|p2": Dec("-5.00")}))
     o = OnlineCharging(store, DictProfiles([acct], [sub]), tariffs())

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from telcoflow.accounts import (
     AccountProfile,
-    Allowance,
     DictProfiles,
     SplitPolicy,
+    SubscriberAllowance,
     SubscriberProfile,
 )
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
@@ -114,7 +114,7 @@ def test_ledger_totals_equal_the_sum_of_rated_events(
 
 
 def test_allowance_is_used_before_money() -> None:
-    bucket = Allowance("d", Dec(100), frozenset({"data"}))
+    bucket = SubscriberAllowance("d", Dec(100), frozenset({"data"}))
     acct = AccountProfile("a")
     profiles = DictProfiles([acct], [SubscriberProfile("s", acct, allowances=(bucket,))])
     b = RealtimeBilling(default_graph(profiles, tariffs()), MemoryLedgerStore())
@@ -125,8 +125,8 @@ def test_allowance_is_used_before_money() -> None:
 
 
 def test_allowances_are_used_by_priority() -> None:
-    late = Allowance("late", Dec(10), frozenset({"data"}), priority=20)
-    first = Allowance("first", Dec(10), frozenset({"data"}), priority=1)
+    late = SubscriberAllowance("late", Dec(10), frozenset({"data"}), priority=20)
+    first = SubscriberAllowance("first", Dec(10), frozenset({"data"}), priority=1)
     acct = AccountProfile("a")
     sub = SubscriberProfile("s", acct, allowances=(late, first))
     assert [a.name for a in sub.allowances] == ["first", "late"]
@@ -154,7 +154,7 @@ def test_a_price_error_rejects_without_using_the_allowance() -> None:
         def tariff(self, event: UsageEvent, subscriber: SubscriberProfile) -> Capped:
             return Capped()
 
-    bucket = Allowance("d", Dec(50), frozenset({"data"}))
+    bucket = SubscriberAllowance("d", Dec(50), frozenset({"data"}))
     acct = AccountProfile("a")
     sub = SubscriberProfile("s", acct, allowances=(bucket,))
     b = RealtimeBilling(default_graph(DictProfiles([acct], [sub]), CappedRater()),

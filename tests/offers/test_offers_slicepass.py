@@ -13,7 +13,7 @@ from offers_world import catalog, pack
 
 from telcoflow.errors import RatingError
 from telcoflow.money import Money
-from telcoflow.offers import SlicePass, SlicePassRater
+from telcoflow.offers import HeldSlicePass, SlicePassRater
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +21,8 @@ def rater() -> SlicePassRater:
     return SlicePassRater(pack("slice-pass.rules.yaml"), catalog())
 
 
-def _pass() -> SlicePass:
-    return SlicePass.from_catalog(catalog(), "stadium-pass-3h", subscriber="+4670001",
+def _pass() -> HeldSlicePass:
+    return HeldSlicePass.from_catalog(catalog(), "stadium-pass-3h", subscriber="+4670001",
                                   start="2026-11-27T18:00:00")
 
 
@@ -81,7 +81,7 @@ def test_no_usage_costs_the_fee_only(rater: SlicePassRater) -> None:
 
 def test_an_offering_without_slice_pass_is_refused() -> None:
     with pytest.raises(RatingError, match="'video-plus' is not a slice pass"):
-        SlicePass.from_catalog(catalog(), "video-plus", subscriber="a",
+        HeldSlicePass.from_catalog(catalog(), "video-plus", subscriber="a",
                                start="2026-11-27T18:00:00")
 
 

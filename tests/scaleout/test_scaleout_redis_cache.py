@@ -10,11 +10,11 @@ from scaleout_helpers import REDIS_URL, redis_prefix
 
 from telcoflow.accounts import (
     AccountProfile,
-    Allowance,
     DictProfiles,
     DiscountRule,
     ProfileCache,
     SplitPolicy,
+    SubscriberAllowance,
     SubscriberProfile,
 )
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
@@ -36,7 +36,7 @@ ACC = AccountProfile("acc-1", prepaid=False, bill_cycle_day=15, credit_limit=Dec
                                              Decimal("5.00")),),
                      split=SplitPolicy("corp", frozenset({"plan"}), Decimal("80.00")))
 SUB = SubscriberProfile("sub-1", ACC, offer="5g-plus", segment="family", allowances=(
-    Allowance("data", Decimal(30000), frozenset({"data"}), frozenset({"home"}), 1),))
+    SubscriberAllowance("data", Decimal(30000), frozenset({"data"}), frozenset({"home"}), 1),))
 
 
 class CountingSource:

@@ -31,7 +31,7 @@ from telcoflow.catalog.offers import (
 )
 from telcoflow.catalog.taxes import TaxCategory, TaxDefaults, TaxExemption
 from telcoflow.catalog.usage import Allowance, UsageTariff
-from telcoflow.errors import NotFoundError
+from telcoflow.errors import NotFoundError, PathKey
 from telcoflow.money import Currency
 
 __all__ = [
@@ -54,7 +54,6 @@ SECTIONS: tuple[str, ...] = (
 )
 
 T = TypeVar("T")
-PathKey = tuple[str | int, ...]
 
 
 @dataclass(frozen=True, slots=True)

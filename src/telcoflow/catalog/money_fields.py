@@ -15,12 +15,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from telcoflow.catalog.common import AMOUNT
-from telcoflow.errors import MoneyError
+from telcoflow.errors import MoneyError, PathKey
 from telcoflow.money import Currency, check_minor_units
 
 __all__ = ["minor_unit_problems"]
 
-PathKey = tuple[str | int, ...]
 
 # per model class: its Amount fields and the fields that may hold nested models
 _PLAN: dict[type[BaseModel], tuple[tuple[str, ...], tuple[str, ...]]] = {}

@@ -28,10 +28,10 @@ from types import MappingProxyType
 
 from telcoflow.accounts import (
     AccountProfile,
-    Allowance,
     DictProfiles,
     DiscountRule,
     SplitPolicy,
+    SubscriberAllowance,
     SubscriberProfile,
 )
 from telcoflow.billing.recurring import RecurringFees, open_period_events
@@ -175,7 +175,7 @@ def generate_population(accounts: int, *, seed: int = 7, month: date = date(2026
     """
     rater = demo_rater(catalog)
     units = _usage_units(rater.catalog, month)
-    allowances: dict[str, tuple[Allowance, ...]] = {
+    allowances: dict[str, tuple[SubscriberAllowance, ...]] = {
         offer: rater.allowances(offer, on=month) for offer in units}
     monthly = rater.monthly_fees(on=month)
 

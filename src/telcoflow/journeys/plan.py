@@ -5,9 +5,10 @@ worked out; this module turns them into what :meth:`JourneyRuntime.send
 <telcoflow.journeys.runtime.JourneyRuntime.send>` reads per event, so that an event costs a few
 dictionary lookups and attribute reads and creates no intermediate objects:
 
-* ``rows[state][trigger]`` -> the first candidate :class:`Step`; when it is ``choose``-flagged
-  (it has a guard or a history condition, or the runtime runs the ``transitions`` engine) the
-  runtime tries its ``candidates`` in order, otherwise the step fires at once;
+* ``rows[state][trigger]`` -> the first candidate :class:`PlannedTransition`; when it is
+  ``choose``-flagged (it has a guard or a history condition, or the runtime runs the
+  ``transitions`` engine) the runtime tries its ``candidates`` in order, otherwise the step
+  fires at once;
 * each step has its host actions already resolved to callables (bound when the journey is
   registered: a registry never drops or replaces an action), a single ``gated`` flag (a guard
   or a history condition to test, else the step fires at once), and its deadline change as a
@@ -29,7 +30,15 @@ from telcoflow.journeys.definition import Journey
 from telcoflow.journeys.instance import SYSTEM_CHANNEL
 from telcoflow.journeys.nodes import DONE_PREFIX, EVENTLESS, FlatTransition
 
-__all__ = ["DL_CLEAR", "DL_NONE", "DL_OTHER", "DL_REPLACE1", "Plan", "Step", "compile_plan"]
+__all__ = [
+    "DL_CLEAR",
+    "DL_NONE",
+    "DL_OTHER",
+    "DL_REPLACE1",
+    "Plan",
+    "PlannedTransition",
+    "compile_plan",
+]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _NO_FIELDS: frozenset[str] = frozenset()
@@ -39,10 +48,10 @@ _NO_ROW: Mapping[str, Any] = MappingProxyType({})
 DL_NONE = 0  # deadlines unchanged
 DL_CLEAR = 1  # no deadline afterwards (final state, or every deadline cleared, none set)
 DL_REPLACE1 = 2  # exactly one deadline afterwards: (now + after, state)
-DL_OTHER = 3  # anything else: Step.new_deadlines
+DL_OTHER = 3  # anything else: PlannedTransition.new_deadlines
 
 
-class Step:
+class PlannedTransition:
     """One compiled transition, as the runtime's hot path reads it."""
 
     __slots__ = ("after", "candidates", "check", "check_event", "choose", "deadline_op",
@@ -59,7 +68,7 @@ class Step:
         #: The steps of this step's row (same source and trigger) in the order they are
         #: tried, and whether the runtime must try them (set by :class:`Plan` on the row's
         #: first step; a step that is not first in its row is never read for either).
-        self.candidates: tuple[Step, ...] = (self,)
+        self.candidates: tuple[PlannedTransition, ...] = (self,)
         self.choose = False
         self.trigger = t.trigger
         self.target = t.target
@@ -141,11 +150,11 @@ class Plan:
         self.version = 0
         self.channels: dict[str, str] = {}
         self.payloads: dict[str, frozenset[str]] = {}
-        self.rows: dict[str, dict[str, Step]] = {}
+        self.rows: dict[str, dict[str, PlannedTransition]] = {}
         #: Rows of the events the journey raises itself (``@always``, ``done.state.*``):
         #: apart from ``rows`` so that no caller can send them.
-        self.inner: dict[str, dict[str, Step]] = {}
-        self.steps: dict[int, Step] = {}
+        self.inner: dict[str, dict[str, PlannedTransition]] = {}
+        self.steps: dict[int, PlannedTransition] = {}
         self.initial_settle = False
         if journey is None:
             return  # the "no journey yet" sentinel: matches no instance
@@ -162,9 +171,10 @@ class Plan:
                 if fn is None:  # JourneyRuntime.register checked this first
                     raise KeyError(name)
                 fns.append(fn)
-            self.steps[t.index] = Step(t, tuple(fns), self.payloads.get(t.trigger, _NO_FIELDS))
+            self.steps[t.index] = PlannedTransition(t, tuple(fns),
+                                                    self.payloads.get(t.trigger, _NO_FIELDS))
         for state, row in journey.table.items():
-            entries: dict[str, Step] = {}
+            entries: dict[str, PlannedTransition] = {}
             for trigger, candidates in row.items():
                 steps = tuple(self.steps[t.index] for t in candidates)
                 first = steps[0]

@@ -43,7 +43,7 @@ from telcoflow.journeys.instance import (
 )
 from telcoflow.journeys.machine import JourneyMachine
 from telcoflow.journeys.nodes import EVENTLESS, TIMEOUT_PREFIX, FlatTransition
-from telcoflow.journeys.plan import DL_CLEAR, DL_REPLACE1, Plan, Step, compile_plan
+from telcoflow.journeys.plan import DL_CLEAR, DL_REPLACE1, Plan, PlannedTransition, compile_plan
 from telcoflow.journeys.store import JourneyStore, MemoryJourneyStore
 from telcoflow.ledger import storable_id
 
@@ -51,7 +51,7 @@ __all__ = ["ENGINES", "JourneyRuntime"]
 
 ENGINES = ("table", "transitions")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
-_EMPTY_ROW: Mapping[str, Step] = MappingProxyType({})
+_EMPTY_ROW: Mapping[str, PlannedTransition] = MappingProxyType({})
 #: At most this many eventless or completion microsteps follow one event.
 _MAX_MICROSTEPS = 1000
 _new = object.__new__
@@ -269,7 +269,7 @@ class JourneyRuntime:
             if instance.outcome is not None:
                 break
             inner = plan.inner.get(instance.state, _EMPTY_ROW)
-            step: Step | None = None
+            step: PlannedTransition | None = None
             first = inner.get(EVENTLESS)
             if first is not None:
                 step = self._pick(plan, first, instance, EVENTLESS)
@@ -290,13 +290,13 @@ class JourneyRuntime:
                 "holding)", reason="livelock", event_id=instance.id)
         return tuple(taken)
 
-    def _pick(self, plan: Plan, first: Step, instance: JourneyInstance,
-              trigger: str) -> Step | None:
+    def _pick(self, plan: Plan, first: PlannedTransition, instance: JourneyInstance,
+              trigger: str) -> PlannedTransition | None:
         if not first.choose:
             return first
         return self._choose(plan, first, instance, _EMPTY, SYSTEM_CHANNEL, trigger)
 
-    def _apply(self, instance: JourneyInstance, step: Step, at: float) -> None:
+    def _apply(self, instance: JourneyInstance, step: PlannedTransition, at: float) -> None:
         """Apply one internal step (the plain path of :meth:`send`, without a payload)."""
         ctx = instance.context
         updates: dict[str, Any] = {}
@@ -322,8 +322,8 @@ class JourneyRuntime:
             instance.deadlines = step.new_deadlines(instance.deadlines, at)
         instance.version += 1
 
-    def _choose(self, plan: Plan, first: Step, instance: JourneyInstance,
-                payload: Mapping[str, Any], channel: str, trigger: str) -> Step | None:
+    def _choose(self, plan: Plan, first: PlannedTransition, instance: JourneyInstance,
+                payload: Mapping[str, Any], channel: str, trigger: str) -> PlannedTransition | None:
         """The step the event takes among ``first``'s row, or None when no guard holds."""
         if self._table:
             for step in first.candidates:

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from telcoflow.errors import DefinitionError, Problem
+from telcoflow.errors import DefinitionError, PathKey, Problem
 from telcoflow.loading.compose import MAX_BYTES, LimitError, compose_single
 from telcoflow.money import NonDecimalInt
 
@@ -41,7 +41,6 @@ __all__ = [
     "read_yaml_text",
 ]
 
-PathKey = tuple[str | int, ...]
 
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

@@ -48,7 +48,7 @@ from telcoflow.offers.recommend import (
     Recommender,
     period_of,
 )
-from telcoflow.offers.slicepass import PassUsage, SlicePass, SlicePassBill, SlicePassRater
+from telcoflow.offers.slicepass import HeldSlicePass, PassUsage, SlicePassBill, SlicePassRater
 from telcoflow.offers.triggers import OfferTriggers, TriggeredOffer, VenueEvent
 
 __all__ = [
@@ -71,7 +71,7 @@ __all__ = [
     "RecommendationConfig",
     "RecommendationResult",
     "Recommender",
-    "SlicePass",
+    "HeldSlicePass",
     "SlicePassBill",
     "SlicePassRater",
     "TriggeredOffer",

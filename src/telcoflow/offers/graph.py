@@ -75,7 +75,7 @@ from telcoflow.offers.partners import (
     PartnerTotals,
     benefit_lines,
 )
-from telcoflow.offers.slicepass import SlicePass, decide_usage
+from telcoflow.offers.slicepass import HeldSlicePass, decide_usage
 from telcoflow.periods import ONE_DAY, cycle_bounds
 from telcoflow.rules.pack import RulePack, load_pack
 from telcoflow.shipped import shipped_path
@@ -196,7 +196,7 @@ class PackCharges:
                         found = self._pass_regions.get(region, ())
                         if offering_id not in found:
                             self._pass_regions[region] = (*found, offering_id)
-        self._slice_passes: dict[tuple[str, str, Decimal], SlicePass] = {}
+        self._slice_passes: dict[tuple[str, str, Decimal], HeldSlicePass] = {}
         #: add-ons held from cycle to cycle (any version renews monthly)
         self._renewable = _renewable(catalog)
 
@@ -299,14 +299,15 @@ class PackCharges:
                 return key, min(usage.free_mb, e.quantity)
         return None
 
-    def _slice_pass(self, offering_id: str, subscriber: str, start: Decimal) -> SlicePass:
+    def _slice_pass(self, offering_id: str, subscriber: str, start: Decimal) -> HeldSlicePass:
         found = self._slice_passes.get((offering_id, subscriber, start))
         if found is None:
             if len(self._slice_passes) > 65536:
                 self._slice_passes.clear()
-            found = self._slice_passes[(offering_id, subscriber, start)] = SlicePass.from_catalog(
+            found = HeldSlicePass.from_catalog(
                 self.catalog, offering_id, subscriber=subscriber,
                 start=_EPOCH + timedelta(seconds=int(start)))
+            self._slice_passes[(offering_id, subscriber, start)] = found
         return found
 
     @staticmethod

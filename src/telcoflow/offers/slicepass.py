@@ -23,13 +23,13 @@ from telcoflow.rating.price_models import CompiledTariff, compile_tariffs, unit_
 from telcoflow.rules.functions import to_datetime
 from telcoflow.rules.pack import RulePack
 
-__all__ = ["PassUsage", "SlicePass", "SlicePassBill", "SlicePassRater", "decide_usage"]
+__all__ = ["PassUsage", "HeldSlicePass", "SlicePassBill", "SlicePassRater", "decide_usage"]
 
 _ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
-class SlicePass:
+class HeldSlicePass:
     """A pass held by a subscriber: ``[start, end)`` in ``regions`` on ``qos_class``."""
 
     id: str
@@ -44,7 +44,7 @@ class SlicePass:
 
     @classmethod
     def from_catalog(cls, catalog: Catalog, offering_id: str, *, subscriber: str,
-                     start: object, pass_id: str | None = None) -> SlicePass:
+                     start: object, pass_id: str | None = None) -> HeldSlicePass:
         """The pass ``offering_id`` bought at ``start``: window from the offering's
         ``slice_pass.duration_hours``, volume from its slice allowance, price from its
         one-time prices."""
@@ -83,7 +83,7 @@ class PassUsage:
 class SlicePassBill:
     """The pass fee, the usage at the normal tariff, and the events' decisions."""
 
-    slice_pass: SlicePass
+    slice_pass: HeldSlicePass
     fee: Money
     free_mb: Decimal
     billed_mb: dict[str, Decimal]
@@ -96,7 +96,7 @@ class SlicePassBill:
         return self.fee + self.usage_amount
 
 
-def decide_usage(pack: RulePack, slice_pass: SlicePass, event: Mapping[str, Any],
+def decide_usage(pack: RulePack, slice_pass: HeldSlicePass, event: Mapping[str, Any],
                  used_mb: Decimal, *, default_id: str = "") -> PassUsage:
     """The slice-pass pack's decision for one usage ``event`` (``time``, ``region``,
     ``volume_mb``, optional ``qos_class`` and ``id``) when ``used_mb`` of the pass is gone."""
@@ -126,7 +126,7 @@ class SlicePassRater:
         self.catalog = catalog
         self.tariffs: dict[str, CompiledTariff] = compile_tariffs(catalog)
 
-    def rate(self, slice_pass: SlicePass, events: Iterable[Mapping[str, Any]], *,
+    def rate(self, slice_pass: HeldSlicePass, events: Iterable[Mapping[str, Any]], *,
              zone: str = "home") -> SlicePassBill:
         """Rate the subscriber's usage ``events`` (each ``time``, ``region``, ``volume_mb``,
         optional ``qos_class`` and ``id``), in time order, around ``slice_pass``."""

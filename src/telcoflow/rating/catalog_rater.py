@@ -8,7 +8,7 @@ models (:mod:`telcoflow.rating.price_models`). Everything is cached per distinct
 hot path is one dictionary lookup per event.
 
 :meth:`CatalogRater.allowances` converts an offering's catalog allowances into rating
-:class:`~telcoflow.accounts.Allowance` buckets in the tariff's usage unit, and
+:class:`~telcoflow.accounts.SubscriberAllowance` buckets in the tariff's usage unit, and
 :meth:`CatalogRater.monthly_fees` lists each offering's flat monthly recurring fee.
 """
 
@@ -19,7 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from telcoflow.accounts import Allowance
+from telcoflow.accounts import SubscriberAllowance
 from telcoflow.catalog import Catalog, RecurringPrice, UsagePrice
 from telcoflow.errors import RatingError
 from telcoflow.events import UsageEvent
@@ -184,7 +184,7 @@ class CatalogRater:
                     out.append(tariff)
         return tuple(out)
 
-    def allowances(self, offer: str, on: date | None = None) -> tuple[Allowance, ...]:
+    def allowances(self, offer: str, on: date | None = None) -> tuple[SubscriberAllowance, ...]:
         """The offering's usage allowances as rating buckets, in each tariff's usage unit."""
         offering = self.catalog.offering(offer, on=on)
         out = []
@@ -197,7 +197,7 @@ class CatalogRater:
             if not tariffs:
                 continue
             units = a.quantity * unit_factor(tariffs[0].unit, a.unit)
-            out.append(Allowance(a.id, units, frozenset({a.service}),
+            out.append(SubscriberAllowance(a.id, units, frozenset({a.service}),
                                  frozenset(a.zones) if a.zones else None, a.priority))
         return tuple(sorted(out, key=lambda x: x.priority))
 

@@ -19,15 +19,16 @@ from typing import Any
 
 from telcoflow.errors import (
     DecisionError,  # re-exported: defined in errors.py
+    PathKey,
     TelcoflowError,
-    )
+)
 from telcoflow.rules.cells import dmn_eq
 from telcoflow.rules.expressions import _MISSING as _STEP_MISSING
 from telcoflow.rules.expressions import CompiledExpression, _step
 from telcoflow.rules.trace import DecisionTrace, Match, NearMiss
 from telcoflow.rules.values import Result, Violation
 
-__all__ = ["DMN_HITS", "CompiledDecision", "DecisionError", "Item", "Outputs", "RuleIndex",
+__all__ = ["DMN_HITS", "CompiledDecision", "DecisionError", "CompiledRule", "Outputs", "RuleIndex",
            "Term"]
 
 DMN_HITS: Mapping[str, str] = {
@@ -43,7 +44,6 @@ _MISSING = _STEP_MISSING  # one sentinel for "absent" across expressions and ind
 _LEAF_SIZE = 4
 _MAX_LEVELS = 4
 
-PathKey = tuple[str | int, ...]
 
 
 
@@ -72,7 +72,7 @@ Term = tuple["PathKey | None", str]
 """One conjunct of a rule's condition: (the path it tests for equality or None, its text)."""
 
 
-class Item:
+class CompiledRule:
     """One rule or table row, compiled.
 
     ``terms`` (optional) are the conjuncts of the condition; a term tied to a path is an
@@ -96,9 +96,9 @@ class Item:
         self.static: Mapping[str, Any] | None = None if outputs.computed else outputs.static
         self.terms = terms
         self.make = make
-        self._residuals: dict[frozenset[PathKey], Item] = {}
+        self._residuals: dict[frozenset[PathKey], CompiledRule] = {}
 
-    def residual(self, settled: frozenset[PathKey]) -> Item:
+    def residual(self, settled: frozenset[PathKey]) -> CompiledRule:
         """This item with the equality terms on ``settled`` paths removed from its condition
         (the index has checked them); ``self`` when nothing can be removed."""
         drop = frozenset(p for p, _ in self.terms if p is not None and p in settled)
@@ -108,8 +108,8 @@ class Item:
         if found is None:
             rest = [text for p, text in self.terms if p is None or p not in drop]
             expr = self.make(" and ".join(rest)) if rest else None
-            found = Item.__new__(Item)
-            for name in Item.__slots__:
+            found = CompiledRule.__new__(CompiledRule)
+            for name in CompiledRule.__slots__:
                 setattr(found, name, getattr(self, name))
             found.cond = expr.fn if expr is not None else None
             found._residuals = {}
@@ -125,7 +125,7 @@ class _Node:
         self.getter: Callable[[Any], Any] = _no_getter
         self.children: dict[Any, _Node] = {}
         self.default: _Node | None = None
-        self.items: tuple[Item, ...] = ()
+        self.items: tuple[CompiledRule, ...] = ()
 
 
 def _no_getter(ctx: Any) -> Any:
@@ -182,11 +182,11 @@ class RuleIndex:
 
     __slots__ = ("root", "size")
 
-    def __init__(self, items: Sequence[Item]) -> None:
+    def __init__(self, items: Sequence[CompiledRule]) -> None:
         self.size = len(items)
         self.root = self._build(list(items), frozenset(), 0)
 
-    def _build(self, items: list[Item], used: frozenset[PathKey], level: int) -> _Node:
+    def _build(self, items: list[CompiledRule], used: frozenset[PathKey], level: int) -> _Node:
         node = _Node()
         # a leaf: each item without the equality terms settled on the way here
         node.items = tuple(it.residual(used) for it in items)
@@ -199,7 +199,7 @@ class RuleIndex:
         if n < 2:
             return node
         wild = [it for it in items if path not in it.equalities]
-        buckets: dict[Any, list[Item]] = {}
+        buckets: dict[Any, list[CompiledRule]] = {}
         for it in items:
             for value in it.equalities.get(path, ()):
                 buckets.setdefault(value, []).append(it)
@@ -213,7 +213,7 @@ class RuleIndex:
         node.default = self._build(wild, seen_used, level + 1)
         return node
 
-    def candidates(self, ctx: Mapping[str, Any]) -> tuple[Item, ...]:
+    def candidates(self, ctx: Mapping[str, Any]) -> tuple[CompiledRule, ...]:
         """Items that may match ``ctx``, in order."""
         node = self.root
         while node.path is not None:
@@ -235,7 +235,7 @@ class RuleIndex:
         return walk(self.root)
 
 
-def _position(item: Item) -> int:
+def _position(item: CompiledRule) -> int:
     return item.position
 
 
@@ -253,7 +253,7 @@ class CompiledDecision:
                  "label", "labels", "name", "on_violation", "output", "priorities", "single",
                  "where")
 
-    def __init__(self, name: str, kind: str, hit: str, items: Sequence[Item], *,
+    def __init__(self, name: str, kind: str, hit: str, items: Sequence[CompiledRule], *,
                  aggregate: str | None = None, output: str | None = None,
                  guard: CompiledExpression | None = None, default: Outputs | None = None,
                  where: str = "", single: str | None = None,
@@ -304,7 +304,7 @@ class CompiledDecision:
         return outputs[self.single] if self.single is not None and self.single in outputs \
             else (None if self.single is not None else outputs)
 
-    def _violate(self, matched: Sequence[Item], why: str) -> Violation:
+    def _violate(self, matched: Sequence[CompiledRule], why: str) -> Violation:
         ids = tuple(it.id for it in matched)
         message = (f"{self.where}decision {self.name!r} has hit policy {self.hit} "
                    f"({DMN_HITS[self.hit]}) but {why}: {', '.join(ids)}")
@@ -312,7 +312,7 @@ class CompiledDecision:
             raise DecisionError(message)
         return Violation(self.name, self.hit, ids, message)
 
-    def _dmn(self, ctx: Mapping[str, Any], matched: list[Item]) -> Any:
+    def _dmn(self, ctx: Mapping[str, Any], matched: list[CompiledRule]) -> Any:
         """The DMN 1.3 result of ``matched`` (the matching rules in rule order)."""
         hit = self.hit
         outs = [it.outputs(ctx) for it in matched]
@@ -414,7 +414,7 @@ class CompiledDecision:
 
         return collect
 
-    def _specialise_dmn(self, candidates: Callable[[Mapping[str, Any]], tuple[Item, ...]],
+    def _specialise_dmn(self, candidates: Callable[[Mapping[str, Any]], tuple[CompiledRule, ...]],
                         guard: Callable[[Mapping[str, Any]], Any] | None,
                         ) -> Callable[[Mapping[str, Any]], Any]:
         dmn = self._dmn
@@ -445,7 +445,7 @@ class CompiledDecision:
         """The decision's value for ``ctx`` (outputs mapping, list, aggregate or None)."""
         return self.fast(ctx)
 
-    def _combine(self, ctx: Mapping[str, Any], matched: list[Item]) -> Any:
+    def _combine(self, ctx: Mapping[str, Any], matched: list[CompiledRule]) -> Any:
         hit = self.hit
         if hit in ("unique", "any"):
             if not matched:
@@ -500,7 +500,7 @@ class CompiledDecision:
                                  len(self.items), (), None, label=self.label,
                                  labels=self.labels)
         cands = self.index.candidates(ctx)
-        matched: list[Item] = []
+        matched: list[CompiledRule] = []
         tested = 0
         for it in cands:
             tested += 1

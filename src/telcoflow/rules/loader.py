@@ -23,7 +23,14 @@ from telcoflow.loading.source import (
 )
 from telcoflow.loading.validate import validate_document
 from telcoflow.rules.cells import PATH_RE, cell_text, dmn_eq, eq_text, is_indexable
-from telcoflow.rules.engine import AGGREGATES, DMN_HITS, CompiledDecision, Item, Outputs, Term
+from telcoflow.rules.engine import (
+    AGGREGATES,
+    DMN_HITS,
+    CompiledDecision,
+    CompiledRule,
+    Outputs,
+    Term,
+)
 from telcoflow.rules.expressions import CompiledExpression, compile_expression
 from telcoflow.rules.model import (
     DecisionModel,
@@ -241,7 +248,7 @@ class _Builder:
         return outputs[0] if outputs is not None and len(outputs) == 1 else None
 
     def check_values(self, src: _Source, path: PathKey, model: DecisionModel,
-                     items: Sequence[Item], default: Outputs | None) -> None:
+                     items: Sequence[CompiledRule], default: Outputs | None) -> None:
         """Every literal output is one of its output's allowed values (DMN output values)."""
         assert model.output_values is not None
         if model.table is not None:
@@ -262,8 +269,8 @@ class _Builder:
                         f"output_values ({', '.join(map(repr, allowed))})", "E-rule-values"))
 
     def rules(self, src: _Source, path: PathKey, model: DecisionModel,
-              earlier: Sequence[str]) -> list[Item]:
-        items: list[Item] = []
+              earlier: Sequence[str]) -> list[CompiledRule]:
+        items: list[CompiledRule] = []
         seen: dict[str, int] = {}
         for i, rule in enumerate(model.rules):
             rpath = (*path, "rules", i)
@@ -294,7 +301,7 @@ class _Builder:
                                       line, col)
             self.check_kind(src, (*rpath, "then"), model.kind, rule.then)
             outputs = self.outputs(src, (*rpath, "then"), rule.then, earlier)
-            items.append(Item(rule.id, i, rule.priority, expr, outputs, terms=tuple(terms),
+            items.append(CompiledRule(rule.id, i, rule.priority, expr, outputs, terms=tuple(terms),
                               make=self.maker(src, rpath, earlier, line, col)))
         return items
 
@@ -319,7 +326,7 @@ class _Builder:
             return None
 
     def table(self, src: _Source, path: PathKey, table: TableModel, kind: str,
-              earlier: Sequence[str]) -> list[Item]:
+              earlier: Sequence[str]) -> list[CompiledRule]:
         inputs: list[str] = []
         for j, text in enumerate(table.inputs):
             checked = self.expr(src, (*path, "inputs", j), text, earlier)
@@ -359,7 +366,7 @@ class _Builder:
             outputs = self.outputs(src, rpath, {k: v for k, v in then.items() if v != "-"},
                                    earlier)
             prio = table.priorities[r] if table.priorities and r < len(table.priorities) else 0
-            items.append(Item(f"row {r + 1}", r, prio, expr, outputs, terms=tuple(terms),
+            items.append(CompiledRule(f"row {r + 1}", r, prio, expr, outputs, terms=tuple(terms),
                               make=self.maker(src, rpath, earlier, line, col)))
         return items
 

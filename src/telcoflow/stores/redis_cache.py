@@ -33,10 +33,10 @@ import redis
 
 from telcoflow.accounts import (
     AccountProfile,
-    Allowance,
     DiscountRule,
     ProfileCache,
     SplitPolicy,
+    SubscriberAllowance,
     SubscriberProfile,
 )
 from telcoflow.errors import StoreError
@@ -130,10 +130,10 @@ def subscriber_from_dict(d: dict[str, Any], account: AccountProfile) -> Subscrib
     """The subscriber profile of :func:`subscriber_to_dict` data, with its account."""
     return SubscriberProfile(
         id=d["id"], account=account, offer=d.get("offer", ""), segment=d.get("segment", ""),
-        allowances=tuple(Allowance(x["name"], Decimal(x["units"]), frozenset(x["usage_types"]),
-                                   None if x.get("zones") is None else frozenset(x["zones"]),
-                                   int(x.get("priority", 0)))
-                         for x in d.get("allowances", ())),
+        allowances=tuple(SubscriberAllowance(
+            x["name"], Decimal(x["units"]), frozenset(x["usage_types"]),
+            None if x.get("zones") is None else frozenset(x["zones"]),
+            int(x.get("priority", 0))) for x in d.get("allowances", ())),
     )
 
 

@@ -7,7 +7,7 @@ credit_control -> emit
   event must respect (:data:`MAX_QUANTITY`, :func:`number_problem`, ...);
 * :mod:`~telcoflow.billing.steps.enrich`: ``Enrich`` (profiles and period);
 * :mod:`~telcoflow.billing.steps.rate`: ``Rate`` (tariffs, allowances, period counters);
-* :mod:`~telcoflow.billing.steps.post`: ``Ledger``, ``Discount``, ``Tax`` (ledger lines);
+* :mod:`~telcoflow.billing.steps.post`: ``Ledger``, ``RealtimeDiscounts``, ``Tax`` (ledger lines);
 * :mod:`~telcoflow.billing.steps.split`: ``Split`` (payer rules);
 * :mod:`~telcoflow.billing.steps.credit`: ``CreditControl`` (balances, limits, debt);
 * :mod:`~telcoflow.billing.steps.emit`: ``Emit`` (claims and rated records to the sinks).
@@ -28,7 +28,7 @@ from telcoflow.billing.steps._shared import USAGE_TYPES, LatePolicy, Sink
 from telcoflow.billing.steps.credit import CreditControl
 from telcoflow.billing.steps.emit import Emit
 from telcoflow.billing.steps.enrich import Enrich
-from telcoflow.billing.steps.post import Discount, Ledger, Tax
+from telcoflow.billing.steps.post import Ledger, RealtimeDiscounts, Tax
 from telcoflow.billing.steps.rate import Rate
 from telcoflow.billing.steps.split import Split
 from telcoflow.billing.steps.validate import (
@@ -49,7 +49,7 @@ __all__ = [
     "USAGE_TYPES",
     "CreditControl",
     "Deduplicate",
-    "Discount",
+    "RealtimeDiscounts",
     "Emit",
     "Enrich",
     "LatePolicy",

@@ -58,7 +58,7 @@ class Ledger:
                 effects.append(Posting((key, gross, quantity)))
 
 
-class Discount:
+class RealtimeDiscounts:
     """Real-time discounts: percent off some item types, capped per account and period.
 
     The discount is posted as a negative ``discount`` line of the subscriber.

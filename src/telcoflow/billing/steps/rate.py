@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from telcoflow.accounts import Allowance, SubscriberProfile
+from telcoflow.accounts import SubscriberAllowance, SubscriberProfile
 from telcoflow.billing.batch import Batch, Item
 from telcoflow.billing.recurring import RecurringFees
 from telcoflow.billing.steps._shared import (
@@ -32,7 +32,7 @@ from telcoflow.rating.rater import Rater, Tariff
 #: a subscriber's allowances, their counter keys in one period, and per allowance
 #: ``(usage types, zones, units included, counter key)``
 _Buckets = tuple[
-    tuple[Allowance, ...],
+    tuple[SubscriberAllowance, ...],
     tuple[str, ...],
     tuple[tuple[frozenset[str], frozenset[str] | None, Decimal, str], ...],
 ]
