@@ -168,7 +168,7 @@ def _worker(name: str, url: str, bus_url: str, prefix: str, accounts: int, seed:
     env = dict(os.environ, TELCOFLOW_DEMO_ACCOUNTS=str(accounts),
                TELCOFLOW_DEMO_SEED=str(seed), PYTHONPATH=str(SRC))
     return subprocess.Popen(
-        [sys.executable, "-m", "telcoflow.worker", "--ledger-url", url, "--bus-url", bus_url,
+        [sys.executable, "-m", "telcoflow", "worker", "--ledger-url", url, "--bus-url", bus_url,
          "--prefix", prefix, "--partitions", "8", "--name", name, "--batch-size", str(batch),
          "--log-level", "ERROR"], env=env)
 

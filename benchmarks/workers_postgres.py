@@ -78,7 +78,7 @@ def distributed(workers: int, accounts: int, seed: int,
                PYTHONPATH=str(SRC))
     bus.publish(messages)
     procs = [subprocess.Popen(
-        [sys.executable, "-m", "telcoflow.worker", "--ledger-url", url, "--bus-url", REDIS_URL,
+        [sys.executable, "-m", "telcoflow", "worker", "--ledger-url", url, "--bus-url", REDIS_URL,
          "--prefix", run, "--partitions", str(PARTITIONS), "--name", f"w{i}", "--batch-size",
          str(BATCH), "--log-level", "ERROR"], env=env) for i in range(workers)]
     try:
