@@ -13,6 +13,7 @@ Amounts are ``NUMERIC`` (exact decimals, returned as :class:`~decimal.Decimal`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
@@ -32,12 +33,24 @@ from telcoflow.stores.postgres.connection import compact_json as _json
 __all__ = ["PostgresLedgerStore"]
 
 
+class _ThreadState(threading.local):
+    """What one thread read since its last apply: claims seen, the warm snapshot."""
+
+    def __init__(self) -> None:
+        self.seen_claims: set[str] = set()
+        self.owners: set[str] = set()
+        self.warm_counters: dict[str, Decimal] = {}
+        self.warm_flags: set[str] = set()
+
+
 
 class PostgresLedgerStore:
     """A multi-writer :class:`~telcoflow.ledger.LedgerStore` in PostgreSQL.
 
     ``url`` is ``postgresql://user@host:port/db`` (optionally ``?schema=name``). One store
-    instance serves one thread at a time (each worker opens its own).
+    may be shared by threads: they take turns on its one connection (a lock), and what a
+    thread read before its :meth:`apply` (claims, the :meth:`warm` snapshot) is kept per
+    thread. Workers that need parallel commits open one store each.
 
     :meth:`warm` loads, in one query, the counters and flags *owned* by some accounts and
     subscribers (the second ``|`` field of their key: ``bal|<account>``,
@@ -49,10 +62,7 @@ class PostgresLedgerStore:
                  application_name: str = "telcoflow-ledger") -> None:
         self._pg = PostgresConnection(url, schema=schema, application_name=application_name)
         self._pg.migrate("ledger")
-        self._seen_claims: set[str] = set()
-        self._owners: set[str] = set()
-        self._warm_counters: dict[str, Decimal] = {}
-        self._warm_flags: set[str] = set()
+        self._local = _ThreadState()
 
     @property
     def url(self) -> str:
@@ -77,15 +87,15 @@ class PostgresLedgerStore:
                 (_json(ids),)).fetchall()
         for event_id, fp, effects in rows:
             out[event_id] = Claim(event_id, fp, decode_effects(effects))
-        self._seen_claims.update(out)
+        self._local.seen_claims.update(out)
         return out
 
     def warm(self, owners: Iterable[str]) -> None:
         """Read every counter and flag owned by ``owners`` (account / subscriber ids) at once."""
         new = list(dict.fromkeys(owners))
-        self._owners.clear()  # a fresh snapshot: nothing read before is trusted
-        self._warm_counters.clear()
-        self._warm_flags.clear()
+        self._local.owners.clear()  # a fresh snapshot: nothing read before is trusted
+        self._local.warm_counters.clear()
+        self._local.warm_flags.clear()
         if not new:
             return
         with self._pg.run("warming counters") as conn:
@@ -95,13 +105,13 @@ class PostgresLedgerStore:
                 f"ANY({_IDS})", (_json(new), _json(new))).fetchall()
         for key, value in rows:
             if value is None:
-                self._warm_flags.add(key)
+                self._local.warm_flags.add(key)
             else:
-                self._warm_counters[key] = value
-        self._owners.update(new)
+                self._local.warm_counters[key] = value
+        self._local.owners.update(new)
 
     def _owned(self, key: str) -> bool:
-        owners = self._owners
+        owners = self._local.owners
         if not owners:
             return False
         parts = key.split("|", 2)
@@ -111,7 +121,7 @@ class PostgresLedgerStore:
         """Current values of the counters that exist among ``keys``."""
         out: dict[str, Decimal] = {}
         ask: list[str] = []
-        warm = self._warm_counters
+        warm = self._local.warm_counters
         for key in keys:
             if self._owned(key):
                 value = warm.get(key)
@@ -132,7 +142,7 @@ class PostgresLedgerStore:
         ask: list[str] = []
         for key in keys:
             if self._owned(key):
-                if key in self._warm_flags:
+                if key in self._local.warm_flags:
                     out.add(key)
             else:
                 ask.append(key)
@@ -144,10 +154,10 @@ class PostgresLedgerStore:
         return out
 
     def _forget(self) -> None:
-        self._seen_claims.clear()
-        self._owners.clear()
-        self._warm_counters.clear()
-        self._warm_flags.clear()
+        self._local.seen_claims.clear()
+        self._local.owners.clear()
+        self._local.warm_counters.clear()
+        self._local.warm_flags.clear()
 
     # -- the one write ------------------------------------------------------------------
     def apply(self, changes: ChangeSet) -> None:
@@ -159,7 +169,7 @@ class PostgresLedgerStore:
         :class:`ConcurrencyError` names the ids (process the batch again: they are now
         duplicates). Claims read before (rerating) are replaced.
         """
-        seen, self._seen_claims = self._seen_claims, set()
+        seen, self._local.seen_claims = self._local.seen_claims, set()
         self._forget()
         if changes.is_empty():
             return
