@@ -35,9 +35,10 @@ if TYPE_CHECKING:
     from telcoflow.catalog import Catalog
     from telcoflow.journeys import ActionRegistry, JourneyRuntime, load_journey
     from telcoflow.loading.catalog import load_catalog
-    from telcoflow.rules import RuleHost, compile_expression, explain, load_pack, run_pack_tests
+    from telcoflow.rules import RuleHost, compile_expression, explain, load_pack
     from telcoflow.stores.memory import MemoryLedgerStore
     from telcoflow.stores.sqlite import SQLiteLedgerStore
+    from telcoflow.testing import run_pack_tests
 
 __version__ = "0.1.0"
 
@@ -58,7 +59,7 @@ _LAZY: dict[str, str] = {
     "load_catalog": "telcoflow.loading.catalog",
     "load_journey": "telcoflow.journeys",
     "load_pack": "telcoflow.rules",
-    "run_pack_tests": "telcoflow.rules",
+    "run_pack_tests": "telcoflow.testing",
 }
 
 __all__ = [

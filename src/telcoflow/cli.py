@@ -283,7 +283,7 @@ def test_cmd(paths: tuple[Path, ...], quiet: bool, as_json: bool) -> None:
     (it fails under TELCOFLOW_REQUIRE_DURABLE=1).
     """
     from telcoflow.rules.isolated import crash_count
-    from telcoflow.rules.packtests import run_pack_tests
+    from telcoflow.testing.packs import run_pack_tests
 
     try:
         results = run_pack_tests(list(paths))
@@ -476,13 +476,44 @@ def journey_lint(paths: tuple[Path, ...]) -> None:
     click.echo(f"ok: {len(journeys)} journey(s), {len(warnings)} warning(s)")
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def worker(args: tuple[str, ...]) -> None:
-    """Run a stateless worker consuming the event bus (see ``telcoflow worker --help``)."""
-    from telcoflow.worker import main as worker_main
+@main.command()
+@click.option("--config", type=click.Path(dir_okay=False),
+              help="YAML file of backend settings (see telcoflow.config)")
+@click.option("--ledger-url", help="e.g. postgresql://user@host/db (TELCOFLOW_LEDGER_URL)")
+@click.option("--bus-url", help="e.g. redis://host:6379/0 (TELCOFLOW_BUS_URL)")
+@click.option("--journeys-url", help="journey store URL (TELCOFLOW_JOURNEYS_URL)")
+@click.option("--cache-url", help="profile cache URL (TELCOFLOW_CACHE_URL)")
+@click.option("--partitions", type=click.IntRange(min=1),
+              help="bus partitions (TELCOFLOW_BUS_PARTITIONS)")
+@click.option("--prefix", help="bus key prefix (TELCOFLOW_BUS_PREFIX)")
+@click.option("--app", "app", envvar="TELCOFLOW_WORKER_APP", default=None,
+              help="module:function building the WorkerApp (TELCOFLOW_WORKER_APP; default: "
+                   "the demo's population)")
+@click.option("--name", default=None, help="consumer name (default: host-pid)")
+@click.option("--group", default="workers", show_default=True, help="consumer group")
+@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True,
+              help="interface of /healthz and /metrics (0.0.0.0 to serve every interface)")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="serve /healthz and /metrics on this port (0: any free port)")
+@click.option("--max-messages", type=click.IntRange(min=1), default=None,
+              help="stop after this many messages")
+@click.option("--idle-exit", type=click.FloatRange(min=0), default=None,
+              help="stop after this many seconds without a message")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+                                case_sensitive=False))
+def worker(log_level: str, app: str | None, **options: Any) -> None:
+    """Run a stateless worker consuming the event bus until SIGTERM / SIGINT (exit 0; 2 for
+    bad settings). See docs/deployment.md."""
+    import logging
 
-    raise SystemExit(worker_main(list(args)))
+    from telcoflow.worker import WorkerOptions, run_worker
+
+    logging.basicConfig(level=log_level.upper(),
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    opts = WorkerOptions(**options) if app is None else WorkerOptions(app=app, **options)
+    raise SystemExit(run_worker(opts))
 
 
 _ledger_option = click.option(

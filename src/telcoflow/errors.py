@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "ArgumentError",
     "BackpressureError",
     "BillDocumentError",
     "BusError",
@@ -30,6 +31,7 @@ __all__ = [
     "GraphError",
     "JourneyError",
     "MoneyError",
+    "NotFoundError",
     "PackCaseFailedError",
     "Problem",
     "RatingError",
@@ -77,6 +79,12 @@ class TelcoflowError(Exception):
     """Root of every error telcoflow raises."""
 
 
+class ArgumentError(TelcoflowError, ValueError):
+    """A public function or constructor was handed an argument it cannot use; the message
+    names the argument and what was expected. Also a :class:`ValueError`, so callers that
+    catch ``ValueError`` keep working."""
+
+
 class DefinitionError(TelcoflowError):
     """A definition (catalog, rule pack, journey, graph) is invalid.
 
@@ -115,6 +123,14 @@ class JourneyError(DefinitionError):
 
 class TelcoflowRuntimeError(TelcoflowError):
     """Processing failed for one input (event, amount, instance)."""
+
+
+class NotFoundError(TelcoflowRuntimeError, KeyError):
+    """An id names nothing (an offering, tariff, discount of the catalog; an offering version
+    valid on a day). Also a :class:`KeyError`; its text is the plain message."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
 
 
 class MoneyError(TelcoflowRuntimeError):

@@ -40,6 +40,7 @@ __all__ = [
     "RoundingPolicy",
     "Increment",
     "NonDecimalInt",
+    "allocate",
     "check_minor_units",
     "format_amount",
     "in_money_context",
@@ -223,6 +224,35 @@ _DECIMAL_MODES = {
 }
 
 
+def allocate(amount: Decimal, weights: Sequence[Decimal], quantum: Decimal) -> list[Decimal]:
+    """Split ``amount`` (a multiple of ``quantum``) in proportion to ``weights`` (>= 0, not
+    all zero) into multiples of ``quantum`` that sum exactly to it: each part rounded towards
+    zero, the remainder one ``quantum`` at a time to the parts that lost most, first-listed
+    first on ties (the largest-remainder method). The one allocation of the library: bills'
+    discounts, per-bill tax and :meth:`Money.allocate` use it.
+
+    >>> allocate(Decimal("1.00"), [Decimal(1)] * 3, Decimal("0.01"))
+    [Decimal('0.34'), Decimal('0.33'), Decimal('0.33')]
+    """
+    if len(weights) == 1:
+        return [amount]
+    with decimal.localcontext(MONEY_CONTEXT) as ctx:
+        ctx.rounding = decimal.ROUND_DOWN if amount >= 0 else decimal.ROUND_UP
+        total = sum(weights, Decimal(0))
+        exact = [amount * w / total for w in weights]
+        parts = [e.quantize(quantum) for e in exact]
+        remainder = amount - sum(parts, Decimal(0))
+        if remainder:
+            step = quantum if remainder > 0 else -quantum
+            order = sorted(range(len(parts)), key=lambda i: (-abs(exact[i] - parts[i]), i))
+            i = 0
+            while remainder != 0:
+                parts[order[i % len(order)]] += step
+                remainder -= step
+                i += 1
+    return parts
+
+
 def format_amount(amount: Decimal, currency: str | Currency) -> str:
     """An amount as people read it in messages: ``-5.00 EUR`` (never ``Decimal('-5.00')``).
 
@@ -370,21 +400,8 @@ class Money:
         total_w = sum(ws, Decimal(0))
         if total_w == 0:
             raise MoneyError("allocation weights must not all be zero")
-        exp = self.currency.exponent
-        quantum = self.currency.quantum
-        whole = policy.quantize(self.amount, exp)
-        with decimal.localcontext(MONEY_CONTEXT) as ctx:
-            ctx.rounding = decimal.ROUND_DOWN if whole >= 0 else decimal.ROUND_UP
-            exact = [whole * w / total_w for w in ws]
-            parts = [e.quantize(quantum) for e in exact]
-            remainder = whole - sum(parts, Decimal(0))
-            step = quantum if remainder >= 0 else -quantum
-            order = sorted(range(len(ws)), key=lambda i: (-(abs(exact[i] - parts[i])), i))
-            i = 0
-            while remainder != 0:
-                parts[order[i % len(order)]] += step
-                remainder -= step
-                i += 1
+        whole = policy.quantize(self.amount, self.currency.exponent)
+        parts = allocate(whole, ws, self.currency.quantum)
         return [Money(p, self.currency) for p in parts]
 
     # -- presentation -------------------------------------------------------------

@@ -31,7 +31,7 @@ from telcoflow.demo.generator import (
 from telcoflow.errors import DefinitionError
 from telcoflow.events import Event, UsageEvent
 from telcoflow.loading.catalog import load_catalog
-from telcoflow.rating.adjustments import TaxRules
+from telcoflow.rating.tax import TaxRules
 from telcoflow.stores.memory import MemoryLedgerStore
 
 CATALOG = Path(__file__).resolve().parents[2] / "examples" / "catalog"

@@ -16,11 +16,10 @@ from hypothesis import strategies as st
 from telcoflow.accounts import AccountProfile, DictProfiles, SubscriberProfile
 from telcoflow.billing.batch import Batch
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
-from telcoflow.billing.steps import period_usage_keys
 from telcoflow.billing.transaction import LedgerTransaction
 from telcoflow.catalog import Catalog
 from telcoflow.events import Event, LifecycleEvent, UsageEvent
-from telcoflow.ledger import LedgerStore
+from telcoflow.ledger import LedgerStore, period_usage_keys
 from telcoflow.loading.catalog import load_catalog, parse_catalog
 from telcoflow.rating.catalog_rater import CatalogRater
 from telcoflow.stores.memory import MemoryLedgerStore

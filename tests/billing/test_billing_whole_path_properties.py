@@ -27,8 +27,8 @@ from telcoflow.billing.recurring import RecurringFees
 from telcoflow.events import Event, UsageEvent
 from telcoflow.loading.catalog import parse_catalog
 from telcoflow.ops.reconciliation import reconcile
-from telcoflow.rating.adjustments import TaxRules
 from telcoflow.rating.catalog_rater import CatalogRater
+from telcoflow.rating.tax import TaxRules
 from telcoflow.stores.memory import MemoryLedgerStore
 
 CATALOG = parse_catalog("""\

@@ -13,8 +13,9 @@ from telcoflow.catalog import GraduatedPrice, UsagePrice
 from telcoflow.errors import DefinitionError
 from telcoflow.loading.catalog import load_catalog, parse_catalog
 from telcoflow.money import Money
-from telcoflow.rating.adjustments import ChargeLine, settle
+from telcoflow.rating.discounts import ChargeLine
 from telcoflow.rating.price_models import compile_tariffs
+from telcoflow.rating.settle import settle
 
 HEADER = "kind: catalog\ncurrency: EUR\n"
 

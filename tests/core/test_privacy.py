@@ -16,7 +16,7 @@ from telcoflow.events import UsageEvent
 from telcoflow.privacy import CLEAR, DEFAULT_MASKING, MaskingPolicy, redact_url
 from telcoflow.rating.rater import TableRater, UnitTariff
 from telcoflow.stores.memory import MemoryLedgerStore
-from telcoflow.worker import Worker, WorkerApp, _parser
+from telcoflow.worker import Worker, WorkerApp, WorkerOptions
 
 MSISDN = "447700900123"
 IMSI = "234150999999999"
@@ -78,7 +78,11 @@ def test_urls_lose_their_password_in_every_error() -> None:
 
 
 def test_the_health_endpoint_binds_the_loopback_by_default() -> None:
-    assert _parser().parse_args([]).metrics_host == "127.0.0.1"
+    from telcoflow.cli import worker
+
+    assert WorkerOptions().metrics_host == "127.0.0.1"
+    [option] = [p for p in worker.params if p.name == "metrics_host"]
+    assert option.default == "127.0.0.1"
 
 
 def test_explain_traces_mask_identifiers_they_saw() -> None:

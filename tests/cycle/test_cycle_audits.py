@@ -35,8 +35,8 @@ from telcoflow.ops.audits import (
     totals_from_ledger,
     totals_from_rated,
 )
-from telcoflow.rules.packtests import run_pack_tests
 from telcoflow.stores.sqlite import SQLiteLedger
+from telcoflow.testing.packs import run_pack_tests
 
 D = Decimal
 DIMS = ("account", "item_type")

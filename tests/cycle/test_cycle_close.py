@@ -20,8 +20,8 @@ from telcoflow.billing.cycle import (
     close_account,
     parse_close_policy,
 )
-from telcoflow.billing.cycle.close import allocate
 from telcoflow.errors import CurrencyMismatchError, DefinitionError, RatingError
+from telcoflow.money import allocate
 
 D = Decimal
 

@@ -34,8 +34,8 @@ from telcoflow.catalog import Catalog
 from telcoflow.errors import DefinitionError
 from telcoflow.ledger import LedgerLine
 from telcoflow.loading.catalog import parse_catalog
-from telcoflow.rating.adjustments import TaxRules
 from telcoflow.rating.catalog_rater import CatalogRater
+from telcoflow.rating.tax import TaxRules
 
 CATALOG = """\
 kind: catalog

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from offers_world import RULES
 
-from telcoflow.rules.packtests import run_pack_tests
 from telcoflow.rules.stateful import durable_available
+from telcoflow.testing.packs import run_pack_tests
 
 
 def test_every_pack_case_passes() -> None:

@@ -50,8 +50,8 @@ from telcoflow.ops.audits import (
     totals_from_bills,
 )
 from telcoflow.ops.reconciliation import billed_from_xml, reconcile
-from telcoflow.rating.adjustments import TaxRules
 from telcoflow.rating.catalog_rater import CatalogRater
+from telcoflow.rating.tax import TaxRules
 from telcoflow.stores.memory import MemoryLedgerStore
 from telcoflow.stores.sqlite import SQLiteAccounts, SQLiteBillStore, SQLiteLedger, SQLiteLedgerStore
 

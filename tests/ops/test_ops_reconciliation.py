@@ -48,8 +48,8 @@ from telcoflow.ops.reconciliation import (
     load_carried,
     reconcile,
 )
-from telcoflow.rules.packtests import run_pack_tests
 from telcoflow.stores.sqlite import SQLiteAccounts, SQLiteBillStore, SQLiteLedger
+from telcoflow.testing.packs import run_pack_tests
 
 D = Decimal
 NOV = BillCycle.for_month(1, 2026, 11)

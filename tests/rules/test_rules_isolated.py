@@ -21,10 +21,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telcoflow.cli import main
-from telcoflow.rules import StatefulEngine, StatefulError, pack_from_text, run_pack_tests
+from telcoflow.rules import StatefulEngine, StatefulError, pack_from_text
 from telcoflow.rules.isolated import IsolatedDurableBackend, Supervisor
-from telcoflow.rules.packtests import REQUIRE_DURABLE_ENV
 from telcoflow.rules.stateful import DURABLE_MISSING, make_backend
+from telcoflow.testing import run_pack_tests
+from telcoflow.testing.packs import REQUIRE_DURABLE_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
@@ -210,7 +211,7 @@ def test_a_child_that_stops_answering_is_killed_and_reported() -> None:
 @pytest.mark.durable_rules
 def test_the_host_process_never_loads_the_c_core() -> None:
     code = ("import sys\n"
-            "from telcoflow.rules.packtests import run_pack_tests\n"
+            "from telcoflow.testing.packs import run_pack_tests\n"
             "results = run_pack_tests('rules/topups')\n"
             "durable = [r for r in results if r.backend == 'durable']\n"
             "assert durable and all(r.passed for r in durable), results\n"

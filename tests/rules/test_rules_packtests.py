@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from telcoflow.rules import run_pack_tests
-from telcoflow.rules.packtests import compare
+from telcoflow.testing import run_pack_tests
+from telcoflow.testing.packs import compare
 
 ROOT = Path(__file__).resolve().parents[2]
 OURS = ["rules/rating", "rules/discount-tax.rules.yaml", "rules/credit-control.rules.yaml",

@@ -33,7 +33,7 @@ from telcoflow.errors import StoreError
 from telcoflow.events import Event
 from telcoflow.ledger import ChangeSet
 from telcoflow.stores.memory import MemoryLedgerStore
-from telcoflow.worker import Worker, WorkerApp, bill_run_handler, main, serve_endpoint
+from telcoflow.worker import Worker, WorkerApp, bill_run_handler, serve_endpoint
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -233,10 +233,18 @@ def test_health_and_metrics_endpoint(
         server.server_close()
 
 
+def _worker_command(args: list[str]) -> int:
+    from click.testing import CliRunner
+
+    from telcoflow.cli import main
+
+    return CliRunner().invoke(main, ["worker", *args]).exit_code
+
+
 def test_main_runs_on_the_embedded_defaults_and_exits_cleanly() -> None:
-    assert main(["--ledger-url", "memory://", "--bus-url", "memory://", "--idle-exit", "0.1",
-                 "--log-level", "ERROR"]) == 0
-    assert main(["--ledger-url", "mysql://x", "--log-level", "CRITICAL"]) == 2
+    assert _worker_command(["--ledger-url", "memory://", "--bus-url", "memory://",
+                            "--idle-exit", "0.1", "--log-level", "ERROR"]) == 0
+    assert _worker_command(["--ledger-url", "mysql://x", "--log-level", "CRITICAL"]) == 2
 
 
 def _free_port() -> int:
@@ -261,7 +269,7 @@ def test_workers_on_redis_and_postgres_bill_exactly_once_and_stop_on_sigterm(
         env = dict(os.environ, TELCOFLOW_DEMO_ACCOUNTS="40", TELCOFLOW_DEMO_SEED="3",
                    PYTHONPATH=str(SRC))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "telcoflow.worker", "--ledger-url", url, "--bus-url",
+            [sys.executable, "-m", "telcoflow", "worker", "--ledger-url", url, "--bus-url",
              REDIS_URL, "--prefix", prefix, "--partitions", "4", "--name", "proc",
              "--metrics-host", "127.0.0.1", "--metrics-port", str(port), "--log-level",
              "ERROR"], env=env)

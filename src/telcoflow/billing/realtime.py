@@ -42,8 +42,8 @@ from telcoflow.ledger import ChangeSet, LedgerStore, LineKey, Posting, closed_fl
 from telcoflow.money import money_context
 from telcoflow.periods import next_period
 from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy
-from telcoflow.rating.adjustments import TaxRules
 from telcoflow.rating.rater import Rater
+from telcoflow.rating.tax import TaxRules
 
 __all__ = ["Adjustment", "BatchResult", "RealtimeBilling", "StreamTotals", "default_graph"]
 

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from telcoflow.bus.base import Message
-from telcoflow.errors import EventRejectedError
+from telcoflow.errors import ArgumentError, EventRejectedError
 from telcoflow.events import Event, FeeEvent, LifecycleEvent, PaymentEvent, UsageEvent
 
 __all__ = [
@@ -135,6 +135,6 @@ def journey_message(instance_id: str, trigger: str, payload: dict[str, Any] | No
 def bill_run_messages(shards: int, *, cycle: str = "") -> list[Message]:
     """One ``billrun`` message per shard ``"1/N"`` .. ``"N/N"`` (spread over partitions)."""
     if shards < 1:
-        raise ValueError(f"`shards` must be >= 1 (got {shards})")
+        raise ArgumentError(f"`shards` must be >= 1 (got {shards})")
     return [Message("billrun", f"billrun:{cycle}:{i}", f"{i}/{shards}")
             for i in range(1, shards + 1)]

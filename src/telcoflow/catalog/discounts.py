@@ -1,7 +1,7 @@
 """Discounts: percentage or fixed, possibly capped, conditional on bundles, for a duration.
 
 A discount is applied before tax and spread pro rata over the lines it covers (see
-:mod:`telcoflow.rating.adjustments`). ``duration`` says for how many bill cycles it applies:
+:mod:`telcoflow.rating.discounts`). ``duration`` says for how many bill cycles it applies:
 ``once`` (the first cycle), ``recurring`` (``cycles`` cycles) or ``forever``.
 """
 

@@ -31,6 +31,7 @@ from telcoflow.catalog.offers import (
 )
 from telcoflow.catalog.taxes import TaxCategory, TaxDefaults, TaxExemption
 from telcoflow.catalog.usage import Allowance, UsageTariff
+from telcoflow.errors import NotFoundError
 from telcoflow.money import Currency
 
 __all__ = [
@@ -199,10 +200,12 @@ class Catalog(_CatalogBody):
         try:
             return table[key]
         except KeyError:
-            raise KeyError(f"unknown {what} {key!r} in catalog {self.id or ''}".rstrip()) from None
+            raise NotFoundError(
+                f"unknown {what} {key!r} in catalog {self.id or ''}".rstrip()) from None
 
     def tariff(self, tariff_id: str) -> UsageTariff:
-        """The tariff ``tariff_id`` (``KeyError`` naming it if unknown)."""
+        """The tariff ``tariff_id``; an unknown id raises
+        :class:`~telcoflow.errors.NotFoundError` (a ``KeyError``) naming it."""
         return self._get(self.tariffs_by_id, "tariff", tariff_id)
 
     def allowance(self, allowance_id: str) -> Allowance:
@@ -230,7 +233,7 @@ class Catalog(_CatalogBody):
         for o in versions:
             if o.is_valid_on(on):
                 return o
-        raise KeyError(f"offering {offering_id!r} has no version valid on {on}")
+        raise NotFoundError(f"offering {offering_id!r} has no version valid on {on}")
 
     def discount_for_coupon(self, code: str) -> Discount | None:
         """The discount a coupon code unlocks, if any."""

@@ -2,7 +2,7 @@
 
 Which category a charge line pays is decided by precedence: the charge's own category, else
 its offering's, else the account's, else :attr:`TaxDefaults.category`. The math lives in
-:mod:`telcoflow.rating.adjustments`.
+:mod:`telcoflow.rating.tax`.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class TaxDefaults(Frozen):
     """Catalog-wide tax defaults: the fallback category and jurisdiction, how tax rounds
     (``rounding``, default ``half-up``) and where (``rule``): ``per-line`` (default) rounds
     each bill line's tax, ``per-bill-rate`` rounds once per bill and rate (see
-    :class:`telcoflow.rating.adjustments.TaxRules`)."""
+    :class:`telcoflow.rating.tax.TaxRules`)."""
 
     category: Id | None = None
     jurisdiction: str = "*"

@@ -22,7 +22,7 @@ from rich.table import Table
 from telcoflow.billing.realtime import BatchResult, RealtimeBilling, default_graph
 from telcoflow.demo.generator import generate_events, generate_population
 from telcoflow.events import RatedRecord
-from telcoflow.rating.adjustments import TaxRules
+from telcoflow.rating.tax import TaxRules
 from telcoflow.stores.sqlite import SQLiteLedgerStore
 
 __all__ = ["DemoResult", "run_billing_demo"]

@@ -22,8 +22,9 @@ from rich.table import Table
 from telcoflow.errors import TelcoflowError
 from telcoflow.loading.catalog import load_catalog
 from telcoflow.money import Money, RoundingPolicy
-from telcoflow.rating.adjustments import ChargeLine, Settlement, settle
+from telcoflow.rating.discounts import ChargeLine
 from telcoflow.rating.price_models import RatedUsage, compile_tariffs
+from telcoflow.rating.settle import Settlement, settle
 from telcoflow.shipped import shipped_path
 
 __all__ = ["CatalogDemoSummary", "DemoEvent", "default_catalog_path", "run_catalog_demo"]

@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 from telcoflow.catalog import Catalog
-from telcoflow.errors import RatingError
+from telcoflow.errors import ArgumentError, RatingError
 from telcoflow.money import Currency, Money, to_decimal
 from telcoflow.offers import _lookup
 from telcoflow.periods import ONE_DAY, cycle_bounds
@@ -92,7 +92,7 @@ class PartnerReport:
         """Partner id -> one amount (``customer``, ``partner_cost``, ``revenue_share`` or
         ``margin``), for charts."""
         if what not in ("customer", "partner_cost", "revenue_share", "margin"):
-            raise ValueError(f"`what` must be customer, partner_cost, revenue_share or margin "
+            raise ArgumentError(f"`what` must be customer, partner_cost, revenue_share or margin "
                              f"(got {what!r})")
         out: dict[str, Decimal] = {}
         for p in self.partners:

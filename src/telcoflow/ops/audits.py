@@ -33,7 +33,7 @@ from lxml import etree
 
 from telcoflow.billing.cycle.model import USAGE_ITEM_TYPES, Bill
 from telcoflow.billing.cycle.sources import LedgerReader
-from telcoflow.errors import StoreError
+from telcoflow.errors import ArgumentError, StoreError
 from telcoflow.events import RatedRecord
 from telcoflow.ledger import LedgerLine
 from telcoflow.ops.reconciliation import (
@@ -129,7 +129,7 @@ def load_audit_pack(path: str | Path) -> RulePack:
 def _check_dims(dimensions: Sequence[str]) -> tuple[str, ...]:
     bad = [d for d in dimensions if d not in DIMENSIONS]
     if bad or not dimensions:
-        raise ValueError(f"dimensions must be among {DIMENSIONS} (got {list(dimensions)})")
+        raise ArgumentError(f"dimensions must be among {DIMENSIONS} (got {list(dimensions)})")
     return tuple(dimensions)
 
 
@@ -396,7 +396,7 @@ def run_floating_audit(
     missing day in the series counts as zero.
     """
     if window < 1:
-        raise ValueError(f"window must be >= 1 day (got {window})")
+        raise ArgumentError(f"window must be >= 1 day (got {window})")
     facts: list[dict[str, Any]] = []
     for name in sorted(series):
         values = series[name]
@@ -505,7 +505,7 @@ class AuditScheduler:
         names = [j.name for j in jobs]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"audit job names must be unique (repeated: {dupes})")
+            raise ArgumentError(f"audit job names must be unique (repeated: {dupes})")
         self.jobs = tuple(jobs)
         self.store = store
 

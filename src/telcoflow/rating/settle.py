@@ -1,6 +1,8 @@
-"""Settle charge lines with a pack: the pack *decides* (which discounts apply, which tax
-category and rate each line pays); :mod:`telcoflow.rating.adjustments` does the money math
-(discounts before tax, spread pro rata so the parts sum exactly, tax rounded per line).
+"""Settlement of charge lines: each line rounded, discounts applied before tax (spread pro
+rata so the parts sum exactly), then each line taxed -- with the catalog's discounts and tax
+(:func:`settle`), or with a rule pack that *decides* them (:func:`settle_with_pack`: which
+discounts apply, which tax category and rate each line pays). The arithmetic is
+:mod:`telcoflow.rating.discounts` and :mod:`telcoflow.rating.tax`.
 
 Conventions (decision names can be changed by arguments):
 
@@ -15,23 +17,160 @@ Conventions (decision names can be changed by arguments):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from telcoflow.catalog.discounts import (
+    Discount,
     DiscountScope,
     FixedDiscount,
     PercentageDiscount,
 )
+from telcoflow.catalog.model import Catalog
 from telcoflow.catalog.taxes import TaxRate
-from telcoflow.errors import RatingError
+from telcoflow.errors import CurrencyMismatchError, RatingError
 from telcoflow.money import Currency, Money, RoundingPolicy, to_decimal
-from telcoflow.rating.adjustments import ChargeLine, apply_discounts, tax_for
+from telcoflow.rating.discounts import AppliedDiscount, ChargeLine, apply_discounts
+from telcoflow.rating.tax import TaxContext, resolve_tax_category, tax_for
 from telcoflow.rules.pack import RulePack
 
-__all__ = ["PackSettlement", "SettledLine", "settle_with_pack"]
+__all__ = [
+    "AdjustedLine",
+    "PackSettlement",
+    "SettledLine",
+    "Settlement",
+    "settle",
+    "settle_with_pack",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class AdjustedLine:
+    """A charge line after discounts and tax.
+
+    ``taxable`` is the amount after discounts as priced (tax included when ``inclusive``);
+    ``tax`` is rounded per line; ``total`` is what the customer pays for the line.
+    """
+
+    line: ChargeLine
+    amount: Money
+    discount: Money
+    taxable: Money
+    tax_category: str | None
+    jurisdiction: str
+    tax_percent: Decimal
+    inclusive: bool
+    exempted_by: str | None
+    tax: Money
+    total: Money
+
+    @property
+    def net_of_tax(self) -> Money:
+        """The line's amount without tax."""
+        return self.total - self.tax
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """Every adjusted line and the totals (each total is the exact sum of its lines)."""
+
+    lines: tuple[AdjustedLine, ...]
+    discounts: tuple[AppliedDiscount, ...]
+    subtotal: Money
+    discount_total: Money
+    tax_total: Money
+    total: Money
+
+
+def settle(
+    lines: Sequence[ChargeLine],
+    catalog: Catalog,
+    *,
+    discounts: Iterable[Discount] = (),
+    tax: TaxContext | None = None,
+    cycle_index: int = 0,
+    held_offerings: Iterable[str] | None = None,
+) -> Settlement:
+    """Round each line, apply ``discounts`` (before tax, pro rata), then tax each line.
+
+    Tax category by precedence (line, offering, account, catalog default); rate by the
+    context's jurisdiction (else the catalog's default, else ``*``). A line whose category
+    has no rate there raises :class:`~telcoflow.errors.RatingError`; a line with no category
+    at all is not taxed. Rounding uses the catalog's tax rounding policy (half-up by default).
+    """
+    ctx = tax or TaxContext()
+    defaults = catalog.tax_defaults
+    policy = defaults.rounding if defaults else RoundingPolicy.HALF_UP
+    jurisdiction = ctx.jurisdiction or (defaults.jurisdiction if defaults else "*")
+    currency = lines[0].amount.currency if lines else catalog.default_currency
+    exemptions = []
+    for ex_id in ctx.exemptions:
+        try:
+            exemptions.append(catalog.tax_exemptions_by_id[ex_id])
+        except KeyError:
+            raise RatingError(f"unknown tax exemption {ex_id!r}") from None
+    rounded = [
+        ChargeLine(ln.id, ln.amount.rounded(policy), ln.offering, ln.price_type,
+                   ln.tax_category, ln.offering_tax_category)
+        for ln in lines
+    ]
+    for ln in rounded:
+        if ln.amount.currency != currency:
+            raise CurrencyMismatchError(
+                f"line {ln.id!r} is in {ln.amount.currency}, other lines in {currency}")
+    cats = [
+        resolve_tax_category(
+            charge=ln.tax_category, offer=ln.offering_tax_category,
+            account=ctx.account_tax_category, default=defaults.category if defaults else None)
+        for ln in rounded
+    ]
+    taken, applied = apply_discounts(
+        rounded, discounts, categories=cats, cycle_index=cycle_index,
+        held_offerings=held_offerings, policy=policy)
+    out: list[AdjustedLine] = []
+    for ln, cat, disc in zip(rounded, cats, taken, strict=True):
+        taxable = ln.amount - disc
+        rate: TaxRate | None = None
+        exempted_by: str | None = None
+        if cat is not None:
+            category = catalog.tax_categories_by_id.get(cat)
+            if category is None:
+                raise RatingError(f"line {ln.id!r}: unknown tax category {cat!r}")
+            rate = category.rate_for(jurisdiction, ctx.on)
+            if rate is None:
+                raise RatingError(
+                    f"line {ln.id!r}: tax category {cat!r} has no rate for jurisdiction "
+                    f"{jurisdiction!r}" + (f" on {ctx.on}" if ctx.on else ""))
+            for ex in exemptions:
+                if ex.exempts(cat, jurisdiction):
+                    exempted_by = ex.id
+                    break
+        inclusive = rate.inclusive if rate is not None else False
+        if exempted_by is not None and rate is not None and inclusive:
+            # an exempt customer does not pay the tax contained in an inclusive price
+            line_tax = Money.zero(currency)
+            total = taxable - tax_for(taxable, rate, policy=policy)
+        elif exempted_by is not None:
+            line_tax = Money.zero(currency)
+            total = taxable
+        else:
+            line_tax = tax_for(taxable, rate, policy=policy)
+            total = taxable if inclusive else taxable + line_tax
+        out.append(AdjustedLine(
+            ln, ln.amount, disc, taxable, cat, jurisdiction,
+            rate.percent if rate is not None and exempted_by is None else Decimal(0),
+            inclusive, exempted_by, line_tax, total))
+    return Settlement(
+        tuple(out),
+        tuple(applied),
+        Money.sum((a.amount for a in out), currency),
+        Money.sum((a.discount for a in out), currency),
+        Money.sum((a.tax for a in out), currency),
+        Money.sum((a.total for a in out), currency),
+    )
+
 
 
 @dataclass(frozen=True, slots=True)

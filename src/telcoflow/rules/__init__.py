@@ -1,5 +1,6 @@
 """telcoflow.rules: safe expressions, decision tables, rule packs, explain traces, stateful
-rules (pure Python, or durable-rules isolated in a child process), hot reload and pack tests.
+rules (pure Python, or durable-rules isolated in a child process), and hot reload.
+A pack's own test cases run with :func:`telcoflow.testing.run_pack_tests`.
 
 Start with :func:`load_pack`, :meth:`RulePack.evaluate` and :func:`explain`; see
 ``docs/rules.md``.
@@ -11,7 +12,6 @@ from telcoflow.rules.host import Decided, RuleHost
 from telcoflow.rules.isolated import IsolatedDurableBackend
 from telcoflow.rules.model import RulePackModel, RulePackPartModel
 from telcoflow.rules.pack import RulePack, explain, is_pack_path, load_pack, pack_from_text
-from telcoflow.rules.packtests import CaseResult, run_pack_tests
 from telcoflow.rules.registry import (
     ENTRY_POINT_GROUP,
     Registry,
@@ -31,7 +31,6 @@ from telcoflow.rules.values import Result, Violation
 
 __all__ = [
     "ENTRY_POINT_GROUP",
-    "CaseResult",
     "CompiledDecision",
     "CompiledExpression",
     "Decided",
@@ -60,5 +59,4 @@ __all__ = [
     "pack_from_text",
     "register_builtins",
     "render_trace",
-    "run_pack_tests",
 ]

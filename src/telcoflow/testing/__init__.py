@@ -3,7 +3,8 @@
 * journey path tests: :func:`journey_paths`, :func:`journey_path_params` (pytest parameters
   covering every state / transition), :func:`run_journey_path`, :func:`noop_actions`;
 * :class:`ManualClock`, a clock tests drive by hand (journey deadlines, reservations);
-* the pytest plugin (:mod:`telcoflow.testing.pytest_plugin`) collects rule-pack test cases.
+* rule packs' own test cases: :func:`run_pack_tests` (:class:`CaseResult` per case); the
+  pytest plugin (:mod:`telcoflow.testing.pytest_plugin`) collects them.
 """
 
 from __future__ import annotations
@@ -20,16 +21,22 @@ if TYPE_CHECKING:
         noop_actions,
         run_journey_path,
     )
+    from telcoflow.testing.packs import CaseResult, run_pack_tests
 
 __all__ = [
+    "CaseResult",
     "ManualClock",
     "journey_path_params",
     "journey_paths",
     "noop_actions",
     "run_journey_path",
+    "run_pack_tests",
 ]
 
 
 # Lazy: the pytest plugin lives in this package and must import cheaply.
-__getattr__, __dir__ = lazy_exports(
-    __name__, dict.fromkeys(__all__, "telcoflow.testing.journeys"))
+__getattr__, __dir__ = lazy_exports(__name__, {
+    **dict.fromkeys(__all__, "telcoflow.testing.journeys"),
+    "CaseResult": "telcoflow.testing.packs",
+    "run_pack_tests": "telcoflow.testing.packs",
+})

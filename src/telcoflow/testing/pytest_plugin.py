@@ -43,8 +43,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Skip (or fail, when required) a durable test where durable-rules is not installed."""
     if item.get_closest_marker(DURABLE_MARKER) is None:
         return
-    from telcoflow.rules.packtests import REQUIRE_DURABLE_ENV
     from telcoflow.rules.stateful import durable_missing_reason
+    from telcoflow.testing.packs import REQUIRE_DURABLE_ENV
 
     reason = durable_missing_reason()
     if reason is None:
@@ -89,7 +89,7 @@ class RulePackFile(pytest.File):
         """One item per test case (stateful cases: one per backend)."""
         from telcoflow.errors import DefinitionError
         from telcoflow.rules.pack import load_pack
-        from telcoflow.rules.packtests import BACKENDS
+        from telcoflow.testing.packs import BACKENDS
 
         target = self.path.parent if self.path.name == "pack.yaml" else self.path
         try:
@@ -120,7 +120,7 @@ class PackCaseItem(pytest.Item):
 
     def runtest(self) -> None:
         """Run the case; raise :class:`PackCaseFailedError` with the differences."""
-        from telcoflow.rules.packtests import check_case
+        from telcoflow.testing.packs import check_case
 
         result = check_case(self.pack, self.test, backend=self.backend)
         if result.skipped is not None:

@@ -16,7 +16,7 @@ cycle's end, every figure of it from the catalog (:class:`~telcoflow.catalog.Cat
    once only; validity on the cycle's first day), each spread pro rata over what it covers;
 3. who pays each line (``paid_by``): the balance of a prepaid account (item types not in its
    ``postpaid_items``), a payer of the split (the account's ``payers``), or the holder;
-4. tax by :class:`~telcoflow.rating.adjustments.TaxRules`: each line's category (price,
+4. tax by :class:`~telcoflow.rating.tax.TaxRules`: each line's category (price,
    tariff, the subscriber's offering, catalog default), its rate in the account's
    jurisdiction, rounded per line or once per bill and rate as the catalog says; the tax
    summary is the sum of the lines' taxes, so it shows exactly what the rule computed;
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from telcoflow.billing.cycle.model import (
     AccountPosition,
@@ -51,18 +51,17 @@ from telcoflow.billing.cycle.model import (
 )
 from telcoflow.billing.cycle.policy import ClosePolicy
 from telcoflow.billing.cycle.sources import LedgerRow
-from telcoflow.catalog.discounts import Discount, FixedDiscount
 from telcoflow.catalog.model import Catalog
 from telcoflow.errors import CurrencyMismatchError, DefinitionError, MoneyError
 from telcoflow.events import base_item_type, priced_item
 from telcoflow.ledger import LedgerLine
-from telcoflow.money import Currency, in_money_context
-from telcoflow.rating.adjustments import TaxRules
+from telcoflow.money import Currency, allocate, in_money_context
+from telcoflow.rating.discounts import PreparedDiscount
+from telcoflow.rating.tax import TaxRules
 
-__all__ = ["DEFAULT_DESCRIPTIONS", "DEFAULT_UNITS", "CycleCloser", "allocate", "close_account"]
+__all__ = ["DEFAULT_DESCRIPTIONS", "DEFAULT_UNITS", "CycleCloser", "close_account"]
 
 _ZERO = Decimal(0)
-_HUNDRED = Decimal(100)
 #: ``paid_by`` of a line a prepaid balance paid
 BALANCE = "balance"
 
@@ -114,34 +113,6 @@ def _order(w: _Line) -> tuple[bool, str, int, str]:
     return w.order
 
 
-class _Discount:
-    """A catalog discount prepared for one currency's minor unit (done once per closer)."""
-
-    __slots__ = ("amount", "cap", "coupon", "description", "id", "percent", "requires",
-                 "scope", "spec", "value")
-
-    def __init__(self, spec: Discount, quantum: Decimal, mode: str) -> None:
-        self.spec = spec
-        self.id = spec.id
-        self.description = spec.name or spec.id
-        self.scope = spec.applies_to
-        self.requires = frozenset(spec.requires_offerings)
-        self.coupon = spec.coupon_code
-        if isinstance(spec, FixedDiscount):
-            self.percent = False
-            self.value = spec.amount
-            self.cap = None
-        else:
-            self.percent = True
-            self.value = spec.percent
-            self.cap = None if spec.cap is None else spec.cap.quantize(quantum, mode)
-        self.amount = self.value.quantize(quantum, mode)  # a fixed discount, rounded
-
-    def covers(self, w: _Line) -> bool:
-        return self.scope.covers(offering=w.offering, price_type=w.price_type,
-                                 tax_category=w.category)
-
-
 class CycleCloser:
     """Closes accounts for one cycle under one policy and catalog (configured once, called
     per account).
@@ -179,7 +150,7 @@ class CycleCloser:
         self._quanta: dict[str, Decimal] = {}
         self._items: dict[str, tuple[str, str, int]] = {}
         self._names: dict[str, str] = {}
-        self._discounts: dict[Decimal, list[_Discount]] = {}
+        self._discounts: dict[Decimal, list[PreparedDiscount]] = {}
 
     def rate(self, jurisdiction: str, category: str | None) -> Decimal:
         """The tax rate (percent) of ``category`` in ``jurisdiction`` (``default``: the
@@ -240,12 +211,12 @@ class CycleCloser:
             name = self._names[plan] = name or self._item("recurring")[0]
         return name
 
-    def _specs(self, quantum: Decimal) -> list[_Discount]:
+    def _specs(self, quantum: Decimal) -> list[PreparedDiscount]:
         specs = self._discounts.get(quantum)
         if specs is None:
             start = self.cycle.start
             specs = self._discounts[quantum] = [
-                _Discount(d, quantum, self._mode) for d in self.catalog.discounts
+                PreparedDiscount(d, quantum, self._mode) for d in self.catalog.discounts
                 if d.is_valid_on(start)]
         return specs
 
@@ -333,13 +304,13 @@ class CycleCloser:
         # per tax category: [rate, base, tax] (one jurisdiction per bill: one rate per category)
         tax_groups: dict[str | None, list[Decimal]] = {}
         subtotal = discount_total = tax_total = total = _ZERO
-        zero_tax = _ZERO * quantum
         jurisdiction = account.jurisdiction
         work.sort(key=_order)
         rates = [self.rate(jurisdiction, w.category) for w in work]
         included = ([self.inclusive(jurisdiction, w.category) for w in work]
                     if self.taxes.any_inclusive else [False] * len(work))
-        taxes = self._taxes(work, rates, included, quantum, mode, zero_tax)
+        taxes = self.taxes.bill_taxes([w.amount - w.discount for w in work], rates, included,
+                                      quantum)
         prepaid, postpaid = account.prepaid, account.postpaid_items
         payers = account.payers
         paid_by_payer = {t: rule.payer_id for rule in reversed(payers) for t in rule.item_types}
@@ -413,32 +384,6 @@ class CycleCloser:
             account.address, tuple([s.subscriber_id for s in account.subscriptions]),
             kind, tuple(members), opening, account.top_ups if prepaid else _ZERO,
             from_balance, closing, ledger_tax, ledger_total)
-
-    def _taxes(self, work: Sequence[_Line], rates: Sequence[Decimal],
-               included: Sequence[bool], quantum: Decimal, mode: str,
-               zero_tax: Decimal) -> list[Decimal]:
-        """Each line's tax under the catalog's rule (per line, or per bill and rate; a rate
-        inside the price is extracted from it: :meth:`TaxRules.line_taxes
-        <telcoflow.rating.adjustments.TaxRules.line_taxes>`)."""
-        if not self.taxes.per_bill_rate and not any(included):
-            out: list[Decimal] = []
-            for w, rate in zip(work, rates, strict=True):
-                out.append(zero_tax if not rate
-                           else ((w.amount - w.discount) * rate / _HUNDRED).quantize(quantum,
-                                                                                     mode))
-            return out
-        taxes = [zero_tax] * len(work)
-        groups: dict[tuple[Decimal, bool], list[int]] = {}
-        for i, (rate, inside) in enumerate(zip(rates, included, strict=True)):
-            if rate:
-                groups.setdefault((rate, inside), []).append(i)
-        for (rate, inside), idx in groups.items():
-            for i, tax in zip(idx, self.taxes.line_taxes(
-                    [work[i].amount - work[i].discount for i in idx], rate, quantum,
-                    inclusive=inside), strict=True):
-                taxes[i] = tax
-        return taxes
-
 
 _RANK = {"recurring": 0, "device": 0, "one_time": 1, "voice": 2, "data": 3, "sms": 4,
          "slice": 5, "external": 8}
@@ -529,7 +474,7 @@ def _cycle_index(account: BillingAccount, cycle: BillCycle,
     return months
 
 
-def _apply_discounts(account: BillingAccount, work: list[_Line], specs: Sequence[_Discount],
+def _apply_discounts(account: BillingAccount, work: list[_Line], specs: Sequence[PreparedDiscount],
                      cycle: BillCycle, quantum: Decimal,
                      mode: str) -> list[DiscountApplied]:
     """The catalog's discounts the account qualifies for, spread over what each covers.
@@ -562,7 +507,7 @@ def _apply_discounts(account: BillingAccount, work: list[_Line], specs: Sequence
         weights: list[Decimal] = []
         base = _ZERO
         for w in work:
-            if spec.covers(w):
+            if spec.covers(w.offering, w.price_type, w.category):
                 left = w.amount - w.discount
                 if left > 0:
                     covered.append(w)
@@ -570,19 +515,10 @@ def _apply_discounts(account: BillingAccount, work: list[_Line], specs: Sequence
                     base += left
         if base <= 0:
             continue
-        if spec.percent:
-            amount = (base * spec.value / _HUNDRED).quantize(quantum, mode)
-        else:
-            fixed = spec.spec
-            if (isinstance(fixed, FixedDiscount) and fixed.currency is not None
-                    and fixed.currency != account.currency):
-                raise CurrencyMismatchError(
-                    f"discount {spec.id!r} is in {fixed.currency}, account "
-                    f"{account.account_id} in {account.currency}")
-            amount = spec.amount
-        if spec.cap is not None:
-            amount = min(amount, spec.cap)
-        amount = min(amount, base)
+        try:
+            amount = spec.amount_on(base, account.currency, quantum, mode)
+        except CurrencyMismatchError as exc:
+            raise CurrencyMismatchError(f"account {account.account_id}: {exc}") from None
         if amount <= 0:
             continue
         if len(covered) == 1:
@@ -603,27 +539,3 @@ def _held(account: BillingAccount, work: Sequence[_Line], cycle: BillCycle) -> f
     held.update(w.offering for w in work
                 if w.offering and w.amount > 0 and priced_item(w.item_type) is not None)
     return frozenset(held)
-
-
-def allocate(amount: Decimal, weights: Sequence[Decimal], quantum: Decimal) -> list[Decimal]:
-    """Split ``amount`` (a multiple of ``quantum``) in proportion to ``weights`` (> 0) so that
-    the parts, each a multiple of ``quantum``, sum exactly to it (largest remainder first,
-    first-listed first on ties).
-
-    >>> allocate(Decimal("1.00"), [Decimal(1)] * 3, Decimal("0.01"))
-    [Decimal('0.34'), Decimal('0.33'), Decimal('0.33')]
-    """
-    if len(weights) == 1:
-        return [amount]
-    total = sum(weights, _ZERO)
-    exact = [amount * w / total for w in weights]
-    parts = [e.quantize(quantum, ROUND_DOWN) for e in exact]
-    remainder = amount - sum(parts, _ZERO)
-    if remainder:
-        order = sorted(range(len(parts)), key=lambda i: (parts[i] - exact[i], i))
-        i = 0
-        while remainder > 0:
-            parts[order[i % len(order)]] += quantum
-            remainder -= quantum
-            i += 1
-    return parts

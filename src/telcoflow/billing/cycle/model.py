@@ -22,7 +22,7 @@ from decimal import Decimal
 from operator import add, eq, itemgetter, sub
 from typing import Any, NamedTuple
 
-from telcoflow.errors import MoneyError
+from telcoflow.errors import ArgumentError, MoneyError
 from telcoflow.money import Money
 from telcoflow.periods import ONE_DAY, cycle_bounds
 
@@ -73,9 +73,9 @@ class BillCycle:
 
     def __post_init__(self) -> None:
         if not 1 <= self.cycle_day <= 31:
-            raise ValueError(f"`cycle_day` must be 1..31 (got {self.cycle_day})")
+            raise ArgumentError(f"`cycle_day` must be 1..31 (got {self.cycle_day})")
         if self.end < self.start:
-            raise ValueError(f"cycle end {self.end} is before its start {self.start}")
+            raise ArgumentError(f"cycle end {self.end} is before its start {self.start}")
 
     @classmethod
     def for_month(cls, cycle_day: int, year: int, month: int) -> BillCycle:
@@ -177,7 +177,7 @@ class BillLine(NamedTuple):
     """One bill line: a subscriber's charges of one item type, rounded at the line.
 
     ``net = amount - discount``, ``tax`` is the line's share of the tax (see
-    :class:`~telcoflow.rating.adjustments.TaxRules`), ``gross = net + tax``. ``paid_by`` is
+    :class:`~telcoflow.rating.tax.TaxRules`), ``gross = net + tax``. ``paid_by`` is
     the account paying the line when it is not the account billed: a payer of the split
     (its id), or ``balance`` (a prepaid account's balance paid it); empty otherwise.
 

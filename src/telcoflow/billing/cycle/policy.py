@@ -20,7 +20,7 @@ Read from YAML (``kind: close-policy``) with every problem located at ``file:lin
 
 Prices live in the catalog only: plan fees are the offerings' recurring prices (posted to
 the ledger by :class:`~telcoflow.billing.recurring.RecurringFees`), tax is
-:class:`~telcoflow.rating.adjustments.TaxRules` over the catalog's tax categories, discounts
+:class:`~telcoflow.rating.tax.TaxRules` over the catalog's tax categories, discounts
 are the catalog's. A policy that prices something (``plans``, ``taxes``, ``discounts``, ...)
 is refused, each key located, saying where it belongs.
 """

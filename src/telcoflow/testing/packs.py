@@ -20,6 +20,7 @@ from typing import Any
 
 from telcoflow.errors import DefinitionError, TelcoflowError
 from telcoflow.money import Money
+from telcoflow.rating.settle import settle_with_pack
 from telcoflow.rules.pack import PackTest, RulePack, is_pack_path, load_pack
 from telcoflow.rules.stateful import StatefulEngine, durable_missing_reason
 
@@ -194,8 +195,6 @@ def check_case(pack: RulePack, test: PackTest, *, backend: str = "python") -> Ca
             if case.expect_fired is not None and fired != case.expect_fired:
                 failures.append(f"fired: expected {case.expect_fired}, got {fired}")
         if case.lines is not None:
-            from telcoflow.rating.settle import settle_with_pack
-
             values["settlement"] = settle_with_pack(pack, case.lines, case.context,
                                                     currency=case.currency).as_dict()
         if case.events is None and case.lines is None:

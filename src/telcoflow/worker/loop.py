@@ -1,4 +1,4 @@
-"""``telcoflow worker``: a stateless process consuming the bus and running the real-time graph.
+"""The worker loop: a stateless consumer of the bus running the real-time graph.
 
 A worker owns some partitions of the bus (see :mod:`telcoflow.bus`), polls batches of
 messages and handles them by kind:
@@ -26,38 +26,31 @@ partitions (others take them at once) and closes its connections.
 
 The *app* (``--app module:function``) builds what the worker runs from the configuration:
 a :class:`WorkerApp` with the billing graph (and optionally a journey runtime and a bill-run
-callable). :func:`demo_app` runs the synthetic population of :mod:`telcoflow.demo.generator`.
+callable). :func:`telcoflow.demo.app.worker_app` (the default) runs the demo's synthetic
+population. :func:`telcoflow.worker.service.run_worker` runs a worker as a process.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import logging
-import os
-import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType
 from typing import Any
-
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from telcoflow.billing.graph import GraphBuilder, ProcessGraph
 from telcoflow.billing.realtime import BatchResult, RealtimeBilling
-from telcoflow.bus.base import Bus, BusError, BusUnavailableError, Message, default_consumer_name
+from telcoflow.bus.base import Bus, BusError, BusUnavailableError, Message
 from telcoflow.bus.codec import MAX_BODY, body_fingerprint, decode_event
-from telcoflow.config import BackendConfig, load_config
+from telcoflow.config import BackendConfig
 from telcoflow.errors import (
+    ArgumentError,
     ConcurrencyError,
-    DefinitionError,
     EventRejectedError,
     StoreError,
     TelcoflowError,
@@ -70,18 +63,10 @@ from telcoflow.ledger import (
     storable_id,
     storable_text,
 )
-from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy, redact_url
+from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy
+from telcoflow.worker.metrics import WorkerMetrics
 
-__all__ = [
-    "Worker",
-    "WorkerApp",
-    "WorkerMetrics",
-    "bill_run_handler",
-    "demo_app",
-    "load_app",
-    "main",
-    "serve_endpoint",
-]
+__all__ = ["AppFactory", "Worker", "WorkerApp", "bill_run_handler", "load_app"]
 
 log = logging.getLogger("telcoflow.worker")
 
@@ -98,29 +83,6 @@ class WorkerApp:
 AppFactory = Callable[[BackendConfig], WorkerApp]
 
 
-class WorkerMetrics:
-    """The worker's Prometheus metrics, in a registry of its own."""
-
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else CollectorRegistry()
-        r = self.registry
-        self.messages = Counter("telcoflow_worker_messages", "Messages handled, by kind and "
-                                "outcome", ["kind", "outcome"], registry=r)
-        self.batches = Counter("telcoflow_worker_batches", "Batches committed", registry=r)
-        self.batch_seconds = Histogram("telcoflow_worker_batch_seconds", "Seconds per batch "
-                                       "(poll to ack)", registry=r,
-                                       buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-                                                2.5, 5.0, 10.0))
-        self.retries = Counter("telcoflow_worker_retries", "Batches re-run, by error",
-                               ["error"], registry=r)
-        self.partitions = Gauge("telcoflow_worker_partitions", "Bus partitions owned",
-                                registry=r)
-        self.last_batch = Gauge("telcoflow_worker_last_batch_timestamp_seconds",
-                                "When the last batch was committed (POSIX seconds)",
-                                registry=r)
-        self.up = Gauge("telcoflow_worker_up", "1 while the worker runs", registry=r)
-
-
 class _StopRequestedError(Exception):
     """Raised inside a retry loop when the worker is asked to stop (nothing is acked)."""
 
@@ -135,7 +97,7 @@ class Worker:
                  stop_event: threading.Event | None = None,
                  masking: MaskingPolicy = DEFAULT_MASKING) -> None:
         if batch_size < 1:
-            raise StoreError(f"`batch_size` must be >= 1 (got {batch_size})")
+            raise ArgumentError(f"`batch_size` must be >= 1 (got {batch_size})")
         self.app = app
         self.store = store
         self.bus = bus
@@ -410,41 +372,6 @@ def _event_id(m: Message) -> str:
     return f"msg:{m.id}"
 
 
-# ------------------------------------------------------------------- the HTTP endpoint
-
-
-def serve_endpoint(worker: Worker, host: str, port: int) -> ThreadingHTTPServer:
-    """Serve ``/healthz`` (JSON; 200 or 503) and ``/metrics`` (Prometheus) in a thread."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path.startswith("/metrics"):
-                body = generate_latest(worker.metrics.registry)
-                self._send(200, CONTENT_TYPE_LATEST, body)
-            elif self.path.startswith(("/healthz", "/readyz", "/livez")):
-                ok, details = worker.health()
-                self._send(200 if ok else 503, "application/json",
-                           json.dumps(details).encode())
-            else:
-                self._send(404, "text/plain", b"try /healthz or /metrics\n")
-
-        def _send(self, status: int, ctype: str, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug("http: " + format, *args)
-
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="telcoflow-worker-http",
-                     daemon=True).start()
-    return server
-
-
 # ------------------------------------------------------------------------------ apps
 
 
@@ -464,139 +391,11 @@ def load_app(spec: str) -> AppFactory:
     """The app factory named ``module:function``."""
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise StoreError(f"--app must be module:function (got {spec!r})")
+        raise ArgumentError(f"--app must be module:function (got {spec!r})")
     try:
         factory = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise StoreError(f"cannot load the app {spec!r}: {exc}") from exc
+        raise ArgumentError(f"cannot load the app {spec!r}: {exc}") from exc
     if not callable(factory):
-        raise StoreError(f"the app {spec!r} is not callable")
+        raise ArgumentError(f"the app {spec!r} is not callable")
     return factory  # type: ignore[no-any-return]
-
-
-def demo_app(config: BackendConfig) -> WorkerApp:
-    """The synthetic population of :func:`telcoflow.demo.generator.generate_population`
-    (``TELCOFLOW_DEMO_ACCOUNTS``, default 200, and ``TELCOFLOW_DEMO_SEED``, default 7)
-    behind the configured profile cache."""
-    from telcoflow.billing.realtime import default_graph
-    from telcoflow.config import open_profile_cache
-    from telcoflow.demo.generator import generate_population
-
-    accounts = int(os.environ.get("TELCOFLOW_DEMO_ACCOUNTS", "200"))
-    seed = int(os.environ.get("TELCOFLOW_DEMO_SEED", "7"))
-    pop = generate_population(accounts, seed=seed)
-    profiles = open_profile_cache(config.cache_url, pop.profiles, ttl_s=config.cache_ttl_s,
-                                  prefix=config.cache_prefix)
-    return WorkerApp(default_graph(profiles, pop.rater, fees=pop.fees))
-
-
-# ------------------------------------------------------------------------------ main
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="telcoflow worker",
-        description="Consume the event bus and run the real-time graph against the ledger.")
-    p.add_argument("--config", help="YAML file of backend settings (see telcoflow.config)")
-    p.add_argument("--ledger-url", help="e.g. postgresql://user@host/db (TELCOFLOW_LEDGER_URL)")
-    p.add_argument("--bus-url", help="e.g. redis://host:6379/0 (TELCOFLOW_BUS_URL)")
-    p.add_argument("--journeys-url", help="journey store URL (TELCOFLOW_JOURNEYS_URL)")
-    p.add_argument("--cache-url", help="profile cache URL (TELCOFLOW_CACHE_URL)")
-    p.add_argument("--partitions", type=int, help="bus partitions (TELCOFLOW_BUS_PARTITIONS)")
-    p.add_argument("--prefix", help="bus key prefix (TELCOFLOW_BUS_PREFIX)")
-    p.add_argument("--app", default=os.environ.get("TELCOFLOW_WORKER_APP",
-                                                   "telcoflow.worker:demo_app"),
-                   help="module:function building the WorkerApp (default: %(default)s)")
-    p.add_argument("--name", default=None, help="consumer name (default: host-pid)")
-    p.add_argument("--group", default="workers", help="consumer group (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=500)
-    p.add_argument("--metrics-host", default="127.0.0.1",
-                   help="interface of /healthz and /metrics (default: %(default)s; 0.0.0.0 "
-                        "to serve every interface)")
-    p.add_argument("--metrics-port", type=int, default=None,
-                   help="serve /healthz and /metrics on this port (0: any free port)")
-    p.add_argument("--max-messages", type=int, default=None, help="stop after this many")
-    p.add_argument("--idle-exit", type=float, default=None,
-                   help="stop after this many seconds without a message")
-    p.add_argument("--log-level", default="INFO")
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run a worker until SIGTERM / SIGINT; return the exit code (0: clean shutdown)."""
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        log.info("signal %d: finishing the batch in hand, then stopping", signum)
-        stop.set()
-
-    # first of all, so that a SIGTERM while starting up is a clean stop too
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        return _serve(args, stop)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _until_up(what: str, make: Callable[[], Any], stop: threading.Event,
-              timeout: float = 120.0) -> Any:
-    """``make()``, retried with backoff while its service is unreachable (``StoreError``)."""
-    deadline = time.monotonic() + timeout
-    delay = 0.2
-    while True:
-        try:
-            return make()
-        except DefinitionError:
-            raise
-        except StoreError as exc:
-            if stop.is_set() or time.monotonic() >= deadline:
-                raise
-            log.warning("%s: %s (retrying)", what, exc)
-            stop.wait(delay)
-            delay = min(delay * 2, 5.0)
-
-
-def _serve(args: argparse.Namespace, stop: threading.Event) -> int:
-    try:
-        config = load_config(args.config, ledger_url=args.ledger_url, bus_url=args.bus_url,
-                             journeys_url=args.journeys_url, cache_url=args.cache_url,
-                             bus_partitions=args.partitions, bus_prefix=args.prefix)
-        app = load_app(args.app)(config)
-        store: LedgerStore = _until_up("opening the ledger", config.open_ledger, stop)
-    except TelcoflowError as exc:
-        log.error("%s", exc)
-        return 2
-    try:
-        bus = config.open_bus()
-        worker = _until_up("joining the bus", partial(
-            Worker, store, app, bus, name=args.name or default_consumer_name(),
-            group=args.group, batch_size=args.batch_size, stop_event=stop), stop)
-    except TelcoflowError as exc:
-        log.error("%s", exc)
-        store.close()
-        return 2
-    server = None
-    if args.metrics_port is not None:
-        server = serve_endpoint(worker, args.metrics_host, args.metrics_port)
-        log.info("health and metrics on http://%s:%d/", args.metrics_host,
-                 server.server_address[1])
-    log.info("worker %s: ledger %s, bus %s", worker.name, redact_url(config.ledger_url),
-             redact_url(config.bus_url))
-    try:
-        handled = worker.run(max_messages=args.max_messages, idle_exit=args.idle_exit)
-    finally:
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        store.close()
-        bus.close()
-    log.info("worker %s stopped after %d messages", worker.name, handled)
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover - python -m telcoflow.worker
-    raise SystemExit(main())

@@ -13,16 +13,9 @@ from hypothesis import strategies as st
 from telcoflow.catalog import Catalog
 from telcoflow.errors import CurrencyMismatchError, RatingError
 from telcoflow.money import Money
-from telcoflow.rating.adjustments import (
-    ChargeLine,
-    TaxContext,
-    TaxRules,
-    discount_value,
-    resolve_tax_category,
-    settle,
-    spread,
-    tax_for,
-)
+from telcoflow.rating.discounts import ChargeLine, discount_value, spread
+from telcoflow.rating.settle import settle
+from telcoflow.rating.tax import TaxContext, TaxRules, resolve_tax_category, tax_for
 
 EUR = "EUR"
 
