@@ -44,12 +44,9 @@ from telcoflow.billing.cycle import (
     BillCycle,
     BillingAccount,
     BillRunJob,
-    BillStore,
     ClosePolicy,
     Member,
     PayerRule,
-    SqliteAccounts,
-    SqliteLedger,
     Subscription,
     bill_run,
     parse_close_policy,
@@ -57,6 +54,7 @@ from telcoflow.billing.cycle import (
 from telcoflow.billing.cycle.sources import account_to_json
 from telcoflow.billing.documents import validate_bill_xml
 from telcoflow.ledger import LedgerLine
+from telcoflow.stores.sqlite import SQLiteAccounts, SQLiteBillStore, SQLiteLedger
 
 #: The catalog closed against: plan fees (posted to the ledger in real time, as the rows
 #: below are), tax categories and rates, discounts.
@@ -165,8 +163,8 @@ def _account(i: int, rng: random.Random) -> tuple[BillingAccount, list[tuple[str
 def prepare(workdir: Path, n: int, seed: int = 7) -> tuple[Path, Path, int]:
     """Write the ledger and the account directory; return their paths and the row count."""
     ledger_path, accounts_path = workdir / "ledger.db", workdir / "accounts.db"
-    SqliteLedger(ledger_path).close()
-    SqliteAccounts(accounts_path).close()
+    SQLiteLedger(ledger_path).close()
+    SQLiteAccounts(accounts_path).close()
     rng = random.Random(seed)
     lconn = sqlite3.connect(ledger_path, isolation_level=None)
     aconn = sqlite3.connect(accounts_path, isolation_level=None)
@@ -215,7 +213,7 @@ def prepare_raw_events(
                  "subscriber TEXT NOT NULL, item_type TEXT NOT NULL, period TEXT NOT NULL, "
                  "currency TEXT NOT NULL, amount TEXT NOT NULL, quantity TEXT NOT NULL)")
     conn.execute("CREATE INDEX raw_events_account ON raw_events (account, period)")
-    ledger = SqliteLedger(ledger_path)
+    ledger = SQLiteLedger(ledger_path)
     events: list[tuple[str, ...]] = []
     for lines in ledger.lines_for_accounts(PERIOD, account_ids).values():
         for ln in lines:
@@ -260,12 +258,13 @@ def subset_run(ledger: object, accounts_path: Path, workdir: Path, account_ids: 
     with ``ledger`` (a picklable factory); return (wall, CPU) seconds."""
     subset = workdir / f"{name}-accounts.db"
     if not subset.exists():
-        source, target = SqliteAccounts(accounts_path), SqliteAccounts(subset)
+        source, target = SQLiteAccounts(accounts_path), SQLiteAccounts(subset)
         target.write(source.get_accounts(account_ids))
         source.close()
         target.close()
     job = BillRunJob(CYCLE, _policy(workdir), ledger=ledger,  # type: ignore[arg-type]
-                     accounts=partial(SqliteAccounts, subset), store_path=workdir / f"{name}.db",
+                     accounts=partial(SQLiteAccounts, subset),
+                     store=partial(SQLiteBillStore, workdir / f"{name}.db"),
                      batch_size=1000)
     cpu0 = time.process_time()
     summary = bill_run(job, processes=1, progress=False)
@@ -276,7 +275,7 @@ def subset_run(ledger: object, accounts_path: Path, workdir: Path, account_ids: 
 
 def _kinds(store_path: Path) -> dict[str, int]:
     """Stored documents by kind (read from their XML: ``kind=`` on the root, else a bill)."""
-    store = BillStore(store_path)
+    store = SQLiteBillStore(store_path)
     counts: dict[str, int] = {}
     for _, doc in store.documents(CYCLE.key, "xml"):
         head = doc[:400]
@@ -314,9 +313,9 @@ def main() -> int:
               f" (not timed)", flush=True)
 
         job = BillRunJob(CYCLE, _policy(workdir),
-                         ledger=partial(SqliteLedger, ledger_path),
-                         accounts=partial(SqliteAccounts, accounts_path),
-                         store_path=workdir / "bills.db", batch_size=1000)
+                         ledger=partial(SQLiteLedger, ledger_path),
+                         accounts=partial(SQLiteAccounts, accounts_path),
+                         store=partial(SQLiteBillStore, workdir / "bills.db"), batch_size=1000)
         cpu0 = os.times()
         summary = bill_run(job, processes=args.processes, progress=sys.stderr.isatty())
         cpu1 = os.times()
@@ -335,7 +334,7 @@ def main() -> int:
         print(f"CPU time of the run (parent + workers): {cpu:.1f} s = {cpu / n * 1e6:.0f} us per "
               f"account; on {args.processes} idle cores that is >= {cpu / args.processes:.1f} s "
               f"(this machine is shared: load average {os.getloadavg()[0]:.1f})", flush=True)
-        store = BillStore(workdir / "bills.db")
+        store = SQLiteBillStore(workdir / "bills.db")
         checked = 0
         for _, doc in store.documents(CYCLE.key, "xml"):
             validate_bill_xml(doc)
@@ -346,7 +345,7 @@ def main() -> int:
         db_mb = (workdir / "bills.db").stat().st_size / 2**20
         print(f"validated {checked} stored XML bills against bill.xsd; bill store {db_mb:.0f} MB")
 
-        directory = SqliteAccounts(accounts_path)
+        directory = SQLiteAccounts(accounts_path)
         all_ids = directory.account_ids(1)
         directory.close()
         # a contiguous block from the middle: the population's mix repeats every 25 accounts
@@ -354,7 +353,7 @@ def main() -> int:
         raw_path, events = prepare_raw_events(workdir, ledger_path, ids)
         naive, naive_cpu = subset_run(partial(RawEventLedger, str(raw_path)), accounts_path,
                                       workdir, ids, "naive")
-        fast, fast_cpu = subset_run(partial(SqliteLedger, ledger_path), accounts_path, workdir,
+        fast, fast_cpu = subset_run(partial(SQLiteLedger, ledger_path), accounts_path, workdir,
                                     ids, "ledger")
         m = len(ids)
         extrapolated = naive / m * n / args.processes

@@ -35,7 +35,8 @@ from telcoflow.billing.batch import Batch
 from telcoflow.billing.realtime import BatchResult, RealtimeBilling, default_graph
 from telcoflow.demo.generator import generate_events, generate_population
 from telcoflow.ledger import LedgerStore, LineKey
-from telcoflow.stores import MemoryLedgerStore, SQLiteLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
+from telcoflow.stores.sqlite import SQLiteLedgerStore
 
 ACCOUNTS = 2000
 OFFSET = "offset|crash-test"
@@ -64,7 +65,7 @@ def stream(store: LedgerStore, events: int, seed: int, *, report: bool = False) 
     """
     pop = generate_population(ACCOUNTS, seed=seed)
     graph = default_graph(pop.profiles, pop.rater, fees=pop.fees).add(Checkpoint())
-    billing = RealtimeBilling(graph, store)
+    billing = RealtimeBilling(store, graph)
     offset = int(store.get_counters([OFFSET]).get(OFFSET, Decimal(0)))
     start = max(0, offset - OVERLAP)
     claimed = [store.claim_count()]

@@ -53,7 +53,7 @@ from telcoflow.bus.redis_streams import RedisStreamBus
 from telcoflow.demo.generator import generate_events, generate_population
 from telcoflow.errors import StoreError
 from telcoflow.events import Event, UsageEvent, fingerprint
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 from telcoflow.stores.postgres import PostgresLedgerStore
 
 PG_URL = os.environ.get("TELCOFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -278,8 +278,9 @@ def run_fault_test(*, accounts: int = 2000, events: int = 200_000, workers: int 
     all_events = stream + extra
     t0 = time.perf_counter()
     reference = MemoryLedgerStore()
-    RealtimeBilling(default_graph(pop.profiles, pop.rater, fees=pop.fees),
-                    reference).stream(all_events, batch_size=batch)
+    RealtimeBilling(reference,
+                    default_graph(pop.profiles, pop.rater, fees=pop.fees)).stream(
+        all_events, batch_size=batch)
     ref_seconds = time.perf_counter() - t0
     log(f"reference (one process, memory store): {len(all_events)} events in "
         f"{ref_seconds:.1f} s")

@@ -46,7 +46,8 @@ from transitions import Machine  # noqa: E402
 
 from telcoflow.journeys.definition import load_journey  # noqa: E402
 from telcoflow.journeys.runtime import JourneyRuntime  # noqa: E402
-from telcoflow.journeys.store import SQLiteJourneyStore  # noqa: E402
+from telcoflow.stores.memory import MemoryJourneyStore  # noqa: E402
+from telcoflow.stores.sqlite import SQLiteJourneyStore  # noqa: E402
 from telcoflow.testing.journeys import noop_actions  # noqa: E402
 
 JOURNEY = load_journey(ROOT / "journeys" / "prepaid_online_purchase.yaml")
@@ -71,7 +72,7 @@ def emit(name: str, value: float, unit: str, baseline_name: str, baseline: float
 
 
 def run_memory(n: int) -> tuple[float, float, list[Any]]:
-    runtime = JourneyRuntime([JOURNEY], actions=noop_actions(JOURNEY))
+    runtime = JourneyRuntime(MemoryJourneyStore(), [JOURNEY], actions=noop_actions(JOURNEY))
     now = 1_800_000_000.0
     t0 = time.perf_counter()
     instances = [runtime.start("prepaid-online-purchase", channel=CHANNELS[i % 4],
@@ -97,7 +98,7 @@ def run_memory(n: int) -> tuple[float, float, list[Any]]:
 
 
 def run_sqlite(n: int, batch: int) -> tuple[float, float]:
-    runtime = JourneyRuntime([JOURNEY], actions=noop_actions(JOURNEY))
+    runtime = JourneyRuntime(MemoryJourneyStore(), [JOURNEY], actions=noop_actions(JOURNEY))
     now = 1_800_000_000.0
     with tempfile.TemporaryDirectory() as tmp:
         store = SQLiteJourneyStore(os.path.join(tmp, "journeys.db"))
@@ -131,7 +132,7 @@ def run_sqlite(n: int, batch: int) -> tuple[float, float]:
 
 
 def idle_bytes(n: int) -> float:
-    runtime = JourneyRuntime([JOURNEY], actions=noop_actions(JOURNEY))
+    runtime = JourneyRuntime(MemoryJourneyStore(), [JOURNEY], actions=noop_actions(JOURNEY))
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]

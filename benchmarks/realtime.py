@@ -42,7 +42,8 @@ from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.demo.generator import Population, generate_events, generate_population
 from telcoflow.events import Event, UsageEvent
 from telcoflow.periods import PeriodResolver
-from telcoflow.stores import MemoryLedgerStore, SQLiteLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
+from telcoflow.stores.sqlite import SQLiteLedgerStore
 
 ZERO = Decimal(0)
 BATCH = 1000
@@ -113,9 +114,8 @@ def rater_cost(pop: Population, events: list[Event]) -> tuple[float, float]:
 def graph_run(pop: Population, events: list[Event], store: object,
               batch: int, *, period_counters: bool = True) -> tuple[float, float]:
     """Stream ``events`` through the default graph into ``store``: (CPU s, wall s)."""
-    billing = RealtimeBilling(default_graph(pop.profiles, pop.rater, fees=pop.fees,
-                                            period_counters=period_counters),
-                              store)  # type: ignore[arg-type]
+    billing = RealtimeBilling(store, default_graph(pop.profiles, pop.rater, fees=pop.fees,
+                                            period_counters=period_counters))  # type: ignore[arg-type]
     w0, c0 = time.perf_counter(), time.thread_time()
     totals = billing.stream(events, batch_size=batch)
     cpu, wall = time.thread_time() - c0, time.perf_counter() - w0
@@ -175,8 +175,8 @@ def main() -> None:
           f"{sql_eps:,.0f} events/s (CPU), {len(events) / sql_wall:,.0f} events/s (wall)")
 
     # single-event latency through the full graph (memory store), and the plain loop's
-    billing = RealtimeBilling(default_graph(pop.profiles, pop.rater, fees=pop.fees),
-                              MemoryLedgerStore())
+    billing = RealtimeBilling(MemoryLedgerStore(),
+                              default_graph(pop.profiles, pop.rater, fees=pop.fees))
     sample = events[: min(len(events), 20_000)]
     lat: list[float] = []
     wall_lat: list[float] = []

@@ -38,8 +38,8 @@ from telcoflow.bus import MemoryBus, Message, billing_message
 from telcoflow.bus.redis_streams import RedisStreamBus
 from telcoflow.demo.generator import Population, generate_events, generate_population
 from telcoflow.ledger import LedgerLine
-from telcoflow.stores import SQLiteLedgerStore
 from telcoflow.stores.postgres import PostgresLedgerStore
+from telcoflow.stores.sqlite import SQLiteLedgerStore
 from telcoflow.worker import Worker, WorkerApp
 
 PG_URL = os.environ.get("TELCOFLOW_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -54,8 +54,9 @@ def embedded(pop: Population, messages: list[Message]) -> tuple[float, list[Ledg
     with tempfile.TemporaryDirectory() as tmp:
         store = SQLiteLedgerStore(Path(tmp) / "ledger.db", synchronous="FULL")
         bus = MemoryBus(PARTITIONS, max_backlog=len(messages) + 1)
-        worker = Worker(WorkerApp(default_graph(pop.profiles, pop.rater, fees=pop.fees)),
-                        store, bus, name="embedded", batch_size=BATCH, poll_timeout=0.01)
+        worker = Worker(store,
+                        WorkerApp(default_graph(pop.profiles, pop.rater, fees=pop.fees)), bus,
+                        name="embedded", batch_size=BATCH, poll_timeout=0.01)
         bus.publish(messages)
         t0 = time.perf_counter()
         while worker.handled < len(messages):

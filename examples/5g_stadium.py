@@ -38,6 +38,7 @@ from telcoflow.offers import (
 from telcoflow.offers.journeys import start_offer_journey
 from telcoflow.rating.price_models import compile_tariffs
 from telcoflow.rules.pack import load_pack
+from telcoflow.stores.memory import MemoryJourneyStore
 
 
 def find_repo() -> Path:
@@ -108,7 +109,8 @@ def run_offers(crowd: list[dict[str, Any]], seed: int = 7) -> dict[str, Any]:
     situation = {"scenario": "stadium", "region": "stadium-north", "venue_event": "match-1",
                  "network_quality": "poor"}
     journey = load_journey(REPO / "journeys" / "slice_pass_purchase.yaml")
-    runtime = JourneyRuntime([journey], actions=dict.fromkeys(journey.actions, _noop))
+    runtime = JourneyRuntime(MemoryJourneyStore(),
+                             [journey], actions=dict.fromkeys(journey.actions, _noop))
     outcomes: dict[str, int] = {}
     offered: list[Any] = []
     bought: dict[str, HeldSlicePass] = {}

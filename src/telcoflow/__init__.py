@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from telcoflow.journeys import ActionRegistry, JourneyRuntime, load_journey
     from telcoflow.loading.catalog import load_catalog
     from telcoflow.rules import RuleHost, compile_expression, explain, load_pack
-    from telcoflow.stores import MemoryLedgerStore, SQLiteLedgerStore
+    from telcoflow.stores.memory import MemoryLedgerStore
+    from telcoflow.stores.sqlite import SQLiteLedgerStore
     from telcoflow.testing import run_pack_tests
 
 __version__ = "0.1.0"
@@ -47,11 +48,11 @@ _LAZY: dict[str, str] = {
     "GraphBuilder": "telcoflow.billing",
     "JourneyRuntime": "telcoflow.journeys",
     "Kpis": "telcoflow.billing.kpis",
-    "MemoryLedgerStore": "telcoflow.stores",
+    "MemoryLedgerStore": "telcoflow.stores.memory",
     "OnlineCharging": "telcoflow.billing",
     "RealtimeBilling": "telcoflow.billing",
     "RuleHost": "telcoflow.rules",
-    "SQLiteLedgerStore": "telcoflow.stores",
+    "SQLiteLedgerStore": "telcoflow.stores.sqlite",
     "compile_expression": "telcoflow.rules",
     "default_graph": "telcoflow.billing",
     "explain": "telcoflow.rules",

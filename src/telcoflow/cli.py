@@ -573,7 +573,8 @@ def bill_run_cmd(
     as_json: bool,
 ) -> None:
     """Close a bill cycle: a document for every account with charges, resumable, shardable."""
-    from telcoflow.billing.cycle.run import bill_run, sqlite_job
+    from telcoflow.billing.cycle.run import bill_run
+    from telcoflow.stores.sqlite.sources import sqlite_job
 
     year, month = month_text
     try:
@@ -658,8 +659,6 @@ def audit(
     carried to the next period (--carried), and prints the reconciliation.
     Exits 1 when there are findings.
     """
-    from telcoflow.billing.cycle import BillStore
-    from telcoflow.billing.cycle.sources import SqliteLedger
     from telcoflow.ops.audits import (
         FindingStore,
         audit_bill_store,
@@ -669,17 +668,18 @@ def audit(
         shipped_pack,
     )
     from telcoflow.ops.reconciliation import load_carried
+    from telcoflow.stores.sqlite import SQLiteBillStore, SQLiteLedger
 
     if carried is not None and kind != "reconciliation":
         raise click.UsageError("--carried is an option of the reconciliation audit only")
-    bills = BillStore(store)
+    bills = SQLiteBillStore(store)
     rec = None
     try:
         rules = load_audit_pack(pack or shipped_pack(kind))
         if kind == "reconciliation":
             rec, report = audit_reconciliation_store(
                 rules,
-                ledger=SqliteLedger(str(ledger)),
+                ledger=SQLiteLedger(str(ledger)),
                 documents=lambda: bills.documents(period, "xml"),
                 period=period,
                 carried=load_carried(carried) if carried is not None else (),
@@ -688,7 +688,7 @@ def audit(
         else:
             report = audit_bill_store(
                 rules,
-                ledger=SqliteLedger(str(ledger)),
+                ledger=SQLiteLedger(str(ledger)),
                 documents=lambda: bills.documents(period, "xml"),
                 period=period,
             )

@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from telcoflow.bus.base import Bus
     from telcoflow.journeys.store import JourneyStore
     from telcoflow.ledger import LedgerStore
-    from telcoflow.stores.postgres import PostgresBillStore
 
 __all__ = [
     "ENVIRONMENT",
@@ -189,11 +188,11 @@ def open_ledger_store(url: str) -> LedgerStore:
 
         return MemoryLedgerStore()
     if scheme == "sqlite":
-        from telcoflow.stores.sqlite import SQLiteLedgerStore
+        from telcoflow.stores.sqlite.ledger import SQLiteLedgerStore
 
         return SQLiteLedgerStore(sqlite_path(url))
     if scheme in ("postgresql", "postgres"):
-        from telcoflow.stores.postgres import PostgresLedgerStore
+        from telcoflow.stores.postgres.ledger import PostgresLedgerStore
 
         return PostgresLedgerStore(url)
     raise StoreError(f"unknown ledger URL {url!r}: expected memory://, sqlite:///<path> or "
@@ -204,30 +203,30 @@ def open_journey_store(url: str) -> JourneyStore:
     """A journey instance store for ``memory://``, ``sqlite:///...`` or ``postgresql://...``."""
     scheme = _scheme(url)
     if scheme == "memory":
-        from telcoflow.journeys.store import MemoryJourneyStore
+        from telcoflow.stores.memory import MemoryJourneyStore
 
         return MemoryJourneyStore()
     if scheme == "sqlite":
-        from telcoflow.journeys.store import SQLiteJourneyStore
+        from telcoflow.stores.sqlite.journeys import SQLiteJourneyStore
 
         return SQLiteJourneyStore(sqlite_path(url))
     if scheme in ("postgresql", "postgres"):
-        from telcoflow.stores.postgres import PostgresJourneyStore
+        from telcoflow.stores.postgres.journeys import PostgresJourneyStore
 
         return PostgresJourneyStore(url)
     raise StoreError(f"unknown journey store URL {url!r}: expected memory://, "
                      "sqlite:///<path> or postgresql://...")
 
 
-def open_bill_store(url: str) -> BillStore | PostgresBillStore:
+def open_bill_store(url: str) -> BillStore:
     """The bill-run state store for ``sqlite:///...`` or ``postgresql://...``."""
     scheme = _scheme(url)
     if scheme == "sqlite":
-        from telcoflow.billing.cycle.store import BillStore
+        from telcoflow.stores.sqlite.bills import SQLiteBillStore
 
-        return BillStore(sqlite_path(url))
+        return SQLiteBillStore(sqlite_path(url))
     if scheme in ("postgresql", "postgres"):
-        from telcoflow.stores.postgres import PostgresBillStore
+        from telcoflow.stores.postgres.bills import PostgresBillStore
 
         return PostgresBillStore(url)
     raise StoreError(f"unknown bill-run store URL {url!r}: expected sqlite:///<path> or "
@@ -257,7 +256,7 @@ def open_profile_cache(url: str | None, source: ProfileCache, *, ttl_s: int = 36
     if scheme == "memory":
         return source
     if url is not None and scheme in ("redis", "rediss", "unix"):
-        from telcoflow.stores.redis_cache import RedisProfileCache
+        from telcoflow.stores.redis.cache import RedisProfileCache
 
         return RedisProfileCache(url, source=source, ttl_s=ttl_s, prefix=prefix)
     raise StoreError(f"unknown profile cache URL {url!r}: expected redis://host:port/db")

@@ -19,7 +19,7 @@ from telcoflow.billing.recurring import RecurringFees
 from telcoflow.events import UsageEvent
 from telcoflow.ledger import LedgerStore
 from telcoflow.rating.rater import TableRater, UnitTariff
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 
 NOV = datetime(2026, 11, 10, 12, 0)
 
@@ -65,7 +65,7 @@ FEES = RecurringFees({"plus": Dec("30.00"), "go": Dec("0.00"), "corp": Dec("60.0
 def make_billing(store: LedgerStore | None = None, **kwargs: Any) -> RealtimeBilling:
     """A pipeline over :func:`world` and :func:`tariffs` (memory store by default)."""
     graph = default_graph(world(), tariffs(), fees=FEES, **kwargs)
-    return RealtimeBilling(graph, store if store is not None else MemoryLedgerStore())
+    return RealtimeBilling(store if store is not None else MemoryLedgerStore(), graph)
 
 
 def data(eid: str, sub: str, account: str, mb: int | str, *, zone: str = "home",

@@ -13,7 +13,7 @@ from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.events import UsageEvent
 from telcoflow.loading.catalog import load_catalog
 from telcoflow.rating.catalog_rater import CatalogRater
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 
 CATALOG = Path(__file__).resolve().parents[2] / "examples" / "catalog"
 WEEKDAY = datetime(2026, 11, 10, 10)   # a Tuesday
@@ -30,8 +30,7 @@ def pipeline(rater: CatalogRater, *, with_allowances: bool = False) -> RealtimeB
     allowances = rater.allowances("postpaid-50", on=date(2026, 11, 1)) if with_allowances \
         else ()
     sub = SubscriberProfile("s", acct, "postpaid-50", allowances)
-    return RealtimeBilling(default_graph(DictProfiles([acct], [sub]), rater),
-                           MemoryLedgerStore())
+    return RealtimeBilling(MemoryLedgerStore(), default_graph(DictProfiles([acct], [sub]), rater))
 
 
 def test_catalog_tariffs_rates_and_bands(rater: CatalogRater) -> None:
@@ -70,8 +69,8 @@ def test_offering_version_and_monthly_fees(rater: CatalogRater) -> None:
 def test_missing_usage_price_is_unrateable(rater: CatalogRater) -> None:
     acct = AccountProfile("a")
     sub = SubscriberProfile("s", acct, "iot-connect")
-    billing = RealtimeBilling(default_graph(DictProfiles([acct], [sub]), rater),
-                              MemoryLedgerStore())
+    billing = RealtimeBilling(MemoryLedgerStore(),
+                              default_graph(DictProfiles([acct], [sub]), rater))
     result = billing.process([UsageEvent("v", "s", "a", "voice", WEEKDAY, Dec(10), unit="s")])
     assert result.rejected == {"unrateable": 1}
     assert "has no usage price for service 'voice'" in billing.store.dead_letters()[0].message
@@ -97,6 +96,6 @@ def test_rules_choose_the_same_tariffs_as_the_catalog(rater: CatalogRater) -> No
             by_catalog.charged_units(e.quantity))
     # offpeak voice: 61 s -> 90 s = 1.5 min x 0.06 = 0.09
     assert rules.amount_for(events[-1], sub) == Dec("0.09")
-    billing = RealtimeBilling(default_graph(DictProfiles([sub.account], [sub]), rules),
-                              MemoryLedgerStore())
+    billing = RealtimeBilling(MemoryLedgerStore(),
+                              default_graph(DictProfiles([sub.account], [sub]), rules))
     assert billing.process(events).accepted == 5

@@ -11,7 +11,7 @@ from billing_world import NOV, tariffs, world
 from telcoflow.billing.charging import OnlineCharging
 from telcoflow.errors import EventRejectedError, RatingError
 from telcoflow.ledger import ChangeSet
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 
 
 def ocs(balance: str = "10.00") -> tuple[OnlineCharging, MemoryLedgerStore]:

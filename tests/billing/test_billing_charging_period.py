@@ -18,7 +18,7 @@ from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.errors import EventRejectedError
 from telcoflow.ledger import ChangeSet
 from telcoflow.rating.catalog_rater import CatalogRater
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 
 
 class World:
@@ -35,7 +35,7 @@ class World:
         if prepaid:
             self.store.apply(ChangeSet(counters={"bal|a-s1": Dec(balance)}))
         graph = default_graph(profiles, rater).build()
-        self.offline = RealtimeBilling(graph, self.store)
+        self.offline = RealtimeBilling(self.store, graph)
         self.online = OnlineCharging(self.store, profiles, rater, graph=graph,
                                      usage_types={10: "data"})
 

@@ -32,7 +32,7 @@ from telcoflow.errors import DefinitionError
 from telcoflow.events import Event, UsageEvent
 from telcoflow.loading.catalog import load_catalog
 from telcoflow.rating.tax import TaxRules
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 
 CATALOG = Path(__file__).resolve().parents[2] / "examples" / "catalog"
 TUESDAY = datetime(2026, 11, 10, 10)  # a weekday, peak band
@@ -123,16 +123,16 @@ def test_every_generated_usage_event_is_rateable(pop: Population,
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_other_seeds_rate_without_rejections(seed: int) -> None:
     small = generate_population(50, seed=seed)
-    billing = RealtimeBilling(default_graph(small.profiles, small.rater, fees=small.fees),
-                              MemoryLedgerStore())
+    billing = RealtimeBilling(MemoryLedgerStore(),
+                              default_graph(small.profiles, small.rater, fees=small.fees))
     totals = billing.stream(generate_events(small, events=3000, seed=seed + 10))
     assert (totals.submitted, totals.rejected, totals.reasons) == (3000, 0, {})
 
 
 def test_the_whole_month_streams_without_rejections(pop: Population,
                                                     events: list[Event]) -> None:
-    billing = RealtimeBilling(default_graph(pop.profiles, pop.rater, fees=pop.fees),
-                              MemoryLedgerStore())
+    billing = RealtimeBilling(MemoryLedgerStore(),
+                              default_graph(pop.profiles, pop.rater, fees=pop.fees))
     totals = billing.stream(events, batch_size=1000)
     assert (totals.submitted, totals.rejected, totals.reasons) == (20_000, 0, {})
     item_types = {ln.item_type for ln in billing.store.lines()}
@@ -170,8 +170,8 @@ def test_slice_user_from_catalog_to_bill(pop: Population) -> None:
     sub = _pick(pop, "slice-plan", "slice")
     s, a = sub.id, sub.account.id
     store = MemoryLedgerStore()
-    billing = RealtimeBilling(default_graph(pop.profiles, pop.rater, fees=pop.fees,
-                                            taxes=TaxRules(pop.catalog)), store)
+    billing = RealtimeBilling(store, default_graph(pop.profiles, pop.rater, fees=pop.fees,
+                                            taxes=TaxRules(pop.catalog)))
     result = billing.process([
         *pop.fees.cycle_fees([sub], date(2026, 11, 1)),
         UsageEvent("u1", s, a, "data", TUESDAY, Dec(300), "MB", region="stadium-north",
@@ -211,8 +211,8 @@ def test_roamer_from_catalog_to_bill(pop: Population) -> None:
     sub = _pick(pop, "postpaid-50", "roamer")
     s, a = sub.id, sub.account.id
     store = MemoryLedgerStore()
-    billing = RealtimeBilling(default_graph(pop.profiles, pop.rater, fees=pop.fees,
-                                            taxes=TaxRules(pop.catalog)), store)
+    billing = RealtimeBilling(store, default_graph(pop.profiles, pop.rater, fees=pop.fees,
+                                            taxes=TaxRules(pop.catalog)))
     result = billing.process([
         *pop.fees.cycle_fees([sub], date(2026, 11, 1)),
         UsageEvent("r1", s, a, "data", TUESDAY, Dec(100), "MB", "roam-eu"),

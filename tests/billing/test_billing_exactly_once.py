@@ -13,7 +13,7 @@ from billing_world import FEES, NOV, data, make_billing, tariffs, world
 from telcoflow.billing.realtime import default_graph
 from telcoflow.errors import DefinitionError
 from telcoflow.events import Event, FeeEvent, PaymentEvent, UsageEvent
-from telcoflow.stores import SQLiteLedgerStore
+from telcoflow.stores.sqlite import SQLiteLedgerStore
 
 
 def test_same_id_same_payload_is_a_noop() -> None:

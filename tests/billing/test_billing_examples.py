@@ -12,7 +12,7 @@ from telcoflow.billing.charging import OnlineCharging
 from telcoflow.billing.recurring import prorate
 from telcoflow.events import FeeEvent, LifecycleEvent
 from telcoflow.ledger import ChangeSet
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 
 
 def test_activation_on_16_november_is_prorated_to_15_00() -> None:

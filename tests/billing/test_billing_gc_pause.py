@@ -12,7 +12,7 @@ from billing_world import FEES, data, tariffs, world
 from telcoflow.billing.batch import Batch
 from telcoflow.billing.gc_pause import gc_paused
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +72,7 @@ def test_overlapping_pauses_in_threads_resume_once_the_last_ends() -> None:
 def _watched(states: list[bool], **kwargs: bool) -> RealtimeBilling:
     graph = default_graph(world(), tariffs(), fees=FEES)
     graph.before("rate", lambda **_: states.append(gc.isenabled()))
-    return RealtimeBilling(graph, MemoryLedgerStore(), **kwargs)
+    return RealtimeBilling(MemoryLedgerStore(), graph, **kwargs)
 
 
 def test_the_pipeline_pauses_during_a_batch_only() -> None:
@@ -95,7 +95,7 @@ def test_a_failing_step_leaves_the_collector_on() -> None:
 
     graph = default_graph(world(), tariffs())
     graph.add(_Boom(boom))
-    billing = RealtimeBilling(graph, MemoryLedgerStore())
+    billing = RealtimeBilling(MemoryLedgerStore(), graph)
     with pytest.raises(RuntimeError, match="host step failed"):
         billing.process([data("e1", "s-post", "post", 10)])
     assert gc.isenabled()

@@ -12,7 +12,7 @@ from telcoflow.billing.graph import GraphBuilder
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.billing.transaction import LedgerTransaction
 from telcoflow.errors import GraphError
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 
 
 class Fake:
@@ -73,7 +73,7 @@ def test_replace_remove_and_add_a_host_step() -> None:
     graph = builder.build()
     assert "discount" not in graph.order
     assert graph.order.index("audit") > graph.order.index("rate")
-    billing = RealtimeBilling(graph, MemoryLedgerStore())
+    billing = RealtimeBilling(MemoryLedgerStore(), graph)
     billing.process([data("e1", "s-post", "post", 10)])
     assert audit.calls == 1
 

@@ -17,7 +17,7 @@ from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.events import Event, UsageEvent
 from telcoflow.ledger import LedgerLine
 from telcoflow.rating.catalog_rater import CatalogRater
-from telcoflow.stores import SQLiteLedgerStore
+from telcoflow.stores.sqlite import SQLiteLedgerStore
 
 
 def stream() -> list[Event]:
@@ -57,7 +57,7 @@ def test_a_sqlite_ledger_and_its_replay_ignore_the_host_context(tmp_path: Path) 
 
     def write(path: Path) -> list[LedgerLine]:
         store = SQLiteLedgerStore(path, checkpoint_every=1000)
-        RealtimeBilling(default_graph(profiles, rater), store).process(stream())
+        RealtimeBilling(store, default_graph(profiles, rater)).process(stream())
         return SQLiteLedgerStore(path).lines()  # the first never closed: the journal replayed
 
     reference = write(tmp_path / "ref.db")

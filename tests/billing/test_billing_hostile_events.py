@@ -14,12 +14,13 @@ from hypothesis import strategies as st
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.events import FeeEvent, LifecycleEvent, PaymentEvent, UsageEvent
 from telcoflow.ledger import LedgerStore
-from telcoflow.stores import MemoryLedgerStore, SQLiteLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
+from telcoflow.stores.sqlite import SQLiteLedgerStore
 
 
 def billing(store: LedgerStore | None = None) -> RealtimeBilling:
-    return RealtimeBilling(default_graph(world(), tariffs(), fees=FEES),
-                           store if store is not None else MemoryLedgerStore())
+    return RealtimeBilling(store if store is not None else MemoryLedgerStore(),
+                           default_graph(world(), tariffs(), fees=FEES))
 
 
 def ok(eid: str = "ok", quantity: object = Dec(1)) -> UsageEvent:

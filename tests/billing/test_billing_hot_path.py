@@ -15,7 +15,7 @@ from telcoflow.billing.batch import Item
 from telcoflow.events import UsageEvent, fingerprint, local_fingerprint, same_payload
 from telcoflow.ledger import ChangeSet, Claim, CounterMoves
 from telcoflow.periods import PeriodResolver
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 
 AT = datetime(2026, 11, 10, 12, 0)
 
@@ -149,8 +149,7 @@ def test_stores_with_and_without_a_counter_view_give_the_same_ledger() -> None:
     with_view = MemoryLedgerStore()
     remote = _RemoteLike()
     for store in (with_view, remote):
-        billing = RealtimeBilling(default_graph(pop.profiles, pop.rater, fees=pop.fees),
-                                  store)  # type: ignore[arg-type]
+        billing = RealtimeBilling(store, default_graph(pop.profiles, pop.rater, fees=pop.fees))  # type: ignore[arg-type]
         totals = billing.stream(events, batch_size=500)
         assert totals.rejected == 0
     assert with_view.lines() == remote.inner.lines()

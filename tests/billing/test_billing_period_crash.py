@@ -23,7 +23,7 @@ WRITER = textwrap.dedent('''
     from telcoflow.events import UsageEvent
     from telcoflow.loading.catalog import parse_catalog
     from telcoflow.rating.catalog_rater import CatalogRater
-    from telcoflow.stores import SQLiteLedgerStore
+    from telcoflow.stores.sqlite import SQLiteLedgerStore
 
     catalog = parse_catalog("""
     kind: catalog
@@ -46,8 +46,8 @@ WRITER = textwrap.dedent('''
     """)
     acct = AccountProfile("a")
     profiles = DictProfiles([acct], [SubscriberProfile("s", acct, "p")])
-    billing = RealtimeBilling(default_graph(profiles, CatalogRater(catalog)),
-                              SQLiteLedgerStore(sys.argv[1]))
+    billing = RealtimeBilling(SQLiteLedgerStore(sys.argv[1]),
+                              default_graph(profiles, CatalogRater(catalog)))
     start = datetime(2026, 11, 2)
     events = [UsageEvent(f"e{n}", "s", "a", "data", start + timedelta(seconds=n),
                          Decimal(7 + n % 13)) for n in range(3000)]
@@ -86,7 +86,7 @@ def test_kill_9_mid_stream_then_replay_gives_the_price_of_the_total(tmp_path: Pa
     rerun = subprocess.run([sys.executable, str(script), str(db)], capture_output=True,
                            text=True, timeout=100, check=False)
     assert rerun.returncode == 0, rerun.stderr
-    from telcoflow.stores import SQLiteLedgerStore
+    from telcoflow.stores.sqlite import SQLiteLedgerStore
 
     store = SQLiteLedgerStore(db)
     try:
@@ -103,9 +103,7 @@ def test_a_reader_of_the_ledger_table_sees_every_committed_event(tmp_path: Path)
     """The writer dies between checkpoints: the bill run's reader folds the journal first."""
     import gc
 
-    from telcoflow.billing.cycle.sources import SqliteLedger
-    from telcoflow.stores import SQLiteLedgerStore
-    from telcoflow.stores.sqlite import pending_claims
+    from telcoflow.stores.sqlite import SQLiteLedger, SQLiteLedgerStore, pending_claims
 
     db = tmp_path / "ledger.db"
     script = tmp_path / "writer.py"
@@ -117,7 +115,7 @@ def test_a_reader_of_the_ledger_table_sees_every_committed_event(tmp_path: Path)
                           text=True, timeout=100, check=False)
     assert done.returncode == 0, done.stderr
     assert pending_claims(db) == 30
-    reader = SqliteLedger(db)
+    reader = SQLiteLedger(db)
     # 30 events: sum of 7 + n % 13 for n < 30 = 210 + 2 x (0..12) 78 + (0..3) 6 = 372 MB
     # 1.00 flat + 372 x 0.02 = 8.44
     assert sum((ln.amount for ln in reader.lines()), Dec(0)) == Dec("8.44")
@@ -180,9 +178,9 @@ def _bill_run_cli(folder: Path, ledger: Path, store: Path) -> dict[str, object]:
 
 def _bills(store_path: Path) -> dict[str, bytes]:
     """Each stored bill of November 2026 as its XML document, by account."""
-    from telcoflow.billing.cycle import BillStore
+    from telcoflow.stores.sqlite import SQLiteBillStore
 
-    store = BillStore(store_path)
+    store = SQLiteBillStore(store_path)
     try:
         return dict(store.documents("2026-11-01", "xml"))
     finally:
@@ -194,12 +192,12 @@ def test_kill_9_of_the_writer_then_the_bill_run_at_once_bills_what_was_committed
     """The writer dies mid-stream (most of its commits not yet in the ledger table); the bill
     run started at once over the same file bills exactly the committed events: the same bills
     as an uninterrupted writer given those events."""
-    from telcoflow.billing.cycle import BillingAccount, SqliteAccounts, Subscription
-    from telcoflow.stores.sqlite import pending_claims
+    from telcoflow.billing.cycle import BillingAccount, Subscription
+    from telcoflow.stores.sqlite import SQLiteAccounts, pending_claims
 
     (tmp_path / "policy.yaml").write_text(CLOSE_POLICY, encoding="utf-8")
     (tmp_path / "catalog.yaml").write_text(CATALOG, encoding="utf-8")
-    directory = SqliteAccounts(tmp_path / "accounts.db")
+    directory = SQLiteAccounts(tmp_path / "accounts.db")
     directory.write([BillingAccount(f"a{k}", f"Customer {k}", "EUR",
                                     subscriptions=(Subscription(f"s{k}", "p"),))
                      for k in range(8)])

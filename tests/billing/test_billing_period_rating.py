@@ -22,7 +22,8 @@ from telcoflow.events import Event, LifecycleEvent, UsageEvent
 from telcoflow.ledger import LedgerStore, period_usage_keys
 from telcoflow.loading.catalog import load_catalog, parse_catalog
 from telcoflow.rating.catalog_rater import CatalogRater
-from telcoflow.stores import MemoryLedgerStore, SQLiteLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
+from telcoflow.stores.sqlite import SQLiteLedgerStore
 
 NOV = datetime(2026, 11, 10, 12)
 DEC = datetime(2026, 12, 10, 12)
@@ -63,7 +64,7 @@ def billing(catalog: Catalog, store: LedgerStore | None = None, *,
         acct = profiles.account(aid) or AccountProfile(aid)
         profiles.add(acct, SubscriberProfile(sub, acct, "plan"))
     graph = default_graph(profiles, CatalogRater(catalog), period_counters=period_counters)
-    return RealtimeBilling(graph, store if store is not None else MemoryLedgerStore())
+    return RealtimeBilling(store if store is not None else MemoryLedgerStore(), graph)
 
 
 def usage(eid: str, sub: str, quantity: int | str, *, at: datetime = NOV, unit: str = "MB",
@@ -258,7 +259,7 @@ def test_docs_catalog_examples_hold_when_usage_arrives_as_many_events() -> None:
     catalog = load_catalog(SHIPPED)
     acct = AccountProfile("a")
     profiles = DictProfiles([acct], [SubscriberProfile("s", acct, "postpaid-50")])
-    b = RealtimeBilling(default_graph(profiles, CatalogRater(catalog)), MemoryLedgerStore())
+    b = RealtimeBilling(MemoryLedgerStore(), default_graph(profiles, CatalogRater(catalog)))
     start = datetime(2026, 11, 2, 9)  # a Monday
     b.process([UsageEvent(f"h{i}", "s", "a", "data", start + timedelta(minutes=i), Dec(5000))
                for i in range(13)])

@@ -19,7 +19,7 @@ from telcoflow.errors import DefinitionError
 from telcoflow.events import FeeEvent, PaymentEvent, UsageEvent
 from telcoflow.loading.catalog import load_catalog
 from telcoflow.rating.catalog_rater import CatalogRater
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 
 CATALOG = """\
 kind: catalog
@@ -82,7 +82,7 @@ class World:
         self.fees = RecurringFees(self.rater.monthly_fees(on=date(2026, 11, 1)))
         self.store = MemoryLedgerStore()
         self.billing = RealtimeBilling(
-            default_graph(self.profiles, self.rater, fees=self.fees), self.store)
+            self.store, default_graph(self.profiles, self.rater, fees=self.fees))
         self.online = OnlineCharging(self.store, self.profiles, self.rater)
 
     def counters(self) -> dict[str, Dec]:

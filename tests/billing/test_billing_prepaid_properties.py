@@ -12,7 +12,7 @@ from telcoflow.accounts import AccountProfile, DictProfiles, SubscriberProfile
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.events import Event, PaymentEvent, UsageEvent
 from telcoflow.rating.rater import TableRater, UnitTariff
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 
 AT = datetime(2026, 11, 10, 12)
 
@@ -39,7 +39,7 @@ def test_floor_holds_and_balance_minus_debt_is_money_in_minus_out(
     account = AccountProfile("a", prepaid=True, overdraft_limit=Dec(overdraft))
     profiles = DictProfiles([account], [SubscriberProfile("s", account)])
     rater = TableRater({("data", "*", ""): UnitTariff("data", Dec("0.01"))})
-    billing = RealtimeBilling(default_graph(profiles, rater), MemoryLedgerStore())
+    billing = RealtimeBilling(MemoryLedgerStore(), default_graph(profiles, rater))
     events = events_of(spec)
     notified: list[str] = []
     in_debt = False

@@ -24,7 +24,7 @@ from telcoflow.ledger import LedgerLine
 from telcoflow.loading.catalog import parse_catalog
 from telcoflow.offers.graph import with_5g_packs
 from telcoflow.rating.catalog_rater import CatalogRater
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 
 D = Decimal
 NOV = BillCycle.for_month(1, 2026, 11)
@@ -58,8 +58,9 @@ def test_a_split_of_recurring_fees_pays_the_add_on_fee_too() -> None:
     subs = [SubscriberProfile("E1-1", staff, "work")]
     rater = CatalogRater(CATALOG)
     fees = RecurringFees(rater.monthly_fees())
-    rb = RealtimeBilling(with_5g_packs(default_graph(DictProfiles([corp, staff], subs), rater,
-                                                     fees=fees), CATALOG), MemoryLedgerStore())
+    rb = RealtimeBilling(MemoryLedgerStore(),
+                         with_5g_packs(default_graph(DictProfiles([corp, staff], subs), rater,
+                                                     fees=fees), CATALOG))
     result = rb.process([*fees.cycle_fees(subs, date(2026, 11, 1)),
                          LifecycleEvent("tv-on", "E1-1", "E1", "add_offer",
                                         datetime(2026, 11, 16, 9), offer="tv")])

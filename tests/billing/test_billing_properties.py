@@ -20,7 +20,7 @@ from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.errors import RatingError
 from telcoflow.events import UsageEvent
 from telcoflow.rating.rater import TableRater, UnitTariff
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 
 SUBS = [("s-post", "post"), ("s-pre", "pre"), ("s-emp", "emp"), ("s-taxed", "taxed"),
         ("s-fam", "fam"), ("s-bucket", "post")]
@@ -39,7 +39,7 @@ def build(specs: list[tuple[tuple[str, str], str, str, int]]) -> list[UsageEvent
 
 
 def billing() -> RealtimeBilling:
-    return RealtimeBilling(default_graph(world(), tariffs(), fees=FEES), MemoryLedgerStore())
+    return RealtimeBilling(MemoryLedgerStore(), default_graph(world(), tariffs(), fees=FEES))
 
 
 @settings(max_examples=60, deadline=None)
@@ -70,7 +70,7 @@ def test_split_parts_sum_exactly_to_the_whole(cap: int, sizes: list[int], rate: 
                          split=SplitPolicy("dept", frozenset({"data"}), Dec(cap) / 50))
     profiles = DictProfiles([corp, dept, emp], [SubscriberProfile("s", emp)])
     rater = TableRater({("data", "*", ""): UnitTariff("data", Dec("0.013"))})
-    b = RealtimeBilling(default_graph(profiles, rater), MemoryLedgerStore())
+    b = RealtimeBilling(MemoryLedgerStore(), default_graph(profiles, rater))
     result = b.process([UsageEvent(f"e{i}", "s", "emp", "data", NOV, Dec(q))
                         for i, q in enumerate(sizes)])
     for r in result.rated:
@@ -117,7 +117,7 @@ def test_allowance_is_used_before_money() -> None:
     bucket = SubscriberAllowance("d", Dec(100), frozenset({"data"}))
     acct = AccountProfile("a")
     profiles = DictProfiles([acct], [SubscriberProfile("s", acct, allowances=(bucket,))])
-    b = RealtimeBilling(default_graph(profiles, tariffs()), MemoryLedgerStore())
+    b = RealtimeBilling(MemoryLedgerStore(), default_graph(profiles, tariffs()))
     rated = b.process([UsageEvent(f"e{i}", "s", "a", "data", NOV, Dec(60)) for i in range(2)]).rated
     # 60 free; then 40 free + 20 x 0.05 = 1.00
     assert [(r.charges[0].allowance_units, r.charges[0].gross) for r in rated] == [
@@ -130,8 +130,7 @@ def test_allowances_are_used_by_priority() -> None:
     acct = AccountProfile("a")
     sub = SubscriberProfile("s", acct, allowances=(late, first))
     assert [a.name for a in sub.allowances] == ["first", "late"]
-    b = RealtimeBilling(default_graph(DictProfiles([acct], [sub]), tariffs()),
-                        MemoryLedgerStore())
+    b = RealtimeBilling(MemoryLedgerStore(), default_graph(DictProfiles([acct], [sub]), tariffs()))
     b.process([UsageEvent("e", "s", "a", "data", NOV, Dec(15))])
     # 10 from "first" (priority 1), then 5 from "late"
     assert b.store.get_counters(["alw|s|first|2026-11-01", "alw|s|late|2026-11-01"]) == {
@@ -157,8 +156,8 @@ def test_a_price_error_rejects_without_using_the_allowance() -> None:
     bucket = SubscriberAllowance("d", Dec(50), frozenset({"data"}))
     acct = AccountProfile("a")
     sub = SubscriberProfile("s", acct, allowances=(bucket,))
-    b = RealtimeBilling(default_graph(DictProfiles([acct], [sub]), CappedRater()),
-                        MemoryLedgerStore())
+    b = RealtimeBilling(MemoryLedgerStore(),
+                        default_graph(DictProfiles([acct], [sub]), CappedRater()))
     result = b.process([UsageEvent("big", "s", "a", "data", NOV, Dec(500))])
     assert result.rejected == {"unrateable": 1}
     assert b.store.get_counters(["alw|s|d|2026-11-01"]) == {}

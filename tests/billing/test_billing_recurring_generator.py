@@ -12,7 +12,7 @@ from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.billing.recurring import prorate
 from telcoflow.demo.generator import generate_events, generate_population
 from telcoflow.periods import cycle_bounds, next_period, period_of
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 
 
 def test_periods_follow_the_bill_cycle_day() -> None:
@@ -32,7 +32,7 @@ def test_cycle_fees_post_once_per_cycle() -> None:
     profiles = world()
     fees = FEES.cycle_fees(profiles.subscribers(), date(2026, 11, 1))
     assert {f.id for f in fees} >= {"rc|s-post|2026-11-01", "rc|s-emp|2026-11-01"}
-    billing = RealtimeBilling(default_graph(profiles, tariffs()), MemoryLedgerStore())
+    billing = RealtimeBilling(MemoryLedgerStore(), default_graph(profiles, tariffs()))
     billing.process(fees)
     again = billing.process(FEES.cycle_fees(profiles.subscribers(), date(2026, 11, 20)))
     assert again.duplicates == len(fees)
@@ -57,8 +57,8 @@ def test_generator_is_deterministic_and_mixed() -> None:
 
 def test_generated_month_rates_without_rejections() -> None:
     pop = generate_population(40, seed=1)
-    billing = RealtimeBilling(default_graph(pop.profiles, pop.rater, fees=pop.fees),
-                              MemoryLedgerStore())
+    billing = RealtimeBilling(MemoryLedgerStore(),
+                              default_graph(pop.profiles, pop.rater, fees=pop.fees))
     rated: list[Dec] = []
     totals = billing.stream(generate_events(pop, events=4000, seed=2), batch_size=500,
                             on_batch=lambda r: rated.extend(x.total for x in r.rated))

@@ -29,7 +29,7 @@ from telcoflow.loading.catalog import parse_catalog
 from telcoflow.ops.reconciliation import reconcile
 from telcoflow.rating.catalog_rater import CatalogRater
 from telcoflow.rating.tax import TaxRules
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 
 CATALOG = parse_catalog("""\
 kind: catalog
@@ -76,8 +76,8 @@ def bill_of(events: list[Event], batch: int) -> tuple[Bill, MemoryLedgerStore]:
     rater = CatalogRater(CATALOG)
     fees = RecurringFees(rater.monthly_fees())
     store = MemoryLedgerStore()
-    billing = RealtimeBilling(default_graph(DictProfiles([account], [sub]), rater, fees=fees,
-                                            taxes=TaxRules(CATALOG)), store)
+    billing = RealtimeBilling(store, default_graph(DictProfiles([account], [sub]), rater, fees=fees,
+                                            taxes=TaxRules(CATALOG)))
     stream = [*fees.cycle_fees([sub], date(2026, 11, 1)), *events]
     for i in range(0, len(stream), batch):
         result = billing.process(stream[i:i + batch])

@@ -15,7 +15,7 @@ from telcoflow.errors import TelcoflowError
 from telcoflow.events import UsageEvent
 from telcoflow.privacy import CLEAR, DEFAULT_MASKING, MaskingPolicy, redact_url
 from telcoflow.rating.rater import TableRater, UnitTariff
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 from telcoflow.worker import Worker, WorkerApp, WorkerOptions
 
 MSISDN = "447700900123"
@@ -27,7 +27,7 @@ def billing(masking: MaskingPolicy = DEFAULT_MASKING) -> RealtimeBilling:
     acct = AccountProfile("acc")
     profiles = DictProfiles([acct], [SubscriberProfile(MSISDN, acct)])
     rater = TableRater({("data", "*", ""): UnitTariff("data", Dec("0.01"))})
-    return RealtimeBilling(default_graph(profiles, rater), MemoryLedgerStore(), masking=masking)
+    return RealtimeBilling(MemoryLedgerStore(), default_graph(profiles, rater), masking=masking)
 
 
 def test_dead_letters_mask_msisdn_and_imsi_by_default() -> None:
@@ -55,7 +55,7 @@ def test_the_worker_masks_bus_dead_letters_and_errors() -> None:
     body = f'["usage","e9","{MSISDN}","acc","data","not a time","1"]'
     bus.publish([Message("billing", "acc", body)])
     store = MemoryLedgerStore()
-    Worker(WorkerApp(default_graph(profiles, rater)), store, bus, name="w").run(idle_exit=0.1)
+    Worker(store, WorkerApp(default_graph(profiles, rater)), bus, name="w").run(idle_exit=0.1)
     (dead,) = bus.dead_letters()
     assert MSISDN not in dead.message.body
     assert MSISDN not in dead.detail

@@ -7,14 +7,8 @@ from pathlib import Path
 import pytest
 from cycle_helpers import NOV, POLICY_YAML, population
 
-from telcoflow.billing.cycle import (
-    BillCycle,
-    BillingAccount,
-    ClosePolicy,
-    SqliteAccounts,
-    SqliteLedger,
-    parse_close_policy,
-)
+from telcoflow.billing.cycle import BillCycle, BillingAccount, ClosePolicy, parse_close_policy
+from telcoflow.stores.sqlite import SQLiteAccounts, SQLiteLedger
 
 
 @pytest.fixture
@@ -32,7 +26,7 @@ def sqlite_sources(tmp_path: Path) -> tuple[Path, Path, list[BillingAccount]]:
     """A 600-account population in SQLite files (ledger, accounts)."""
     accounts, lines = population(600)
     ledger_path, accounts_path = tmp_path / "ledger.db", tmp_path / "accounts.db"
-    ledger, directory = SqliteLedger(ledger_path), SqliteAccounts(accounts_path)
+    ledger, directory = SQLiteLedger(ledger_path), SQLiteAccounts(accounts_path)
     ledger.write(lines)
     directory.write(accounts)
     ledger.close()

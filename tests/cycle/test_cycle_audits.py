@@ -12,7 +12,6 @@ from cycle_helpers import NOV, POLICY_YAML
 from telcoflow.billing.cycle import (
     Bill,
     BillingAccount,
-    SqliteLedger,
     Subscription,
     close_account,
     parse_close_policy,
@@ -36,6 +35,7 @@ from telcoflow.ops.audits import (
     totals_from_ledger,
     totals_from_rated,
 )
+from telcoflow.stores.sqlite import SQLiteLedger
 from telcoflow.testing.packs import run_pack_tests
 
 D = Decimal
@@ -74,7 +74,7 @@ def test_shipped_packs_pass_their_own_tests() -> None:
 def test_balance_audit_finds_one_ledger_row_changed_by_hand(tmp_path: Path) -> None:
     policy = parse_close_policy(POLICY_YAML)
     records = _rated()
-    ledger = SqliteLedger(tmp_path / "ledger.db")
+    ledger = SQLiteLedger(tmp_path / "ledger.db")
     ledger.write(_ledger_from(records))
     bills: list[Bill] = []
     for a in range(3):
@@ -187,16 +187,17 @@ def test_audit_a_closed_cycle_from_the_bill_store(
 ) -> None:
     from functools import partial
 
-    from telcoflow.billing.cycle import BillRunJob, BillStore, SqliteAccounts, bill_run
+    from telcoflow.billing.cycle import BillRunJob, bill_run
     from telcoflow.ops.audits import audit_bill_store
+    from telcoflow.stores.sqlite import SQLiteAccounts, SQLiteBillStore
 
     ledger_path, accounts_path, _ = sqlite_sources
     job = BillRunJob(NOV, parse_close_policy(POLICY_YAML),
-                     ledger=partial(SqliteLedger, ledger_path),
-                     accounts=partial(SqliteAccounts, accounts_path),
-                     store_path=tmp_path / "bills.db")
+                     ledger=partial(SQLiteLedger, ledger_path),
+                     accounts=partial(SQLiteAccounts, accounts_path),
+                     store=partial(SQLiteBillStore, tmp_path / "bills.db"))
     bill_run(job, processes=1, progress=False)
-    store, ledger = BillStore(tmp_path / "bills.db"), SqliteLedger(ledger_path)
+    store, ledger = SQLiteBillStore(tmp_path / "bills.db"), SQLiteLedger(ledger_path)
     pack = load_audit_pack(shipped_pack("balance"))
 
     def audit() -> AuditReport:

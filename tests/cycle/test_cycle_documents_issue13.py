@@ -320,7 +320,7 @@ def test_accounts_from_profiles_give_payers_members_and_prepaid_funding() -> Non
 
 
 def test_bill_run_job_refuses_a_policy_without_catalog(tmp_path: Path) -> None:
-    from telcoflow.billing.cycle import sqlite_job
+    from telcoflow.stores.sqlite import sqlite_job
 
     policy = tmp_path / "close.yaml"
     policy.write_text("kind: close-policy\ncurrency: EUR\n", encoding="utf-8")

@@ -199,12 +199,13 @@ def test_a_host_value_named_s_that_is_not_a_view_goes_through_the_sandbox(bill: 
 
 
 def test_rows_by_account_reads_the_same_lines(tmp_path: Path, policy: ClosePolicy) -> None:
-    from telcoflow.billing.cycle import CycleCloser, MemoryLedger, SqliteLedger
+    from telcoflow.billing.cycle import CycleCloser, MemoryLedger
     from telcoflow.billing.cycle.sources import lines_by_account, rows_by_account
+    from telcoflow.stores.sqlite import SQLiteLedger
 
     other = line("A", "S1", "voice", "9.99", "10", period="2026-10-01")
     lines = [*FAMILY_LINES, other, line("B", "S9", "sms", "0.10", "1")]
-    sqlite = SqliteLedger(tmp_path / "ledger.db")
+    sqlite = SQLiteLedger(tmp_path / "ledger.db")
     sqlite.write(lines)
     closer = CycleCloser(policy, NOV)
     for reader in (sqlite, MemoryLedger(lines)):

@@ -18,16 +18,14 @@ from cycle_helpers import NOV, POLICY_YAML, billable, line, population
 
 from telcoflow.billing.cycle import (
     BillRunJob,
-    BillStore,
     MemoryAccounts,
     MemoryLedger,
     Shard,
-    SqliteAccounts,
-    SqliteLedger,
     bill_run,
     parse_close_policy,
 )
 from telcoflow.billing.documents import validate_bill_xml
+from telcoflow.stores.sqlite import SQLiteAccounts, SQLiteBillStore, SQLiteLedger
 
 D = Decimal
 
@@ -35,8 +33,8 @@ D = Decimal
 def _job(ledger_path: Path, accounts_path: Path, store: Path, **kw: object) -> BillRunJob:
     return BillRunJob(
         cycle=NOV, policy=parse_close_policy(POLICY_YAML),
-        ledger=partial(SqliteLedger, ledger_path), accounts=partial(SqliteAccounts, accounts_path),
-        store_path=store, **kw)  # type: ignore[arg-type]
+        ledger=partial(SQLiteLedger, ledger_path), accounts=partial(SQLiteAccounts, accounts_path),
+        store=partial(SQLiteBillStore, store), **kw)  # type: ignore[arg-type]
 
 
 def test_shard_parse_and_cover() -> None:
@@ -52,14 +50,15 @@ def test_shard_parse_and_cover() -> None:
 def test_memory_run_in_process(tmp_path: Path) -> None:
     accounts, lines = population(50)
     job = BillRunJob(NOV, parse_close_policy(POLICY_YAML), ledger=lambda: MemoryLedger(lines),
-                     accounts=lambda: MemoryAccounts(accounts), store_path=tmp_path / "bills.db",
+                     accounts=lambda: MemoryAccounts(accounts),
+                     store=partial(SQLiteBillStore, tmp_path / "bills.db"),
                      formats=frozenset({"xml", "html", "json"}), batch_size=7)
     summary = bill_run(job, processes=1, progress=False)
     # 50 accounts: 5 without subscribers (i % 10 == 0), 5 without charges (i % 10 == 5)
     assert summary.bills == 40
     assert sorted(s.reason for s in summary.skipped) == ["no-charges"] * 5 + ["no-subscribers"] * 5
     assert summary.as_dict()["skipped_by_reason"] == {"no-charges": 5, "no-subscribers": 5}
-    store = BillStore(tmp_path / "bills.db")
+    store = SQLiteBillStore(tmp_path / "bills.db")
     totals = store.totals(NOV.key)
     assert totals.bills == 40
     assert totals.totals == summary.totals
@@ -74,7 +73,7 @@ def test_memory_run_in_process(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="must be picklable"):
         bill_run(BillRunJob(NOV, job.policy, ledger=lambda: MemoryLedger(lines),
                             accounts=lambda: MemoryAccounts(accounts),
-                            store_path=tmp_path / "other.db", batch_size=7),
+                            store=partial(SQLiteBillStore, tmp_path / "other.db"), batch_size=7),
                  processes=2, progress=False)
 
 
@@ -84,7 +83,7 @@ def test_charges_that_reach_the_ledger_after_a_run_are_billed_by_the_rerun(
     into the ledger (a writer crash, a late journal), the rerun bills it; billed ones stay."""
     accounts, lines = population(20)  # ACC000005 and ACC000015 have no charges
     ledger_path, accounts_path = tmp_path / "ledger.db", tmp_path / "accounts.db"
-    ledger, directory = SqliteLedger(ledger_path), SqliteAccounts(accounts_path)
+    ledger, directory = SQLiteLedger(ledger_path), SQLiteAccounts(accounts_path)
     ledger.write(lines)
     directory.write(accounts)
     directory.close()
@@ -101,7 +100,7 @@ def test_charges_that_reach_the_ledger_after_a_run_are_billed_by_the_rerun(
     second = bill_run(job, processes=2, progress=False)
     assert (second.bills, second.already_finished) == (1, 16)
     assert [s.account_id for s in second.skipped if s.reason == "no-charges"] == ["ACC000015"]
-    store = BillStore(tmp_path / "bills.db")
+    store = SQLiteBillStore(tmp_path / "bills.db")
     try:
         assert store.bill_counts(NOV.key) == dict.fromkeys(billable(accounts) | {"ACC000005"}, 1)
         xml = store.document(NOV.key, "ACC000005", "xml")
@@ -125,7 +124,7 @@ def test_sqlite_pool_run_shards_and_xsd(
     first = bill_run(job, shard="1/2", processes=2, progress=False)
     second = bill_run(job, shard=Shard(2, 2), processes=1, progress=False)
     assert first.accounts + second.accounts == 600
-    store = BillStore(store_path)
+    store = SQLiteBillStore(store_path)
     counts = store.bill_counts(NOV.key)
     assert set(counts) == billable(accounts)  # type: ignore[arg-type]
     assert set(counts.values()) == {1}
@@ -144,14 +143,14 @@ _RUNNER = textwrap.dedent("""
     from pathlib import Path
     sys.path.insert(0, {tests!r})
     from cycle_helpers import NOV, POLICY_YAML
-    from telcoflow.billing.cycle import (BillRunJob, SqliteAccounts, SqliteLedger, bill_run,
-                                          parse_close_policy)
+    from telcoflow.billing.cycle import BillRunJob, bill_run, parse_close_policy
+    from telcoflow.stores.sqlite import SQLiteAccounts, SQLiteBillStore, SQLiteLedger
 
     if __name__ == "__main__":
         job = BillRunJob(NOV, parse_close_policy(POLICY_YAML),
-                         ledger=partial(SqliteLedger, {ledger!r}),
-                         accounts=partial(SqliteAccounts, {accounts!r}),
-                         store_path={store!r}, batch_size=25)
+                         ledger=partial(SQLiteLedger, {ledger!r}),
+                         accounts=partial(SQLiteAccounts, {accounts!r}),
+                         store=partial(SQLiteBillStore, {store!r}), batch_size=25)
         s = bill_run(job, processes=2, progress=False)
         print("DONE", s.bills, s.already_finished)
 """)
@@ -159,7 +158,7 @@ _RUNNER = textwrap.dedent("""
 
 def _finished(store_path: Path) -> int:
     try:
-        store = BillStore(store_path)
+        store = SQLiteBillStore(store_path)
     except Exception:  # the store may be mid-creation
         return 0
     try:
@@ -204,7 +203,7 @@ def test_kill_9_and_rerun_gives_exactly_one_bill_each(
     rerun = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                            timeout=120, check=True)
     assert rerun.stdout.startswith("DONE")
-    store = BillStore(store_path)
+    store = SQLiteBillStore(store_path)
     counts = store.bill_counts(NOV.key)
     assert set(counts) == billable(accounts)  # type: ignore[arg-type]
     assert set(counts.values()) == {1}
@@ -225,7 +224,7 @@ def test_sqlite_ledger_reads_the_real_time_store_file(tmp_path: Path) -> None:
     store.apply(changes)
     expected = store.lines(period=NOV.key)
     store.close()
-    reader = SqliteLedger(path)
+    reader = SQLiteLedger(path)
     assert reader.lines(period=NOV.key) == expected
     batch = reader.lines_for_accounts(NOV.key, ["A1", "A2"])
     assert [ln.amount for ln in batch["A2"]] == [D("3.5")]
@@ -237,8 +236,8 @@ def test_sqlite_job_from_files(
     sqlite_sources: tuple[Path, Path, list[object]], tmp_path: Path
 ) -> None:
     from telcoflow.billing.cycle.policy import validate_policy_files
-    from telcoflow.billing.cycle.run import sqlite_job
     from telcoflow.errors import DefinitionError
+    from telcoflow.stores.sqlite import sqlite_job
 
     ledger_path, accounts_path, _ = sqlite_sources
     policy = tmp_path / "policy.yaml"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from cycle_helpers import NOV, POLICY_YAML, billable, population
 
-from telcoflow.billing.cycle import BillStore, SqliteAccounts, SqliteLedger
+from telcoflow.stores.sqlite import SQLiteAccounts, SQLiteBillStore, SQLiteLedger
 
 ACCOUNTS = 40_000  # about 4 s of work on 2 processes: time to be killed in the middle
 CLI = "from telcoflow.cli import console; console()"
@@ -50,7 +50,7 @@ def _billed(store_path: Path) -> int:
     if not store_path.exists():
         return 0
     try:
-        store = BillStore(store_path)
+        store = SQLiteBillStore(store_path)
     except Exception:  # the store may be mid-creation
         return 0
     try:
@@ -65,7 +65,7 @@ def _billed(store_path: Path) -> int:
 def sources(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path, set[str]]:
     folder = tmp_path_factory.mktemp("signals")
     accounts, lines = population(ACCOUNTS)
-    ledger, directory = SqliteLedger(folder / "ledger.db"), SqliteAccounts(folder / "acc.db")
+    ledger, directory = SQLiteLedger(folder / "ledger.db"), SQLiteAccounts(folder / "acc.db")
     ledger.write(lines)
     directory.write(accounts)
     ledger.close()
@@ -142,7 +142,7 @@ def test_killing_the_bill_run_parent_stops_its_workers_and_a_rerun_finishes(
     # the rerun leaves what was billed before the kill and bills the rest
     assert summary["already_finished"] == partial, (summary, partial)
     assert summary["bills"] == len(sources[3]) - partial, (summary, partial)
-    bills = BillStore(store)
+    bills = SQLiteBillStore(store)
     try:
         counts = bills.bill_counts(NOV.key)
         assert set(counts) == sources[3]  # 40,000 - 4,000 no subscribers - 4,000 no charges
@@ -172,7 +172,8 @@ def test_a_hosts_own_sigterm_handler_is_left_alone(tmp_path: Path) -> None:
         return MemoryLedger(lines)
 
     job = BillRunJob(NOV, parse_close_policy(POLICY_YAML), ledger=ledger,
-                     accounts=partial(MemoryAccounts, accounts), store_path=tmp_path / "a.db")
+                     accounts=partial(MemoryAccounts, accounts),
+                     store=partial(SQLiteBillStore, tmp_path / "a.db"))
     seen: list[int] = []
 
     def host(signum: int, frame: object) -> None:
@@ -192,7 +193,7 @@ def test_a_hosts_own_sigterm_handler_is_left_alone(tmp_path: Path) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         job = BillRunJob(NOV, job.policy, ledger=ledger, accounts=job.accounts,
-                         store_path=tmp_path / "b.db")
+                         store=partial(SQLiteBillStore, tmp_path / "b.db"))
         assert bill_run(job, processes=1, progress=False).bills == 16
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
         assert during[-1] not in (signal.SIG_DFL, host)

@@ -18,6 +18,7 @@ from telcoflow.errors import TelcoflowError
 from telcoflow.journeys.definition import TIMEOUT_PREFIX, Journey, load_journey
 from telcoflow.journeys.instance import SYSTEM_CHANNEL, ManualClock
 from telcoflow.journeys.runtime import JourneyRuntime
+from telcoflow.stores.memory import MemoryJourneyStore
 from telcoflow.testing.journeys import noop_actions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,7 +47,8 @@ def _outcome(runtime: JourneyRuntime, inst: Any, trigger: str, payload: dict[str
 
 def _run(journey: Journey, events: list[tuple[int, dict[str, Any], str]]) -> Any:
     clock = ManualClock(0.0)
-    runtimes = [JourneyRuntime([journey], actions=noop_actions(journey), clock=clock,
+    runtimes = [JourneyRuntime(MemoryJourneyStore(),
+                               [journey], actions=noop_actions(journey), clock=clock,
                                engine=e) for e in ("table", "transitions")]
     instances = [rt.start(journey.id, channel="app", instance_id="x") for rt in runtimes]
     triggers = list(journey.user_triggers())

@@ -14,7 +14,7 @@ from test_journeys_runtime import Recorder, load
 from telcoflow.errors import TelcoflowError
 from telcoflow.journeys.instance import ManualClock
 from telcoflow.journeys.runtime import JourneyRuntime
-from telcoflow.journeys.store import SQLiteJourneyStore
+from telcoflow.stores.sqlite import SQLiteJourneyStore
 
 JUNK = st.one_of(
     st.none(), st.integers(), st.floats(allow_nan=True), st.just("\ud800"), st.text(max_size=8),
@@ -34,7 +34,7 @@ def test_anything_sent_to_a_journey_is_a_telcoflow_error_or_a_move(field: str,
     tmp = tempfile.TemporaryDirectory()
     store = SQLiteJourneyStore(Path(tmp.name) / "j.db")
     try:
-        runtime = JourneyRuntime([load()], actions=Recorder().registry, store=store,
+        runtime = JourneyRuntime(store, [load()], actions=Recorder().registry,
                                  clock=clock)
         runtime.create("pay", channel="app", instance_id="i1")
         before = store.load("i1")

@@ -30,7 +30,8 @@ from telcoflow.journeys.definition import (
 from telcoflow.journeys.instance import SYSTEM_CHANNEL, JourneyInstance
 from telcoflow.journeys.plan import DL_CLEAR, DL_NONE, DL_OTHER, DL_REPLACE1, Plan
 from telcoflow.journeys.runtime import JourneyRuntime
-from telcoflow.journeys.store import SQLiteJourneyStore
+from telcoflow.stores.memory import MemoryJourneyStore
+from telcoflow.stores.sqlite import SQLiteJourneyStore
 from telcoflow.testing.journeys import noop_actions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,7 +122,7 @@ event = st.tuples(
 
 
 def _walk(journey: Journey, events: list[tuple[int, dict[str, Any], str]]) -> JourneyInstance:
-    runtime = JourneyRuntime([journey], actions=noop_actions(journey))
+    runtime = JourneyRuntime(MemoryJourneyStore(), [journey], actions=noop_actions(journey))
     fast = runtime.start(journey.id, channel="app", instance_id="x", now=0.0)
     slow = fast.copy()
     triggers = list(journey.user_triggers())
@@ -200,7 +201,7 @@ def test_prepaid_walk_of_the_benchmark() -> None:
 def test_channel_in_history_is_the_journeys_own_string() -> None:
     """A channel built at run time is recorded as the journey's interned string."""
     journey = JOURNEYS["top_up"]
-    runtime = JourneyRuntime([journey], actions=noop_actions(journey))
+    runtime = JourneyRuntime(MemoryJourneyStore(), [journey], actions=noop_actions(journey))
     inst = runtime.start(journey.id, channel="app", now=0.0)
     channel = "".join(["w", "e", "b"])  # equal to "web", a different object
     runtime.send(inst, "choose_amount", {"amount": 10}, channel=channel, now=1.0)
@@ -216,7 +217,7 @@ def test_sqlite_store_settings_and_record_uniqueness(tmp_path: Path) -> None:
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     journey = JOURNEYS["top_up"]
-    runtime = JourneyRuntime([journey], actions=noop_actions(journey), store=store)
+    runtime = JourneyRuntime(store, [journey], actions=noop_actions(journey))
     inst = runtime.start(journey.id, channel="app", instance_id="u-1", now=0.0)
     store.create(inst)
     with pytest.raises(sqlite3.IntegrityError):  # one record per (instance, seq)

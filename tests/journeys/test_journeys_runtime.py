@@ -12,7 +12,8 @@ from telcoflow.journeys.actions import ActionRegistry
 from telcoflow.journeys.definition import Journey, parse_journey
 from telcoflow.journeys.instance import ManualClock
 from telcoflow.journeys.runtime import JourneyRuntime
-from telcoflow.journeys.store import MemoryJourneyStore, SQLiteJourneyStore
+from telcoflow.stores.memory import MemoryJourneyStore
+from telcoflow.stores.sqlite import SQLiteJourneyStore
 
 PAYMENT = textwrap.dedent("""
     kind: journey
@@ -93,7 +94,7 @@ def rec() -> Recorder:
 
 @pytest.fixture
 def runtime(clock: ManualClock, rec: Recorder) -> JourneyRuntime:
-    return JourneyRuntime([load()], actions=rec.registry, clock=clock)
+    return JourneyRuntime(MemoryJourneyStore(), [load()], actions=rec.registry, clock=clock)
 
 
 def test_start_records_the_initial_state(runtime: JourneyRuntime) -> None:
@@ -230,7 +231,7 @@ def test_failing_action_changes_nothing(clock: ManualClock) -> None:
 
     registry.add("charge", charge)
     registry.add("note", lambda **_: None)
-    runtime = JourneyRuntime([load()], actions=registry, clock=clock)
+    runtime = JourneyRuntime(MemoryJourneyStore(), [load()], actions=registry, clock=clock)
     inst = runtime.start("pay", channel="app")
     runtime.send(inst, "start_payment", {"amount": 1}, channel="app")
     before = inst.copy()
@@ -241,7 +242,8 @@ def test_failing_action_changes_nothing(clock: ManualClock) -> None:
 
 def test_unregistered_action_is_refused_when_registering() -> None:
     with pytest.raises(JourneyError) as info:
-        JourneyRuntime([load()], actions=ActionRegistry({"note": lambda **_: None}))
+        JourneyRuntime(MemoryJourneyStore(),
+                       [load()], actions=ActionRegistry({"note": lambda **_: None}))
     assert [p.code for p in info.value.problems] == ["E-journey-action-missing"]
     assert "`charge`" in info.value.problems[0].message
     assert info.value.problems[0].file == "pay.yaml"
@@ -268,7 +270,7 @@ def test_actions_from_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_two_workers_cannot_both_move_one_instance(make_store: Any, rec: Recorder,
                                                    clock: ManualClock) -> None:
     store = make_store()
-    runtime = JourneyRuntime([load()], actions=rec.registry, store=store, clock=clock)
+    runtime = JourneyRuntime(store, [load()], actions=rec.registry, clock=clock)
     runtime.create("pay", channel="app", instance_id="c1")
     first = store.load("c1")
     second = store.load("c1")
@@ -322,7 +324,7 @@ def test_sqlite_store_round_trip(tmp_path: Any, rec: Recorder, clock: ManualCloc
     from decimal import Decimal
 
     store = SQLiteJourneyStore(tmp_path / "j.db")
-    runtime = JourneyRuntime([load()], actions=rec.registry, store=store, clock=clock)
+    runtime = JourneyRuntime(store, [load()], actions=rec.registry, clock=clock)
     runtime.create("pay", channel="app", instance_id="s1", context={"price": Decimal("9.99")})
     runtime.dispatch("s1", "start_payment", {"amount": 1}, channel="web")
     runtime.dispatch("s1", "failed", channel="web")
@@ -345,7 +347,7 @@ def test_sqlite_store_round_trip(tmp_path: Any, rec: Recorder, clock: ManualCloc
 def test_sqlite_save_keeps_missing_values_null(rec: Recorder, clock: ManualClock) -> None:
     """save_many passes missing values as "" or 0 (cheaper to bind): they are stored NULL."""
     store = SQLiteJourneyStore()
-    runtime = JourneyRuntime([load()], actions=rec.registry, store=store, clock=clock)
+    runtime = JourneyRuntime(store, [load()], actions=rec.registry, clock=clock)
     runtime.create("pay", channel="app", instance_id="n1")
 
     def columns() -> tuple[Any, ...]:
@@ -367,7 +369,7 @@ def test_sqlite_save_keeps_missing_values_null(rec: Recorder, clock: ManualClock
 
 def test_sqlite_due_and_batch_is_all_or_nothing(rec: Recorder, clock: ManualClock) -> None:
     store = SQLiteJourneyStore()
-    runtime = JourneyRuntime([load()], actions=rec.registry, store=store, clock=clock)
+    runtime = JourneyRuntime(store, [load()], actions=rec.registry, clock=clock)
     a = runtime.create("pay", channel="app", instance_id="a")
     b = runtime.create("pay", channel="app", instance_id="b")
     runtime.send(a, "start_payment", {"amount": 1}, channel="app")
@@ -384,8 +386,9 @@ def test_sqlite_due_and_batch_is_all_or_nothing(rec: Recorder, clock: ManualCloc
 
 
 def test_transitions_engine_gives_the_same_walk(rec: Recorder, clock: ManualClock) -> None:
-    table = JourneyRuntime([load()], actions=rec.registry, clock=clock)
-    machine = JourneyRuntime([load()], actions=rec.registry, clock=clock, engine="transitions")
+    table = JourneyRuntime(MemoryJourneyStore(), [load()], actions=rec.registry, clock=clock)
+    machine = JourneyRuntime(MemoryJourneyStore(),
+                             [load()], actions=rec.registry, clock=clock, engine="transitions")
     walks = []
     for runtime in (table, machine):
         inst = runtime.start("pay", channel="app", instance_id="e")
@@ -456,7 +459,7 @@ def test_a_failed_timeout_stays_due(make_store: Any, clock: ManualClock) -> None
         if failures:
             raise failures.pop()
 
-    runtime = JourneyRuntime([journey], actions={"expire": expire}, store=make_store(),
+    runtime = JourneyRuntime(make_store(), [journey], actions={"expire": expire},
                              clock=clock)
     runtime.create("flaky", channel="app", instance_id="f1")
     clock.advance(60)

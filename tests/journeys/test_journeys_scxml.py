@@ -18,6 +18,7 @@ import pytest
 from telcoflow.errors import JourneyError
 from telcoflow.journeys.definition import Journey, load_journey, parse_journey
 from telcoflow.journeys.runtime import JourneyRuntime
+from telcoflow.stores.memory import MemoryJourneyStore
 from telcoflow.testing.journeys import noop_actions
 
 CHARTS = Path(__file__).parent / "charts"
@@ -31,7 +32,8 @@ def chart(body: str, triggers: str = "{t: {}}", extra: str = "") -> Journey:
 
 def run(journey: Journey, *events: str | tuple[str, dict[str, Any]],
         engine: str = "table") -> Any:
-    rt = JourneyRuntime([journey], actions=noop_actions(journey), engine=engine,
+    rt = JourneyRuntime(MemoryJourneyStore(),
+                        [journey], actions=noop_actions(journey), engine=engine,
                         clock=lambda: 0.0)
     inst = rt.start(journey.id, channel="app")
     for ev in events:
@@ -256,7 +258,7 @@ def test_eventless_transitions_and_done_events_in_one_macrostep() -> None:
     assert inst.state == "checking"
     # fix with ok=true: checking -> checking (n 0 -> 1), then the eventless is_ok -> done,
     # taken by the runtime after the payload set ok: two records, one per microstep.
-    rt = JourneyRuntime([j], actions=noop_actions(j), clock=lambda: 0.0)
+    rt = JourneyRuntime(MemoryJourneyStore(), [j], actions=noop_actions(j), clock=lambda: 0.0)
     inst = rt.start(j.id, channel="app")
     for trig in ("t", "payment.ok"):
         rt.send(inst, trig, channel="app")

@@ -19,6 +19,7 @@ from telcoflow.errors import JourneyError
 from telcoflow.journeys.definition import parse_journey
 from telcoflow.journeys.runtime import JourneyRuntime
 from telcoflow.journeys.scxml import export_scxml, import_scxml
+from telcoflow.stores.memory import MemoryJourneyStore
 from telcoflow.testing.journeys import noop_actions
 
 
@@ -29,7 +30,8 @@ def scxml(body: str, initial: str) -> str:
 
 def final_state(text: str, events: list[str], engine: str) -> str:
     journey = parse_journey(import_scxml(text, "case.scxml"), "case.yaml")
-    rt = JourneyRuntime([journey], actions=noop_actions(journey), engine=engine,
+    rt = JourneyRuntime(MemoryJourneyStore(),
+                        [journey], actions=noop_actions(journey), engine=engine,
                         clock=lambda: 0.0)
     inst = rt.start(journey.id, channel="app")
     for ev in events:

@@ -12,6 +12,7 @@ from telcoflow.journeys.definition import Journey, load_journey, load_journeys
 from telcoflow.journeys.instance import ManualClock
 from telcoflow.journeys.paths import JourneyPath, uncoverable
 from telcoflow.journeys.runtime import JourneyRuntime
+from telcoflow.stores.memory import MemoryJourneyStore
 from telcoflow.testing.journeys import journey_path_params, noop_actions, run_journey_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +57,8 @@ CONTEXT: dict[tuple[str, str, str], dict[str, Any]] = {
 
 
 def runtime(*journeys: Journey, clock: ManualClock | None = None) -> JourneyRuntime:
-    return JourneyRuntime(journeys or tuple(J.values()), actions=noop_actions(*J.values()),
+    return JourneyRuntime(MemoryJourneyStore(),
+                          journeys or tuple(J.values()), actions=noop_actions(*J.values()),
                           clock=clock or ManualClock(0.0))
 
 

@@ -12,6 +12,7 @@ from telcoflow.journeys.instance import ManualClock
 from telcoflow.journeys.metrics import JourneyMetrics, journey_metrics, render_metrics_html
 from telcoflow.journeys.paths import shortest_paths, transition_cover
 from telcoflow.journeys.runtime import JourneyRuntime
+from telcoflow.stores.memory import MemoryJourneyStore
 from telcoflow.testing.journeys import journey_paths, noop_actions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +72,7 @@ def test_transition_cover_takes_every_transition() -> None:
 
 def test_metrics_by_hand() -> None:
     clock = ManualClock(0.0)
-    rt = JourneyRuntime([TOP_UP], actions=noop_actions(TOP_UP), clock=clock)
+    rt = JourneyRuntime(MemoryJourneyStore(), [TOP_UP], actions=noop_actions(TOP_UP), clock=clock)
     i1 = rt.start("top-up", channel="app", instance_id="i1", now=0.0)
     i2 = rt.start("top-up", channel="web", instance_id="i2", now=0.0)
     i3 = rt.start("top-up", channel="app", instance_id="i3", now=0.0)

@@ -19,7 +19,7 @@ from telcoflow.events import Event, LifecycleEvent, PaymentEvent, UsageEvent
 from telcoflow.money import Money
 from telcoflow.offers.graph import PackCharges, partner_report_of, with_5g_packs
 from telcoflow.rating.catalog_rater import CatalogRater
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 
 NOV = "2026-11-01"   # November 2026: 30 days, bill cycle day 1
 
@@ -51,7 +51,7 @@ def billing() -> RealtimeBilling:
                             benefits=pack("partner-benefits.rules.yaml"),
                             devices=pack("device-count.rules.yaml"),
                             passes=pack("slice-pass.rules.yaml"))
-    return RealtimeBilling(builder, MemoryLedgerStore())
+    return RealtimeBilling(MemoryLedgerStore(), builder)
 
 
 def life(eid: str, sub: str, account: str, action: str, when: datetime, *, offer: str = "",
@@ -294,7 +294,7 @@ def test_events_about_offerings_the_catalog_does_not_price_are_left_alone() -> N
                                     benefits=pack("partner-benefits.rules.yaml"),
                                     devices=pack("device-count.rules.yaml"),
                                     passes=pack("slice-pass.rules.yaml"))
-        rb = RealtimeBilling(builder, MemoryLedgerStore())
+        rb = RealtimeBilling(MemoryLedgerStore(), builder)
         assert rb.process(events).rejected == {}
         ledgers.append(rb.store.lines())
     # 30.00 x 15/30 = 15.00 - 30.00 x 10/30 = 10.00 -> 5.00; device 6.00 x 15/30 = 3.00;
@@ -307,11 +307,11 @@ def test_events_about_offerings_the_catalog_does_not_price_are_left_alone() -> N
 
 def test_an_add_on_for_an_account_in_another_currency_is_rejected() -> None:
     usd = AccountProfile("u", currency="USD")
-    rb = RealtimeBilling(with_5g_packs(
+    rb = RealtimeBilling(MemoryLedgerStore(), with_5g_packs(
         default_graph(DictProfiles([usd], [SubscriberProfile("own", usd, "host-plan")]),
                       CatalogRater(catalog())), catalog(),
         benefits=pack("partner-benefits.rules.yaml"), devices=pack("device-count.rules.yaml"),
-        passes=pack("slice-pass.rules.yaml")), MemoryLedgerStore())
+        passes=pack("slice-pass.rules.yaml")))
     result = rb.process([life("v", "own", "u", "add_offer", at(16), offer="video-plus")])
     assert result.rejected == {"unrateable": 1}
     assert rb.store.dead_letters()[0].message == (

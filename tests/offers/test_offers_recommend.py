@@ -13,6 +13,7 @@ from telcoflow.journeys.definition import parse_journey
 from telcoflow.journeys.runtime import JourneyRuntime
 from telcoflow.offers import Recommender, load_recommendation_config, period_of
 from telcoflow.offers.journeys import start_offer_journey
+from telcoflow.stores.memory import MemoryJourneyStore
 
 FAN = {"id": "s1", "segments": ["heavy-video"], "five_g_device": True,
        "offerings": ["plan-5g-video"]}
@@ -165,7 +166,7 @@ states:
 
 
 def test_a_recommendation_starts_the_slice_pass_journey(recommender: Recommender) -> None:
-    runtime = JourneyRuntime([parse_journey(JOURNEY, "slice-pass.yaml")])
+    runtime = JourneyRuntime(MemoryJourneyStore(), [parse_journey(JOURNEY, "slice-pass.yaml")])
     rec = recommender.recommend(FAN, MATCH).chosen[0]
     inst = start_offer_journey(rec, runtime, subscriber="s1")
     assert inst.state == "offered"
@@ -180,7 +181,7 @@ def test_an_offer_without_journey_cannot_start_one(recommender: Recommender) -> 
     rec = recommender.recommend(traveller, {"scenario": "travel", "region": "scenic-coast",
                                             "time": "2026-11-27T10:00:00"}).chosen[0]
     with pytest.raises(EventRejectedError, match="names no journey"):
-        start_offer_journey(rec, JourneyRuntime([]), subscriber="t1")
+        start_offer_journey(rec, JourneyRuntime(MemoryJourneyStore(), []), subscriber="t1")
 
 
 SHIPPED = Path(__file__).resolve().parents[2] / "journeys" / "slice_pass_purchase.yaml"
@@ -199,7 +200,7 @@ def test_the_shipped_slice_pass_journey_runs_from_a_recommendation(
 
     actions = {a: (lambda **_: None) for a in journey.actions}
     actions["charge_pass"] = charge_pass
-    runtime = JourneyRuntime([journey], actions=actions)
+    runtime = JourneyRuntime(MemoryJourneyStore(), [journey], actions=actions)
     rec = recommender.recommend(FAN, MATCH).chosen[0]
     inst = start_offer_journey(rec, runtime, subscriber="s1")
     assert inst.state == "browsing"

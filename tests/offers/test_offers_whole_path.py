@@ -29,9 +29,6 @@ from telcoflow.billing.cycle import (
     BillCycle,
     BillingAccount,
     BillRunJob,
-    BillStore,
-    SqliteAccounts,
-    SqliteLedger,
     Subscription,
     bill_run,
     close_account,
@@ -55,8 +52,8 @@ from telcoflow.ops.audits import (
 from telcoflow.ops.reconciliation import billed_from_xml, reconcile
 from telcoflow.rating.catalog_rater import CatalogRater
 from telcoflow.rating.tax import TaxRules
-from telcoflow.stores import MemoryLedgerStore
-from telcoflow.stores.sqlite import SQLiteLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
+from telcoflow.stores.sqlite import SQLiteAccounts, SQLiteBillStore, SQLiteLedger, SQLiteLedgerStore
 
 D = Decimal
 NOV, DEC = BillCycle.for_month(1, 2026, 11), BillCycle.for_month(1, 2026, 12)
@@ -111,12 +108,11 @@ def world(tmp_path: Path) -> Iterator[tuple[SQLiteLedgerStore, Path]]:
     profiles = DictProfiles([FANS, HOME], SUBSCRIBERS)
     fees = RecurringFees(rater.monthly_fees(on=date(2026, 11, 1)))
     store = SQLiteLedgerStore(tmp_path / "ledger.db")
-    rb = RealtimeBilling(with_5g_packs(default_graph(profiles, rater, fees=fees), catalog()),
-                         store)
+    rb = RealtimeBilling(store, with_5g_packs(default_graph(profiles, rater, fees=fees), catalog()))
     for events in (NOVEMBER, DECEMBER):
         result = rb.process(events)
         assert (result.accepted, dict(result.rejected)) == (len(events), {})
-    directory = SqliteAccounts(tmp_path / "accounts.db")
+    directory = SQLiteAccounts(tmp_path / "accounts.db")
     directory.write(ACCOUNTS)
     directory.close()
     yield store, tmp_path
@@ -126,13 +122,14 @@ def world(tmp_path: Path) -> Iterator[tuple[SQLiteLedgerStore, Path]]:
 def close(tmp_path: Path, cycle: BillCycle) -> dict[str, bytes]:
     """Run the bill run of ``cycle``; the stored XML bills by account."""
     job = BillRunJob(cycle, parse_close_policy(POLICY),
-                     ledger=partial(SqliteLedger, tmp_path / "ledger.db"),
-                     accounts=partial(SqliteAccounts, tmp_path / "accounts.db"),
-                     store_path=tmp_path / "bills.db", formats=frozenset({"xml"}),
+                     ledger=partial(SQLiteLedger, tmp_path / "ledger.db"),
+                     accounts=partial(SQLiteAccounts, tmp_path / "accounts.db"),
+                     store=partial(SQLiteBillStore, tmp_path / "bills.db"),
+                     formats=frozenset({"xml"}),
                      catalog=catalog())
     summary = bill_run(job, processes=1, progress=False)
     assert (summary.bills, summary.skipped, summary.failed) == (2, (), ())
-    bills = BillStore(tmp_path / "bills.db")
+    bills = SQLiteBillStore(tmp_path / "bills.db")
     try:
         return dict(bills.documents(cycle.key))
     finally:
@@ -284,8 +281,8 @@ def _bundle_world() -> tuple[list[LedgerLine], dict[str, tuple[str, ...]]]:
     rater = CatalogRater(cat)
     fees = RecurringFees(rater.monthly_fees(on=date(2026, 11, 1)))
     store = MemoryLedgerStore()
-    rb = RealtimeBilling(with_5g_packs(default_graph(DictProfiles([account], subs), rater,
-                                                     fees=fees), cat), store)
+    rb = RealtimeBilling(store, with_5g_packs(default_graph(DictProfiles([account], subs), rater,
+                                                     fees=fees), cat))
     result = rb.process([*fees.cycle_fees(subs, date(2026, 11, 1)),
                          life("video", "f", "V", "add_offer", at(11, 1), offer="vplus")])
     assert result.rejected == {}
@@ -323,10 +320,10 @@ INSTALMENT = "recurring:family-share/phone-instalment"
 def _family_billing(store: MemoryLedgerStore | SQLiteLedgerStore) -> RealtimeBilling:
     cat = catalog()
     rater = CatalogRater(cat)
-    return RealtimeBilling(with_5g_packs(default_graph(
+    return RealtimeBilling(store, with_5g_packs(default_graph(
         DictProfiles([FAMILY], MUM), rater,
         fees=RecurringFees(rater.monthly_fees(on=date(2026, 11, 1))), taxes=TaxRules(cat)),
-        cat), store)
+        cat))
 
 
 def test_a_family_share_account_closes_with_its_phone_instalment_tax_inside(
@@ -341,18 +338,19 @@ def test_a_family_share_account_closes_with_its_phone_instalment_tax_inside(
         # 25.00 holds its tax
         assert {ln.item_type: ln.amount for ln in lines} == {
             "recurring": D("60.00"), INSTALMENT: D("25.00"), "tax": D("4.80")}
-        directory = SqliteAccounts(tmp_path / "accounts.db")
+        directory = SQLiteAccounts(tmp_path / "accounts.db")
         directory.write([BillingAccount("S", "Family", "EUR", subscriptions=(
             Subscription("mum", "family-share"),))])
         directory.close()
         job = BillRunJob(NOV, parse_close_policy(POLICY),
-                         ledger=partial(SqliteLedger, tmp_path / "ledger.db"),
-                         accounts=partial(SqliteAccounts, tmp_path / "accounts.db"),
-                         store_path=tmp_path / "bills.db", formats=frozenset({"xml"}),
+                         ledger=partial(SQLiteLedger, tmp_path / "ledger.db"),
+                         accounts=partial(SQLiteAccounts, tmp_path / "accounts.db"),
+                         store=partial(SQLiteBillStore, tmp_path / "bills.db"),
+                         formats=frozenset({"xml"}),
                          catalog=catalog())
         summary = bill_run(job, processes=1, progress=False)
         assert (summary.bills, summary.skipped, summary.failed) == (1, (), ())
-        stored = BillStore(tmp_path / "bills.db")
+        stored = SQLiteBillStore(tmp_path / "bills.db")
         try:
             bills = dict(stored.documents(NOV.key))
         finally:

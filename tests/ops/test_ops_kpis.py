@@ -14,7 +14,7 @@ from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.events import UsageEvent
 from telcoflow.ops import exposition, registry_for
 from telcoflow.rating.rater import TableRater, UnitTariff
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 
 AT = datetime(2026, 11, 3)
 
@@ -23,7 +23,7 @@ def pipeline() -> RealtimeBilling:
     acct = AccountProfile("a", credit_limit=Dec(1))
     profiles = DictProfiles([acct], [SubscriberProfile("s", acct)])
     rater = TableRater({("data", "*", ""): UnitTariff("data", Dec("0.01"))})
-    return RealtimeBilling(default_graph(profiles, rater), MemoryLedgerStore())
+    return RealtimeBilling(MemoryLedgerStore(), default_graph(profiles, rater))
 
 
 def run() -> RealtimeBilling:

@@ -19,11 +19,8 @@ from telcoflow.billing.cycle import (
     BillCycle,
     BillingAccount,
     BillRunJob,
-    BillStore,
     Member,
     PayerRule,
-    SqliteAccounts,
-    SqliteLedger,
     Subscription,
     bill_run,
     close_account,
@@ -51,6 +48,7 @@ from telcoflow.ops.reconciliation import (
     load_carried,
     reconcile,
 )
+from telcoflow.stores.sqlite import SQLiteAccounts, SQLiteBillStore, SQLiteLedger
 from telcoflow.testing.packs import run_pack_tests
 
 D = Decimal
@@ -101,16 +99,17 @@ ACCOUNTS = [
 def closed(tmp_path: Path) -> tuple[Path, Path]:
     """The ledger and the bill store of a closed November cycle."""
     ledger_path, accounts_path = tmp_path / "ledger.db", tmp_path / "accounts.db"
-    ledger, accounts = SqliteLedger(ledger_path), SqliteAccounts(accounts_path)
+    ledger, accounts = SQLiteLedger(ledger_path), SQLiteAccounts(accounts_path)
     ledger.write(LEDGER)
     accounts.write(ACCOUNTS)
     ledger.close()
     accounts.close()
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY, encoding="utf-8")
-    job = BillRunJob(NOV, parse_close_policy(POLICY), ledger=partial(SqliteLedger, ledger_path),
-                     accounts=partial(SqliteAccounts, accounts_path),
-                     store_path=tmp_path / "bills.db", catalog=parse_catalog(CATALOG))
+    job = BillRunJob(NOV, parse_close_policy(POLICY), ledger=partial(SQLiteLedger, ledger_path),
+                     accounts=partial(SQLiteAccounts, accounts_path),
+                     store=partial(SQLiteBillStore, tmp_path / "bills.db"),
+                     catalog=parse_catalog(CATALOG))
     summary = bill_run(job, processes=1, progress=False)
     assert (summary.bills, summary.skipped, summary.failed) == (2, (), ())
     return ledger_path, tmp_path / "bills.db"
@@ -125,7 +124,7 @@ def test_shipped_pack_passes_its_own_tests() -> None:
 def test_reconciliation_of_a_closed_cycle_and_a_deleted_bill_line(
         closed: tuple[Path, Path], tmp_path: Path) -> None:
     ledger_path, store_path = closed
-    ledger, store = SqliteLedger(ledger_path), BillStore(store_path)
+    ledger, store = SQLiteLedger(ledger_path), SQLiteBillStore(store_path)
     pack = load_audit_pack(shipped_pack("reconciliation"))
     carried = load_carried(_write(tmp_path / "carried.yaml", CARRIED))
 
@@ -177,7 +176,7 @@ def test_reconciliation_of_a_closed_cycle_and_a_deleted_bill_line(
 
 def test_without_the_carried_amount_the_dropped_account_is_found(
         closed: tuple[Path, Path]) -> None:
-    ledger, store = SqliteLedger(closed[0]), BillStore(closed[1])
+    ledger, store = SQLiteLedger(closed[0]), SQLiteBillStore(closed[1])
     _, report = audit_reconciliation_store(
         load_audit_pack(shipped_pack("reconciliation")), ledger=ledger,
         documents=lambda: store.documents(NOV.key), period=NOV.key)
@@ -193,7 +192,7 @@ def test_without_the_carried_amount_the_dropped_account_is_found(
 
 def test_balance_and_reconciliation_audits_find_a_hand_altered_ledger_row(
         closed: tuple[Path, Path]) -> None:
-    ledger, store = SqliteLedger(closed[0]), BillStore(closed[1])
+    ledger, store = SQLiteLedger(closed[0]), SQLiteBillStore(closed[1])
     target = next(ln for ln in ledger.lines(account="A1") if ln.item_type == "data")
     ledger.update_amount(target, D("14.40"))  # was 12.40: the bill still says 12.40
     balance = audit_bill_store(load_audit_pack(shipped_pack("balance")), ledger=ledger,

@@ -1,4 +1,4 @@
-"""The bill-run state on PostgreSQL: what the SQLite ``BillStore`` holds, for many workers."""
+"""The bill-run state on PostgreSQL: what the SQLite ``SQLiteBillStore`` holds, for many workers."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 from scaleout_helpers import PG_URL, pg_schema
 
-from telcoflow.billing.cycle import BillStore, SkippedAccount, parse_close_policy
+from telcoflow.billing.cycle import SkippedAccount, parse_close_policy
 from telcoflow.billing.cycle.close import CycleCloser
 from telcoflow.billing.cycle.sources import MemoryLedger, lines_by_account
 from telcoflow.billing.cycle.store import FinishedAccount
 from telcoflow.errors import StoreError
 from telcoflow.stores.postgres import PostgresBillStore
+from telcoflow.stores.sqlite import SQLiteBillStore
 
 pytestmark = pytest.mark.services
 
@@ -48,7 +49,7 @@ def test_postgres_holds_what_sqlite_holds(require_service: Callable[[str], None]
                                           tmp_path: Path) -> None:
     cycle = helpers.NOV.key
     finished = finished_accounts()
-    sqlite = BillStore(tmp_path / "bills.db")
+    sqlite = SQLiteBillStore(tmp_path / "bills.db")
     sqlite.write(cycle, finished)
     with pg_schema(require_service) as schema:
         pg = PostgresBillStore(PG_URL, schema=schema)

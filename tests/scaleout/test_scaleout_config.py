@@ -21,8 +21,8 @@ from telcoflow.config import (
     sqlite_path,
 )
 from telcoflow.errors import DefinitionError, StoreError
-from telcoflow.journeys.store import MemoryJourneyStore, SQLiteJourneyStore
-from telcoflow.stores import MemoryLedgerStore, SQLiteLedgerStore
+from telcoflow.stores.memory import MemoryJourneyStore, MemoryLedgerStore
+from telcoflow.stores.sqlite import SQLiteJourneyStore, SQLiteLedgerStore
 
 
 def test_defaults_are_the_embedded_backends() -> None:
@@ -95,7 +95,7 @@ def test_postgres_and_redis_by_url(require_service: Callable[[str], None]) -> No
         PostgresJourneyStore,
         PostgresLedgerStore,
     )
-    from telcoflow.stores.redis_cache import RedisProfileCache
+    from telcoflow.stores.redis.cache import RedisProfileCache
 
     with pg_schema(require_service) as schema, redis_prefix(require_service) as prefix:
         url = f"{PG_URL}?schema={schema}"

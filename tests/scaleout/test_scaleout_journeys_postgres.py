@@ -39,7 +39,7 @@ def store(require_service: Callable[[str], None]) -> Iterator[PostgresJourneySto
 
 @pytest.fixture
 def runtime(store: PostgresJourneyStore) -> JourneyRuntime:
-    return JourneyRuntime([load()], actions=Recorder().registry, store=store,
+    return JourneyRuntime(store, [load()], actions=Recorder().registry,
                           clock=ManualClock(1_000.0))
 
 

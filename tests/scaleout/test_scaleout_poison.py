@@ -14,7 +14,7 @@ from telcoflow.billing.realtime import default_graph
 from telcoflow.bus import MemoryBus, Message, billing_message
 from telcoflow.demo.generator import Population, generate_events, generate_population
 from telcoflow.events import Event
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 from telcoflow.worker import Worker, WorkerApp
 
 POISON = [
@@ -49,7 +49,7 @@ def test_each_poison_message_is_dead_lettered_acknowledged_and_the_rest_billed(
     bus.publish([Message("billing", "A000000", body) for body in POISON])
     bus.publish([billing_message(e) for e in events[100:]])
     store = MemoryLedgerStore()
-    handled = Worker(app_of(pop), store, bus, name="w1", batch_size=50).run(idle_exit=0.2)
+    handled = Worker(store, app_of(pop), bus, name="w1", batch_size=50).run(idle_exit=0.2)
     assert handled == len(events) + len(POISON)
     assert bus.backlog() == 0  # everything acknowledged
     assert store.claim_count() == len(events)  # every good event billed
@@ -76,7 +76,7 @@ def test_fuzz_bus_messages_never_stop_the_worker(world: tuple[Population, list[E
     bus = MemoryBus(1)
     bus.publish([Message("billing", "A000000", b) for b in bodies])
     store = MemoryLedgerStore()
-    handled = Worker(app_of(pop), store, bus, name="w1", batch_size=25,
+    handled = Worker(store, app_of(pop), bus, name="w1", batch_size=25,
                      poll_timeout=0.01).run(idle_exit=0.05)
     assert handled == len(bodies)
     assert bus.backlog() == 0
@@ -102,7 +102,7 @@ def test_redis_bus_carries_a_body_with_invalid_text_to_the_dead_letters(
             raw.xadd(bus.stream(0), {"k": "billing", "key": "A000000", "b": b"\xff\xfe["})
             pop = generate_population(5, seed=3)
             store = MemoryLedgerStore()
-            worker = Worker(app_of(pop), store, bus, name="w-poison", batch_size=10)
+            worker = Worker(store, app_of(pop), bus, name="w-poison", batch_size=10)
             assert worker.run(idle_exit=1.0) == 2
             assert bus.backlog() == 0
             assert {d.reason for d in store.dead_letters()} == {"undecodable"}

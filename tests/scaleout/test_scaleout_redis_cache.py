@@ -20,8 +20,8 @@ from telcoflow.accounts import (
 from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.demo.generator import generate_events, generate_population
 from telcoflow.errors import StoreError
-from telcoflow.stores import MemoryLedgerStore
-from telcoflow.stores.redis_cache import (
+from telcoflow.stores.memory import MemoryLedgerStore
+from telcoflow.stores.redis.cache import (
     ProfileUpdate,
     RedisProfileCache,
     account_from_dict,
@@ -134,9 +134,9 @@ def test_the_graph_rates_the_same_through_the_redis_cache(prefix: str) -> None:
     pop = generate_population(30, seed=5)
     events = list(generate_events(pop, events=1500, seed=6))
     direct = MemoryLedgerStore()
-    RealtimeBilling(default_graph(pop.profiles, pop.rater, fees=pop.fees), direct).stream(events)
+    RealtimeBilling(direct, default_graph(pop.profiles, pop.rater, fees=pop.fees)).stream(events)
     cache = RedisProfileCache(REDIS_URL, source=pop.profiles, prefix=prefix, local_ttl_s=5)
     cached = MemoryLedgerStore()
-    RealtimeBilling(default_graph(cache, pop.rater, fees=pop.fees), cached).stream(events)
+    RealtimeBilling(cached, default_graph(cache, pop.rater, fees=pop.fees)).stream(events)
     assert cached.lines() == direct.lines()
     cache.close()

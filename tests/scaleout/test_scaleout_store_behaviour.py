@@ -24,7 +24,7 @@ from scaleout_helpers import PG_URL, pg_schema, unique
 
 from telcoflow.errors import ConcurrencyError, StoreError
 from telcoflow.ledger import ChangeSet, Claim, CounterMoves, DeadLetter, LedgerStore
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 from telcoflow.stores.postgres import MIGRATIONS, PostgresLedgerStore, split_postgres_url
 
 pytestmark = pytest.mark.services

@@ -13,6 +13,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ from telcoflow.demo.generator import Population, generate_events, generate_popul
 from telcoflow.errors import StoreError
 from telcoflow.events import Event
 from telcoflow.ledger import ChangeSet
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 from telcoflow.worker import Worker, WorkerApp, bill_run_handler, serve_endpoint
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -42,8 +43,7 @@ def world() -> tuple[Population, list[Event], MemoryLedgerStore]:
     pop = generate_population(40, seed=3)
     events = list(generate_events(pop, events=2000, seed=4))
     reference = MemoryLedgerStore()
-    RealtimeBilling(default_graph(pop.profiles, pop.rater, fees=pop.fees),
-                    reference).stream(events)
+    RealtimeBilling(reference, default_graph(pop.profiles, pop.rater, fees=pop.fees)).stream(events)
     return pop, events, reference
 
 
@@ -58,7 +58,7 @@ def test_a_worker_bills_the_bus_exactly_like_one_process(
     bus.publish(billing_message(e) for e in events)
     bus.publish([billing_message(events[5])])  # a redelivered event: a duplicate, no effect
     store = MemoryLedgerStore()
-    worker = Worker(app_of(pop), store, bus, name="w1", batch_size=300)
+    worker = Worker(store, app_of(pop), bus, name="w1", batch_size=300)
     assert worker.run(idle_exit=0.2) == 2001
     assert store.lines() == reference.lines()
     assert store.claim_count() == reference.claim_count() == 2000
@@ -76,7 +76,7 @@ def test_undecodable_and_unknown_messages_go_to_the_dead_letters(
                  Message("billing", "A1", "garbage"),
                  Message("fax", "A1", "{}")])
     store = MemoryLedgerStore()
-    Worker(app_of(pop), store, bus, name="w1").run(idle_exit=0.2)
+    Worker(store, app_of(pop), bus, name="w1").run(idle_exit=0.2)
     dead = store.dead_letters()
     assert [(d.event_id, d.reason) for d in dead] == [("ev-x", "undecodable"),
                                                       ("msg:0-2", "undecodable")]
@@ -105,7 +105,7 @@ def test_a_store_failure_is_retried_and_nothing_is_lost(
     bus = MemoryBus(2)
     bus.publish(billing_message(e) for e in events)
     store = FlakyStore(failures=3)
-    worker = Worker(app_of(pop), store, bus, name="w1", batch_size=500)
+    worker = Worker(store, app_of(pop), bus, name="w1", batch_size=500)
     worker.run(idle_exit=0.3)
     assert store.lines() == reference.lines()
     assert worker.metrics.registry.get_sample_value(
@@ -137,7 +137,7 @@ def test_a_poison_event_is_dead_lettered_and_the_rest_billed(
     bus = MemoryBus(1)
     bus.publish(billing_message(e) for e in sample)
     store = MemoryLedgerStore()
-    Worker(WorkerApp(graph), store, bus, name="w1", batch_size=100).run(idle_exit=0.2)
+    Worker(store, WorkerApp(graph), bus, name="w1", batch_size=100).run(idle_exit=0.2)
     assert store.claim_count() == 199
     assert [(d.event_id, d.reason) for d in store.dead_letters()] == [(bad, "worker-error")]
     assert "RuntimeError: cannot handle" in store.dead_letters()[0].message
@@ -147,14 +147,14 @@ def test_a_poison_event_is_dead_lettered_and_the_rest_billed(
 def test_journey_messages_start_and_move_instances() -> None:
     from telcoflow.journeys.instance import ManualClock
     from telcoflow.journeys.runtime import JourneyRuntime
-    from telcoflow.journeys.store import MemoryJourneyStore
+    from telcoflow.stores.memory import MemoryJourneyStore
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "journeys"))
     try:
         from test_journeys_runtime import Recorder, load
     finally:
         sys.path.pop(0)
-    runtime = JourneyRuntime([load()], actions=Recorder().registry, store=MemoryJourneyStore(),
+    runtime = JourneyRuntime(MemoryJourneyStore(), [load()], actions=Recorder().registry,
                              clock=ManualClock(1000.0))
     app = WorkerApp(default_graph(generate_population(1).profiles,
                                   generate_population(1).rater), journeys=runtime)
@@ -164,7 +164,7 @@ def test_journey_messages_start_and_move_instances() -> None:
                  Message("journey", "j1", json.dumps(start)),  # redelivered: no second start
                  journey_message("j1", "start_payment", {"amount": 1}, channel="app"),
                  Message("journey", "j1", json.dumps({"instance": "j1", "trigger": "nope"}))])
-    Worker(app, MemoryLedgerStore(), bus, name="w1").run(idle_exit=0.2)
+    Worker(MemoryLedgerStore(), app, bus, name="w1").run(idle_exit=0.2)
     assert runtime.store.load("j1").state == "paying.pending"
     assert [d.message.body for d in bus.dead_letters()] == [
         json.dumps({"instance": "j1", "trigger": "nope"})]
@@ -173,13 +173,8 @@ def test_journey_messages_start_and_move_instances() -> None:
 def test_bill_run_shards_on_the_bus_bill_every_account_once(tmp_path: Path) -> None:
     import importlib.util
 
-    from telcoflow.billing.cycle import (
-        BillRunJob,
-        BillStore,
-        MemoryAccounts,
-        MemoryLedger,
-        parse_close_policy,
-    )
+    from telcoflow.billing.cycle import BillRunJob, MemoryAccounts, MemoryLedger, parse_close_policy
+    from telcoflow.stores.sqlite import SQLiteBillStore
 
     spec = importlib.util.spec_from_file_location(
         "_cycle_helpers_for_worker", Path(__file__).resolve().parents[1] / "cycle" /
@@ -192,14 +187,14 @@ def test_bill_run_shards_on_the_bus_bill_every_account_once(tmp_path: Path) -> N
     job = BillRunJob(helpers.NOV, parse_close_policy(helpers.POLICY_YAML),
                      ledger=lambda: MemoryLedger(lines),
                      accounts=lambda: MemoryAccounts(accounts),
-                     store_path=tmp_path / "bills.db", batch_size=7)
+                     store=partial(SQLiteBillStore, tmp_path / "bills.db"), batch_size=7)
     pop = generate_population(1)
     app = WorkerApp(default_graph(pop.profiles, pop.rater), bill_run=bill_run_handler(job))
     bus = MemoryBus(2)
     bus.publish(bill_run_messages(3, cycle=helpers.NOV.key))
     bus.publish(bill_run_messages(3, cycle=helpers.NOV.key)[:1])  # shard 1/3 redelivered
-    Worker(app, MemoryLedgerStore(), bus, name="w1").run(idle_exit=0.2)
-    store = BillStore(tmp_path / "bills.db")
+    Worker(MemoryLedgerStore(), app, bus, name="w1").run(idle_exit=0.2)
+    store = SQLiteBillStore(tmp_path / "bills.db")
     # 50 accounts: 5 without subscribers, 5 without charges -> 40 bills, each exactly once
     assert store.totals(helpers.NOV.key).bills == 40
     assert set(store.bill_counts(helpers.NOV.key).values()) == {1}
@@ -214,7 +209,7 @@ def test_health_and_metrics_endpoint(
     pop, events, _ = world
     bus = MemoryBus(1)
     bus.publish(billing_message(e) for e in events[:10])
-    worker = Worker(app_of(pop), MemoryLedgerStore(), bus, name="w1")
+    worker = Worker(MemoryLedgerStore(), app_of(pop), bus, name="w1")
     worker.run(idle_exit=0.1)
     worker.stop_event.clear()
     worker.last_loop = time.monotonic()
@@ -280,7 +275,7 @@ def test_workers_on_redis_and_postgres_bill_exactly_once_and_stop_on_sigterm(
              "ERROR"], env=env)
         # a second worker in this process shares the partitions
         store = PostgresLedgerStore(url)
-        thread_worker = Worker(app_of(pop), store, bus, name="thread")
+        thread_worker = Worker(store, app_of(pop), bus, name="thread")
         t = threading.Thread(target=thread_worker.run, kwargs={"idle_exit": 3.0})
         t.start()
         try:

@@ -24,7 +24,8 @@ from telcoflow.ledger import (
     decode_effects,
     encode_effects,
 )
-from telcoflow.stores import MemoryLedgerStore, SQLiteLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
+from telcoflow.stores.sqlite import SQLiteLedgerStore
 
 Factory = Callable[[Path], LedgerStore]
 BACKENDS: dict[str, Factory] = {

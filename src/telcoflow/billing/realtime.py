@@ -129,14 +129,15 @@ class Adjustment:
 class RealtimeBilling:
     """Runs a process graph over batches of events against a ledger store.
 
-    ``graph`` may be a builder (it is built here, with this pipeline's KPIs).
+    ``store`` comes first, as in every engine of telcoflow (``OnlineCharging``, ``Worker``,
+    ``JourneyRuntime``); ``graph`` may be a builder (it is built here, with this pipeline's KPIs).
     With ``pause_gc`` (the default), Python's cyclic garbage collector is paused while a
     batch runs and resumed after it (see :mod:`telcoflow.billing.gc_pause`): a batch's
     short-lived objects die by reference counting, and collecting meanwhile costs about an
     eighth of the batch's time.
     """
 
-    def __init__(self, graph: ProcessGraph | GraphBuilder, store: LedgerStore, *,
+    def __init__(self, store: LedgerStore, graph: ProcessGraph | GraphBuilder, *,
                  kpis: Kpis | None = None, pause_gc: bool = True,
                  masking: MaskingPolicy = DEFAULT_MASKING) -> None:
         self.kpis = kpis if kpis is not None else Kpis()

@@ -85,9 +85,8 @@ def _close(
     records: Sequence[object],
     echo: Callable[[str], object],
 ) -> tuple[int, int, int]:
-    from telcoflow.billing.cycle import BillStore, SqliteAccounts, Subscription
-    from telcoflow.billing.cycle.run import bill_run, sqlite_job
-    from telcoflow.billing.cycle.sources import SqliteLedger
+    from telcoflow.billing.cycle import Subscription
+    from telcoflow.billing.cycle.run import bill_run
     from telcoflow.billing.documents import validate_bill_xml
     from telcoflow.demo.generator import generate_population
     from telcoflow.events import RatedRecord
@@ -112,13 +111,19 @@ def _close(
         subs.setdefault(sub.account.id, []).append(Subscription(sub.id, sub.offer))
     from telcoflow.billing.cycle.sources import accounts_from_profiles
     from telcoflow.ledger import top_up_key
-    from telcoflow.stores.sqlite import SQLiteLedgerStore
+    from telcoflow.stores.sqlite import (
+        SQLiteAccounts,
+        SQLiteBillStore,
+        SQLiteLedger,
+        SQLiteLedgerStore,
+        sqlite_job,
+    )
 
     period = month.replace(day=1).isoformat()
     ledger_store = SQLiteLedgerStore(ledger_path)
     counters = ledger_store.get_counters([top_up_key(a.id, period) for a in population.accounts])
     ledger_store.close()
-    book = SqliteAccounts(directory)
+    book = SQLiteAccounts(directory)
     book.write(accounts_from_profiles(
         population.accounts, subs, period=period, counters=counters,
         names={a.id: f"Customer {a.id}" for a in population.accounts}))
@@ -136,7 +141,7 @@ def _close(
     summary = bill_run(job, processes=1, progress=False)
     echo(summary.render())
     period = job.cycle.key
-    store = BillStore(out_dir / "bills.sqlite")
+    store = SQLiteBillStore(out_dir / "bills.sqlite")
     bills_dir = out_dir / "bills"
     bills_dir.mkdir()
     written = 0
@@ -149,14 +154,14 @@ def _close(
                 written += 1
         balance = audit_bill_store(
             load_audit_pack(shipped_pack("balance")),
-            ledger=SqliteLedger(str(ledger_path)),
+            ledger=SQLiteLedger(str(ledger_path)),
             documents=lambda: store.documents(period, "xml"),
             period=period,
             rated=rated,
         )
         reconciliation, recon = audit_reconciliation_store(
             load_audit_pack(shipped_pack("reconciliation")),
-            ledger=SqliteLedger(str(ledger_path)),
+            ledger=SQLiteLedger(str(ledger_path)),
             documents=lambda: store.documents(period, "xml"),
             period=period,
             rounding=job.policy.rounding.decimal_mode,
@@ -201,10 +206,10 @@ def _other_cycles(ledger_path: Path, period: str) -> str:
     cycle days, billed when their own cycle closes (accounted for, not lost)."""
     from decimal import Decimal
 
-    from telcoflow.billing.cycle.sources import SqliteLedger
+    from telcoflow.stores.sqlite import SQLiteLedger
 
     totals: dict[str, Decimal] = {}
-    for line in SqliteLedger(str(ledger_path)).lines():
+    for line in SQLiteLedger(str(ledger_path)).lines():
         if line.period != period:
             totals[line.period] = totals.get(line.period, Decimal(0)) + line.amount
     if not totals:

@@ -61,8 +61,8 @@ def run_billing_demo(accounts: int = 200, *, db_path: str | Path = "telcoflow-de
     store = SQLiteLedgerStore(db_path)
     try:
         billing = RealtimeBilling(
-            default_graph(population.profiles, population.rater, fees=population.fees,
-                          taxes=TaxRules(population.catalog)), store)
+            store, default_graph(population.profiles, population.rater, fees=population.fees,
+                          taxes=TaxRules(population.catalog)))
         console.print(f"[bold]telcoflow real-time billing demo[/]: {accounts} accounts, "
                       f"{len(population.subscribers)} subscribers, {total_events} events "
                       f"-> {db_path}")

@@ -2,8 +2,9 @@
 
 Load a definition with :func:`load_journey` (every problem reported at once, with file and
 line), run instances with :class:`JourneyRuntime`, keep them in a :class:`JourneyStore`
-(memory or SQLite), draw them (:func:`to_mermaid`, :func:`to_dot`) and measure them
-(:func:`journey_metrics`). See ``docs/journeys.md``.
+(backends in :mod:`telcoflow.stores`: memory, SQLite, PostgreSQL), draw them
+(:func:`to_mermaid`, :func:`to_dot`) and measure them (:func:`journey_metrics`). See
+``docs/journeys.md``.
 """
 
 from telcoflow.journeys.actions import ActionRegistry
@@ -20,7 +21,7 @@ from telcoflow.journeys.metrics import JourneyMetrics, journey_metrics, render_m
 from telcoflow.journeys.models import JourneyFile
 from telcoflow.journeys.paths import JourneyPath, shortest_paths, transition_cover
 from telcoflow.journeys.runtime import JourneyRuntime
-from telcoflow.journeys.store import JourneyStore, MemoryJourneyStore, SQLiteJourneyStore
+from telcoflow.journeys.store import JourneyStore
 
 __all__ = [
     "ActionRegistry",
@@ -32,8 +33,6 @@ __all__ = [
     "JourneyRuntime",
     "JourneyStore",
     "ManualClock",
-    "MemoryJourneyStore",
-    "SQLiteJourneyStore",
     "SendResult",
     "TransitionRecord",
     "journey_metrics",

@@ -2,7 +2,7 @@
 
 ::
 
-    runtime = JourneyRuntime([journey], actions=registry, store=MemoryJourneyStore())
+    runtime = JourneyRuntime(MemoryJourneyStore(), [journey], actions=registry)
     inst = runtime.start("top-up", channel="app")
     result = runtime.send(inst, "choose_amount", {"amount": 10}, channel="web")
     result.state, result.actions, result.emitted
@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
@@ -44,7 +45,7 @@ from telcoflow.journeys.instance import (
 from telcoflow.journeys.machine import JourneyMachine
 from telcoflow.journeys.nodes import EVENTLESS, TIMEOUT_PREFIX, FlatTransition
 from telcoflow.journeys.plan import DL_CLEAR, DL_REPLACE1, Plan, PlannedTransition, compile_plan
-from telcoflow.journeys.store import JourneyStore, MemoryJourneyStore
+from telcoflow.journeys.store import JourneyStore
 from telcoflow.ledger import storable_id
 
 __all__ = ["ENGINES", "JourneyRuntime"]
@@ -60,26 +61,31 @@ _new = object.__new__
 class JourneyRuntime:
     """Runs many journey instances (plain data) against compiled journey definitions.
 
+    ``store`` keeps the instances (any :class:`~.store.JourneyStore`: the backends are in
+    :mod:`telcoflow.stores`, such as :class:`~telcoflow.stores.memory.MemoryJourneyStore`);
     ``actions`` supplies the host's named actions; every action a registered journey lists
-    must be present. ``store`` defaults to a :class:`~.store.MemoryJourneyStore`; ``clock``
-    is any callable returning POSIX seconds (default: the wall clock).
+    must be present; ``clock`` is any callable returning POSIX seconds (default: the wall
+    clock).
 
-    A runtime is meant for one worker (it is not thread-safe); several workers share a
-    store, and the store's version check keeps them from moving one instance twice.
+    A runtime may be shared by the threads of a process (a thread pool serving requests)
+    once its journeys are registered: :meth:`dispatch` and :meth:`tick` load private copies,
+    the stores shipped are thread-safe, and the ``transitions`` engine's machines are used
+    under a lock. :meth:`send` moves the instance it is given: one thread per instance
+    object. Several workers (threads or processes) share a store, and the store's version
+    check keeps them from moving one instance twice.
 
     Each journey is compiled into a :class:`~.plan.Plan` when it is registered, with its
     actions resolved then (a registry never drops or replaces an action).
     """
 
-    def __init__(self, journeys: Iterable[Journey] = (), *,
+    def __init__(self, store: JourneyStore, journeys: Iterable[Journey] = (), *,
                  actions: ActionRegistry | Mapping[str, Action] | None = None,
-                 store: JourneyStore | None = None, clock: Callable[[], float] | None = None,
-                 engine: str = "table") -> None:
+                 clock: Callable[[], float] | None = None, engine: str = "table") -> None:
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES} (got {engine!r})")
         self.actions = actions if isinstance(actions, ActionRegistry) else ActionRegistry(
             actions)
-        self.store: JourneyStore = store if store is not None else MemoryJourneyStore()
+        self.store: JourneyStore = store
         self.clock = clock or system_clock
         self.engine = engine
         self._table = engine == "table"
@@ -88,6 +94,8 @@ class JourneyRuntime:
         self._journeys: dict[tuple[str, int], Journey] = {}
         self._latest: dict[str, int] = {}
         self._machines: dict[tuple[str, int], JourneyMachine] = {}
+        # a transitions machine moves one shared model: one event at a time
+        self._machine_lock = threading.Lock()
         self._ids = itertools.count(1)
         for journey in journeys:
             self.register(journey)
@@ -331,8 +339,9 @@ class JourneyRuntime:
                                                  channel, trigger):
                     return step
             return None
-        chosen = self._machines[(plan.id or "", plan.version)].choose(
-            instance.state, trigger, _Allows(instance, payload, channel, trigger))
+        with self._machine_lock:
+            chosen = self._machines[(plan.id or "", plan.version)].choose(
+                instance.state, trigger, _Allows(instance, payload, channel, trigger))
         return None if chosen is None else plan.steps[chosen.index]
 
     def _prepare(self, instance: JourneyInstance, trigger: str) -> Plan:

@@ -6,7 +6,7 @@
 
     @pytest.mark.parametrize("path", journey_path_params(JOURNEY, "transitions"))
     def test_every_transition(path):
-        runtime = JourneyRuntime([JOURNEY], actions=noop_actions(JOURNEY))
+        runtime = JourneyRuntime(MemoryJourneyStore(), [JOURNEY], actions=noop_actions(JOURNEY))
         run_journey_path(runtime, path, payloads={"choose_amount": {"amount": 10}})
 """
 

@@ -88,9 +88,10 @@ class _StopRequestedError(Exception):
 
 
 class Worker:
-    """Consumes ``bus`` as ``name`` and runs ``app`` against ``store`` (see module docs)."""
+    """Consumes ``bus`` as ``name`` and runs ``app`` against ``store`` (see module docs);
+    the store comes first, as in every engine."""
 
-    def __init__(self, app: WorkerApp, store: LedgerStore, bus: Bus, *, name: str,
+    def __init__(self, store: LedgerStore, app: WorkerApp, bus: Bus, *, name: str,
                  group: str = "workers", batch_size: int = 500, poll_timeout: float = 0.5,
                  metrics: WorkerMetrics | None = None,
                  stop_event: threading.Event | None = None,
@@ -106,7 +107,7 @@ class Worker:
         self.metrics = metrics if metrics is not None else WorkerMetrics()
         #: identifiers in dead letters, errors and health are masked unless told otherwise
         self.masking = masking
-        self.billing = RealtimeBilling(app.graph, store, masking=masking)
+        self.billing = RealtimeBilling(store, app.graph, masking=masking)
         self.consumer = bus.consumer(name, group=group)
         self.stop_event = stop_event if stop_event is not None else threading.Event()
         self.handled = 0

@@ -111,7 +111,7 @@ def _serve(o: WorkerOptions, stop: threading.Event) -> int:
     try:
         bus = config.open_bus()
         worker = _until_up("joining the bus", partial(
-            Worker, app, store, bus, name=o.name or default_consumer_name(),
+            Worker, store, app, bus, name=o.name or default_consumer_name(),
             group=o.group, batch_size=o.batch_size, stop_event=stop), stop)
     except TelcoflowError as exc:
         log.error("%s", exc)

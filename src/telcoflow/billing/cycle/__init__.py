@@ -4,7 +4,8 @@
 * :mod:`.policy`: the close policy (payment terms, documents, dunning text, the catalog);
 * :mod:`.close`: :func:`close_account`, one account's bill, statement or payer document;
 * :mod:`.sources`: the read-only protocols a close reads through (ledger, accounts);
-* :mod:`.store`, :mod:`.run`: the sharded, resumable bill run on a process pool.
+* :mod:`.store`, :mod:`.run`: the sharded, resumable bill run on a process pool (the bill
+  store's protocol; its SQLite and PostgreSQL backends are in :mod:`telcoflow.stores`).
 """
 
 from telcoflow.billing.cycle.close import CycleCloser, close_account
@@ -31,14 +32,12 @@ from telcoflow.billing.cycle.policy import (
     parse_close_policy,
     validate_policy_files,
 )
-from telcoflow.billing.cycle.run import BillRunJob, BillRunSummary, Shard, bill_run, sqlite_job
+from telcoflow.billing.cycle.run import BillRunJob, BillRunSummary, Shard, bill_run
 from telcoflow.billing.cycle.sources import (
     AccountDirectory,
     LedgerReader,
     MemoryAccounts,
     MemoryLedger,
-    SqliteAccounts,
-    SqliteLedger,
 )
 from telcoflow.billing.cycle.store import BillStore
 
@@ -65,8 +64,6 @@ __all__ = [
     "PayerRule",
     "Shard",
     "SkippedAccount",
-    "SqliteAccounts",
-    "SqliteLedger",
     "Subscription",
     "TaxSummary",
     "bill_run",
@@ -74,6 +71,5 @@ __all__ = [
     "close_account",
     "load_close_policy",
     "parse_close_policy",
-    "sqlite_job",
     "validate_policy_files",
 ]

@@ -6,8 +6,8 @@
 * **On a process pool**: the job's accounts are cut into batches of consecutive ids, closed and
   rendered (XML, HTML, optionally TMF678 JSON) by ``processes`` worker processes; ``processes=1``
   runs in the calling process.
-* **Resumable**: each batch is claimed and written in one SQLite transaction
-  (:class:`~telcoflow.billing.cycle.store.BillStore`); a rerun skips finished accounts and redoes
+* **Resumable**: each batch is claimed and written in one transaction of the job's
+  :class:`~telcoflow.billing.cycle.store.BillStore`; a rerun skips finished accounts and redoes
   the batches that were in flight, so after a crash (even ``kill -9``) there is no bill twice and
   none missing.
 * **Workers die with their run**: a pool process ends when the bill run's process ends, even
@@ -16,8 +16,10 @@
   :class:`~telcoflow.errors.RunInterruptedError`; the batches in flight are rolled back and
   redone by the rerun.
 
-Sources are given as *factories* (``functools.partial(SqliteLedger, path)``) so that each worker
-process opens its own connections; with ``processes > 1`` they must be picklable.
+Sources and the bill store are given as *factories* (``functools.partial(SQLiteLedger,
+path)``; the SQLite ones are in :mod:`telcoflow.stores.sqlite`, whose ``sqlite_job`` builds a
+whole job over SQLite files) so that each worker process opens its own connections;
+with ``processes > 1`` they must be picklable.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from telcoflow.billing.cycle.close import CycleCloser
@@ -48,7 +49,7 @@ from telcoflow.billing.cycle.store import BillStore, FinishedAccount
 from telcoflow.catalog.model import Catalog
 from telcoflow.errors import RunInterruptedError, TelcoflowError
 
-__all__ = ["BillRunJob", "BillRunSummary", "Shard", "bill_run", "close_batch", "sqlite_job"]
+__all__ = ["BillRunJob", "BillRunSummary", "Shard", "bill_run", "close_batch"]
 
 _FORMATS = frozenset({"xml", "html", "json"})
 
@@ -94,7 +95,8 @@ class BillRunJob:
     policy: ClosePolicy
     ledger: Callable[[], LedgerReader]
     accounts: Callable[[], AccountDirectory]
-    store_path: str | Path
+    #: opens the bill store the run writes to (each worker process opens its own)
+    store: Callable[[], BillStore]
     formats: frozenset[str] = frozenset({"xml", "html"})
     batch_size: int = 500
     renderer_options: dict[str, Any] = field(default_factory=dict)
@@ -183,7 +185,7 @@ class _Worker:
         self.job = job
         self.ledger = job.ledger()
         self.accounts = job.accounts()
-        self.store = BillStore(job.store_path)
+        self.store = job.store()
         self.close = CycleCloser(job.policy, job.cycle, job.catalog)
         self.renderers: list[tuple[str, Callable[[Bill], bytes]]] = []
         if "xml" in job.formats:
@@ -332,39 +334,6 @@ def _batches(ids: Sequence[str], size: int) -> Iterator[list[str]]:
         yield list(ids[start:start + size])
 
 
-def sqlite_job(
-    *,
-    policy: str | Path,
-    ledger: str | Path,
-    accounts: str | Path,
-    store: str | Path,
-    cycle_day: int,
-    year: int,
-    month: int,
-    formats: Sequence[str] = ("xml", "html"),
-    batch_size: int = 500,
-) -> BillRunJob:
-    """A job over SQLite files: the close policy YAML, the ledger (the real-time store's
-    file), the account directory and the bill store (what ``telcoflow bill-run`` needs).
-    The catalog the policy names is loaded here, once, so that its problems are reported
-    before any worker starts."""
-    from telcoflow.billing.cycle.policy import load_close_policy
-    from telcoflow.billing.cycle.sources import SqliteAccounts, SqliteLedger
-    from telcoflow.errors import DefinitionError
-    from telcoflow.loading.catalog import load_catalog
-
-    close_policy = load_close_policy(policy)
-    if not close_policy.catalog:
-        raise DefinitionError(
-            f"{policy}: the close policy names no `catalog` (plan fees, taxes and discounts "
-            "come from it): add `catalog: path/to/catalog.yaml` (relative to the policy)")
-    return BillRunJob(
-        cycle=BillCycle.for_month(cycle_day, year, month), policy=close_policy,
-        catalog=load_catalog(*close_policy.catalog),
-        ledger=partial(SqliteLedger, str(ledger)), accounts=partial(SqliteAccounts, str(accounts)),
-        store_path=store, formats=frozenset(formats), batch_size=batch_size)
-
-
 def bill_run(
     job: BillRunJob,
     *,
@@ -385,7 +354,7 @@ def bill_run(
     ids = directory.account_ids(cycle.cycle_day)
     if the_shard.count > 1:
         ids = [a for a in ids if the_shard.contains(a)]
-    store = BillStore(job.store_path)
+    store = job.store()
     finished = store.finished_accounts(cycle.key)
     todo = [a for a in ids if a not in finished]
     already = len(ids) - len(todo)
@@ -496,8 +465,9 @@ def _check_picklable(job: BillRunJob) -> None:
     except (pickle.PicklingError, AttributeError, TypeError) as exc:
         raise ValueError(
             "a bill run on several processes sends its job to each worker, so the job must be "
-            "picklable: give `ledger` and `accounts` as functools.partial(SqliteLedger, path) "
-            f"and the like, not lambdas or local functions ({exc})") from exc
+            "picklable: give `ledger`, `accounts` and `store` as "
+            "functools.partial(SQLiteLedger, path) and the like, not lambdas or local "
+            f"functions ({exc})") from exc
 
 
 def _first_done(pending: dict[Future[_Outcome], int]) -> set[Future[_Outcome]]:

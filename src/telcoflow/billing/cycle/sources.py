@@ -2,22 +2,20 @@
 
 :class:`LedgerReader` is a subset of :class:`telcoflow.ledger.LedgerStore` (its ``lines``
 query), so any ledger store is a reader as it is. :class:`AccountDirectory` lists the accounts
-of a bill cycle day and fetches them in batches. Both have a memory and a SQLite version here;
-the SQLite ones open by path, so that a bill run's worker processes can each open their own.
+of a bill cycle day and fetches them in batches. Both have a memory version here; the SQLite
+ones (:mod:`telcoflow.stores.sqlite.sources`) open by path, so that a bill run's worker
+processes can each open their own.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from telcoflow.accounts import AccountProfile
-from telcoflow.billing.cycle._sqlite import connect as _connect
-from telcoflow.billing.cycle._sqlite import transaction as _tx
 from telcoflow.billing.cycle.model import (
     BillingAccount,
     Member,
@@ -26,7 +24,6 @@ from telcoflow.billing.cycle.model import (
     new_record,
 )
 from telcoflow.ledger import LedgerLine, top_up_key
-from telcoflow.stores.sqlite import recover
 
 __all__ = [
     "AccountDirectory",
@@ -34,8 +31,6 @@ __all__ = [
     "LedgerRow",
     "MemoryAccounts",
     "MemoryLedger",
-    "SqliteAccounts",
-    "SqliteLedger",
     "account_from_json",
     "account_to_json",
     "accounts_from_profiles",
@@ -76,8 +71,9 @@ def lines_by_account(
 ) -> Mapping[str, list[LedgerLine]]:
     """The period's ledger lines of each account; one batch query when the reader has one.
 
-    A reader may offer ``lines_for_accounts(period, account_ids)`` (as :class:`SqliteLedger`
-    does) to fetch a batch in one query; otherwise ``lines`` is asked account by account.
+    A reader may offer ``lines_for_accounts(period, account_ids)`` (as
+    :class:`~telcoflow.stores.sqlite.sources.SQLiteLedger` does) to fetch a batch in one query;
+    otherwise ``lines`` is asked account by account.
     """
     batch = getattr(ledger, "lines_for_accounts", None)
     if batch is not None:
@@ -91,7 +87,8 @@ def rows_by_account(
 ) -> Mapping[str, Sequence[LedgerRow]]:
     """The period's ledger lines of each account as :data:`LedgerRow` tuples (what a bill run
     closes from): one batch query when the reader offers ``rows_for_accounts(period,
-    account_ids)`` (as :class:`SqliteLedger` does), else from :func:`lines_by_account`.
+    account_ids)`` (as :class:`~telcoflow.stores.sqlite.sources.SQLiteLedger` does), else
+    from :func:`lines_by_account`.
     """
     batch = getattr(ledger, "rows_for_accounts", None)
     if batch is not None:
@@ -135,104 +132,6 @@ class MemoryAccounts:
     def get_accounts(self, account_ids: Sequence[str]) -> list[BillingAccount]:
         """The accounts among ``account_ids``."""
         return [self._by_id[a] for a in account_ids if a in self._by_id]
-
-
-class SqliteLedger:
-    """Read (batch per account range) the ledger file of
-    :class:`telcoflow.stores.sqlite.SQLiteLedgerStore`: same table ``ledger``, same schema.
-
-    The store keeps its lines in memory and answers ``lines(account=...)`` by scanning them;
-    a close over millions of accounts needs indexed batch reads instead, which this reader
-    does on the store's primary key (account first). Amounts and quantities are decimal text.
-    :meth:`write` prepares ledgers in tests and benchmarks (the real-time path writes through
-    its ledger store).
-    """
-
-    SCHEMA = """
-    CREATE TABLE IF NOT EXISTS ledger (
-        account TEXT NOT NULL, subscriber TEXT NOT NULL, item_type TEXT NOT NULL,
-        period TEXT NOT NULL, currency TEXT NOT NULL, amount TEXT NOT NULL,
-        quantity TEXT NOT NULL,
-        PRIMARY KEY (account, subscriber, item_type, period, currency)
-    ) WITHOUT ROWID
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        if Path(path).exists():  # a writer that died between checkpoints: fold its journal
-            recover(path)
-        self._conn = _connect(path)
-        self._conn.execute(self.SCHEMA)
-
-    def write(self, lines: Iterable[LedgerLine]) -> None:
-        """Insert (or replace) ledger lines in one transaction."""
-        with _tx(self._conn):
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO ledger VALUES (?,?,?,?,?,?,?)",
-                ((ln.account, ln.subscriber, ln.item_type, ln.period, ln.currency,
-                  str(ln.amount), str(ln.quantity)) for ln in lines))
-
-    def lines(self, *, account: str | None = None, period: str | None = None) -> list[LedgerLine]:
-        """Ledger lines, optionally for one account and / or one period, sorted by key."""
-        rows = self._conn.execute(
-            "SELECT * FROM ledger WHERE (?1 IS NULL OR account=?1) AND "
-            "(?2 IS NULL OR period=?2) ORDER BY account, subscriber, item_type, period, currency",
-            (account, period))
-        return [_line(r) for r in rows]
-
-    def lines_for_accounts(
-        self, period: str, account_ids: Sequence[str]
-    ) -> dict[str, list[LedgerLine]]:
-        """The period's lines of each of ``account_ids`` (a sorted batch), in one range query."""
-        out: dict[str, list[LedgerLine]] = {a: [] for a in account_ids}
-        if not account_ids:
-            return out
-        rows = self._conn.execute(
-            "SELECT * FROM ledger WHERE account BETWEEN ? AND ? AND period=?",
-            (min(account_ids), max(account_ids), period))
-        for r in rows:
-            bucket = out.get(r[0])
-            if bucket is not None:
-                bucket.append(_line(r))
-        return out
-
-    def rows_for_accounts(
-        self, period: str, account_ids: Sequence[str]
-    ) -> dict[str, list[LedgerRow]]:
-        """The period's lines of each of ``account_ids`` (a sorted batch) as
-        :data:`LedgerRow` tuples, in one range query: what a bill run reads (the same lines
-        as :meth:`lines_for_accounts`, without building a :class:`LedgerLine` for each)."""
-        out: dict[str, list[LedgerRow]] = {a: [] for a in account_ids}
-        if not account_ids:
-            return out
-        bucket_of = out.get
-        rows = self._conn.execute(
-            "SELECT account, subscriber, item_type, currency, amount, quantity FROM ledger "
-            "WHERE account BETWEEN ? AND ? AND period=?",
-            (min(account_ids), max(account_ids), period))
-        for account, subscriber, item_type, currency, amount, quantity in rows:
-            bucket = bucket_of(account)
-            if bucket is not None:
-                bucket.append((subscriber, item_type, currency, Decimal(amount),
-                               Decimal(quantity)))
-        return out
-
-    def update_amount(self, line: LedgerLine, amount: Decimal) -> None:
-        """Overwrite one line's amount (what an audit must catch when done by hand)."""
-        with _tx(self._conn):
-            self._conn.execute(
-                "UPDATE ledger SET amount=? WHERE period=? AND account=? AND subscriber=? "
-                "AND item_type=? AND currency=?",
-                (str(amount), line.period, line.account, line.subscriber, line.item_type,
-                 line.currency))
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
-
-
-def _line(r: Sequence[Any]) -> LedgerLine:
-    return LedgerLine(r[0], r[1], r[2], r[3], r[4], Decimal(r[5]), Decimal(r[6]))
 
 
 def account_to_json(account: BillingAccount) -> str:
@@ -293,57 +192,6 @@ def account_from_json(text: str) -> BillingAccount:
     )
     account: BillingAccount = new_record(BillingAccount, fields)
     return account
-
-
-class SqliteAccounts:
-    """Billing accounts in a SQLite file (table ``billing_accounts``: id, cycle day, JSON)."""
-
-    SCHEMA = """
-    CREATE TABLE IF NOT EXISTS billing_accounts (
-        account_id TEXT PRIMARY KEY, cycle_day INTEGER NOT NULL, data TEXT NOT NULL
-    ) WITHOUT ROWID
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        self._conn = _connect(path)
-        self._conn.execute(self.SCHEMA)
-        self._conn.execute(
-            "CREATE INDEX IF NOT EXISTS billing_accounts_bcd ON billing_accounts (cycle_day)")
-
-    def write(self, accounts: Iterable[BillingAccount]) -> None:
-        """Insert (or replace) accounts in one transaction."""
-        with _tx(self._conn):
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO billing_accounts VALUES (?,?,?)",
-                ((a.account_id, a.cycle_day, account_to_json(a)) for a in accounts))
-
-    def account_ids(self, cycle_day: int) -> list[str]:
-        """Ids of the accounts billed on ``cycle_day``, sorted."""
-        rows = self._conn.execute(
-            "SELECT account_id FROM billing_accounts WHERE cycle_day=? ORDER BY account_id",
-            (cycle_day,))
-        return [r[0] for r in rows]
-
-    def get_accounts(self, account_ids: Sequence[str]) -> list[BillingAccount]:
-        """The accounts among ``account_ids`` (a sorted batch), in one range query."""
-        if not account_ids:
-            return []
-        wanted = set(account_ids)
-        rows = self._conn.execute(
-            "SELECT account_id, data FROM billing_accounts WHERE account_id BETWEEN ? AND ?",
-            (min(account_ids), max(account_ids)))
-        found = {r[0]: r[1] for r in rows if r[0] in wanted}
-        return [account_from_json(found[a]) for a in account_ids if a in found]
-
-    def iter_all(self) -> Iterator[BillingAccount]:
-        """Every account."""
-        for (data,) in self._conn.execute("SELECT data FROM billing_accounts"):
-            yield account_from_json(data)
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._conn.close()
 
 
 def accounts_from_profiles(

@@ -14,6 +14,10 @@ counters and flags (small: one row per account / subscriber / item type / period
 in memory, loaded when the store opens and updated only after a commit succeeds; claims and
 dead letters (one row per event) stay on disk and are read in batches.
 
+**Threads.** Inside that process, one store may be shared by threads: it holds one
+connection and a lock, so change sets from several threads are committed one after the other
+(SQLite has one writer per file anyway) and the caches never see half a batch.
+
 **Journal and checkpoints.** A claim row holds its event's effects (ledger postings and
 counter changes). When a change set says it is *journaled* (its sums are exactly its claims'
 effects, as the real-time graph's batches are), a commit writes only the claims, flags and
@@ -30,6 +34,7 @@ Amounts are stored as decimal text, never as SQLite REAL.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -49,17 +54,21 @@ from telcoflow.ledger import (
 )
 from telcoflow.money import in_money_context
 
-__all__ = ["SQLiteLedgerStore", "pending_claims", "recover"]
+__all__ = ["LEDGER_TABLE", "SQLiteLedgerStore", "pending_claims", "recover"]
 
 _ZERO = Decimal(0)
 _CHUNK = 500
 
-_SCHEMA = """
+#: The ``ledger`` table, written here once: the store writes it, and
+#: :class:`~telcoflow.stores.sqlite.cycle.SQLiteLedger` reads it for the bill run.
+LEDGER_TABLE = """
 CREATE TABLE IF NOT EXISTS ledger (
     account TEXT NOT NULL, subscriber TEXT NOT NULL, item_type TEXT NOT NULL,
     period TEXT NOT NULL, currency TEXT NOT NULL, amount TEXT NOT NULL, quantity TEXT NOT NULL,
     PRIMARY KEY (account, subscriber, item_type, period, currency)
-) WITHOUT ROWID;
+) WITHOUT ROWID"""
+
+_SCHEMA = LEDGER_TABLE + """;
 CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS flags (key TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS claims (
@@ -106,6 +115,7 @@ class SQLiteLedgerStore:
         self._dirty_lines: set[LineKey] = set()
         self._dirty_counters: set[str] = set()
         self._key_text: dict[object, str] = {}
+        self._lock = threading.Lock()
         with _sqlite_errors("open", self.path):
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -160,7 +170,7 @@ class SQLiteLedgerStore:
         """The claims that exist among ``event_ids`` (read in chunks of 500)."""
         out: dict[str, Claim] = {}
         ids = list(dict.fromkeys(event_ids))
-        with _sqlite_errors("reading claims", self.path):
+        with self._lock, _sqlite_errors("reading claims", self.path):
             for start in range(0, len(ids), _CHUNK):
                 chunk = ids[start:start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
@@ -176,16 +186,25 @@ class SQLiteLedgerStore:
     def get_counters(self, keys: Iterable[str]) -> dict[str, Decimal]:
         """Current values of the counters that exist among ``keys`` (from the cache)."""
         counters = self._counters
-        return {k: counters[k] for k in keys if k in counters}
+        with self._lock:
+            return {k: counters[k] for k in keys if k in counters}
 
     def get_flags(self, keys: Iterable[str]) -> set[str]:
         """The flags that are set among ``keys`` (from the cache)."""
-        return self._flags.intersection(keys)
+        with self._lock:
+            return self._flags.intersection(keys)
 
     # -- the one write ------------------------------------------------------------------
-    @in_money_context
     def apply(self, changes: ChangeSet) -> None:
-        """Apply a change set in one durable transaction; the cache follows only on success."""
+        """Apply a change set in one durable transaction; the cache follows only on success.
+
+        Thread-safe: change sets applied from several threads are committed one at a time.
+        """
+        with self._lock:
+            self._apply(changes)
+
+    @in_money_context
+    def _apply(self, changes: ChangeSet) -> None:
         if changes.is_empty():
             return
         checkpoint = (not changes.journaled
@@ -277,6 +296,10 @@ class SQLiteLedgerStore:
 
     def flush(self) -> None:
         """Checkpoint now: write every pending line and counter sum to the tables."""
+        with self._lock:
+            self._flush()
+
+    def _flush(self) -> None:
         if not (self._dirty_lines or self._dirty_counters):
             return
         db = self._db
@@ -296,15 +319,17 @@ class SQLiteLedgerStore:
     # -- queries ------------------------------------------------------------------------
     def lines(self, *, account: str | None = None, period: str | None = None) -> list[LedgerLine]:
         """Ledger lines, optionally filtered, sorted by key."""
+        with self._lock:
+            items = sorted((k, (v[0], v[1])) for k, v in self._ledger.items())
         return [
             LedgerLine(*key, amount=v[0], quantity=v[1])
-            for key, v in sorted(self._ledger.items())
+            for key, v in items
             if (account is None or key[0] == account) and (period is None or key[3] == period)
         ]
 
     def dead_letters(self) -> list[DeadLetter]:
         """Every dead letter, oldest first (one per event id and payload)."""
-        with _sqlite_errors("reading dead letters", self.path):
+        with self._lock, _sqlite_errors("reading dead letters", self.path):
             rows = self._db.execute(
                 "SELECT event_id, reason, message, fingerprint, payload FROM dead_letters "
                 "ORDER BY seq"
@@ -313,14 +338,14 @@ class SQLiteLedgerStore:
 
     def claim_count(self) -> int:
         """How many event ids are claimed."""
-        with _sqlite_errors("counting claims", self.path):
+        with self._lock, _sqlite_errors("counting claims", self.path):
             (count,) = self._db.execute("SELECT count(*) FROM claims").fetchone()
         return int(count)
 
     def close(self) -> None:
         """Checkpoint pending sums and close the database connection."""
         self.flush()
-        with _sqlite_errors("close", self.path):
+        with self._lock, _sqlite_errors("close", self.path):
             self._db.close()
 
 

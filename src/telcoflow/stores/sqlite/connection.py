@@ -1,4 +1,5 @@
-"""SQLite helpers shared by the cycle package (connections, immediate transactions)."""
+"""SQLite helpers shared by the SQLite stores of the bill run (connections, immediate
+transactions)."""
 
 from __future__ import annotations
 
