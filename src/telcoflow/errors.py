@@ -37,6 +37,7 @@ __all__ = [
     "RunInterruptedError",
     "StatefulError",
     "StoreError",
+    "StudioError",
     "TelcoflowError",
     "TelcoflowRuntimeError",
 ]
@@ -217,3 +218,8 @@ class EvaluationError(TelcoflowRuntimeError):
 
 class PackCaseFailedError(TelcoflowRuntimeError):
     """A pack test case failed; carries its readable differences."""
+
+
+class StudioError(TelcoflowRuntimeError):
+    """A request to the journey studio cannot be served (no such file or simulation, a file
+    that does not parse, a bad path test name); the page shows the message."""

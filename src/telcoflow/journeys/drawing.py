@@ -20,7 +20,16 @@ from telcoflow.journeys.layout import LABEL_SIZE, NAME_SIZE, NOTE_SIZE, Layout, 
 from telcoflow.journeys.models import TransitionSpec
 from telcoflow.journeys.nodes import TIMEOUT_PREFIX, FlatTransition, StateNode
 
-__all__ = ["SVG_STYLE", "Drawable", "label_lines", "to_dot", "to_html", "to_mermaid", "to_svg"]
+__all__ = [
+    "SVG_STYLE",
+    "Drawable",
+    "label_lines",
+    "to_dot",
+    "to_html",
+    "to_html_page",
+    "to_mermaid",
+    "to_svg",
+]
 
 
 class Drawable(Protocol):
@@ -182,7 +191,8 @@ def to_dot(journey: Drawable) -> str:
 
 
 def to_html(journey: Drawable) -> str:
-    """A small HTML summary (for notebooks): states, transitions and the Mermaid source."""
+    """The drawing as an HTML fragment (the notebook repr): title, the SVG, and the
+    transitions as a table (the Mermaid source folded underneath)."""
     esc = html.escape
     rows = "".join(
         f"<tr><td>{esc(src)}</td><td>{esc(_label(journey, src, trig, spec))}</td>"
@@ -192,9 +202,22 @@ def to_html(journey: Drawable) -> str:
             f"<small>{esc(journey.id)} v{journey.version}</small></h4>"
             f"<p>{len(journey.states)} states, {len(journey.configurations)} configurations, "
             f"{len(journey.transitions)} compiled transitions</p>"
+            f"<div style=\"overflow:auto\">{to_svg(journey, standalone=False)}</div>"
+            f"<details><summary>transitions</summary>"
             f"<table><thead><tr><th>from</th><th>on</th><th>to</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>"
-            f"<pre class=\"mermaid\">{esc(to_mermaid(journey))}</pre></div>")
+            f"<pre class=\"mermaid\">{esc(to_mermaid(journey))}</pre></details></div>")
+
+
+def to_html_page(journey: Drawable) -> str:
+    """A whole HTML page with the drawing (``journey diagram --format html``)."""
+    esc = html.escape
+    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{esc(journey.title or journey.id)}</title>"
+            "<style>body { font-family: \"DejaVu Sans\", \"Helvetica Neue\", Arial, "
+            "sans-serif; margin: 2em; color: #1d2733; } table { border-collapse: collapse; } "
+            "td, th { border: 1px solid #d5dde8; padding: 2px 8px; text-align: left; }"
+            "</style></head><body>\n" + to_html(journey) + "\n</body></html>\n")
 
 
 # --------------------------------------------------------------------------- SVG
