@@ -372,12 +372,9 @@ def to_svg(journey: Drawable, *, active: tuple[str, ...] | frozenset[str] = (),
                 parts.append(f'<text class="note" x="{_f(box.x + box.w - 10)}" '
                              f'y="{_f(box.y + 17)}" text-anchor="end">{esc(box.note)}</text>')
             if box.history:
-                hx = box.x + box.w - 16 - (0 if not box.note else 0)
-                if box.note:
-                    hx = box.x + box.w - 16
-                    hy = box.y + box.h - 14
-                else:
-                    hy = box.y + 13
+                # top right, or bottom right when a note takes the top right
+                hx = box.x + box.w - 16
+                hy = box.y + box.h - 14 if box.note else box.y + 13
                 parts.append(f'<circle class="history" cx="{_f(hx)}" cy="{_f(hy)}" r="9"/>'
                              f'<text class="history-text" x="{_f(hx)}" y="{_f(hy + 3.5)}" '
                              f'text-anchor="middle">{"H*" if box.history == "deep" else "H"}'

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
 from grandalf.graphs import Edge, Graph, Vertex
 from grandalf.layouts import SugiyamaLayout
 
@@ -215,8 +216,10 @@ class _Chart:
         else:
             children = list(self.states[container].children)
         kind = self.states[container].kind if container else "compound"
-        if kind == "parallel":
+        if kind == "parallel" and not self.by_container.get(container):
             placed = self._side_by_side(children)
+        elif kind == "parallel":  # a transition between regions: lay them out with it
+            placed = self._layered(children, self.by_container[container or ""], None)
         else:
             if container is None:
                 initial: str | None = self.initial_top

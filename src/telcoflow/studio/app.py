@@ -31,7 +31,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 def _page(name: str) -> str:
-    return resources.files("telcoflow.studio").joinpath("templates", name).read_text(
+    return resources.files("telcoflow.studio").joinpath("templates").joinpath(name).read_text(
         encoding="utf-8")
 
 
@@ -107,7 +107,10 @@ def create_app(studio: Studio) -> Starlette:
 
     async def sim_advance(request: Request) -> Any:
         body = await _body(request)
-        return studio.simulation(request.path_params["sim"]).advance(body.get("seconds"))
+        seconds = body.get("seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+            raise StudioError(f"the clock advances by a number of seconds (got {seconds!r})")
+        return studio.simulation(request.path_params["sim"]).advance(seconds)
 
     async def sim_save(request: Request) -> Any:
         body = await _body(request)

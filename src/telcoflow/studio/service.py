@@ -414,7 +414,8 @@ class Studio:
 
 
 def _plain(m: JourneyMetrics) -> dict[str, Any]:
-    return json.loads(json.dumps(m.to_dict(), default=str))
+    plain: dict[str, Any] = json.loads(json.dumps(m.to_dict(), default=str))
+    return plain
 
 
 def _run_generated(journey: Journey, path: JourneyPath,
@@ -442,7 +443,7 @@ def _run_saved(test_file: Path) -> list[dict[str, Any]]:
             continue
         try:
             func()
-        except Exception as exc:  # noqa: BLE001 - the test's failure, reported on the page
+        except Exception as exc:
             out.append({"kind": "saved", "id": f"{test_file.name}::{name}", "passed": False,
                         "message": f"{type(exc).__name__}: {exc}"})
         else:
