@@ -18,8 +18,8 @@ from telcoflow.testing.journeys import noop_actions
 
 ROOT = Path(__file__).resolve().parents[2]
 SVG = "{http://www.w3.org/2000/svg}"
-FILES = sorted((ROOT / "journeys").glob("*.yaml")) + [
-    ROOT / "tests" / "journeys" / "charts" / "scxml_constructs.yaml"]
+FILES = [*sorted((ROOT / "journeys").glob("*.yaml")),
+         ROOT / "tests" / "journeys" / "charts" / "scxml_constructs.yaml"]
 
 
 def _parse(svg: str) -> etree._Element:
@@ -100,7 +100,8 @@ def test_history_parallel_final_and_timeouts_are_visible() -> None:
     assert "kyc<tspan class=\"kind\"> (region)</tspan>" in svg
     assert '>H*</text>' in svg  # deep history of checkout
     assert 'class="edge timeout"' in svg
-    assert '<tspan class="trig"' in svg and "after 15m</tspan>" in svg
+    assert '<tspan class="trig"' in svg
+    assert "after 15m</tspan>" in svg
     assert "resume (history)</tspan>" in svg
     assert '<g class="state leaf outcome-completed final" data-state="completed">' in svg
 
@@ -119,7 +120,8 @@ def test_render_diagram_svg_and_html() -> None:
     assert _parse(svg).get("data-journey") == "top-up"
     page = render_diagram(path, "html")
     assert page.startswith("<!doctype html>")
-    assert "<svg " in page and "<title>Prepaid top-up</title>" in page
+    assert "<svg " in page
+    assert "<title>Prepaid top-up</title>" in page
 
 
 def test_metrics_report_draws_the_counts_on_the_diagram() -> None:

@@ -25,7 +25,8 @@ def test_studio_help_and_a_folder_without_journeys(tmp_path: Path) -> None:
     runner = CliRunner()
     shown = runner.invoke(main, ["studio", "--help"])
     assert shown.exit_code == 0
-    assert "--port" in shown.output and "127.0.0.1" in shown.output
+    assert "--port" in shown.output
+    assert "127.0.0.1" in shown.output
     empty = runner.invoke(main, ["studio", str(tmp_path)])
     assert empty.exit_code == 1
     assert f"no journey file (*.yaml) under {tmp_path}" in empty.output

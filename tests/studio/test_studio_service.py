@@ -62,7 +62,8 @@ def test_check_reports_each_problem_at_line_and_column_with_its_level(studio: St
     assert (first["line"], first["col"], first["level"], first["code"]) == (
         24, 23, "error", "E-journey-target")
     good = studio.check(n, studio.text(n))
-    assert good["ok"] is True and good["problems"] == []
+    assert good["ok"] is True
+    assert good["problems"] == []
     assert '<g class="state leaf" data-state="paying">' in good["svg"]
 
 
@@ -73,7 +74,8 @@ def test_simulation_fires_timeouts_with_the_test_clock(studio: Studio) -> None:
     assert [e["trigger"] for e in view["enabled"]] == ["cancel", "choose_amount"]
     sim = studio.simulation(view["id"])
     view = sim.send("choose_amount", {"amount": 2})  # valid_amount does not hold
-    assert view["state"] == "choosing" and view["steps"][-1]["moved"] is False
+    assert view["state"] == "choosing"
+    assert view["steps"][-1]["moved"] is False
     view = sim.send("choose_amount", {"amount": 10})
     assert view["state"] == "paying"
     assert view["deadlines"] == [{"state": "paying", "in": 900.0}]
@@ -111,10 +113,12 @@ def test_generated_paths_pass_with_payloads_and_say_why_without(studio: Studio) 
     listed = studio.paths(n)
     assert {p["kind"] for p in listed["generated"]} == {"states", "transitions"}
     ok = studio.run_paths(n, payloads={"choose_amount": {"amount": 10}})
-    assert ok["failed"] == 0 and ok["passed"] == len(listed["generated"])
+    assert ok["failed"] == 0
+    assert ok["passed"] == len(listed["generated"])
     bare = studio.run_paths(n)
     failed = [r for r in bare["results"] if not r["passed"]]
-    assert failed and all("did not move (guard?)" in r["message"] for r in failed)
+    assert failed
+    assert all("did not move (guard?)" in r["message"] for r in failed)
 
 
 def test_metrics_from_a_sqlite_store(studio: Studio, tmp_path: Path) -> None:
@@ -145,10 +149,12 @@ def test_metrics_from_a_sqlite_store(studio: Studio, tmp_path: Path) -> None:
 def test_http_api_answers_json_and_errors_with_400(studio: Studio) -> None:
     client = TestClient(create_app(studio))
     home = client.get("/")
-    assert home.status_code == 200 and "Prepaid top-up" in home.text
+    assert home.status_code == 200
+    assert "Prepaid top-up" in home.text
     n = _index(studio, "top_up.yaml")
     page = client.get(f"/journey/{n}")
-    assert page.status_code == 200 and '<script src="/static/editor.js">' in page.text
+    assert page.status_code == 200
+    assert '<script src="/static/editor.js">' in page.text
     assert client.get("/static/editor.js").status_code == 200
     assert client.get("/journey/99").status_code == 404
     bad = client.post("/api/simulation/nope/send", json={"trigger": "x"})
@@ -159,6 +165,8 @@ def test_http_api_answers_json_and_errors_with_400(studio: Studio) -> None:
                         json={"trigger": "cancel"}).json()
     assert moved["outcome"] == "abandoned"
     refused = client.post(f"/api/simulation/{started['id']}/send", json={"trigger": "cancel"})
-    assert refused.status_code == 400 and "finished" in refused.json()["error"]
+    assert refused.status_code == 400
+    assert "finished" in refused.json()["error"]
     not_json = client.post(f"/api/journey/{n}/check", content=b"{")
-    assert not_json.status_code == 400 and "not JSON" in not_json.json()["error"]
+    assert not_json.status_code == 400
+    assert "not JSON" in not_json.json()["error"]
