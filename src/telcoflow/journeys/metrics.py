@@ -193,7 +193,7 @@ _CHARTS = """<div class="tf-metrics">
 <td class="tf-bar-cell"><span class="tf-bar" style="width: {{ pct(n, m.started) }}%"></span></td>
 <td class="tf-num">{{ n }}</td></tr>
 {% endfor %}</table></section>
-<section><h3>Drop-off (state left for abandoned or rejected)</h3>
+<section><h3>Drop-off points (state left for abandoned or rejected)</h3>
 <table class="tf-chart">
 {% for s, n in m.drop_off.items() %}<tr><th>{{ s }}</th>
 <td class="tf-bar-cell"><span class="tf-bar tf-abandoned" style="width: {{ pct(n, top_drop) }}%">
