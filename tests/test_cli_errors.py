@@ -89,7 +89,7 @@ def test_counts_and_paths(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     assert code == 2
     assert "cannot write schemas" in out
     code, out = invoke(capsys, "journey", "diagram", str(REPO / "journeys/top_up.yaml"),
-                       "--format", "html")
+                       "--format", "png")
     assert code == 2
 
 

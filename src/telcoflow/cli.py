@@ -1,4 +1,4 @@
-"""The ``telcoflow`` command line: demo, validate, schema, test, explain, journeys, audits.
+"""The ``telcoflow`` command line: demo, validate, schema, test, explain, journeys, studio, audits.
 
 Each command imports what it needs when it runs, so ``telcoflow --help`` stays fast. Every
 option has a click parameter type, so a wrong value is a one-line usage error (exit 2); our
@@ -418,18 +418,33 @@ def journey() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["mermaid", "dot"]),
+    type=click.Choice(["mermaid", "dot", "svg", "html"]),
     default="mermaid",
     show_default=True,
 )
-def journey_diagram(path: Path, fmt: str) -> None:
-    """Print a journey's state diagram as Mermaid or Graphviz DOT."""
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the diagram to this file instead of printing it")
+def journey_diagram(path: Path, fmt: str, out: Path | None) -> None:
+    """Print a journey's state diagram: Mermaid, Graphviz DOT, an SVG drawing or an HTML page.
+
+    SVG and HTML are drawn by telcoflow itself (no Graphviz needed), as in `telcoflow studio`.
+    """
     from telcoflow.journeys.diagrams import render_diagram
 
     try:
-        click.echo(render_diagram(path, fmt))
+        text = render_diagram(path, fmt)
     except TelcoflowError as exc:
         _fail(exc)
+        return
+    if out is None:
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        click.echo(f"cannot write {out}: {exc.strerror or exc}", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"wrote {out}")
 
 
 @journey.command("import")
@@ -474,6 +489,47 @@ def journey_lint(paths: tuple[Path, ...]) -> None:
     for w in warnings:
         click.echo(str(w), err=True)
     click.echo(f"ok: {len(journeys)} journey(s), {len(warnings)} warning(s)")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="address to listen on (the studio has no login: keep it local)")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535),
+              help="port to listen on")
+@click.option("--tests", "tests_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="folder for the path tests saved from simulations (default: a `tests` "
+                   "folder beside each journey file)")
+@click.option("--store", "store_url", metavar="URL",
+              help="journey store the metrics view opens (sqlite:///path or postgresql://...)")
+def studio(paths: tuple[Path, ...], host: str, port: int, tests_dir: Path | None,
+           store_url: str | None) -> None:
+    """Edit, draw, simulate, test and measure journeys in a local web page.
+
+    Serves one page per journey file under PATHS (default: ./journeys, else the shipped
+    journeys) on http://HOST:PORT/ until Ctrl-C. Needs the `studio` extra
+    (pip install 'telcoflow[studio]'); every asset ships in the package.
+    """
+    try:
+        from telcoflow.studio import Studio, serve
+    except ImportError as exc:
+        click.echo(f"the studio needs the `studio` extra: pip install 'telcoflow[studio]' "
+                   f"({exc})", err=True)
+        raise SystemExit(1) from None
+    from telcoflow.shipped import shipped_path
+
+    try:
+        if not paths:
+            local = Path("journeys")
+            paths = (local if local.is_dir() else shipped_path("journeys", directory=True),)
+        Studio(list(paths))  # check the files before binding the port
+        click.echo(f"telcoflow studio on http://{host}:{port}/ (Ctrl-C stops it)")
+        serve(list(paths), host=host, port=port, tests_dir=tests_dir, store_url=store_url)
+    except TelcoflowError as exc:
+        _fail(exc)
+    except OSError as exc:
+        click.echo(f"cannot serve on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise SystemExit(1) from None
 
 
 @main.command()

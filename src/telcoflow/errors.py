@@ -40,6 +40,7 @@ __all__ = [
     "RunInterruptedError",
     "StatefulError",
     "StoreError",
+    "StudioError",
     "TelcoflowError",
     "TelcoflowRuntimeError",
 ]
@@ -239,3 +240,8 @@ class EvaluationError(TelcoflowRuntimeError):
 
 class PackCaseFailedError(TelcoflowRuntimeError):
     """A pack test case failed; carries its readable differences."""
+
+
+class StudioError(TelcoflowRuntimeError):
+    """A request to the journey studio cannot be served (no such file or simulation, a file
+    that does not parse, a bad path test name); the page shows the message."""

@@ -13,7 +13,7 @@ from typing import Any
 import networkx as nx
 
 from telcoflow.errors import Problem
-from telcoflow.journeys.drawing import to_html, to_mermaid
+from telcoflow.journeys.drawing import to_html
 from telcoflow.journeys.models import JourneyFile, TransitionSpec
 from telcoflow.journeys.nodes import FlatTransition, Guard, StateNode
 from telcoflow.loading.source import Document
@@ -94,10 +94,9 @@ class Journey:
         """Declared triggers (timeouts excluded), sorted."""
         return tuple(sorted(self.triggers))
 
-    def _repr_markdown_(self) -> str:
-        return f"**{self.id}** v{self.version}\n\n```mermaid\n{to_mermaid(self)}\n```\n"
-
     def _repr_html_(self) -> str:
+        # the drawing (SVG inside HTML); no _repr_markdown_: JupyterLab would prefer it and
+        # show Mermaid source instead of the drawing
         return to_html(self)
 
     def __repr__(self) -> str:

@@ -14,7 +14,9 @@ migrations carry the ``system`` channel.
   over completed stays only (a state still active is not counted). A stay lasts while the
   state stays active: a self-transition does not start a new stay.
 
-:func:`render_metrics_html` renders the same data as an HTML report (Jinja2, autoescaped).
+:func:`render_metrics_html` renders the same data as an HTML report (Jinja2, autoescaped):
+the journey's diagram annotated per state (when the journey is given) and the charts of
+:func:`metrics_charts_html`, which the studio's metrics view shows too.
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from telcoflow.errors import TelcoflowRuntimeError
 from telcoflow.journeys.definition import Journey
+from telcoflow.journeys.drawing import to_svg
 from telcoflow.journeys.instance import JourneyInstance
 
-__all__ = ["JourneyMetrics", "StateTime", "journey_metrics", "render_metrics_html"]
+__all__ = ["CHART_STYLE", "JourneyMetrics", "StateTime", "journey_metrics",
+           "metrics_charts_html", "render_metrics_html", "state_notes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,55 +175,133 @@ def journey_metrics(journey: Journey, instances: Iterable[JourneyInstance]) -> J
     return total.build(journey, None, cross, by_channel)
 
 
+#: The charts (funnel, outcomes, drop-off, time in state, channels): plain HTML bars, no
+#: script, so the same fragment serves the report file and the studio's metrics view.
+_CHARTS = """<div class="tf-metrics">
+<p class="tf-summary">{{ m.started }} started, {{ m.in_flight }} in flight,
+{{ m.cross_channel }} used more than one channel.</p>
+<div class="tf-grid">
+<section><h3>Outcomes</h3>
+<table class="tf-chart">
+{% for o, n in m.outcomes.items() %}<tr><th>{{ o }}</th>
+<td class="tf-bar-cell"><span class="tf-bar tf-{{ o }}" style="width: {{ pct(n, m.started) }}%">
+</span></td><td class="tf-num">{{ n }} ({{ "%.1f" | format(m.conversion[o] * 100) }} %)</td></tr>
+{% endfor %}</table></section>
+<section><h3>Funnel (instances that entered each state)</h3>
+<table class="tf-chart">
+{% for s, n in m.funnel.items() %}<tr><th>{{ s }}</th>
+<td class="tf-bar-cell"><span class="tf-bar" style="width: {{ pct(n, m.started) }}%"></span></td>
+<td class="tf-num">{{ n }}</td></tr>
+{% endfor %}</table></section>
+<section><h3>Drop-off points (state left for abandoned or rejected)</h3>
+<table class="tf-chart">
+{% for s, n in m.drop_off.items() %}<tr><th>{{ s }}</th>
+<td class="tf-bar-cell"><span class="tf-bar tf-abandoned" style="width: {{ pct(n, top_drop) }}%">
+</span></td><td class="tf-num">{{ n }}</td></tr>
+{% else %}<tr><td colspan="3">no instance dropped off</td></tr>{% endfor %}</table></section>
+<section><h3>Time in state (seconds, completed stays)</h3>
+<table class="tf-table"><tr><th>state</th><th>stays</th><th>mean</th><th>p50</th><th>p90</th>
+<th>p99</th></tr>
+{% for s, t in m.time_in_state.items() %}<tr><th>{{ s }}</th><td>{{ t.count }}</td>
+<td>{{ "%.1f" | format(t.mean) }}</td><td>{{ "%.1f" | format(t.p50) }}</td>
+<td>{{ "%.1f" | format(t.p90) }}</td><td>{{ "%.1f" | format(t.p99) }}</td></tr>
+{% else %}<tr><td colspan="6">no completed stay yet</td></tr>{% endfor %}</table></section>
+<section><h3>By channel (where instances started)</h3>
+<table class="tf-chart">
+{% for ch, c in m.by_channel.items() %}<tr><th>{{ ch }}</th>
+<td class="tf-bar-cell">{% for o in m.outcomes %}<span class="tf-bar tf-{{ o }}"
+ title="{{ o }}: {{ c.outcomes[o] }}" style="width: {{ pct(c.outcomes[o], m.started) }}%">
+</span>{% endfor %}<span class="tf-bar tf-inflight" title="in flight: {{ c.in_flight }}"
+ style="width: {{ pct(c.in_flight, m.started) }}%"></span></td>
+<td class="tf-num">{{ c.started }} started: {% for o in m.outcomes %}{{ c.outcomes[o] }} {{ o
+}}, {% endfor %}{{ c.in_flight }} in flight</td></tr>
+{% endfor %}</table></section>
+</div></div>
+"""
+
+#: Styles of the charts (the studio's page includes them too).
+CHART_STYLE = """
+.tf-metrics { font-family: "DejaVu Sans", "Helvetica Neue", Arial, sans-serif; color: #1d2733; }
+.tf-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr));
+  gap: 12px 28px; }
+.tf-metrics h3 { font-size: 14px; margin: 10px 0 6px 0; color: #33455c; }
+.tf-chart, .tf-table { border-collapse: collapse; width: 100%; font-size: 13px; }
+.tf-chart th, .tf-table th { text-align: left; font-weight: 600; padding: 3px 10px 3px 0;
+  white-space: nowrap; }
+.tf-table td { text-align: right; padding: 3px 8px; }
+.tf-table tr:nth-child(even) { background: #f4f7fc; }
+.tf-bar-cell { width: 55%; padding: 3px 0; }
+.tf-bar { display: inline-block; height: 13px; background: #4a78c2; vertical-align: middle; }
+.tf-bar.tf-completed { background: #2f7d3b; }
+.tf-bar.tf-abandoned { background: #9a9a9a; }
+.tf-bar.tf-rejected { background: #b0392e; }
+.tf-bar.tf-inflight { background: #e0b24a; }
+.tf-num { padding-left: 10px; white-space: nowrap; color: #33455c; }
+"""
+
 _TEMPLATE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Journey metrics: {{ m.journey_id }}</title>
 <style>
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; margin: 0 0 1.5em 0; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.7em; text-align: right; }
-th:first-child, td:first-child { text-align: left; }
-.bar { background: #4a7bd0; height: 0.8em; display: inline-block; }
+body { font-family: "DejaVu Sans", "Helvetica Neue", Arial, sans-serif; margin: 2em;
+  color: #1d2733; }
+h1 { font-size: 22px; }
+.tf-diagram-box { overflow: auto; border: 1px solid #d5dde8; padding: 8px; }
+{{ chart_style }}
 </style></head><body>
 <h1>Journey metrics: {{ m.journey_id }}</h1>
-<p>{{ m.started }} started, {{ m.in_flight }} in flight,
-{{ m.cross_channel }} used more than one channel.</p>
-<h2>Outcomes</h2>
-<table><tr><th>outcome</th><th>instances</th><th>conversion</th></tr>
-{% for o, n in m.outcomes.items() %}<tr><td>{{ o }}</td><td>{{ n }}</td>
-<td>{{ "%.1f" | format(m.conversion[o] * 100) }} %</td></tr>
-{% endfor %}</table>
-<h2>Funnel</h2>
-<table><tr><th>state</th><th>entered</th><th></th></tr>
-{% for s, n in m.funnel.items() %}<tr><td>{{ s }}</td><td>{{ n }}</td>
-<td><span class="bar" style="width: {{ (200 * n / (m.started or 1)) | int }}px"></span></td></tr>
-{% endfor %}</table>
-<h2>Drop-off points</h2>
-<table><tr><th>left from</th><th>instances</th></tr>
-{% for s, n in m.drop_off.items() %}<tr><td>{{ s }}</td><td>{{ n }}</td></tr>
-{% else %}<tr><td colspan="2">none</td></tr>{% endfor %}</table>
-<h2>Time in state (seconds)</h2>
-<table><tr><th>state</th><th>stays</th><th>mean</th><th>p50</th><th>p90</th><th>p99</th></tr>
-{% for s, t in m.time_in_state.items() %}<tr><td>{{ s }}</td><td>{{ t.count }}</td>
-<td>{{ "%.1f" | format(t.mean) }}</td><td>{{ "%.1f" | format(t.p50) }}</td>
-<td>{{ "%.1f" | format(t.p90) }}</td><td>{{ "%.1f" | format(t.p99) }}</td></tr>
-{% endfor %}</table>
-<h2>By channel</h2>
-<table><tr><th>channel</th><th>started</th>
-{% for o in m.outcomes %}<th>{{ o }}</th>{% endfor %}<th>in flight</th></tr>
-{% for ch, c in m.by_channel.items() %}<tr><td>{{ ch }}</td><td>{{ c.started }}</td>
-{% for o in m.outcomes %}<td>{{ c.outcomes[o] }}</td>{% endfor %}<td>{{ c.in_flight }}</td></tr>
-{% endfor %}</table>
+{% if diagram %}<div class="tf-diagram-box">{{ diagram }}</div>{% endif %}
+{{ charts }}
 </body></html>
 """
 
 _ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
 
 
-def render_metrics_html(metrics: JourneyMetrics) -> str:
-    """An HTML report of ``metrics`` (every value escaped)."""
+def _pct(n: float, total: float) -> float:
+    return round(100 * n / total, 1) if total else 0.0
+
+
+def state_notes(metrics: JourneyMetrics) -> dict[str, str]:
+    """One line per state for the diagram: entered, dropped off, and the channel split."""
+    notes = {}
+    for state, entered in metrics.funnel.items():
+        parts = [f"{entered} in"]
+        dropped = metrics.drop_off.get(state)
+        if dropped:
+            parts.append(f"{dropped} dropped")
+        split = [f"{ch} {c.funnel.get(state, 0)}" for ch, c in metrics.by_channel.items()
+                 if c.funnel.get(state)]
+        if len(split) > 1:
+            parts.append(" / ".join(split))
+        notes[state] = " · ".join(parts)
+    return notes
+
+
+def metrics_charts_html(metrics: JourneyMetrics) -> str:
+    """The charts of ``metrics`` as an HTML fragment (styled by :data:`CHART_STYLE`)."""
     try:
-        return _ENV.from_string(_TEMPLATE).render(m=metrics)
+        return _ENV.from_string(_CHARTS).render(
+            m=metrics, pct=_pct, top_drop=max(metrics.drop_off.values(), default=0))
+    except jinja2.TemplateError as exc:
+        raise TelcoflowRuntimeError(f"rendering the journey metrics charts failed: {exc}"
+                                    ) from exc
+
+
+def render_metrics_html(metrics: JourneyMetrics, journey: Journey | None = None) -> str:
+    """An HTML report of ``metrics`` (every value escaped).
+
+    With ``journey``, the report starts with the journey's diagram, each state annotated
+    with how many instances entered it, dropped off there, and the split by channel (the
+    drawing of :func:`~telcoflow.journeys.drawing.to_svg`, as in the studio).
+    """
+    diagram = None
+    if journey is not None:
+        diagram = Markup(to_svg(journey, notes=state_notes(metrics), standalone=False))
+    try:
+        return _ENV.from_string(_TEMPLATE).render(
+            m=metrics, diagram=diagram, charts=Markup(metrics_charts_html(metrics)),
+            chart_style=Markup(CHART_STYLE))
     except jinja2.TemplateError as exc:
         raise TelcoflowRuntimeError(f"rendering the journey metrics report failed: {exc}"
                                     ) from exc
