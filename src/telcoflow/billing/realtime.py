@@ -14,6 +14,7 @@ from decimal import Decimal
 from itertools import islice
 from time import perf_counter
 
+from telcoflow import tracing
 from telcoflow.accounts import ProfileCache
 from telcoflow.billing.batch import Batch
 from telcoflow.billing.gc_pause import gc_paused
@@ -156,7 +157,23 @@ class RealtimeBilling:
         self.store = store
 
     def process(self, events: Sequence[Event]) -> BatchResult:
-        """Process one batch in one store transaction; return what it did."""
+        """Process one batch in one store transaction; return what it did.
+
+        With a tracer configured (:mod:`telcoflow.tracing`), the batch is a
+        ``telcoflow.batch`` span and each step a child span."""
+        if tracing.ENABLED:
+            with tracing.span("telcoflow.batch",
+                              {"telcoflow.batch.size": len(events)}) as span:
+                result = self._paused(events)
+                if span is not None:
+                    span.set_attributes({
+                        "telcoflow.batch.accepted": result.accepted,
+                        "telcoflow.batch.rejected": sum(result.rejected.values()),
+                        "telcoflow.batch.duplicates": result.duplicates})
+                return result
+        return self._paused(events)
+
+    def _paused(self, events: Sequence[Event]) -> BatchResult:
         if not self.pause_gc:
             return self._process(events)
         with gc_paused():
