@@ -19,6 +19,7 @@ __all__ = [
     "BusResetError",
     "BusUnavailableError",
     "ClaimConflictError",
+    "ClosedError",
     "ConcurrencyError",
     "CurrencyMismatchError",
     "DecisionError",
@@ -140,6 +141,10 @@ class EventRejectedError(TelcoflowRuntimeError):
 
 class ConcurrencyError(TelcoflowRuntimeError):
     """An optimistic-concurrency check failed (someone else moved the object)."""
+
+
+class ClosedError(TelcoflowRuntimeError):
+    """An asyncio façade (:mod:`telcoflow.aio`) was called after it was closed."""
 
 
 class StoreError(TelcoflowRuntimeError):
