@@ -3,8 +3,8 @@
 Spans are written only when the OpenTelemetry API (``pip install telcoflow[otel]``) is
 installed **and** the host has configured a tracer provider (``trace.set_tracer_provider``,
 or ``opentelemetry-instrument``). Without the API nothing is imported and the hot paths pay
-one module-level flag test per batch; with the API but no provider, one provider lookup per
-batch or send.
+one module-level flag test per batch; with the API but no provider, one clock reading per
+batch or send (the provider is looked up at most once a second, see :func:`tracer`).
 
 Spans (instrumentation scope ``telcoflow``):
 
@@ -30,12 +30,13 @@ import functools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib.util import find_spec
+from time import monotonic
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
 
-__all__ = ["ENABLED", "SCOPE", "span", "traced_send", "tracer"]
+__all__ = ["ENABLED", "RECHECK", "SCOPE", "refresh", "span", "traced_send", "tracer"]
 
 #: The instrumentation scope (tracer name) of every telcoflow span.
 SCOPE = "telcoflow"
@@ -52,30 +53,48 @@ def _api_installed() -> bool:
 #: Whether the OpenTelemetry API is installed (decided once, when this module is imported).
 ENABLED: bool = _api_installed()
 
-_cache: list[Any] = [None, None]  # [provider, its tracer]
+#: seconds between two looks for a provider while none is configured
+RECHECK = 1.0
+
+_found: list[Any] = [None]  # the tracer of the configured provider, once found
+_next_look = [0.0]  # when to look for a provider again (monotonic seconds)
 
 
 def tracer() -> Tracer | None:
     """The ``telcoflow`` tracer of the host's configured provider, or ``None`` (no API, or
-    no provider configured: the API's proxy or no-op provider)."""
-    if not ENABLED:
+    no provider configured: the API's proxy or no-op provider).
+
+    A configured provider cannot be replaced (the API refuses), so its tracer is kept once
+    found. While none is configured, the provider is looked up at most once every
+    :data:`RECHECK` seconds (the lookup costs microseconds, and hot paths ask per batch and
+    per send): spans start within a second of ``trace.set_tracer_provider``, or at once
+    after :func:`refresh`."""
+    found: Tracer | None = _found[0]
+    if found is not None or not ENABLED:
+        return found
+    now = monotonic()
+    if now < _next_look[0]:
         return None
+    _next_look[0] = now + RECHECK
     from opentelemetry import trace
 
     provider = trace.get_tracer_provider()
     if isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider)):
         return None
-    if _cache[0] is not provider:
-        from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError, version
 
-        try:
-            ours = version("telcoflow")
-        except PackageNotFoundError:  # pragma: no cover - a source tree on sys.path
-            ours = None
-        _cache[1] = provider.get_tracer(SCOPE, ours)
-        _cache[0] = provider
-    found: Tracer = _cache[1]
+    try:
+        ours: str | None = version("telcoflow")
+    except PackageNotFoundError:  # pragma: no cover - a source tree on sys.path
+        ours = None
+    found = _found[0] = provider.get_tracer(SCOPE, ours)
     return found
+
+
+def refresh() -> None:
+    """Look for the host's tracer provider at the next batch or send (call it right after
+    ``trace.set_tracer_provider`` for spans from the very next batch)."""
+    _next_look[0] = 0.0
 
 
 @contextmanager

@@ -16,6 +16,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 
+from telcoflow import tracing
+
 _EXPORTER = InMemorySpanExporter()
 
 
@@ -44,6 +46,7 @@ def spans() -> Iterator[InMemorySpanExporter]:
         provider = TracerProvider(sampler=_SAMPLER)
         provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
         trace.set_tracer_provider(provider)
+    tracing.refresh()
     _EXPORTER.clear()
     _SAMPLER.armed = True
     try:

@@ -161,17 +161,17 @@ class RealtimeBilling:
 
         With a tracer configured (:mod:`telcoflow.tracing`), the batch is a
         ``telcoflow.batch`` span and each step a child span."""
-        if tracing.ENABLED:
-            with tracing.span("telcoflow.batch",
-                              {"telcoflow.batch.size": len(events)}) as span:
-                result = self._paused(events)
-                if span is not None:
-                    span.set_attributes({
-                        "telcoflow.batch.accepted": result.accepted,
-                        "telcoflow.batch.rejected": sum(result.rejected.values()),
-                        "telcoflow.batch.duplicates": result.duplicates})
-                return result
-        return self._paused(events)
+        found = tracing.tracer() if tracing.ENABLED else None
+        if found is None:
+            return self._paused(events)
+        with found.start_as_current_span("telcoflow.batch",
+                                         attributes={"telcoflow.batch.size": len(events)}) as span:
+            result = self._paused(events)
+            span.set_attributes({
+                "telcoflow.batch.accepted": result.accepted,
+                "telcoflow.batch.rejected": sum(result.rejected.values()),
+                "telcoflow.batch.duplicates": result.duplicates})
+            return result
 
     def _paused(self, events: Sequence[Event]) -> BatchResult:
         if not self.pause_gc:
