@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 
 from telcoflow.errors import DefinitionError
 from telcoflow.events import base_item_type
+from telcoflow.money import shown
 
 __all__ = [
     "AccountProfile",
@@ -105,7 +106,7 @@ class AccountProfile:
         if not isinstance(self.overdraft_limit, Decimal) or not self.overdraft_limit >= 0:
             raise DefinitionError(
                 f"account {self.id}: `overdraft_limit` must be a Decimal >= 0 (got "
-                f"{self.overdraft_limit!r})")
+                f"{shown(self.overdraft_limit)})")
 
     def pays_from_balance(self, item_type: str) -> bool:
         """Whether charges of ``item_type`` are paid from the prepaid balance."""

@@ -20,6 +20,7 @@ __all__ = [
     "BusResetError",
     "BusUnavailableError",
     "ClaimConflictError",
+    "ClosedError",
     "ConcurrencyError",
     "CurrencyMismatchError",
     "DecisionError",
@@ -163,6 +164,10 @@ class EventRejectedError(TelcoflowRuntimeError):
 
 class ConcurrencyError(TelcoflowRuntimeError):
     """An optimistic-concurrency check failed (someone else moved the object)."""
+
+
+class ClosedError(TelcoflowRuntimeError):
+    """An asyncio façade (:mod:`telcoflow.aio`) was called after it was closed."""
 
 
 class StoreError(TelcoflowRuntimeError):

@@ -45,6 +45,7 @@ __all__ = [
     "format_amount",
     "in_money_context",
     "money_context",
+    "shown",
     "to_decimal",
 ]
 
@@ -261,6 +262,16 @@ def format_amount(amount: Decimal, currency: str | Currency) -> str:
     """
     code = currency.code if isinstance(currency, Currency) else currency
     return f"{amount} {code}"
+
+
+def shown(value: object) -> str:
+    """Any value as an error message shows it: a Decimal as people write it (``-5.00``,
+    ``NaN``, never ``Decimal('-5.00')``), anything else as its ``repr`` (text in quotes).
+
+    >>> shown(Decimal("-5.00")), shown("5")
+    ('-5.00', "'5'")
+    """
+    return str(value) if isinstance(value, Decimal) else repr(value)
 
 
 def check_minor_units(amount: Decimal, currency: str | Currency, *, field: str = "amount") -> None:

@@ -1,4 +1,5 @@
-"""The cyclic garbage collector is paused during a batch and always resumed after it."""
+"""The cyclic garbage collector is paused during a batch (when the pipeline opts in) and always
+resumed after it."""
 
 from __future__ import annotations
 
@@ -72,21 +73,23 @@ def test_overlapping_pauses_in_threads_resume_once_the_last_ends() -> None:
 def _watched(states: list[bool], **kwargs: bool) -> RealtimeBilling:
     graph = default_graph(world(), tariffs(), fees=FEES)
     graph.before("rate", lambda **_: states.append(gc.isenabled()))
-    return RealtimeBilling(MemoryLedgerStore(), graph, **kwargs)
+    return RealtimeBilling(graph=graph, store=MemoryLedgerStore(), **kwargs)
 
 
-def test_the_pipeline_pauses_during_a_batch_only() -> None:
+def test_an_opted_in_pipeline_pauses_during_a_batch_only() -> None:
     states: list[bool] = []
-    result = _watched(states).process([data("e1", "s-post", "post", 10)])
+    result = _watched(states, pause_gc=True).process([data("e1", "s-post", "post", 10)])
     assert result.accepted == 1
     assert states == [False]
     assert gc.isenabled()
 
 
-def test_the_pause_can_be_switched_off() -> None:
+def test_the_pause_is_off_by_default() -> None:
     states: list[bool] = []
-    _watched(states, pause_gc=False).process([data("e1", "s-post", "post", 10)])
-    assert states == [True]
+    billing = _watched(states)
+    assert billing.pause_gc is False
+    billing.process([data("e1", "s-post", "post", 10)])
+    assert states == [True]  # the host's collector ran on during the batch
 
 
 def test_a_failing_step_leaves_the_collector_on() -> None:
@@ -95,7 +98,7 @@ def test_a_failing_step_leaves_the_collector_on() -> None:
 
     graph = default_graph(world(), tariffs())
     graph.add(_Boom(boom))
-    billing = RealtimeBilling(MemoryLedgerStore(), graph)
+    billing = RealtimeBilling(graph=graph, store=MemoryLedgerStore(), pause_gc=True)
     with pytest.raises(RuntimeError, match="host step failed"):
         billing.process([data("e1", "s-post", "post", 10)])
     assert gc.isenabled()

@@ -232,5 +232,5 @@ def test_funding_of_postpaid_only_and_ambiguous_holdings(catalog: Catalog) -> No
 
 def test_overdraft_limit_must_not_be_negative() -> None:
     with pytest.raises(DefinitionError, match=r"account x: `overdraft_limit` must be a "
-                                              r"Decimal >= 0 \(got Decimal\('-1'\)\)"):
+                                              r"Decimal >= 0 \(got -1\)"):
         AccountProfile("x", prepaid=True, overdraft_limit=Dec(-1))

@@ -51,7 +51,7 @@ from telcoflow.ledger import (
     spend_key,
     storable_id,
 )
-from telcoflow.money import in_money_context
+from telcoflow.money import in_money_context, shown
 from telcoflow.periods import PeriodResolver
 from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy
 from telcoflow.rating.rater import Rater, Tariff
@@ -336,14 +336,14 @@ class OnlineCharging:
         the session id is text, the rating group an int, ``now`` a datetime, each unit
         count a finite, non-negative Decimal within :data:`~telcoflow.billing.steps.
         MAX_QUANTITY`."""
-        sid = session_id if storable_id(session_id) else repr(session_id)[:80]
+        sid = session_id if storable_id(session_id) else shown(session_id)[:80]
         problem = None
         if not storable_id(session_id) or not session_id:
-            problem = f"session id must be non-empty text (got {session_id!r:.60})"
+            problem = f"session id must be non-empty text (got {shown(session_id):.60})"
         elif type(rating_group) is not int:
-            problem = f"`rating_group` must be an int (got {rating_group!r:.60})"
+            problem = f"`rating_group` must be an int (got {shown(rating_group):.60})"
         elif not isinstance(now, datetime):
-            problem = f"`now` must be a datetime (got {now!r:.60})"
+            problem = f"`now` must be a datetime (got {shown(now):.60})"
         else:
             for name, value in amounts.items():
                 problem = number_problem(value, name, f"in session {sid}", MAX_QUANTITY)

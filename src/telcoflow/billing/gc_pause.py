@@ -9,6 +9,11 @@ eighth of the time of a batch, for objects that are never garbage cycles.
 :func:`gc_paused` switches the collector off for the duration of a batch and back on after
 it (only if it was on, and only when the last of nested or concurrent pauses ends), so
 cycles a host creates meanwhile are collected at the next threshold after the batch.
+
+It is **opt-in** (``RealtimeBilling(..., pause_gc=True)``): the collector is process-wide,
+so a pause also stops collection for every other thread of the host while the batch runs.
+That suits a process dedicated to billing (the worker, a bill run); a service that embeds
+the pipeline beside other work keeps the default and leaves the collector alone.
 """
 
 from __future__ import annotations

@@ -23,11 +23,14 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import networkx as nx
 
+from telcoflow import tracing as _tracing
 from telcoflow.errors import GraphError, Problem
 from telcoflow.money import money_context
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from opentelemetry.trace import Tracer
 
     from telcoflow.billing.batch import Batch
     from telcoflow.billing.kpis import Kpis
@@ -241,8 +244,31 @@ class ProcessGraph:
     def run(self, batch: Batch) -> Batch:
         """Run every step of the plan on ``batch``, with hooks and per-step timing, in the
         library's money context (:func:`~telcoflow.money.money_context`)."""
+        found = _tracing.tracer() if _tracing.ENABLED else None
         with money_context():
+            if found is not None:
+                return self._run_traced(batch, found)
             return self._run(batch)
+
+    def _run_traced(self, batch: Batch, tracer: Tracer) -> Batch:
+        """:meth:`_run` with a ``telcoflow.step <name>`` span around each step
+        (:mod:`telcoflow.tracing`)."""
+        kpis = self.kpis
+        for entry in self._plan:
+            step = entry.step
+            name = step.name
+            for hook in entry.before:
+                hook(step=name, batch=batch)
+            with tracer.start_as_current_span(f"telcoflow.step {name}",
+                                              attributes={"telcoflow.step.name": name}):
+                t0 = perf_counter()
+                step(batch)
+                elapsed = perf_counter() - t0
+            if kpis is not None:
+                kpis.observe_step(name, elapsed)
+            for hook in entry.after:
+                hook(step=name, batch=batch, elapsed=elapsed)
+        return batch
 
     def _run(self, batch: Batch) -> Batch:
         kpis = self.kpis

@@ -47,6 +47,7 @@ from telcoflow.journeys.nodes import EVENTLESS, TIMEOUT_PREFIX, FlatTransition
 from telcoflow.journeys.plan import DL_CLEAR, DL_REPLACE1, Plan, PlannedTransition, compile_plan
 from telcoflow.journeys.store import JourneyStore
 from telcoflow.ledger import storable_id
+from telcoflow.tracing import traced_send
 
 __all__ = ["ENGINES", "JourneyRuntime"]
 
@@ -173,6 +174,7 @@ class JourneyRuntime:
                 f"channel {channel!r} is not one of {sorted(journey.channels)} "
                 f"(journey {journey.id})", reason="unknown-channel", event_id=instance_id)
 
+    @traced_send  # a telcoflow.journey.send span when a tracer is configured (no API: no wrapper)
     def send(self, instance: JourneyInstance, trigger: str,
              payload: Mapping[str, Any] | None = None, *, channel: str,
              now: float | None = None) -> SendResult:

@@ -107,7 +107,8 @@ class Worker:
         self.metrics = metrics if metrics is not None else WorkerMetrics()
         #: identifiers in dead letters, errors and health are masked unless told otherwise
         self.masking = masking
-        self.billing = RealtimeBilling(store, app.graph, masking=masking)
+        self.billing = RealtimeBilling(store, app.graph, masking=masking,
+                                       pause_gc=True)  # a dedicated billing process
         self.consumer = bus.consumer(name, group=group)
         self.stop_event = stop_event if stop_event is not None else threading.Event()
         self.handled = 0

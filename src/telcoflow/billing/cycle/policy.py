@@ -11,7 +11,7 @@ Read from YAML (``kind: close-policy``) with every problem located at ``file:lin
     dunning_text: "Please pay by the due date to keep your service."
     descriptions: {data: "Mobile data"}
     units: {data: MB}
-    issuer:                            # printed on every bill (the HTML statement)
+    issuer:                            # on every bill (HTML statement, XML, TMF678 JSON)
       name: Example Telecom Ltd
       address: ["1 Network Way", "London EC1A 1AA"]
       vat_id: GB123456789
@@ -63,7 +63,8 @@ PRICING_KEYS: dict[str, str] = {
 
 class Issuer(BaseModel):
     """Who issues the bills: printed on every statement (name and address at the top, tax id,
-    payment details and contact at the foot)."""
+    payment details and contact at the foot), written in the XML bill (``<issuer>``) and the
+    TMF678 bill (a ``relatedParty`` with role ``issuer``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

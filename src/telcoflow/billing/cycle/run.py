@@ -188,16 +188,18 @@ class _Worker:
         self.store = job.store()
         self.close = CycleCloser(job.policy, job.cycle, job.catalog)
         self.renderers: list[tuple[str, Callable[[Bill], bytes]]] = []
+        issuer = job.policy.issuer  # on every format: XML, HTML and TMF678 JSON
         if "xml" in job.formats:
-            self.renderers.append(("xml", render_bill_xml))
+            self.renderers.append(("xml", lambda bill: render_bill_xml(bill, issuer=issuer)))
         if "html" in job.formats:
             from telcoflow.billing.documents.html import StatementRenderer
 
             statement = StatementRenderer(
-                **{"issuer": job.policy.issuer, **job.renderer_options})
+                **{"issuer": issuer, **job.renderer_options})
             self.renderers.append(("html", lambda bill: statement.render(bill).encode("utf-8")))
         if "json" in job.formats:
-            self.renderers.append(("json", lambda bill: bill_to_tmf678_json(bill).encode("utf-8")))
+            self.renderers.append(("json", lambda bill: bill_to_tmf678_json(
+                bill, issuer=issuer).encode("utf-8")))
 
     def documents(self, bill: Bill) -> tuple[tuple[str, bytes], ...]:
         return tuple([(fmt, render(bill)) for fmt, render in self.renderers])

@@ -8,6 +8,7 @@ from telcoflow.billing.documents.tmf678 import (
     bill_to_tmf678,
     bill_to_tmf678_json,
     extension_schema,
+    issuer_party,
     tmf_json,
     usage_to_tmf635_json,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "format_date",
     "format_money",
     "format_number",
+    "issuer_party",
     "render_bill_xml",
     "tmf_json",
     "usage_to_tmf635_json",

@@ -15,6 +15,11 @@ record, both valid against the official v4.0.0 definitions (JSON Schema draft 4)
   ``discount``, ``billSplit``, ``accountPosition``, ``documentKind``, a payer's
   ``memberCharge``, a prepaid ``prepaidBalance``). The schemas ship in this package
   (:func:`extension_schema`); a host that serves them passes its own ``schema_location``.
+* **The issuer** (the close policy's ``issuer``: the operator's name, address, VAT number,
+  payment details, contact) is a ``relatedParty`` with role ``issuer``, sub-classed as
+  ``TelcoflowIssuer`` (``@baseType`` ``RelatedParty``, declared in the bill's extension
+  schema) to carry ``address``, ``taxId``, ``paymentDetail`` and ``contact``. Its ``id`` is
+  the VAT number (else the name): the policy's issuer has no other identifier.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any
 import simplejson
 
 from telcoflow.billing.cycle.model import Bill
+from telcoflow.billing.cycle.policy import Issuer
 from telcoflow.events import RatedRecord
 from telcoflow.periods import ONE_DAY
 
@@ -37,6 +43,7 @@ __all__ = [
     "bill_to_tmf678",
     "bill_to_tmf678_json",
     "extension_schema",
+    "issuer_party",
     "tmf_json",
     "usage_to_tmf635_json",
 ]
@@ -83,14 +90,41 @@ def _m(value: Decimal, unit: str) -> dict[str, Any]:
     return {"unit": unit, "value": value}
 
 
+def issuer_party(issuer: Issuer, *,
+                 schema_location: str = TMF678_BILL_SCHEMA) -> dict[str, Any]:
+    """The bill's issuer as a TMF ``RelatedParty`` (role ``issuer``, sub-class
+    ``TelcoflowIssuer`` declared in the schema at ``schema_location``)."""
+    party: dict[str, Any] = {
+        "id": issuer.vat_id or issuer.name,
+        "name": issuer.name,
+        "role": "issuer",
+        "@referredType": "Organization",
+        "@type": "TelcoflowIssuer",
+        "@baseType": "RelatedParty",
+        "@schemaLocation": f"{schema_location}#/definitions/TelcoflowIssuer",
+    }
+    if issuer.address:
+        party["address"] = list(issuer.address)
+    if issuer.vat_id:
+        party["taxId"] = issuer.vat_id
+    if issuer.payment:
+        party["paymentDetail"] = list(issuer.payment)
+    if issuer.contact:
+        party["contact"] = issuer.contact
+    return party
+
+
 def bill_to_tmf678(
     bill: Bill,
     *,
     base_url: str = "/tmf-api/customerBillManagement/v4",
     schema_location: str = TMF678_BILL_SCHEMA,
+    issuer: Issuer | None = None,
 ) -> dict[str, Any]:
     """The bill as a TMF678 ``CustomerBill`` (sub-class ``TelcoflowCustomerBill``), a dict
-    whose numbers are :class:`~decimal.Decimal` (serialize with :func:`tmf_json`)."""
+    whose numbers are :class:`~decimal.Decimal` (serialize with :func:`tmf_json`).
+
+    ``issuer`` (the close policy's) is added to ``relatedParty`` (:func:`issuer_party`)."""
     cur = bill.currency
     c = bill.cycle
     href = f"{base_url}/customerBill/{bill.bill_id}"
@@ -160,8 +194,10 @@ def bill_to_tmf678(
         "taxIncludedAmount": _m(bill.total, cur),
         "taxItem": [{"taxCategory": t.category, "taxRate": t.rate.scaleb(-2),
                      "taxAmount": _m(t.amount, cur)} for t in bill.taxes],
-        "relatedParty": [{"id": pp.payer_id, "role": "payer", "@referredType": "BillingAccount"}
-                         for pp in bill.payer_parts],
+        "relatedParty": [
+            *([issuer_party(issuer, schema_location=schema_location)] if issuer else []),
+            *({"id": pp.payer_id, "role": "payer", "@referredType": "BillingAccount"}
+              for pp in bill.payer_parts)],
         "appliedCustomerBillingRate": rates,
         "billSplit": [{"payer": pp.payer_id, "amount": _m(pp.amount, cur)}
                       for pp in bill.payer_parts],

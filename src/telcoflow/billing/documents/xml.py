@@ -18,6 +18,7 @@ from typing import Any
 from lxml import etree
 
 from telcoflow.billing.cycle.model import Bill, BillLine
+from telcoflow.billing.cycle.policy import Issuer
 from telcoflow.errors import (
     BillDocumentError,  # re-exported: defined in errors.py
     )
@@ -104,8 +105,26 @@ def _extras(bill: Bill) -> str:
     return "".join(out)
 
 
-def render_bill_xml(bill: Bill) -> bytes:
+@lru_cache(maxsize=16)
+def _issuer_element(issuer: Issuer) -> str:
+    """The ``<issuer>`` element (the same for every bill of a run, so built once)."""
+    x = _x
+    return "".join([
+        f"<issuer><name>{x(issuer.name)}</name>",
+        *[f"<addressLine>{x(a)}</addressLine>" for a in issuer.address],
+        *([f"<vatId>{x(issuer.vat_id)}</vatId>"] if issuer.vat_id else []),
+        *[f"<payment>{x(p)}</payment>" for p in issuer.payment],
+        *([f"<contact>{x(issuer.contact)}</contact>"] if issuer.contact else []),
+        "</issuer>",
+    ])
+
+
+def render_bill_xml(bill: Bill, *, issuer: Issuer | None = None) -> bytes:
     """The bill as UTF-8 XML bytes (valid against :func:`bill_schema`).
+
+    ``issuer`` (the close policy's :class:`~telcoflow.billing.cycle.policy.Issuer`) is
+    written first as ``<issuer>``: the operator's name, address lines, VAT number, payment
+    details and contact, as the HTML statement prints them.
 
     Numbers are written with ``str`` (what xs:decimal reads) straight into the f-strings;
     the rare number that ``str`` writes in exponent notation (``1E+3``: an unrounded
@@ -118,6 +137,7 @@ def render_bill_xml(bill: Bill) -> bytes:
         f'<bill xmlns="{BILL_NAMESPACE}" version="1" id="{x(bill.bill_id)}" '
         f'currency="{bill.currency}" locale="{x(bill.locale)}"'
         + (f' kind="{bill.kind}">' if bill.kind != "bill" else ">"),
+        _issuer_element(issuer) if issuer is not None else "",
         f'<account id="{x(bill.account_id)}"><name>{x(bill.account_name)}</name>',
     ]
     for a in bill.address:

@@ -23,6 +23,7 @@ from telcoflow.events import (
 from telcoflow.ledger import (
     storable_id,
 )
+from telcoflow.money import shown
 
 #: The largest quantity a usage event may carry (in any unit: 10^15 bytes is a petabyte).
 MAX_QUANTITY = Decimal(10) ** 15
@@ -47,7 +48,7 @@ def number_problem(value: object, name: str, where: str, maximum: Decimal) -> st
     """What is wrong with a quantity or amount (``where``: ``"in event e1"``), or ``None``:
     a finite Decimal of at most ``maximum`` and :data:`MAX_DIGITS` significant digits."""
     if type(value) is not Decimal or not value.is_finite():
-        return f"`{name}` must be a finite Decimal (got {value!r:.60} {where})"
+        return f"`{name}` must be a finite Decimal (got {shown(value):.60} {where})"
     if abs(value) > maximum:
         return f"`{name}` must be at most {maximum:.0E} (got {value:.6E} {where})"
     if len(value.as_tuple().digits) > MAX_DIGITS:
@@ -82,11 +83,11 @@ class Validate:
             return ("expected a UsageEvent, FeeEvent, LifecycleEvent or PaymentEvent (got "
                     f"{type(e).__name__})")
         raw_id = getattr(e, "id", None)
-        eid = raw_id if storable_id(raw_id, MAX_TEXT) else repr(raw_id)[:80]
+        eid = raw_id if storable_id(raw_id, MAX_TEXT) else shown(raw_id)[:80]
         for name in fields:
             value = getattr(e, name)
             if type(value) is not str:
-                return (f"`{name}` must be text (got {type(value).__name__} {value!r:.60} "
+                return (f"`{name}` must be text (got {type(value).__name__} {shown(value):.60} "
                         f"in event {eid})")
             if len(value) > MAX_TEXT:
                 return (f"`{name}` must be at most {MAX_TEXT} characters (got {len(value)} "
@@ -99,7 +100,7 @@ class Validate:
         if not raw_id:
             return "`id` must not be empty"
         if type(getattr(e, "start", None)) is not datetime:
-            return (f"`start` must be a datetime (got {getattr(e, 'start', None)!r:.60} "
+            return (f"`start` must be a datetime (got {shown(getattr(e, 'start', None)):.60} "
                     f"in event {eid})")
         if isinstance(e, UsageEvent):
             problem = number_problem(e.quantity, "quantity", f"in event {eid}", MAX_QUANTITY)
@@ -115,7 +116,7 @@ class Validate:
             if not e.zone:
                 return f"`zone` must not be empty (event {eid}): say where the usage happened"
             if type(e.rating_group) is not int:
-                return (f"`rating_group` must be an integer (got {e.rating_group!r:.60} "
+                return (f"`rating_group` must be an integer (got {shown(e.rating_group):.60} "
                         f"in event {eid})")
             return None
         if isinstance(e, FeeEvent):
@@ -136,7 +137,7 @@ class Validate:
         if problem is not None:
             return problem
         if not e.amount > 0:
-            return f"`amount` must be a Decimal > 0 (got {e.amount!r} in event {eid})"
+            return f"`amount` must be a Decimal > 0 (got {e.amount} in event {eid})"
         return None
 
     def __call__(self, batch: Batch) -> None:
