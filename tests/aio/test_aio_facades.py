@@ -26,7 +26,7 @@ from telcoflow.journeys.definition import parse_journey
 from telcoflow.journeys.runtime import JourneyRuntime
 from telcoflow.ledger import LedgerStore
 from telcoflow.rating.rater import TableRater, UnitTariff
-from telcoflow.stores import SQLiteLedgerStore
+from telcoflow.stores.sqlite import SQLiteLedgerStore
 from telcoflow.stores.sqlite.journeys import SQLiteJourneyStore
 
 NOV = datetime(2026, 11, 10, 12, 0)

@@ -17,7 +17,7 @@ from telcoflow.billing.realtime import RealtimeBilling, default_graph
 from telcoflow.errors import DefinitionError, TelcoflowError
 from telcoflow.events import FeeEvent, LifecycleEvent, PaymentEvent, UsageEvent
 from telcoflow.money import shown
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 
 #: Decimals of every kind, placed where a hostile producer could put them
 odd_decimals = st.one_of(st.decimals(allow_nan=True, allow_infinity=True),

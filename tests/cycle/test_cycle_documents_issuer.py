@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,6 @@ from lxml import etree
 from telcoflow.billing.cycle import (
     Bill,
     BillRunJob,
-    BillStore,
     Issuer,
     MemoryAccounts,
     MemoryLedger,
@@ -29,6 +29,7 @@ from telcoflow.billing.documents import (
     render_bill_xml,
     validate_bill_xml,
 )
+from telcoflow.stores.sqlite import SQLiteBillStore
 
 NS = {"b": BILL_NAMESPACE}
 ISSUER_YAML = """\
@@ -106,10 +107,11 @@ def test_a_bill_run_writes_the_policy_issuer_on_xml_html_and_json(tmp_path: Path
     policy = parse_close_policy(POLICY_YAML + ISSUER_YAML, "policy.yaml")
     job = BillRunJob(NOV, policy, ledger=lambda: MemoryLedger(lines),
                      accounts=lambda: MemoryAccounts(accounts),
-                     store_path=tmp_path / "bills.db", formats=frozenset({"xml", "html", "json"}))
+                     store=partial(SQLiteBillStore, tmp_path / "bills.db"),
+                     formats=frozenset({"xml", "html", "json"}))
     summary = bill_run(job, processes=1, progress=False)
     assert summary.bills > 0
-    store = BillStore(tmp_path / "bills.db")
+    store = SQLiteBillStore(tmp_path / "bills.db")
     account = "ACC000001"
     xml = store.document(NOV.key, account, "xml")
     html = store.document(NOV.key, account, "html")

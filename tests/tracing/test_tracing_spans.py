@@ -23,8 +23,7 @@ from telcoflow.events import UsageEvent
 from telcoflow.journeys.definition import parse_journey
 from telcoflow.journeys.runtime import JourneyRuntime
 from telcoflow.rating.rater import TableRater, UnitTariff
-from telcoflow.stores import MemoryLedgerStore
-from telcoflow.stores.memory import MemoryJourneyStore
+from telcoflow.stores.memory import MemoryJourneyStore, MemoryLedgerStore
 
 NOV = datetime(2026, 11, 10, 12, 0)
 STEPS = ["validate", "deduplicate", "enrich", "rate", "ledger", "discount", "tax", "split",

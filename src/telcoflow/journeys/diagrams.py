@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from telcoflow.errors import ArgumentError
 from telcoflow.journeys.compiled import Journey
 from telcoflow.journeys.drawing import (
     Drawable,
@@ -35,7 +36,7 @@ def render_diagram(source: Journey | str | Path, fmt: str = "mermaid") -> str:
     This is what ``telcoflow journey diagram PATH --format mermaid|dot|svg|html`` prints.
     """
     if fmt not in DIAGRAM_FORMATS:
-        raise ValueError(f"format must be one of {DIAGRAM_FORMATS} (got {fmt!r})")
+        raise ArgumentError(f"format must be one of {DIAGRAM_FORMATS} (got {fmt!r})")
     if not isinstance(source, Journey):
         source = load_journey(source)
     renderers = {"mermaid": to_mermaid, "dot": to_dot, "svg": to_svg, "html": to_html_page}

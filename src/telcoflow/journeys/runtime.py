@@ -31,7 +31,13 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from telcoflow.errors import ConcurrencyError, EventRejectedError, JourneyError, Problem
+from telcoflow.errors import (
+    ArgumentError,
+    ConcurrencyError,
+    EventRejectedError,
+    JourneyError,
+    Problem,
+)
 from telcoflow.journeys.actions import Action, ActionRegistry
 from telcoflow.journeys.definition import Journey
 from telcoflow.journeys.instance import (
@@ -83,7 +89,7 @@ class JourneyRuntime:
                  actions: ActionRegistry | Mapping[str, Action] | None = None,
                  clock: Callable[[], float] | None = None, engine: str = "table") -> None:
         if engine not in ENGINES:
-            raise ValueError(f"engine must be one of {ENGINES} (got {engine!r})")
+            raise ArgumentError(f"engine must be one of {ENGINES} (got {engine!r})")
         self.actions = actions if isinstance(actions, ActionRegistry) else ActionRegistry(
             actions)
         self.store: JourneyStore = store

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from telcoflow.errors import ArgumentError
 from telcoflow.rules.pack import RulePack, load_pack
 from telcoflow.rules.registry import Registry
 from telcoflow.rules.stateful import StatefulBackend, StatefulEngine
@@ -90,7 +91,7 @@ class RuleHost:
         """
         if new is None:
             if self._source is None:
-                raise ValueError("reload() needs a pack or path: this host was given a pack")
+                raise ArgumentError("reload() needs a pack or path: this host was given a pack")
             new = self._source
         pack = new if isinstance(new, RulePack) else load_pack(new, registry=self._registry)
         with self._lock:

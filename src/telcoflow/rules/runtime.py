@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from telcoflow.errors import NotFoundError
 from telcoflow.rules.engine import CompiledDecision, Outputs
 from telcoflow.rules.expressions import CompiledExpression
 from telcoflow.rules.model import TestCaseModel
@@ -82,7 +83,7 @@ class RulePack:
             if d.name == name:
                 return d
         known = ", ".join(d.name for d in self.decisions)
-        raise KeyError(f"pack {self.name!r} has no decision {name!r} (has: {known})")
+        raise NotFoundError(f"pack {self.name!r} has no decision {name!r} (has: {known})")
 
     def context_for(self, context: Mapping[str, Any]) -> dict[str, Any]:
         """A copy of ``context`` with the pack's computed ``let`` values added."""

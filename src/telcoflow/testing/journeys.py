@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from telcoflow.errors import ArgumentError
 from telcoflow.journeys.actions import ActionRegistry
 from telcoflow.journeys.definition import Journey
 from telcoflow.journeys.instance import SYSTEM_CHANNEL, JourneyInstance, ManualClock
@@ -39,7 +40,7 @@ def journey_paths(journey: Journey, kind: str = "transitions") -> list[JourneyPa
         return shortest_paths(journey)
     if kind == "transitions":
         return transition_cover(journey)
-    raise ValueError(f"kind must be 'states' or 'transitions' (got {kind!r})")
+    raise ArgumentError(f"kind must be 'states' or 'transitions' (got {kind!r})")
 
 
 def journey_path_params(journey: Journey, kind: str = "transitions") -> list[Any]:

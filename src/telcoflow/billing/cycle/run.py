@@ -47,7 +47,7 @@ from telcoflow.billing.cycle.policy import ClosePolicy
 from telcoflow.billing.cycle.sources import AccountDirectory, LedgerReader, rows_by_account
 from telcoflow.billing.cycle.store import BillStore, FinishedAccount
 from telcoflow.catalog.model import Catalog
-from telcoflow.errors import RunInterruptedError, TelcoflowError
+from telcoflow.errors import ArgumentError, RunInterruptedError, TelcoflowError
 
 __all__ = ["BillRunJob", "BillRunSummary", "Shard", "bill_run", "close_batch"]
 
@@ -67,7 +67,8 @@ class Shard:
 
     def __post_init__(self) -> None:
         if self.count < 1 or not 1 <= self.index <= self.count:
-            raise ValueError(f"shard must be I/N with 1 <= I <= N (got {self.index}/{self.count})")
+            raise ArgumentError(
+                f"shard must be I/N with 1 <= I <= N (got {self.index}/{self.count})")
 
     @classmethod
     def parse(cls, text: str | Shard) -> Shard:
@@ -76,7 +77,7 @@ class Shard:
             return text
         left, sep, right = text.partition("/")
         if not sep or not left.strip().isdigit() or not right.strip().isdigit():
-            raise ValueError(f"shard must be written I/N, such as 1/4 (got {text!r})")
+            raise ArgumentError(f"shard must be written I/N, such as 1/4 (got {text!r})")
         return cls(int(left), int(right))
 
     def contains(self, account_id: str) -> bool:
@@ -106,9 +107,9 @@ class BillRunJob:
     def __post_init__(self) -> None:
         unknown = sorted(set(self.formats) - _FORMATS)
         if unknown:
-            raise ValueError(f"formats must be among {sorted(_FORMATS)} (got {unknown})")
+            raise ArgumentError(f"formats must be among {sorted(_FORMATS)} (got {unknown})")
         if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1 (got {self.batch_size})")
+            raise ArgumentError(f"batch_size must be >= 1 (got {self.batch_size})")
 
 
 @dataclass(frozen=True)
@@ -465,7 +466,7 @@ def _check_picklable(job: BillRunJob) -> None:
     try:
         pickle.dumps(job)
     except (pickle.PicklingError, AttributeError, TypeError) as exc:
-        raise ValueError(
+        raise ArgumentError(
             "a bill run on several processes sends its job to each worker, so the job must be "
             "picklable: give `ledger`, `accounts` and `store` as "
             "functools.partial(SQLiteLedger, path) and the like, not lambdas or local "

@@ -35,6 +35,7 @@ import simplejson
 
 from telcoflow.billing.cycle.model import Bill
 from telcoflow.billing.cycle.policy import Issuer
+from telcoflow.errors import NotFoundError
 from telcoflow.events import RatedRecord
 from telcoflow.periods import ONE_DAY
 
@@ -63,7 +64,8 @@ def extension_schema(name: str) -> dict[str, Any]:
     try:
         file = _SCHEMA_FILES[name]
     except KeyError:
-        raise KeyError(f"no extension schema {name!r}; known: {sorted(_SCHEMA_FILES)}") from None
+        raise NotFoundError(
+            f"no extension schema {name!r}; known: {sorted(_SCHEMA_FILES)}") from None
     schema: dict[str, Any] = json.loads(_schema_text(file))
     return schema
 
