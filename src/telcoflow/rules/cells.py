@@ -32,6 +32,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from telcoflow.errors import ArgumentError
+
 __all__ = [
     "CELL_FUNCTIONS",
     "cell_text",
@@ -181,7 +183,7 @@ def literal(value: Any) -> str:
         return str(value)
     if isinstance(value, str):
         return repr(value)
-    raise ValueError(f"cell values must be text, numbers, booleans or null (got {value!r})")
+    raise ArgumentError(f"cell values must be text, numbers, booleans or null (got {value!r})")
 
 
 def eq_text(path: str, value: Any) -> str:
