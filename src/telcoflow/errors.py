@@ -29,6 +29,7 @@ __all__ = [
     "ExpressionError",
     "GraphError",
     "JourneyError",
+    "MissingDependencyError",
     "MoneyError",
     "PackCaseFailedError",
     "Problem",
@@ -75,6 +76,20 @@ class Problem:
 
 class TelcoflowError(Exception):
     """Root of every error telcoflow raises."""
+
+
+class MissingDependencyError(TelcoflowError, ImportError):
+    """An optional package a feature needs is not installed; the message names the
+    ``telcoflow[extra]`` that brings it (``pip install 'telcoflow[redis]'``).
+
+    Also an :class:`ImportError`, so code that probes for an optional feature with
+    ``except ImportError`` keeps working.
+    """
+
+    def __init__(self, message: str, *, extra: str, module: str) -> None:
+        super().__init__(message, name=module)
+        self.extra = extra
+        self.module = module
 
 
 class DefinitionError(TelcoflowError):

@@ -47,9 +47,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
-
+from telcoflow._optional import requires
 from telcoflow.billing.graph import GraphBuilder, ProcessGraph
 from telcoflow.billing.realtime import BatchResult, RealtimeBilling
 from telcoflow.bus.base import Bus, BusError, BusUnavailableError, Message, default_consumer_name
@@ -71,6 +69,10 @@ from telcoflow.ledger import (
     storable_text,
 )
 from telcoflow.privacy import DEFAULT_MASKING, MaskingPolicy, redact_url
+
+with requires("billing", "the worker"):
+    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+    from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = [
     "Worker",

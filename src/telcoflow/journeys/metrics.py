@@ -25,11 +25,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import jinja2
-
+from telcoflow._optional import requires
 from telcoflow.errors import TelcoflowRuntimeError
 from telcoflow.journeys.definition import Journey
 from telcoflow.journeys.instance import JourneyInstance
+
+with requires("journeys", "the journey metrics page"):
+    import jinja2
 
 __all__ = ["JourneyMetrics", "StateTime", "journey_metrics", "render_metrics_html"]
 

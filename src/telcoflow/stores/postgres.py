@@ -36,9 +36,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import psycopg
-from psycopg import sql
-
+from telcoflow._optional import requires
 from telcoflow.errors import (
     ClaimConflictError,  # re-exported: defined in errors.py
     ConcurrencyError,
@@ -53,6 +51,10 @@ from telcoflow.ledger import (
     encode_effects,
 )
 from telcoflow.privacy import redact_url
+
+with requires("postgres", "the PostgreSQL store"):
+    import psycopg
+    from psycopg import sql
 
 if TYPE_CHECKING:  # the higher layers are imported lazily, where they are used
     from telcoflow.billing.cycle.store import FinishedAccount, StoreTotals
