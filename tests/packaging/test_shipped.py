@@ -44,7 +44,7 @@ def test_an_unknown_name_is_a_located_error() -> None:
         shipped_path("rules/audits/nope.rules.yaml")
     text = str(caught.value)
     assert "rules/audits/nope.rules.yaml" in text
-    assert "_shipped" in text
+    assert "looked in" in text
     assert caught.value.problems[0].code == "E-shipped-missing"
     with pytest.raises(DefinitionError, match="ships no folder examples/nope"):
         shipped_path("examples/nope", directory=True)
