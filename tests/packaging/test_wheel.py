@@ -81,7 +81,8 @@ from telcoflow.loading.catalog import load_catalog
 from telcoflow.shipped import shipped_path
 from telcoflow.rules import load_pack
 assert Currency.of("JPY").exponent == 0 and Currency.of("BHD").exponent == 3
-assert Money(Decimal("5.10"), "EUR") + Money(Decimal("0.05"), "EUR") == Money(Decimal("5.15"), "EUR")
+total = Money(Decimal("5.10"), "EUR") + Money(Decimal("0.05"), "EUR")
+assert total == Money(Decimal("5.15"), "EUR")
 catalog = load_catalog(shipped_path("examples/catalog", directory=True))
 pack = load_pack(shipped_path("rules/audits/balance.rules.yaml"))
 print(len(catalog.offerings), "site-packages" in str(shipped_path("journeys/top_up.yaml")))
