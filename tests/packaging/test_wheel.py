@@ -130,6 +130,15 @@ print("ok")
 """,
     "postgres": "import telcoflow.stores.postgres, psycopg; print('ok', psycopg.pq.version())",
     "redis": "import telcoflow.bus.redis_streams, telcoflow.stores.redis_cache; print('ok')",
+    "analytics": """
+from decimal import Decimal
+from telcoflow.analytics import to_arrow, to_pandas
+from telcoflow.ledger import LedgerLine
+lines = [LedgerLine("A", "S", "data", "2026-11-01", "EUR", Decimal("1.005"), Decimal("1"))]
+assert list(to_pandas(lines)["amount"]) == [Decimal("1.005")]
+assert str(to_arrow(lines).schema.field("amount").type) == "decimal128(38, 3)"
+print("ok")
+""",
 }
 
 
@@ -146,3 +155,13 @@ def test_each_extra_installs_and_its_feature_works(extra: str, install: Callable
         return
     done = run(folder / "bin/python", "-c", script, cwd=tmp_path)
     assert done.stdout.startswith("ok")
+
+
+def test_the_stadium_example_runs_from_the_installed_wheel(install: Callable[[str], Path],
+                                                           tmp_path: Path) -> None:
+    folder = install("journeys")
+    script = tmp_path / "5g_stadium.py"
+    script.write_text((REPO / "examples/5g_stadium.py").read_text(encoding="utf-8"),
+                      encoding="utf-8")
+    done = run(folder / "bin/python", script, cwd=tmp_path)
+    assert "customer revenue by partner:" in done.stdout
