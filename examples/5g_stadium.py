@@ -15,45 +15,35 @@ import random
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
+from telcoflow.demo.charts import svg_bars, text_bars
 from telcoflow.journeys.definition import load_journey
 from telcoflow.journeys.runtime import JourneyRuntime
 from telcoflow.loading.catalog import load_catalog
 from telcoflow.money import Money, RoundingPolicy
 from telcoflow.offers import (
     BenefitHolding,
+    HeldSlicePass,
     OfferTriggers,
     PortraitBuilder,
     Recommender,
-    HeldSlicePass,
     SlicePassRater,
     VenueEvent,
     benefit_lines,
     partner_report,
-    svg_bars,
-    text_bars,
 )
 from telcoflow.offers.journeys import start_offer_journey
 from telcoflow.rating.price_models import compile_tariffs
 from telcoflow.rules.pack import load_pack
+from telcoflow.shipped import shipped_path
 from telcoflow.stores.memory import MemoryJourneyStore
 
-
-def find_repo() -> Path:
-    """The repository root (works from a script and from a notebook)."""
-    here = Path(globals().get("__file__", Path.cwd() / "x")).resolve().parent
-    for folder in (here, *here.parents):
-        if (folder / "rules" / "5g").is_dir():
-            return folder
-    raise FileNotFoundError("run this from inside the telcoflow repository")
-
-
 HALF_UP = RoundingPolicy.HALF_UP
-REPO = find_repo()
-CATALOG = load_catalog(REPO / "examples" / "catalog", REPO / "examples" / "catalog-5g")
-RULES = REPO / "rules" / "5g"
+# the shipped files come with telcoflow (package data): no source checkout needed
+CATALOG = load_catalog(shipped_path("examples/catalog", directory=True),
+                       shipped_path("examples/catalog-5g", directory=True))
+RULES = shipped_path("rules/5g", directory=True)
 DAY = date(2026, 11, 27)
 MATCH = VenueEvent.of("match-1", "stadium-north", "2026-11-27T18:00:00",
                       "2026-11-27T21:00:00")
@@ -108,7 +98,7 @@ def run_offers(crowd: list[dict[str, Any]], seed: int = 7) -> dict[str, Any]:
     recommender = Recommender.from_files(RULES / "recommend-weights.yaml", CATALOG)
     situation = {"scenario": "stadium", "region": "stadium-north", "venue_event": "match-1",
                  "network_quality": "poor"}
-    journey = load_journey(REPO / "journeys" / "slice_pass_purchase.yaml")
+    journey = load_journey(shipped_path("journeys/slice_pass_purchase.yaml"))
     runtime = JourneyRuntime(MemoryJourneyStore(),
                              [journey], actions=dict.fromkeys(journey.actions, _noop))
     outcomes: dict[str, int] = {}

@@ -19,10 +19,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import click
-
+from telcoflow._optional import requires
 from telcoflow.errors import RunInterruptedError, TelcoflowError
 from telcoflow.money import RoundingPolicy
+
+with requires("cli", "the telcoflow command"):
+    import click
 
 __all__ = ["main", "run"]
 

@@ -31,6 +31,7 @@ __all__ = [
     "ExpressionError",
     "GraphError",
     "JourneyError",
+    "MissingDependencyError",
     "MoneyError",
     "NotFoundError",
     "PackCaseFailedError",
@@ -91,6 +92,20 @@ class ArgumentError(TelcoflowError, ValueError):
     """A public function or constructor was handed an argument it cannot use; the message
     names the argument and what was expected. Also a :class:`ValueError`, so callers that
     catch ``ValueError`` keep working."""
+
+
+class MissingDependencyError(TelcoflowError, ImportError):
+    """An optional package a feature needs is not installed; the message names the
+    ``telcoflow[extra]`` that brings it (``pip install 'telcoflow[redis]'``).
+
+    Also an :class:`ImportError`, so code that probes for an optional feature with
+    ``except ImportError`` keeps working.
+    """
+
+    def __init__(self, message: str, *, extra: str, module: str) -> None:
+        super().__init__(message, name=module)
+        self.extra = extra
+        self.module = module
 
 
 class DefinitionError(TelcoflowError):

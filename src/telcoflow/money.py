@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import decimal
 import functools
+import json
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 from functools import total_ordering
+from importlib.resources import files
 from typing import Any, ClassVar, ParamSpec, TypeVar
-
-import iso4217
 
 from telcoflow.errors import CurrencyMismatchError, MoneyError
 
@@ -50,10 +50,14 @@ __all__ = [
 ]
 
 def _iso_exponents() -> dict[str, int]:
-    """ISO 4217 minor-unit exponents of every current currency, from the ``iso4217`` package
-    (the ISO maintenance agency's published table). Currencies without a minor unit
-    (``N.A.``: gold, SDR, the test code ``XTS``) are left out: they are not money here."""
-    return {c.code: c.exponent for c in iso4217.Currency if c.exponent is not None}
+    """ISO 4217 minor-unit exponents of every current currency, from the table vendored as
+    package data (``telcoflow/data/iso4217.json``, generated from the ISO maintenance
+    agency's published list through the ``iso4217`` package; the tests check it against
+    that source). Currencies without a minor unit (``N.A.``: gold, SDR, the test code
+    ``XTS``) are left out: they are not money here."""
+    text = (files("telcoflow") / "data" / "iso4217.json").read_text(encoding="utf-8")
+    units: dict[str, int] = json.loads(text)["minor_units"]
+    return units
 
 
 #: ISO 4217 minor-unit exponents (``EUR`` 2, ``JPY`` and ``XOF`` 0, ``BHD`` 3, ``CLF`` 4).

@@ -1,43 +1,40 @@
-"""Where the files that ship with telcoflow are: example catalog, demo close policy, audits.
+"""Where the files that ship with telcoflow are: example catalogs, the demo close policy,
+journeys and rule packs (audits, 5G offers, rating, top-ups).
 
-They live in the source repository (``examples/``, ``rules/``) and are installed with a wheel
-as data files under ``<prefix>/share/telcoflow/`` (``<prefix>`` is the environment's data
-path, e.g. the virtual environment). :func:`shipped_path` finds one in a source checkout or
-an editable install first, then in the installed data files, then under the working
-directory, and says where it looked when it is nowhere.
+They are package data under ``telcoflow/_shipped/`` (in the source repository, links to
+``examples/``, ``journeys/`` and ``rules/``), so they are found the same way from a source
+checkout, an editable install or an installed wheel, whatever the working directory::
+
+    from telcoflow.loading.catalog import load_catalog
+    from telcoflow.shipped import shipped_path
+
+    catalog = load_catalog(shipped_path("examples/catalog", directory=True))
 """
 
 from __future__ import annotations
 
-import sysconfig
+from importlib.resources import files
 from pathlib import Path
 
 from telcoflow.errors import DefinitionError, Problem
 
 __all__ = ["shipped_path"]
 
-#: the repository root of a source checkout / editable install (``src/telcoflow/..``)
-_REPO = Path(__file__).resolve().parents[2]
 
-
-def _candidates(relative: str) -> list[Path]:
-    return [
-        _REPO / relative,
-        Path(sysconfig.get_path("data")) / "share" / "telcoflow" / relative,
-        Path.cwd() / relative,
-    ]
+def _root() -> Path:
+    """The folder of the shipped files (``telcoflow/_shipped``) in this installation."""
+    return Path(str(files("telcoflow") / "_shipped"))
 
 
 def shipped_path(relative: str, *, directory: bool = False) -> Path:
     """The shipped file (or, with ``directory``, folder) at ``relative``, e.g.
     ``"examples/close/close-policy.yaml"``; :class:`~telcoflow.errors.DefinitionError` if
-    it is in none of the places it can be."""
-    candidates = _candidates(relative)
-    for candidate in candidates:
-        if candidate.is_dir() if directory else candidate.is_file():
-            return candidate
-    looked = ", ".join(str(c) for c in candidates)
+    telcoflow does not ship it."""
+    candidate = (_root() / relative).resolve()  # a checkout: the repository file itself
+    if candidate.is_dir() if directory else candidate.is_file():
+        return candidate
     raise DefinitionError([Problem(
-        f"the shipped {'folder' if directory else 'file'} {relative} was not found (looked in "
-        f"{looked}); it comes with the source repository and with telcoflow's wheel "
-        "(share/telcoflow): reinstall telcoflow or pass a path", "E-shipped-missing")])
+        f"telcoflow ships no {'folder' if directory else 'file'} {relative} (looked in "
+        f"{candidate}); the shipped files are examples/..., journeys/... and rules/...: "
+        "check the name, reinstall telcoflow, or pass a path of your own",
+        "E-shipped-missing")])

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from offers_world import REPO
 
+from telcoflow.demo.notebook import cells_of
 from telcoflow.money import Money
-from telcoflow.offers.notebook import cells_of
 
 SCRIPT = REPO / "examples" / "5g_stadium.py"
 NOTEBOOK = REPO / "examples" / "5g_stadium.ipynb"
@@ -45,7 +45,7 @@ def test_the_notebook_is_the_script() -> None:
     assert nb["nbformat"] == 4
     cells = [(c["cell_type"], "".join(c["source"])) for c in nb["cells"]]
     assert cells == cells_of(SCRIPT.read_text(encoding="utf-8")), (
-        "regenerate: python -m telcoflow.offers.notebook examples/5g_stadium.py")
+        "regenerate: python -m telcoflow.demo.notebook examples/5g_stadium.py")
     last = nb["cells"][-1]
     assert any(o.get("name") == "stdout" for o in last["outputs"])
 

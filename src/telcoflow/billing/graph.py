@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import networkx as nx
-
 from telcoflow import tracing as _tracing
+from telcoflow._optional import requires
 from telcoflow.errors import GraphError, Problem
 from telcoflow.money import money_context
+
+with requires("billing", "the real-time process graph"):
+    import networkx as nx
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

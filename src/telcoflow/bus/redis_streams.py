@@ -37,8 +37,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import redis
-
+from telcoflow._optional import requires
 from telcoflow.bus.base import (
     BackpressureError,
     BusError,
@@ -49,6 +48,9 @@ from telcoflow.bus.base import (
     partition_of,
 )
 from telcoflow.privacy import redact_url
+
+with requires("redis", "the Redis stream bus"):
+    import redis
 
 __all__ = ["RedisStreamBus", "RedisStreamConsumer"]
 

@@ -15,15 +15,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
-
+from telcoflow._optional import requires
 from telcoflow.billing.realtime import BatchResult, RealtimeBilling, default_graph
 from telcoflow.demo.generator import generate_events, generate_population
 from telcoflow.events import RatedRecord
 from telcoflow.rating.tax import TaxRules
 from telcoflow.stores.sqlite import SQLiteLedgerStore
+
+with requires("cli", "the demo"):
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Table
 
 __all__ = ["DemoResult", "run_billing_demo"]
 

@@ -16,9 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
+from telcoflow._optional import requires
 from telcoflow.errors import TelcoflowError
 from telcoflow.loading.catalog import load_catalog
 from telcoflow.money import Money, RoundingPolicy
@@ -26,6 +24,10 @@ from telcoflow.rating.discounts import ChargeLine
 from telcoflow.rating.price_models import RatedUsage, compile_tariffs
 from telcoflow.rating.settle import Settlement, settle
 from telcoflow.shipped import shipped_path
+
+with requires("cli", "the demo"):
+    from rich.console import Console
+    from rich.table import Table
 
 __all__ = ["CatalogDemoSummary", "DemoEvent", "default_catalog_path", "run_catalog_demo"]
 

@@ -10,13 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
+from telcoflow._optional import requires
 from telcoflow.errors import Problem
 from telcoflow.journeys.drawing import to_html
 from telcoflow.journeys.models import JourneyFile, TransitionSpec
 from telcoflow.journeys.nodes import FlatTransition, Guard, StateNode
 from telcoflow.loading.source import Document
+
+with requires("journeys", "journeys"):
+    import networkx as nx
 
 __all__ = ["Journey"]
 

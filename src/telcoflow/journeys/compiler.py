@@ -19,8 +19,7 @@ from dataclasses import replace
 from itertools import product
 from typing import Any
 
-import networkx as nx
-
+from telcoflow._optional import requires
 from telcoflow.journeys.builder import GUARD_BUILTINS, Builder
 from telcoflow.journeys.nodes import (
     DONE_PREFIX,
@@ -30,6 +29,9 @@ from telcoflow.journeys.nodes import (
     Guard,
 )
 from telcoflow.journeys.semantics import HISTORY, Chart, ChartTransition, Microstep
+
+with requires("journeys", "journeys"):
+    import networkx as nx
 
 __all__ = ["Compiled", "compile_chart"]
 

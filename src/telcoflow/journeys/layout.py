@@ -18,10 +18,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from grandalf.graphs import Edge, Graph, Vertex
-from grandalf.layouts import SugiyamaLayout
-
+from telcoflow._optional import requires
 from telcoflow.journeys.nodes import StateNode
+
+with requires("journeys", "journey diagrams"):
+    from grandalf.graphs import Edge, Graph, Vertex
+    from grandalf.layouts import SugiyamaLayout
 
 __all__ = ["EdgeLine", "Layout", "StateBox", "layout_chart", "text_width"]
 

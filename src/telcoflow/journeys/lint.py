@@ -22,11 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence, Set
 
-import networkx as nx
-
+from telcoflow._optional import requires
 from telcoflow.errors import Problem
 from telcoflow.journeys.builder import Builder
 from telcoflow.journeys.nodes import DONE_PREFIX, FlatTransition, descriptor_matches
+
+with requires("journeys", "journeys"):
+    import networkx as nx
 
 __all__ = ["CHECKS", "LEVELS", "run_checks"]
 

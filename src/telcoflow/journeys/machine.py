@@ -17,10 +17,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from transitions import Machine, MachineError
-
+from telcoflow._optional import requires
 from telcoflow.errors import EventRejectedError, JourneyError, Problem
 from telcoflow.journeys.definition import FlatTransition, Journey
+
+with requires("journeys", "journeys"):
+    from transitions import Machine, MachineError
 
 __all__ = ["JourneyMachine"]
 

@@ -27,13 +27,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import jinja2
-from markupsafe import Markup
-
+from telcoflow._optional import requires
 from telcoflow.errors import TelcoflowRuntimeError
 from telcoflow.journeys.definition import Journey
 from telcoflow.journeys.drawing import to_svg
 from telcoflow.journeys.instance import JourneyInstance
+
+with requires("journeys", "the journey metrics page"):
+    import jinja2
+    from markupsafe import Markup
 
 __all__ = ["CHART_STYLE", "JourneyMetrics", "StateTime", "journey_metrics",
            "metrics_charts_html", "render_metrics_html", "state_notes"]

@@ -23,12 +23,15 @@ from collections.abc import Mapping
 from typing import Any
 
 import yaml
-from lxml import etree
 
+from telcoflow._optional import requires
 from telcoflow.errors import JourneyError, Problem
 from telcoflow.journeys.compiled import Journey
 from telcoflow.journeys.models import StateSpec, TransitionSpec
 from telcoflow.journeys.nodes import DONE_PREFIX
+
+with requires("journeys", "SCXML export"):
+    from lxml import etree
 
 __all__ = ["SCXML_NS", "export_scxml", "import_scxml"]
 

@@ -11,12 +11,10 @@
 * :mod:`~telcoflow.offers.graph`: the packs in the real-time graph (pass purchases, add-ons,
   devices, partner benefits as lifecycle events; the partner report from the store).
 * :mod:`~telcoflow.offers.journeys`: start a journey from a recommendation.
-* :mod:`~telcoflow.offers.charts`: text and SVG bar charts.
 
 See ``docs/5g-packs.md``.
 """
 
-from telcoflow.offers.charts import svg_bars, text_bars
 from telcoflow.offers.config import (
     OfferSpec,
     RecommendationConfig,
@@ -85,8 +83,6 @@ __all__ = [
     "partner_report",
     "partner_report_of",
     "period_of",
-    "svg_bars",
-    "text_bars",
     "usage_aggregates",
     "with_5g_packs",
 ]

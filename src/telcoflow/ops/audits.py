@@ -29,8 +29,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from lxml import etree
-
+from telcoflow._optional import requires
 from telcoflow.billing.cycle.model import USAGE_ITEM_TYPES, Bill
 from telcoflow.billing.cycle.sources import LedgerReader
 from telcoflow.errors import ArgumentError, StoreError
@@ -45,6 +44,9 @@ from telcoflow.ops.reconciliation import (
 )
 from telcoflow.rules.pack import RulePack, load_pack
 from telcoflow.shipped import shipped_path
+
+with requires("documents", "audits of XML bills"):
+    from lxml import etree
 
 __all__ = [
     "AuditJob",

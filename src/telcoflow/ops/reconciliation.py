@@ -39,15 +39,18 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from lxml import etree
 from pydantic import Field
 
+from telcoflow._optional import requires
 from telcoflow.billing.cycle.model import Bill
 from telcoflow.billing.documents.xml import BILL_NAMESPACE
 from telcoflow.catalog.common import CurrencyCode, ExactDecimal, Frozen
 from telcoflow.errors import StoreError
 from telcoflow.ledger import LedgerLine
 from telcoflow.money import MONEY_CONTEXT, Currency
+
+with requires("documents", "reconciliation of XML bills"):
+    from lxml import etree
 
 __all__ = [
     "BilledDocument",

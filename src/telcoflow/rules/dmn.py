@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from lxml import etree
 
+from telcoflow._optional import requires
 from telcoflow.errors import DmnError, Problem
 from telcoflow.loading.source import iter_yaml_files, parse_yaml, read_yaml_text
 from telcoflow.rules.cells import CMP_RE, NOT_RE, PATH_RE, RANGE_RE, is_test
@@ -31,6 +31,9 @@ from telcoflow.rules.engine import AGGREGATES, DMN_HITS, CompiledDecision
 from telcoflow.rules.expressions import CompiledExpression
 from telcoflow.rules.loader import load_pack
 from telcoflow.rules.runtime import RulePack
+
+with requires("documents", "DMN import and export"):
+    from lxml import etree
 
 __all__ = ["DMN13_NS", "DmnImport", "dump_pack_yaml", "export_dmn", "export_pack_file",
            "import_dmn"]

@@ -43,6 +43,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 
+from telcoflow._optional import requires
 from telcoflow.errors import (
     StatefulError,  # re-exported: defined in errors.py
     )
@@ -273,7 +274,8 @@ class _DurableHost:
     def get(cls) -> Any:
         with cls._lock:
             if cls._instance is None:
-                import durable.engine as engine
+                with requires("durable", "the durable-rules backend"):
+                    import durable.engine as engine
 
                 class _Host(engine.Host):  # type: ignore[misc]
                     """No background dispatch threads: every action runs synchronously

@@ -14,16 +14,18 @@ from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
 
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
-
+from telcoflow._optional import requires
 from telcoflow.errors import StudioError, TelcoflowError
 from telcoflow.journeys.drawing import SVG_STYLE
 from telcoflow.journeys.metrics import CHART_STYLE
 from telcoflow.studio.service import Studio
+
+with requires("studio", "the journey studio"):
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse, JSONResponse, Response
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
 
 __all__ = ["create_app"]
 

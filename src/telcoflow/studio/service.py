@@ -19,9 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
+from telcoflow._optional import requires
 from telcoflow.errors import DefinitionError, Problem, StudioError, TelcoflowError
 from telcoflow.journeys.compiled import Journey
 from telcoflow.journeys.drawing import to_svg
@@ -39,6 +37,10 @@ from telcoflow.journeys.runtime import JourneyRuntime
 from telcoflow.loading.source import iter_yaml_files
 from telcoflow.stores.memory import MemoryJourneyStore
 from telcoflow.testing.journeys import journey_paths, noop_actions, run_journey_path
+
+with requires("studio", "the journey studio"):
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 __all__ = ["Simulation", "Studio"]
 

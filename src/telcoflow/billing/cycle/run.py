@@ -41,6 +41,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
+from telcoflow._optional import requires
 from telcoflow.billing.cycle.close import CycleCloser
 from telcoflow.billing.cycle.model import Bill, BillCycle, SkippedAccount
 from telcoflow.billing.cycle.policy import ClosePolicy
@@ -493,15 +494,16 @@ class _progress:  # noqa: N801 - a context manager used like a function
     def __enter__(self) -> Callable[[int], None]:
         if not self.enabled:
             return lambda n: None
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        with requires("billing", "the bill run's progress display"):
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
         self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                              TimeElapsedColumn(), TimeRemainingColumn(),

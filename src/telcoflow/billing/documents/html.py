@@ -29,14 +29,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jinja2
-from jinja2 import nodes
-from jinja2.compiler import CodeGenerator, Frame
-from jinja2.nodes import Expr
-from jinja2.runtime import new_context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-from markupsafe import Markup, escape
-
+from telcoflow._optional import requires
 from telcoflow.billing.cycle.model import (
     AccountPosition,
     Bill,
@@ -56,6 +49,15 @@ from telcoflow.billing.documents.formatting import (
     unit_words,
 )
 from telcoflow.billing.documents.xml import BillDocumentError
+
+with requires("documents", "bill statements (HTML)"):
+    import jinja2
+    from jinja2 import nodes
+    from jinja2.compiler import CodeGenerator, Frame
+    from jinja2.nodes import Expr
+    from jinja2.runtime import new_context
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+    from markupsafe import Markup, escape
 
 __all__ = ["StatementRenderer", "StatementView"]
 

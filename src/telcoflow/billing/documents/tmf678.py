@@ -31,13 +31,15 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import simplejson
-
+from telcoflow._optional import requires
 from telcoflow.billing.cycle.model import Bill
 from telcoflow.billing.cycle.policy import Issuer
 from telcoflow.errors import NotFoundError
 from telcoflow.events import RatedRecord
 from telcoflow.periods import ONE_DAY
+
+with requires("documents", "TM Forum JSON documents"):
+    import simplejson
 
 __all__ = [
     "TMF678_BILL_SCHEMA",

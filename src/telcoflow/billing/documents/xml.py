@@ -15,13 +15,15 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from lxml import etree
-
+from telcoflow._optional import requires
 from telcoflow.billing.cycle.model import Bill, BillLine
 from telcoflow.billing.cycle.policy import Issuer
 from telcoflow.errors import (
     BillDocumentError,  # re-exported: defined in errors.py
-    )
+)
+
+with requires("documents", "XML bills"):
+    from lxml import etree
 
 __all__ = ["BILL_NAMESPACE", "BillDocumentError", "bill_schema", "render_bill_xml",
            "validate_bill_xml"]

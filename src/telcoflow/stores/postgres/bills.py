@@ -7,13 +7,15 @@ import zlib
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 
-from psycopg import sql
-
+from telcoflow._optional import requires
 from telcoflow.billing.cycle.model import SkippedAccount
 from telcoflow.billing.cycle.store import FinishedAccount, StoreTotals
 from telcoflow.errors import StoreError
 from telcoflow.money import Currency
 from telcoflow.stores.postgres.connection import PostgresConnection
+
+with requires("postgres", "the PostgreSQL stores"):
+    from psycopg import sql
 
 __all__ = ["PostgresBillStore"]
 

@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import psycopg
-from psycopg import sql
-
+from telcoflow._optional import requires
 from telcoflow.errors import ConcurrencyError, StoreError
 from telcoflow.privacy import redact_url
+
+with requires("postgres", "the PostgreSQL stores"):
+    import psycopg
+    from psycopg import sql
 
 __all__ = [
     "ANY_IDS",

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-import psycopg
-
+from telcoflow._optional import requires
 from telcoflow.errors import ConcurrencyError, StoreError
 from telcoflow.journeys.encoding import instance_from_row, instance_records, instance_row
 from telcoflow.journeys.instance import JourneyInstance
 from telcoflow.stores.postgres.connection import PostgresConnection
+
+with requires("postgres", "the PostgreSQL stores"):
+    import psycopg
 
 __all__ = ["PostgresJourneyStore"]
 

@@ -29,8 +29,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import redis
-
+from telcoflow._optional import requires
 from telcoflow.accounts import (
     AccountProfile,
     DiscountRule,
@@ -41,6 +40,9 @@ from telcoflow.accounts import (
 )
 from telcoflow.errors import StoreError
 from telcoflow.privacy import redact_url
+
+with requires("redis", "the Redis cache"):
+    import redis
 
 __all__ = [
     "ProfileUpdate",

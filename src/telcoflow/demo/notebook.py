@@ -2,7 +2,7 @@
 split into cells at ``# %%`` lines (``# %% [markdown]`` cells are comments turned into
 Markdown) and written as an nbformat 4 notebook, optionally with the outputs of a run.
 
-Regenerate with ``python -m telcoflow.offers.notebook examples/5g_stadium.py`` (it runs the
+Regenerate with ``python -m telcoflow.demo.notebook examples/5g_stadium.py`` (it runs the
 script's ``main`` to store its printed output and chart in the last cell).
 """
 
