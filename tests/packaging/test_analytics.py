@@ -21,7 +21,7 @@ from telcoflow.events import Charge, RatedRecord
 from telcoflow.journeys.metrics import JourneyMetrics, StateTime
 from telcoflow.ledger import LedgerLine
 from telcoflow.shipped import shipped_path
-from telcoflow.stores import MemoryLedgerStore
+from telcoflow.stores.memory import MemoryLedgerStore
 
 D = Decimal
 LINES = [LedgerLine("A1", "S1", "data", "2026-11-01", "EUR", D("0.10"), D("3")),

@@ -52,8 +52,8 @@ def test_the_error_says_what_to_install() -> None:
 
 @pytest.mark.parametrize(("blocked", "module", "extra"), [
     (["redis"], "telcoflow.bus.redis_streams", "redis"),
-    (["redis"], "telcoflow.stores.redis_cache", "redis"),
-    (["psycopg"], "telcoflow.stores.postgres", "postgres"),
+    (["redis"], "telcoflow.stores.redis.cache", "redis"),
+    (["psycopg"], "telcoflow.stores.postgres.connection", "postgres"),
     (["transitions"], "telcoflow.journeys", "journeys"),
     (["networkx"], "telcoflow.billing.graph", "billing"),
     (["lxml"], "telcoflow.rules.dmn", "documents"),
