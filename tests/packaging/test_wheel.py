@@ -96,7 +96,8 @@ print(len(catalog.offerings), "site-packages" in str(shipped_path("journeys/top_
 def test_the_core_names_the_extra_of_a_missing_feature(core: Path, tmp_path: Path) -> None:
     script = """
 from telcoflow.errors import MissingDependencyError
-for module in ("telcoflow.journeys", "telcoflow.bus.redis_streams", "telcoflow.stores.postgres.connection"):
+for module in ("telcoflow.journeys", "telcoflow.bus.redis_streams",
+               "telcoflow.stores.postgres.connection"):
     try:
         __import__(module)
     except MissingDependencyError as exc:
@@ -128,7 +129,8 @@ print("ok")
 import telcoflow.billing.graph, telcoflow.ops.prometheus, telcoflow.worker
 print("ok")
 """,
-    "postgres": "import telcoflow.stores.postgres.connection, psycopg; print('ok', psycopg.pq.version())",
+    "postgres": "import telcoflow.stores.postgres.connection, psycopg; "
+                "print('ok', psycopg.pq.version())",
     "redis": "import telcoflow.bus.redis_streams, telcoflow.stores.redis.cache; print('ok')",
     "analytics": """
 from decimal import Decimal
