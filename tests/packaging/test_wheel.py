@@ -129,8 +129,10 @@ print("ok")
 import telcoflow.billing.graph, telcoflow.ops.prometheus, telcoflow.worker
 print("ok")
 """,
-    "postgres": "import telcoflow.stores.postgres.connection, psycopg; "
-                "print('ok', psycopg.pq.version())",
+    # the ledger store, through the package's name, without the journeys extra the journey
+    # store's module needs (the package loads its names lazily)
+    "postgres": "import psycopg; from telcoflow.stores.postgres import PostgresLedgerStore; "
+                "print('ok', psycopg.pq.version(), PostgresLedgerStore.__name__)",
     "redis": "import telcoflow.bus.redis_streams, telcoflow.stores.redis.cache; print('ok')",
     "analytics": """
 from decimal import Decimal
