@@ -206,6 +206,12 @@ class _Worker:
     def documents(self, bill: Bill) -> tuple[tuple[str, bytes], ...]:
         return tuple([(fmt, render(bill)) for fmt, render in self.renderers])
 
+    def release(self) -> None:
+        """Close what the worker opened: its bill store and both sources."""
+        self.store.close()
+        self.ledger.close()
+        self.accounts.close()
+
     def run(self, account_ids: Sequence[str]) -> _Outcome:
         job = self.job
         out = _Outcome()
@@ -328,8 +334,10 @@ def _run_batch(account_ids: Sequence[str]) -> _Outcome:
 def close_batch(job: BillRunJob, account_ids: Sequence[str]) -> tuple[int, int]:
     """Close and write one batch of accounts in this process; return (written, already done)."""
     worker = _Worker(job)
-    out = worker.run(account_ids)
-    worker.store.close()
+    try:
+        out = worker.run(account_ids)
+    finally:
+        worker.release()
     return out.bills + len(out.skipped), out.already
 
 
@@ -355,7 +363,10 @@ def bill_run(
     the_shard = Shard.parse(shard) if shard is not None else Shard(1, 1)
     cycle = job.cycle
     directory = job.accounts()
-    ids = directory.account_ids(cycle.cycle_day)
+    try:
+        ids = directory.account_ids(cycle.cycle_day)
+    finally:
+        directory.close()
     if the_shard.count > 1:
         ids = [a for a in ids if the_shard.contains(a)]
     store = job.store()
@@ -379,11 +390,13 @@ def bill_run(
             _stop_on_sigterm(lambda: f"{total.bills + len(total.skipped)} of {len(todo)}"):
         if procs == 1:
             worker = _Worker(job)
-            with _fewer_collections():
-                for batch in batches:
-                    merge(worker.run(batch))
-                    advance(len(batch))
-            worker.store.close()
+            try:
+                with _fewer_collections():
+                    for batch in batches:
+                        merge(worker.run(batch))
+                        advance(len(batch))
+            finally:
+                worker.release()
         else:
             _check_picklable(job)
             ctx = multiprocessing.get_context(mp_context)

@@ -52,6 +52,10 @@ class LedgerReader(Protocol):
         """Ledger lines, optionally for one account and / or one period."""
         ...
 
+    def close(self) -> None:
+        """Release what the reader holds (a connection); the bill run calls it when done."""
+        ...
+
 
 @runtime_checkable
 class AccountDirectory(Protocol):
@@ -63,6 +67,10 @@ class AccountDirectory(Protocol):
 
     def get_accounts(self, account_ids: Sequence[str]) -> list[BillingAccount]:
         """The accounts among ``account_ids`` (in that order; unknown ids are left out)."""
+        ...
+
+    def close(self) -> None:
+        """Release what the directory holds (a connection); the bill run calls it when done."""
         ...
 
 
@@ -118,6 +126,9 @@ class MemoryLedger:
              and (period is None or ln.period == period)),
             key=lambda ln: (ln.account, ln.subscriber, ln.item_type, ln.period, ln.currency))
 
+    def close(self) -> None:
+        """Nothing to release."""
+
 
 class MemoryAccounts:
     """An in-memory account directory."""
@@ -132,6 +143,9 @@ class MemoryAccounts:
     def get_accounts(self, account_ids: Sequence[str]) -> list[BillingAccount]:
         """The accounts among ``account_ids``."""
         return [self._by_id[a] for a in account_ids if a in self._by_id]
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 def account_to_json(account: BillingAccount) -> str:
